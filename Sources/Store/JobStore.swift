@@ -1,0 +1,41 @@
+import Foundation
+import GRDB
+
+/// The SQLite store (WAL): the one source of truth for sweeps, jobs, attempts, dependencies,
+/// metrics, checkpoints, artifacts and events. One instance per process; not shared across threads.
+public final class JobStore {
+  let db: DatabaseQueue
+  public let path: String
+
+  /// Opens (creating with mode 0600 if needed) and migrates the store at `path`.
+  public init(path: String) throws(StoreError) {
+    self.path = path
+    if !FileManager.default.fileExists(atPath: path) {
+      let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
+      if fd < 0 { throw StoreError("cannot create store \(path): \(String(cString: strerror(errno)))") }
+      close(fd)
+    }
+    var config = Configuration()
+    config.journalMode = .wal
+    config.busyMode = .timeout(30)
+    config.prepareDatabase { db in
+      // WAL + NORMAL: commits survive a process crash; only an OS crash may lose the last ones.
+      try db.execute(sql: "PRAGMA synchronous = NORMAL")
+    }
+    db = try StoreError.wrap("while opening store \(path)") {
+      let queue = try DatabaseQueue(path: path, configuration: config)
+      try Schema.migrator.migrate(queue)
+      return queue
+    }
+  }
+
+  /// Runs `body` in one `BEGIN IMMEDIATE` transaction.
+  public func write<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+    try StoreError.wrap(context()) { try db.write(body) }
+  }
+
+  /// Runs `body` on a consistent read snapshot.
+  public func read<T>(_ context: @autoclosure () -> String, _ body: (Database) throws -> T) throws(StoreError) -> T {
+    try StoreError.wrap(context()) { try db.read(body) }
+  }
+}

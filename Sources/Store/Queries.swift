@@ -1,0 +1,205 @@
+import GRDB
+
+/// A job as listings show it.
+public struct JobRow: Sendable, Codable {
+  public var id: Int64
+  public var arrayID: Int64
+  public var arrayIndex: Int?
+  public var isArray: Bool
+  public var name: String
+  public var sweep: String?
+  public var key: String
+  public var state: JobState
+  public var reason: String?
+  public var attempt: Int
+  public var maxAttempts: Int
+  public var exitCode: Int32?
+  public var signal: Int32?
+  public var cpus: Int
+  public var timeLimit: Int?
+  public var submitTime: Double
+  public var startTime: Double?
+  public var endTime: Double?
+  public var runDir: String
+
+  public var display: String { JobStore.display(arrayID: arrayID, index: arrayIndex, isArray: isArray) }
+}
+
+/// Which jobs a listing wants. Empty sets mean "any".
+public struct JobFilter: Sendable {
+  public var states: [JobState] = []
+  public var arrays: [Int64] = []
+  public var jobs: [Int64] = []
+  public var sweep: String?
+  public var submittedAfter: Double?
+
+  public init(
+    states: [JobState] = [], arrays: [Int64] = [], jobs: [Int64] = [], sweep: String? = nil,
+    submittedAfter: Double? = nil
+  ) {
+    self.states = states
+    self.arrays = arrays
+    self.jobs = jobs
+    self.sweep = sweep
+    self.submittedAfter = submittedAfter
+  }
+}
+
+/// One attempt of a job, as `orch history --attempts` shows it.
+public struct AttemptRow: Sendable, Codable {
+  public var jobID: Int64
+  public var attempt: Int
+  public var state: String
+  public var reason: String?
+  public var exitCode: Int32?
+  public var signal: Int32?
+  public var startTime: Double
+  public var endTime: Double?
+  public var cpus: String?
+}
+
+public struct MetricRow: Sendable, Codable {
+  public var attempt: Int
+  public var seq: Int
+  public var name: String
+  public var value: Double
+  public var step: Int?
+  public var epoch: Int?
+  public var final: Bool
+}
+
+extension JobStore {
+  /// The WHERE clause of a filter over `jobs j JOIN arrays a LEFT JOIN sweeps s`.
+  static func whereClause(_ filter: JobFilter) -> (String, [any DatabaseValueConvertible]) {
+    var clauses: [String] = []
+    var args: [any DatabaseValueConvertible] = []
+    func list(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ",") }
+    if !filter.states.isEmpty {
+      clauses.append("j.state IN (\(list(filter.states.count)))")
+      args += filter.states.map(\.rawValue)
+    }
+    var idClauses: [String] = []
+    if !filter.arrays.isEmpty {
+      idClauses.append("j.array_id IN (\(list(filter.arrays.count)))")
+      args += filter.arrays
+    }
+    if !filter.jobs.isEmpty {
+      idClauses.append("j.id IN (\(list(filter.jobs.count)))")
+      args += filter.jobs
+    }
+    if !idClauses.isEmpty { clauses.append("(" + idClauses.joined(separator: " OR ") + ")") }
+    if let sweep = filter.sweep {
+      clauses.append("s.name = ?")
+      args.append(sweep)
+    }
+    if let after = filter.submittedAfter {
+      clauses.append("j.submit_time >= ?")
+      args.append(after)
+    }
+    return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), args)
+  }
+
+  public func jobs(_ filter: JobFilter) throws(StoreError) -> [JobRow] {
+    try read("while listing jobs") { db in
+      let (whereSQL, args) = JobStore.whereClause(filter)
+      let rows = try Row.fetchAll(
+        db,
+        sql: """
+          SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
+            j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time, j.run_dir
+          FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+          \(whereSQL) ORDER BY j.id
+          """, arguments: StatementArguments(args))
+      return rows.map { r in
+        JobRow(
+          id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
+          state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
+          exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
+          endTime: r[17], runDir: r[18])
+      }
+    }
+  }
+
+  /// How many jobs of the filter are in each state.
+  public func stateCounts(_ filter: JobFilter) throws(StoreError) -> [JobState: Int] {
+    try read("while counting jobs") { db in
+      let (whereSQL, args) = JobStore.whereClause(filter)
+      var counts: [JobState: Int] = [:]
+      for row in try Row.fetchAll(
+        db,
+        sql: """
+          SELECT j.state, COUNT(*) FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+          \(whereSQL) GROUP BY j.state
+          """, arguments: StatementArguments(args))
+      {
+        if let state = JobState(rawValue: row[0]) { counts[state] = row[1] }
+      }
+      return counts
+    }
+  }
+
+  public func attempts(jobID: Int64) throws(StoreError) -> [AttemptRow] {
+    try read("while reading attempts of job \(jobID)") { db in
+      try Row.fetchAll(
+        db,
+        sql: """
+          SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time, cpus
+          FROM attempts WHERE job_id = ? ORDER BY attempt
+          """, arguments: [jobID]
+      ).map {
+        AttemptRow(
+          jobID: $0[0], attempt: $0[1], state: $0[2], reason: $0[3], exitCode: $0[4], signal: $0[5],
+          startTime: $0[6], endTime: $0[7], cpus: $0[8])
+      }
+    }
+  }
+
+  public func metrics(jobID: Int64) throws(StoreError) -> [MetricRow] {
+    try read("while reading metrics of job \(jobID)") { db in
+      try Row.fetchAll(
+        db,
+        sql: """
+          SELECT attempt, seq, name, value, step, epoch, final FROM metrics WHERE job_id = ? ORDER BY attempt, seq, name
+          """, arguments: [jobID]
+      ).map { MetricRow(attempt: $0[0], seq: $0[1], name: $0[2], value: $0[3], step: $0[4], epoch: $0[5], final: $0[6]) }
+    }
+  }
+
+  /// The launch JSON of the array holding `jobID`.
+  public func launch(arrayID: Int64) throws(StoreError) -> String {
+    try read("while reading array \(arrayID)") { db in try JobStore.launch(db, arrayID: arrayID) }
+  }
+
+  /// Job ids (and whether they are RUNNING) for an array, optionally restricted to some indices.
+  public func resolve(array: Int64, indices: [Int]?) throws(StoreError) -> [Int64] {
+    try read("while resolving job \(array)") { db in
+      if let indices {
+        let statement = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE array_id = ? AND array_index = ?")
+        return try indices.compactMap { try Int64.fetchOne(statement, arguments: [array, $0]) }
+      }
+      return try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE array_id = ?", arguments: [array])
+    }
+  }
+
+  /// Requeues finished jobs (`orch retry`): fresh attempt budget, same id, same config.
+  public func requeue(jobIDs: [Int64]) throws(StoreError) -> Int {
+    try write("while requeueing jobs") { db in
+      let statement = try db.cachedStatement(
+        sql: """
+          UPDATE jobs SET state = 'PENDING', reason = NULL, ready = 1, tries = 0, exit_code = NULL, signal = NULL,
+            start_time = NULL, end_time = NULL
+          WHERE id = ? AND state IN ('FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY')
+          """)
+      var n = 0
+      for id in jobIDs {
+        try statement.execute(arguments: [id])
+        n += db.changesCount
+      }
+      return n
+    }
+  }
+
+  public func cancelPending(ids: [Int64], now: Double) throws(StoreError) -> [Int64] {
+    try write("while cancelling jobs") { db in try JobStore.cancelPending(db, ids: ids, now: now, reason: "Cancelled") }
+  }
+}

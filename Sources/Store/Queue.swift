@@ -1,0 +1,195 @@
+import Foundation
+import GRDB
+
+/// A job the daemon claimed: everything needed to launch its attempt.
+public struct ClaimedJob: Sendable {
+  public var id: Int64
+  public var arrayID: Int64
+  public var arrayIndex: Int?
+  public var isArray: Bool
+  public var attempt: Int
+  public var cpus: Int
+  public var timeLimit: Int?
+  public var memLimit: Int64?
+  public var key: String
+  public var config: String
+  public var runDir: String
+  public var name: String
+  public var display: String { JobStore.display(arrayID: arrayID, index: arrayIndex, isArray: isArray) }
+}
+
+/// A job the store records as RUNNING, with the worker and cores its attempt was given.
+public struct RunningAttempt: Sendable {
+  public var jobID: Int64
+  public var attempt: Int
+  public var workerPID: Int32?
+  public var cpus: [Int]
+
+  public init(jobID: Int64, attempt: Int, workerPID: Int32?, cpus: [Int]) {
+    self.jobID = jobID
+    self.attempt = attempt
+    self.workerPID = workerPID
+    self.cpus = cpus
+  }
+}
+
+/// How an attempt ended, as the daemon saw it.
+public struct AttemptOutcome: Sendable {
+  public var jobID: Int64
+  public var attempt: Int
+  public var state: JobState
+  public var exitCode: Int32?
+  public var signal: Int32?
+  public var reason: String?
+  public var endTime: Double
+  /// False for an attempt that never started a process: it is not counted against max attempts.
+  public var started: Bool
+
+  public init(
+    jobID: Int64, attempt: Int, state: JobState, exitCode: Int32?, signal: Int32?, reason: String?, endTime: Double,
+    started: Bool = true
+  ) {
+    self.jobID = jobID
+    self.attempt = attempt
+    self.state = state
+    self.exitCode = exitCode
+    self.signal = signal
+    self.reason = reason
+    self.endTime = endTime
+    self.started = started
+  }
+}
+
+/// What `finish` did with an outcome.
+public enum FinishResult: Sendable, Equatable {
+  case terminal(JobState)
+  case requeued
+  /// The job was no longer RUNNING with that attempt (already recorded).
+  case stale
+}
+
+extension JobStore {
+  /// Claims the next runnable job that fits in `freeCPUs`: priority, then submission order, honouring
+  /// readiness (dependencies) and each array's `%N` throttle. One statement, so claims never race.
+  public static func claim(_ db: Database, freeCPUs: Int, now: Double, workerPID: Int32, cpus: (Int) -> [Int])
+    throws -> ClaimedJob?
+  {
+    let statement = try db.cachedStatement(
+      sql: """
+        UPDATE jobs SET state = 'RUNNING', attempt = attempt + 1, tries = tries + 1, start_time = ?,
+          end_time = NULL, reason = NULL, exit_code = NULL, signal = NULL
+        WHERE id = (
+          SELECT j.id FROM jobs j JOIN arrays a ON a.id = j.array_id
+          WHERE j.state = 'PENDING' AND j.ready = 1 AND j.cpus <= ?
+            AND (a.throttle IS NULL OR a.running < a.throttle)
+          ORDER BY j.priority DESC, j.id LIMIT 1)
+        RETURNING id, array_id, array_index, attempt, cpus, time_limit, mem_limit, key, config, run_dir
+        """)
+    guard let row = try Row.fetchOne(statement, arguments: [now, freeCPUs]) else { return nil }
+    let arrayID: Int64 = row[1]
+    let array = try db.cachedStatement(
+      sql: "UPDATE arrays SET running = running + 1 WHERE id = ? RETURNING is_array, name")
+    let arrayRow = try Row.fetchOne(array, arguments: [arrayID])!
+    let job = ClaimedJob(
+      id: row[0], arrayID: arrayID, arrayIndex: row[2], isArray: arrayRow[0], attempt: row[3], cpus: row[4],
+      timeLimit: row[5], memLimit: row[6], key: row[7], config: row[8], runDir: row[9], name: arrayRow[1])
+    let assigned = cpus(job.cpus)
+    try db.cachedStatement(
+      sql: """
+        INSERT INTO attempts(job_id, attempt, state, start_time, worker_pid, cpus) VALUES (?, ?, 'RUNNING', ?, ?, ?)
+        """
+    ).execute(arguments: [job.id, job.attempt, now, workerPID, assigned.map(String.init).joined(separator: ",")])
+    return job
+  }
+
+  /// Records how an attempt ended. A failure with attempts left (or an attempt that never
+  /// started) goes back to PENDING; otherwise the job takes the attempt's terminal state.
+  public static func finish(_ db: Database, _ outcome: AttemptOutcome) throws -> FinishResult {
+    let current = try db.cachedStatement(sql: "SELECT state, attempt, tries, max_attempts, array_id FROM jobs WHERE id = ?")
+    guard let row = try Row.fetchOne(current, arguments: [outcome.jobID]),
+      row[0] as String == JobState.running.rawValue, row[1] as Int == outcome.attempt
+    else { return .stale }
+    var tries: Int = row[2]
+    let maxAttempts: Int = row[3]
+    let arrayID: Int64 = row[4]
+    if !outcome.started { tries -= 1 }
+    try db.cachedStatement(
+      sql: "UPDATE attempts SET state = ?, reason = ?, exit_code = ?, signal = ?, end_time = ? WHERE job_id = ? AND attempt = ?"
+    ).execute(arguments: [
+      outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, outcome.jobID,
+      outcome.attempt,
+    ])
+    try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ?").execute(arguments: [arrayID])
+    let retry = outcome.state != .completed && outcome.state != .cancelled && tries < maxAttempts
+    if retry || !outcome.started {
+      let reason = "Requeued: attempt \(outcome.attempt) \(outcome.reason ?? outcome.state.rawValue)"
+      try db.cachedStatement(
+        sql: """
+          UPDATE jobs SET state = 'PENDING', tries = ?, reason = ?, exit_code = ?, signal = ?, end_time = ? WHERE id = ?
+          """
+      ).execute(arguments: [tries, reason, outcome.exitCode, outcome.signal, outcome.endTime, outcome.jobID])
+      return .requeued
+    }
+    try db.cachedStatement(
+      sql: "UPDATE jobs SET state = ?, reason = ?, exit_code = ?, signal = ?, end_time = ?, tries = ? WHERE id = ?"
+    ).execute(arguments: [
+      outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, tries, outcome.jobID,
+    ])
+    return .terminal(outcome.state)
+  }
+
+  /// Jobs recorded as RUNNING: what a starting daemon must recover.
+  public static func runningAttempts(_ db: Database) throws -> [RunningAttempt] {
+    try Row.fetchAll(
+      db,
+      sql: """
+        SELECT j.id, j.attempt, a.worker_pid, a.cpus FROM jobs j
+        LEFT JOIN attempts a ON a.job_id = j.id AND a.attempt = j.attempt
+        WHERE j.state = 'RUNNING' ORDER BY j.id
+        """
+    ).map {
+      RunningAttempt(
+        jobID: $0[0], attempt: $0[1], workerPID: $0[2],
+        cpus: (($0[3] as String?) ?? "").split(separator: ",").compactMap { Int($0) })
+    }
+  }
+
+  /// Recomputes every array's running count from the jobs (after a crash the counters may lag).
+  public static func recountRunning(_ db: Database) throws {
+    try db.execute(
+      sql: """
+        UPDATE arrays SET running = (SELECT COUNT(*) FROM jobs WHERE jobs.array_id = arrays.id AND state = 'RUNNING')
+        """)
+  }
+
+  /// The claimed job's launch record, for a job recorded RUNNING (used when adopting).
+  public static func claimed(_ db: Database, jobID: Int64) throws -> ClaimedJob? {
+    guard
+      let row = try Row.fetchOne(
+        db,
+        sql: """
+          SELECT j.id, j.array_id, j.array_index, a.is_array, j.attempt, j.cpus, j.time_limit, j.mem_limit, j.key,
+            j.config, j.run_dir, a.name FROM jobs j JOIN arrays a ON a.id = j.array_id WHERE j.id = ?
+          """, arguments: [jobID])
+    else { return nil }
+    return ClaimedJob(
+      id: row[0], arrayID: row[1], arrayIndex: row[2], isArray: row[3], attempt: row[4], cpus: row[5],
+      timeLimit: row[6], memLimit: row[7], key: row[8], config: row[9], runDir: row[10], name: row[11])
+  }
+
+  /// The launch JSON of an array.
+  public static func launch(_ db: Database, arrayID: Int64) throws -> String {
+    try String.fetchOne(db.cachedStatement(sql: "SELECT launch FROM arrays WHERE id = ?"), arguments: [arrayID]) ?? "{}"
+  }
+
+  /// Cancels PENDING jobs among `ids`; returns those it cancelled.
+  public static func cancelPending(_ db: Database, ids: [Int64], now: Double, reason: String) throws -> [Int64] {
+    var cancelled: [Int64] = []
+    let statement = try db.cachedStatement(
+      sql: "UPDATE jobs SET state = 'CANCELLED', reason = ?, end_time = ? WHERE id = ? AND state = 'PENDING' RETURNING id")
+    for id in ids {
+      if let done = try Int64.fetchOne(statement, arguments: [reason, now, id]) { cancelled.append(done) }
+    }
+    return cancelled
+  }
+}

@@ -1,0 +1,127 @@
+import GRDB
+
+/// Versioned migrations. Append a new `registerMigration` for every change; never edit a shipped one.
+enum Schema {
+  static var migrator: DatabaseMigrator {
+    var migrator = DatabaseMigrator()
+    migrator.registerMigration("v1") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE sweeps(
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL
+          );
+          -- One submission: a SLURM array (or a single job). Its id is the array's job id.
+          CREATE TABLE arrays(
+            id INTEGER PRIMARY KEY,
+            sweep_id INTEGER REFERENCES sweeps(id),
+            name TEXT NOT NULL,
+            source TEXT NOT NULL,
+            is_array INTEGER NOT NULL,
+            throttle INTEGER,
+            running INTEGER NOT NULL DEFAULT 0,
+            dependency TEXT,
+            dep_or INTEGER NOT NULL DEFAULT 0,
+            kill_on_invalid_dep INTEGER NOT NULL DEFAULT 0,
+            launch TEXT NOT NULL,
+            submit_time REAL NOT NULL
+          );
+          CREATE INDEX arrays_sweep ON arrays(sweep_id);
+          CREATE INDEX arrays_name ON arrays(name);
+          CREATE TABLE jobs(
+            id INTEGER PRIMARY KEY,
+            array_id INTEGER NOT NULL REFERENCES arrays(id),
+            array_index INTEGER,
+            key TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            config TEXT NOT NULL,
+            run_dir TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT,
+            ready INTEGER NOT NULL DEFAULT 1,
+            priority INTEGER NOT NULL DEFAULT 0,
+            cpus INTEGER NOT NULL DEFAULT 1,
+            time_limit INTEGER,
+            mem_limit INTEGER,
+            max_attempts INTEGER NOT NULL DEFAULT 1,
+            tries INTEGER NOT NULL DEFAULT 0,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            exit_code INTEGER,
+            signal INTEGER,
+            submit_time REAL NOT NULL,
+            start_time REAL,
+            end_time REAL
+          );
+          CREATE INDEX jobs_claim ON jobs(priority DESC, id) WHERE state = 'PENDING' AND ready = 1;
+          CREATE INDEX jobs_waiting ON jobs(array_id) WHERE state = 'PENDING' AND ready = 0;
+          CREATE INDEX jobs_array ON jobs(array_id, array_index);
+          CREATE INDEX jobs_hash ON jobs(config_hash);
+          CREATE INDEX jobs_state ON jobs(state);
+          CREATE TABLE attempts(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            attempt INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT,
+            exit_code INTEGER,
+            signal INTEGER,
+            start_time REAL NOT NULL,
+            end_time REAL,
+            worker_pid INTEGER,
+            cpus TEXT,
+            PRIMARY KEY(job_id, attempt)
+          ) WITHOUT ROWID;
+          -- A term of an array's dependency (AND unless arrays.dep_or). job_id set = only that element.
+          CREATE TABLE dependencies(
+            id INTEGER PRIMARY KEY,
+            array_id INTEGER NOT NULL REFERENCES arrays(id),
+            job_id INTEGER REFERENCES jobs(id),
+            kind TEXT NOT NULL,
+            target_array INTEGER,
+            target_index INTEGER
+          );
+          CREATE INDEX dependencies_array ON dependencies(array_id);
+          CREATE INDEX dependencies_target ON dependencies(target_array);
+          CREATE TABLE events(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            attempt INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            time REAL NOT NULL,
+            PRIMARY KEY(job_id, attempt, seq)
+          ) WITHOUT ROWID;
+          CREATE TABLE metrics(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            attempt INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            value REAL NOT NULL,
+            step INTEGER,
+            epoch INTEGER,
+            final INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY(job_id, attempt, seq, name)
+          ) WITHOUT ROWID;
+          CREATE TABLE checkpoints(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            epoch INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            bytes INTEGER,
+            sha256 TEXT,
+            time REAL NOT NULL,
+            PRIMARY KEY(job_id, epoch)
+          ) WITHOUT ROWID;
+          CREATE TABLE artifacts(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            name TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            time REAL NOT NULL,
+            PRIMARY KEY(job_id, name)
+          ) WITHOUT ROWID;
+          """)
+    }
+    return migrator
+  }
+}

@@ -1,0 +1,199 @@
+import Foundation
+import GRDB
+
+/// One submission (a SLURM array, or a single job when `isArray` is false).
+public struct NewArray: Sendable {
+  public var sweep: String?
+  public var name: String
+  public var source: String
+  public var isArray: Bool
+  public var throttle: Int?
+  public var dependency: String?
+  public var dependencyOr: Bool
+  public var killOnInvalidDependency: Bool
+  /// Launch settings shared by the elements (JSON owned by the Worker library).
+  public var launch: String
+
+  public init(
+    sweep: String?, name: String, source: String, isArray: Bool, throttle: Int? = nil,
+    dependency: String? = nil, dependencyOr: Bool = false, killOnInvalidDependency: Bool = false,
+    launch: String
+  ) {
+    self.sweep = sweep
+    self.name = name
+    self.source = source
+    self.isArray = isArray
+    self.throttle = throttle
+    self.dependency = dependency
+    self.dependencyOr = dependencyOr
+    self.killOnInvalidDependency = killOnInvalidDependency
+    self.launch = launch
+  }
+}
+
+/// Resources of a job, as stored.
+public struct JobResources: Sendable, Hashable {
+  public var cpus: Int
+  public var timeLimit: Int?
+  public var memLimit: Int64?
+  public var maxAttempts: Int
+  public var priority: Int
+
+  public init(cpus: Int = 1, timeLimit: Int? = nil, memLimit: Int64? = nil, maxAttempts: Int = 1, priority: Int = 0) {
+    self.cpus = cpus
+    self.timeLimit = timeLimit
+    self.memLimit = memLimit
+    self.maxAttempts = maxAttempts
+    self.priority = priority
+  }
+}
+
+public struct NewJob: Sendable {
+  public var arrayIndex: Int?
+  public var key: String
+  public var configHash: String
+  public var config: String
+  public var runDir: String
+  public var resources: JobResources
+
+  public init(arrayIndex: Int?, key: String, configHash: String, config: String, runDir: String, resources: JobResources) {
+    self.arrayIndex = arrayIndex
+    self.key = key
+    self.configHash = configHash
+    self.config = config
+    self.runDir = runDir
+    self.resources = resources
+  }
+}
+
+/// A dependency term resolved to rows: the target array, and one element of it when given.
+public struct DependencyRow: Sendable, Hashable {
+  public var kind: String
+  public var targetArray: Int64?
+  public var targetIndex: Int?
+  /// Restricts the term to one element of the new array (implicit per-config dependencies).
+  public var onlyIndex: Int?
+
+  public init(kind: String, targetArray: Int64?, targetIndex: Int?, onlyIndex: Int? = nil) {
+    self.kind = kind
+    self.targetArray = targetArray
+    self.targetIndex = targetIndex
+    self.onlyIndex = onlyIndex
+  }
+}
+
+/// The newest job holding a config hash.
+public struct ExistingJob: Sendable {
+  public var id: Int64
+  public var state: JobState
+  public var display: String
+}
+
+/// The writes of one submission, all inside one transaction (`JobStore.submit`).
+public struct Submission {
+  let db: Database
+  let now: Double
+
+  /// The newest job with this config hash, if any.
+  public func existing(hash: String) throws -> ExistingJob? {
+    let statement = try db.cachedStatement(
+      sql: """
+        SELECT j.id, j.state, j.array_index, a.is_array, j.array_id FROM jobs j JOIN arrays a ON a.id = j.array_id
+        WHERE j.config_hash = ? ORDER BY j.id DESC LIMIT 1
+        """)
+    guard let row = try Row.fetchOne(statement, arguments: [hash]) else { return nil }
+    let state = JobState(rawValue: row[1]) ?? .failed
+    let display = JobStore.display(arrayID: row[4], index: row[2], isArray: row[3])
+    return ExistingJob(id: row[0], state: state, display: display)
+  }
+
+  /// Whether the store has any job at all (lets a first submission skip hash look-ups).
+  public func isEmpty() throws -> Bool {
+    try Int64.fetchOne(db, sql: "SELECT id FROM jobs LIMIT 1") == nil
+  }
+
+  /// Puts a finished job back in the queue with a fresh attempt budget and new resources.
+  public func requeue(jobID: Int64, resources: JobResources) throws {
+    try db.execute(
+      sql: """
+        UPDATE jobs SET state = 'PENDING', reason = NULL, ready = 1, tries = 0, exit_code = NULL,
+          signal = NULL, start_time = NULL, end_time = NULL, cpus = ?, time_limit = ?, mem_limit = ?,
+          max_attempts = ?, priority = ?
+        WHERE id = ? AND state IN ('FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'COMPLETED')
+        """,
+      arguments: [
+        resources.cpus, resources.timeLimit, resources.memLimit, resources.maxAttempts, resources.priority, jobID,
+      ])
+  }
+
+  /// The array (or single job) that `id` names, if it exists.
+  public func arrayExists(_ id: Int64) throws -> Bool {
+    try Int64.fetchOne(db, sql: "SELECT id FROM arrays WHERE id = ?", arguments: [id]) != nil
+  }
+
+  /// The array holding job `id` and the job's index, for ids typed as a plain element job id.
+  public func arrayOf(job id: Int64) throws -> (array: Int64, index: Int?)? {
+    guard let row = try Row.fetchOne(db, sql: "SELECT array_id, array_index FROM jobs WHERE id = ?", arguments: [id])
+    else { return nil }
+    return (row[0], row[1])
+  }
+
+  /// Inserts the array and its jobs; returns the array id (the first job's id).
+  public func insert(array: NewArray, jobs: [NewJob], dependencies: [DependencyRow]) throws -> Int64 {
+    precondition(!jobs.isEmpty)
+    let first = (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM jobs") ?? 0) + 1
+    var sweepID: Int64? = nil
+    if let sweep = array.sweep {
+      try db.execute(
+        sql: "INSERT INTO sweeps(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+        arguments: [sweep, now])
+      sweepID = try Int64.fetchOne(db, sql: "SELECT id FROM sweeps WHERE name = ?", arguments: [sweep])
+    }
+    try db.execute(
+      sql: """
+        INSERT INTO arrays(id, sweep_id, name, source, is_array, throttle, dependency, dep_or,
+          kill_on_invalid_dep, launch, submit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+      arguments: [
+        first, sweepID, array.name, array.source, array.isArray, array.throttle, array.dependency,
+        array.dependencyOr, array.killOnInvalidDependency, array.launch, now,
+      ])
+    let ready = dependencies.isEmpty
+    let insert = try db.makeStatement(
+      sql: """
+        INSERT INTO jobs(id, array_id, array_index, key, config_hash, config, run_dir, state, ready,
+          priority, cpus, time_limit, mem_limit, max_attempts, submit_time, reason)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?)
+        """)
+    let reason: String? = ready ? nil : "Dependency"
+    for (offset, job) in jobs.enumerated() {
+      let r = job.resources
+      try insert.execute(arguments: [
+        first + Int64(offset), first, job.arrayIndex, job.key, job.configHash, job.config, job.runDir, ready,
+        r.priority, r.cpus, r.timeLimit, r.memLimit, r.maxAttempts, now, reason,
+      ])
+    }
+    for dep in dependencies {
+      let jobID: Int64? = dep.onlyIndex.flatMap { index in
+        jobs.firstIndex { $0.arrayIndex == index }.map { first + Int64($0) }
+      }
+      try db.execute(
+        sql: "INSERT INTO dependencies(array_id, job_id, kind, target_array, target_index) VALUES (?, ?, ?, ?, ?)",
+        arguments: [first, jobID, dep.kind, dep.targetArray, dep.targetIndex])
+    }
+    return first
+  }
+}
+
+extension JobStore {
+  /// Runs one submission in one transaction.
+  public func submit<T>(now: Double, _ body: (Submission) throws -> T) throws(StoreError) -> T {
+    try write("while submitting") { db in try body(Submission(db: db, now: now)) }
+  }
+
+  /// `12` for a single job, `12_3` for an element of array 12.
+  public static func display(arrayID: Int64, index: Int?, isArray: Bool) -> String {
+    if isArray, let index { return "\(arrayID)_\(index)" }
+    return "\(arrayID)"
+  }
+}
