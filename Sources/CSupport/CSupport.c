@@ -1,0 +1,108 @@
+#define _GNU_SOURCE
+#include "CSupport.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int orch_set_affinity(pid_t pid, const int *cpus, int count) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int i = 0; i < count; i++) {
+    if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) return -EINVAL;
+    CPU_SET(cpus[i], &set);
+  }
+  return sched_setaffinity(pid, sizeof(set), &set) == 0 ? 0 : -errno;
+}
+
+int orch_get_affinity(pid_t pid, int *out, int max) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(pid, sizeof(set), &set) != 0) return -errno;
+  int n = 0;
+  for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+    if (CPU_ISSET(c, &set)) out[n++] = c;
+  return n;
+}
+
+int orch_pidfd_open(pid_t pid) {
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  return fd < 0 ? -errno : (int)fd;
+}
+
+// Moves a descriptor above 3 so the dup2 into 0..3 below cannot clobber another source.
+static int high_fd(int fd, int *tmp, int *ntmp) {
+  if (fd < 0 || fd > 3) return fd;
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+  if (copy >= 0) tmp[(*ntmp)++] = copy;
+  return copy;
+}
+
+int orch_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+               const char *cwd, int out_fd, int err_fd, int events_fd, int new_session) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  int tmp[3], ntmp = 0, rc;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+
+  out_fd = high_fd(out_fd, tmp, &ntmp);
+  err_fd = high_fd(err_fd, tmp, &ntmp);
+  events_fd = high_fd(events_fd, tmp, &ntmp);
+
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  if (events_fd >= 0) posix_spawn_file_actions_adddup2(&fa, events_fd, 3);
+  else posix_spawn_file_actions_addclose(&fa, 3);
+  if (cwd) posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  // Descriptors a caller leaked without O_CLOEXEC must not reach jobs.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK;
+  if (new_session) {
+    flags |= POSIX_SPAWN_SETSID;
+  } else {
+    posix_spawnattr_setpgroup(&attr, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attr, flags);
+
+  if (strchr(path, '/'))
+    rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+  else
+    rc = posix_spawnp(pid, path, &fa, &attr, argv, envp);
+
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  for (int i = 0; i < ntmp; i++) close(tmp[i]);
+  return rc;
+}
+
+int orch_signalfd(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -errno;
+  int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  return fd < 0 ? -errno : fd;
+}
+
+int orch_signalfd_read(int fd) {
+  struct signalfd_siginfo info;
+  ssize_t n = read(fd, &info, sizeof(info));
+  if (n != (ssize_t)sizeof(info)) return n < 0 ? -errno : -EIO;
+  return (int)info.ssi_signo;
+}

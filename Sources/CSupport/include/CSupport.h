@@ -1,0 +1,21 @@
+#ifndef ORCH_CSUPPORT_H
+#define ORCH_CSUPPORT_H
+#include <sys/types.h>
+
+/// Pins `pid` (0 = calling thread) to the given CPUs. Returns 0 or -errno.
+int orch_set_affinity(pid_t pid, const int *cpus, int count);
+/// Writes up to `max` allowed CPUs of `pid` into `out`; returns their count or -errno.
+int orch_get_affinity(pid_t pid, int *out, int max);
+/// pidfd_open(2): a pollable descriptor that becomes readable when `pid` exits. -errno on failure.
+int orch_pidfd_open(pid_t pid);
+/// Spawns `argv` in a new process group with an empty signal mask and default dispositions.
+/// stdin is /dev/null; `out_fd`/`err_fd` become 1/2 and `events_fd` (if >= 0) becomes 3.
+/// `cwd` may be NULL. `new_session` starts a new session instead (for the detached daemon).
+/// The child inherits the calling thread's CPU affinity. Returns 0 or errno.
+int orch_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+               const char *cwd, int out_fd, int err_fd, int events_fd, int new_session);
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and returns a signalfd that reports them.
+int orch_signalfd(void);
+/// Reads one signal from `fd`; returns its number or -errno.
+int orch_signalfd_read(int fd);
+#endif

@@ -1,0 +1,82 @@
+/// The environment a job process sees: the submitter's (or exported) variables, the thread caps
+/// matching its CPU count, `ORCH_*`, and the variables SLURM sets for a batch task so scripts
+/// reading `$SLURM_ARRAY_TASK_ID` or `$SLURM_CPUS_PER_TASK` behave the same.
+public struct JobIdentity: Sendable {
+  public var jobID: Int64
+  public var arrayID: Int64
+  public var arrayIndex: Int?
+  public var isArray: Bool
+  public var attempt: Int
+  public var name: String
+  public var key: String
+  public var runDir: String
+  public var home: String
+
+  public init(
+    jobID: Int64, arrayID: Int64, arrayIndex: Int?, isArray: Bool, attempt: Int, name: String, key: String,
+    runDir: String, home: String
+  ) {
+    self.jobID = jobID
+    self.arrayID = arrayID
+    self.arrayIndex = arrayIndex
+    self.isArray = isArray
+    self.attempt = attempt
+    self.name = name
+    self.key = key
+    self.runDir = runDir
+    self.home = home
+  }
+
+  public var display: String {
+    if isArray, let arrayIndex { return "\(arrayID)_\(arrayIndex)" }
+    return "\(arrayID)"
+  }
+}
+
+public enum JobEnvironment {
+  public static func build(
+    launch: LaunchSpec, extra: [String: String], job: JobIdentity, cpus: [Int], host: String
+  ) -> [String] {
+    var env = launch.env
+    for (k, v) in extra { env[k] = v }
+    let n = String(cpus.count)
+    env["OMP_NUM_THREADS"] = n
+    env["OPENBLAS_NUM_THREADS"] = n
+    env["MKL_NUM_THREADS"] = n
+    env["ORCH_JOB_ID"] = job.display
+    env["ORCH_KEY"] = job.key
+    env["ORCH_RUN_DIR"] = job.runDir
+    env["ORCH_ATTEMPT"] = String(job.attempt)
+    env["ORCH_EVENTS_FD"] = "3"
+    env["ORCH_CPUS"] = cpus.map(String.init).joined(separator: ",")
+    env["ORCH_HOME"] = job.home
+    env["SLURM_JOB_ID"] = String(job.jobID)
+    env["SLURM_JOBID"] = String(job.jobID)
+    env["SLURM_JOB_NAME"] = job.name
+    env["SLURM_SUBMIT_DIR"] = launch.cwd
+    env["SLURM_SUBMIT_HOST"] = launch.submitHost
+    env["SLURM_RESTART_COUNT"] = String(max(0, job.attempt - 1))
+    env["SLURM_CPUS_ON_NODE"] = n
+    env["SLURM_JOB_CPUS_PER_NODE"] = n
+    env["SLURM_JOB_NODELIST"] = host
+    env["SLURM_NODELIST"] = host
+    env["SLURMD_NODENAME"] = host
+    env["SLURM_JOB_NUM_NODES"] = "1"
+    env["SLURM_NNODES"] = "1"
+    env["SLURM_NTASKS"] = "1"
+    env["SLURM_NPROCS"] = "1"
+    env["SLURM_PROCID"] = "0"
+    env["SLURM_LOCALID"] = "0"
+    env["SLURM_NODEID"] = "0"
+    if launch.cpusGiven { env["SLURM_CPUS_PER_TASK"] = n }
+    if job.isArray, let index = job.arrayIndex {
+      env["SLURM_ARRAY_JOB_ID"] = String(job.arrayID)
+      env["SLURM_ARRAY_TASK_ID"] = String(index)
+      env["SLURM_ARRAY_TASK_COUNT"] = String(launch.arrayTaskCount)
+      env["SLURM_ARRAY_TASK_MIN"] = String(launch.arrayTaskMin)
+      env["SLURM_ARRAY_TASK_MAX"] = String(launch.arrayTaskMax)
+      env["SLURM_ARRAY_TASK_STEP"] = String(launch.arrayTaskStep)
+    }
+    return env.map { "\($0.key)=\($0.value)" }
+  }
+}

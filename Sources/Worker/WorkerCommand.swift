@@ -1,0 +1,38 @@
+import Foundation
+
+/// `orch-worker` entry point. `serve` is the daemon's pool worker; the engine adds its modes here.
+public enum WorkerCommand {
+  static let usage = """
+    usage: orch-worker serve --control-fd FD --journal PATH
+      Runs as a pool worker of `orch daemon` (started by it, not by hand).
+    """
+
+  public static func main(_ args: [String]) -> Int32 {
+    var rest = Array(args.dropFirst())
+    guard let mode = rest.first else {
+      FileHandle.standardError.write(Data((usage + "\n").utf8))
+      return 2
+    }
+    rest.removeFirst()
+    var options: [String: String] = [:]
+    var i = 0
+    while i + 1 < rest.count, rest[i].hasPrefix("--") {
+      options[String(rest[i].dropFirst(2))] = rest[i + 1]
+      i += 2
+    }
+    switch mode {
+    case "serve":
+      guard let fd = options["control-fd"].flatMap(Int32.init), let journal = options["journal"] else { break }
+      do {
+        try PoolWorker(controlFD: fd, journalPath: journal).serve()
+      } catch {
+        FileHandle.standardError.write(Data("orch-worker: \(error)\n".utf8))
+        return 1
+      }
+    default:
+      break
+    }
+    FileHandle.standardError.write(Data((usage + "\n").utf8))
+    return 2
+  }
+}

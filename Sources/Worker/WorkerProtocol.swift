@@ -1,0 +1,212 @@
+import Foundation
+
+/// One job attempt handed to a pool worker by the daemon.
+public struct JobOrder: Sendable, Equatable {
+  public var jobID: Int64
+  public var attempt: Int
+  public var argv: [String]
+  /// The complete environment, `NAME=value`.
+  public var env: [String]
+  public var cwd: String
+  public var runDir: String
+  public var stdoutPath: String
+  /// nil: stderr shares stdout's file.
+  public var stderrPath: String?
+  public var appendOutput: Bool
+  public var eventsPath: String
+  /// Written to `<runDir>/config.json` before the job starts.
+  public var configJSON: String
+  public var cpus: [Int]
+  public var timeLimit: Int?
+  public var memLimit: Int64?
+  /// Seconds between SIGTERM and SIGKILL (SLURM's KillWait).
+  public var killWait: Double
+
+  public init(
+    jobID: Int64, attempt: Int, argv: [String], env: [String], cwd: String, runDir: String, stdoutPath: String,
+    stderrPath: String?, appendOutput: Bool, eventsPath: String, configJSON: String, cpus: [Int], timeLimit: Int?,
+    memLimit: Int64?, killWait: Double
+  ) {
+    self.jobID = jobID
+    self.attempt = attempt
+    self.argv = argv
+    self.env = env
+    self.cwd = cwd
+    self.runDir = runDir
+    self.stdoutPath = stdoutPath
+    self.stderrPath = stderrPath
+    self.appendOutput = appendOutput
+    self.eventsPath = eventsPath
+    self.configJSON = configJSON
+    self.cpus = cpus
+    self.timeLimit = timeLimit
+    self.memLimit = memLimit
+    self.killWait = killWait
+  }
+}
+
+/// How an attempt ended, as the worker saw it.
+public struct JobReport: Sendable, Equatable {
+  public enum Outcome: String, Sendable {
+    case completed = "COMPLETED"
+    case failed = "FAILED"
+    case cancelled = "CANCELLED"
+    case timeout = "TIMEOUT"
+    case outOfMemory = "OUT_OF_MEMORY"
+  }
+  public var jobID: Int64
+  public var attempt: Int
+  public var outcome: Outcome
+  public var exitCode: Int32?
+  public var signal: Int32?
+  public var reason: String?
+  public var pid: Int32
+  public var startTime: Double
+  public var endTime: Double
+  /// Size of the events file when the job ended (0: nothing to ingest).
+  public var eventsBytes: Int64
+
+  /// The reason of an attempt whose process never started because its worker was lost first:
+  /// it does not count against the job's attempts.
+  public static let neverStarted = "NeverStarted"
+
+  public init(
+    jobID: Int64, attempt: Int, outcome: Outcome, exitCode: Int32?, signal: Int32?, reason: String?, pid: Int32,
+    startTime: Double, endTime: Double, eventsBytes: Int64
+  ) {
+    self.jobID = jobID
+    self.attempt = attempt
+    self.outcome = outcome
+    self.exitCode = exitCode
+    self.signal = signal
+    self.reason = reason
+    self.pid = pid
+    self.startTime = startTime
+    self.endTime = endTime
+    self.eventsBytes = eventsBytes
+  }
+}
+
+/// Messages on the daemon ↔ worker socket (SOCK_SEQPACKET: one message per packet).
+/// Fields are NUL-separated strings: argv and environment entries cannot contain NUL, and this
+/// costs a few microseconds where JSON costs tens, on the path every job takes.
+public enum WorkerMessage: Sendable, Equatable {
+  case order(JobOrder)
+  case cancel(jobID: Int64, attempt: Int)
+  /// The job process started (journaled by the worker before this is sent).
+  case started(jobID: Int64, attempt: Int, pid: Int32)
+  case report(JobReport)
+
+  public func encoded() -> [UInt8] {
+    var w = Wire()
+    switch self {
+    case .order(let o):
+      w.add("O")
+      w.add(o.jobID)
+      w.add(o.attempt)
+      w.add(o.cwd)
+      w.add(o.runDir)
+      w.add(o.stdoutPath)
+      w.add(o.stderrPath ?? "")
+      w.add(o.appendOutput ? "1" : "0")
+      w.add(o.eventsPath)
+      w.add(o.configJSON)
+      w.add(o.cpus.map(String.init).joined(separator: ","))
+      w.add(o.timeLimit.map(String.init) ?? "")
+      w.add(o.memLimit.map(String.init) ?? "")
+      w.add(String(o.killWait))
+      w.add(o.argv.count)
+      for a in o.argv { w.add(a) }
+      w.add(o.env.count)
+      for e in o.env { w.add(e) }
+    case .cancel(let job, let attempt):
+      w.add("C")
+      w.add(job)
+      w.add(attempt)
+    case .started(let job, let attempt, let pid):
+      w.add("S")
+      w.add(job)
+      w.add(attempt)
+      w.add(Int(pid))
+    case .report(let r):
+      w.add("R")
+      w.add(r.jobID)
+      w.add(r.attempt)
+      w.add(r.outcome.rawValue)
+      w.add(r.exitCode.map { String($0) } ?? "")
+      w.add(r.signal.map { String($0) } ?? "")
+      w.add(r.reason ?? "")
+      w.add(Int(r.pid))
+      w.add(String(r.startTime))
+      w.add(String(r.endTime))
+      w.add(String(r.eventsBytes))
+    }
+    return w.bytes
+  }
+
+  public static func decode(_ bytes: ArraySlice<UInt8>) throws(WorkerError) -> WorkerMessage {
+    var r = WireReader(bytes)
+    switch try r.string() {
+    case "O":
+      let job = try r.int64(), attempt = try r.int(), cwd = try r.string(), runDir = try r.string()
+      let out = try r.string(), err = try r.string(), append = try r.string() == "1"
+      let events = try r.string(), config = try r.string()
+      let cpus = try r.string().split(separator: ",").compactMap { Int($0) }
+      let time = Int(try r.string()), mem = Int64(try r.string())
+      let killWait = Double(try r.string()) ?? 30
+      var argv: [String] = []
+      for _ in 0..<(try r.int()) { argv.append(try r.string()) }
+      var env: [String] = []
+      for _ in 0..<(try r.int()) { env.append(try r.string()) }
+      return .order(
+        JobOrder(
+          jobID: job, attempt: attempt, argv: argv, env: env, cwd: cwd, runDir: runDir, stdoutPath: out,
+          stderrPath: err.isEmpty ? nil : err, appendOutput: append, eventsPath: events, configJSON: config,
+          cpus: cpus, timeLimit: time, memLimit: mem, killWait: killWait))
+    case "C":
+      return .cancel(jobID: try r.int64(), attempt: try r.int())
+    case "S":
+      return .started(jobID: try r.int64(), attempt: try r.int(), pid: Int32(try r.int()))
+    case "R":
+      let job = try r.int64(), attempt = try r.int()
+      guard let outcome = JobReport.Outcome(rawValue: try r.string()) else { throw WorkerError("bad outcome") }
+      let exit = Int32(try r.string()), signal = Int32(try r.string()), reason = try r.string()
+      let pid = Int32(try r.int())
+      let start = Double(try r.string()) ?? 0, end = Double(try r.string()) ?? 0
+      let events = Int64(try r.string()) ?? 0
+      return .report(
+        JobReport(
+          jobID: job, attempt: attempt, outcome: outcome, exitCode: exit, signal: signal,
+          reason: reason.isEmpty ? nil : reason, pid: pid, startTime: start, endTime: end, eventsBytes: events))
+    case let other:
+      throw WorkerError("unknown worker message '\(other)'")
+    }
+  }
+}
+
+struct Wire {
+  var bytes: [UInt8] = []
+  mutating func add(_ s: String) {
+    bytes.append(contentsOf: s.utf8)
+    bytes.append(0)
+  }
+  mutating func add(_ i: Int) { add(String(i)) }
+  mutating func add(_ i: Int64) { add(String(i)) }
+}
+
+struct WireReader {
+  var rest: ArraySlice<UInt8>
+  init(_ bytes: ArraySlice<UInt8>) { rest = bytes }
+  mutating func string() throws(WorkerError) -> String {
+    guard let end = rest.firstIndex(of: 0) else { throw WorkerError("truncated worker message") }
+    let s = String(decoding: rest[rest.startIndex..<end], as: UTF8.self)
+    rest = rest[(end + 1)...]
+    return s
+  }
+  mutating func int() throws(WorkerError) -> Int {
+    let s = try string()
+    guard let i = Int(s) else { throw WorkerError("bad number '\(s)' in worker message") }
+    return i
+  }
+  mutating func int64() throws(WorkerError) -> Int64 { Int64(try int()) }
+}

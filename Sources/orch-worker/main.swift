@@ -1,0 +1,4 @@
+import Foundation
+import Worker
+
+exit(WorkerCommand.main(CommandLine.arguments))

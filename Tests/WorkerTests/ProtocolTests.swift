@@ -1,0 +1,63 @@
+import Foundation
+import XCTest
+
+@testable import Worker
+
+final class ProtocolTests: XCTestCase {
+  func testOrderRoundTripsWithAwkwardStrings() throws {
+    let order = JobOrder(
+      jobID: 12, attempt: 3, argv: ["sh", "-c", "echo 'a b'\n\t$X", ""], env: ["A=1", "B=x=y", "EMPTY="], cwd: "/tmp",
+      runDir: "/tmp/r", stdoutPath: "/tmp/r/log.txt", stderrPath: nil, appendOutput: true,
+      eventsPath: "/tmp/r/events.jsonl", configJSON: "{\"a\":[1,2]}", cpus: [0, 3], timeLimit: 60, memLimit: 1 << 30,
+      killWait: 1.5)
+    let bytes = WorkerMessage.order(order).encoded()
+    XCTAssertEqual(try WorkerMessage.decode(bytes[...]), .order(order))
+  }
+
+  func testReportRoundTrips() throws {
+    let report = JobReport(
+      jobID: 5, attempt: 1, outcome: .timeout, exitCode: nil, signal: 9, reason: "TimeLimit", pid: 4242,
+      startTime: 1.5, endTime: 2.25, eventsBytes: 77)
+    XCTAssertEqual(try WorkerMessage.decode(WorkerMessage.report(report).encoded()[...]), .report(report))
+  }
+
+  func testJournalIgnoresATornLastFrame() throws {
+    let path = NSTemporaryDirectory() + "/journal-\(UUID().uuidString)"
+    defer { unlink(path) }
+    let journal = try Journal(path: path)
+    journal.append(.started(jobID: 1, attempt: 1, pid: 10))
+    journal.append(.started(jobID: 2, attempt: 1, pid: 11))
+    // Simulate a crash in the middle of a write.
+    let fd = open(path, O_WRONLY | O_APPEND)
+    _ = Posix.writeAll(fd, [40, 0, 0, 0, 83, 0])
+    close(fd)
+    XCTAssertEqual(Journal.read(path: path), [.started(jobID: 1, attempt: 1, pid: 10), .started(jobID: 2, attempt: 1, pid: 11)])
+  }
+
+  func testEnvironmentHasThreadCapsAndSlurmVariables() {
+    let launch = LaunchSpec(
+      env: ["PATH": "/bin", "OMP_NUM_THREADS": "64"], cwd: "/work", submitHost: "h", cpusGiven: true, arrayTaskCount: 3,
+      arrayTaskMin: 0, arrayTaskMax: 4, arrayTaskStep: 2)
+    let job = JobIdentity(
+      jobID: 14, arrayID: 12, arrayIndex: 4, isArray: true, attempt: 2, name: "sweep", key: "a/b", runDir: "/r", home: "/h")
+    let env = Set(JobEnvironment.build(launch: launch, extra: ["SEED": "3"], job: job, cpus: [2, 3], host: "node"))
+    for expected in [
+      "OMP_NUM_THREADS=2", "OPENBLAS_NUM_THREADS=2", "MKL_NUM_THREADS=2", "SLURM_ARRAY_JOB_ID=12",
+      "SLURM_ARRAY_TASK_ID=4", "SLURM_ARRAY_TASK_STEP=2", "SLURM_JOB_ID=14", "SLURM_CPUS_PER_TASK=2",
+      "SLURM_RESTART_COUNT=1", "ORCH_JOB_ID=12_4", "ORCH_KEY=a/b", "ORCH_EVENTS_FD=3", "SEED=3", "PATH=/bin",
+    ] {
+      XCTAssertTrue(env.contains(expected), expected)
+    }
+  }
+
+  func testAffinityPinsTheCallingThread() throws {
+    let allowed = Posix.allowedCPUs()
+    XCTAssertFalse(allowed.isEmpty)
+    let t = Thread {
+      try? Posix.pin(to: [allowed[0]])
+      XCTAssertEqual(Posix.allowedCPUs(), [allowed[0]])
+    }
+    t.start()
+    while !t.isFinished { usleep(1000) }
+  }
+}
