@@ -1,0 +1,197 @@
+/// A parsed `sbatch --array` value: `0-15`, `0,6,16-32`, `0-15:4`, `0-15%4`.
+public struct ArraySpec: Sendable, Hashable, CustomStringConvertible {
+  /// Sorted, unique.
+  public var indices: [Int]
+  /// `%N`: at most N elements run at once.
+  public var throttle: Int?
+
+  /// SLURM's ceiling for `MaxArraySize`; indices must stay below it.
+  public static let maxArraySizeLimit = 4_000_001
+  /// SLURM's default `MaxArraySize`.
+  public static let defaultMaxArraySize = 1001
+
+  public init(indices: [Int], throttle: Int? = nil) {
+    self.indices = ArraySpec.isStrictlyIncreasing(indices) ? indices : Array(Set(indices)).sorted()
+    self.throttle = throttle
+  }
+
+  /// `maxArraySize` mirrors SLURM's `MaxArraySize`: every index must be below it. The default is
+  /// the largest value SLURM accepts, so only callers that enforce a site limit pass one.
+  public static func parse(
+    _ s: String, maxArraySize: Int = maxArraySizeLimit
+  ) throws(OrchError) -> ArraySpec {
+    let text = SlurmSyntax.trimmed(s)
+    if text.isEmpty {
+      throw .badInput("empty --array value; expected indices such as 0-15, 1,3,5, 0-15:4 or 0-15%4")
+    }
+    let parts = text.split(separator: "%", omittingEmptySubsequences: false)
+    if parts.count > 2 {
+      throw .badInput("--array '\(text)' has more than one '%'; expected one trailing throttle such as 0-15%4")
+    }
+    var throttle: Int?
+    if parts.count == 2 {
+      let raw = String(parts[1])
+      guard SlurmSyntax.isDigits(raw), let n = Int(raw), n >= 1 else {
+        throw .badInput(
+          "--array '\(text)' has throttle '%\(raw)'; expected a whole number ≥ 1 after '%' (at most N elements at once)")
+      }
+      throttle = n
+    }
+    let indices = try parseIndexList(
+      String(parts[0]), whole: text, label: "--array", maxArraySize: maxArraySize)
+    return ArraySpec(sortedUnique: indices, throttle: throttle)
+  }
+
+  /// Canonical form: compressed ranges plus the throttle, e.g. `0-3,8%2`. Parses back to `self`.
+  public var description: String {
+    ArraySpec.compress(indices) + (throttle.map { "%\($0)" } ?? "")
+  }
+
+  /// The inner text squeue prints for a collapsed array, `1-3,5,7-9` for `[1-3,5,7-9]`.
+  /// Two consecutive indices print as a range (`1-2`), as SLURM's bitmap formatter does.
+  public static func compress(_ indices: [Int]) -> String {
+    let sorted = isStrictlyIncreasing(indices) ? indices : Array(Set(indices)).sorted()
+    var out: [String] = []
+    var i = 0
+    while i < sorted.count {
+      var j = i
+      while j + 1 < sorted.count && sorted[j + 1] == sorted[j] + 1 { j += 1 }
+      out.append(i == j ? "\(sorted[i])" : "\(sorted[i])-\(sorted[j])")
+      i = j + 1
+    }
+    return out.joined(separator: ",")
+  }
+
+  init(sortedUnique indices: [Int], throttle: Int?) {
+    self.indices = indices
+    self.throttle = throttle
+  }
+
+  /// Parses the comma list without a throttle; shared with job selectors and dependency ids so
+  /// all three accept the same index syntax. `label` and `whole` name the input in messages.
+  static func parseIndexList(
+    _ body: String, whole: String, label: String, maxArraySize: Int = maxArraySizeLimit
+  ) throws(OrchError) -> [Int] {
+    if body.isEmpty {
+      throw .badInput("\(label) '\(whole)' has no indices; expected N, A-B or A-B:STEP separated by ','")
+    }
+    let maxIndex = maxArraySize - 1
+    var all: [Int] = []
+    for element in body.split(separator: ",", omittingEmptySubsequences: false) {
+      let e = String(element)
+      if e.isEmpty {
+        throw .badInput("\(label) '\(whole)' has an empty element; expected N, A-B or A-B:STEP between commas")
+      }
+      if e.hasPrefix("-") {
+        throw .badInput("\(label) '\(whole)' has negative index '\(e)'; indices are whole numbers ≥ 0")
+      }
+      let (rangePart, stepPart) = SlurmSyntax.splitOnce(e, ":")
+      let (lowText, highText) = SlurmSyntax.splitOnce(rangePart, "-")
+      if stepPart != nil && highText == nil {
+        throw .badInput("\(label) '\(whole)' has '\(e)'; a step needs a range, expected A-B:STEP")
+      }
+      let low = try number(lowText, element: e, whole: whole, label: label)
+      var high = low
+      var step = 1
+      if let highText {
+        if highText.isEmpty {
+          throw .badInput("\(label) '\(whole)' has open range '\(e)'; expected A-B with both ends given")
+        }
+        if highText.hasPrefix("-") {
+          throw .badInput("\(label) '\(whole)' has negative index in '\(e)'; indices are whole numbers ≥ 0")
+        }
+        high = try number(highText, element: e, whole: whole, label: label)
+        if low > high {
+          throw .badInput("\(label) '\(whole)' has descending range '\(e)'; expected A-B with A ≤ B")
+        }
+      }
+      if let stepPart {
+        step = try number(stepPart, element: e, whole: whole, label: label)
+        if step == 0 {
+          throw .badInput("\(label) '\(whole)' has step 0 in '\(e)'; expected a step ≥ 1")
+        }
+      }
+      // Checked before expanding so a huge range never allocates.
+      if high > maxIndex {
+        throw .badInput(
+          "\(label) '\(whole)' has index \(high), above the maximum \(maxIndex) (MaxArraySize \(maxArraySize))")
+      }
+      all.append(contentsOf: stride(from: low, through: high, by: step))
+    }
+    // Every index lies in 0...maxIndex, so the count bound (MaxArraySize elements) holds too.
+    if isStrictlyIncreasing(all) { return all }
+    all.sort()
+    var unique: [Int] = []
+    unique.reserveCapacity(all.count)
+    for n in all where unique.last != n { unique.append(n) }
+    return unique
+  }
+
+  private static func isStrictlyIncreasing(_ a: [Int]) -> Bool {
+    var i = 1
+    while i < a.count {
+      if a[i - 1] >= a[i] { return false }
+      i += 1
+    }
+    return true
+  }
+
+  private static func number(
+    _ text: String, element: String, whole: String, label: String
+  ) throws(OrchError) -> Int {
+    guard SlurmSyntax.isDigits(text) else {
+      throw .badInput("\(label) '\(whole)' has bad element '\(element)'; expected N, A-B or A-B:STEP with whole numbers")
+    }
+    guard let n = Int(text) else {
+      throw .badInput("\(label) '\(whole)' has number '\(text)', far above the maximum index \(maxArraySizeLimit - 1)")
+    }
+    return n
+  }
+}
+
+/// Small lexical helpers shared by the SLURM parsers; namespaced to stay clear of the rest of
+/// the module.
+enum SlurmSyntax {
+  static func isDigits(_ s: some StringProtocol) -> Bool {
+    !s.isEmpty && s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+  }
+
+  static func trimmed(_ s: String) -> String {
+    var sub = Substring(s)
+    while let c = sub.first, c.isWhitespace { sub.removeFirst() }
+    while let c = sub.last, c.isWhitespace { sub.removeLast() }
+    return String(sub)
+  }
+
+  /// Splits at the first `separator`; the second part is nil when it does not occur.
+  static func splitOnce(_ s: String, _ separator: Character) -> (String, String?) {
+    guard let i = s.firstIndex(of: separator) else { return (s, nil) }
+    return (String(s[..<i]), String(s[s.index(after: i)...]))
+  }
+
+  /// Splits on `separators` outside `[...]`, so `12_[1-3,5]` survives a split on `,` and
+  /// `12_[0-8:2]` one on `:`. Nil when brackets do not balance.
+  static func splitTopLevel(_ s: String, on separators: Set<Character>) -> [(part: String, separator: Character?)]? {
+    var out: [(String, Character?)] = []
+    var current = ""
+    var depth = 0
+    for c in s {
+      if c == "[" {
+        depth += 1
+        if depth > 1 { return nil }
+      } else if c == "]" {
+        depth -= 1
+        if depth < 0 { return nil }
+      }
+      if depth == 0 && separators.contains(c) {
+        out.append((current, c))
+        current = ""
+      } else {
+        current.append(c)
+      }
+    }
+    if depth != 0 { return nil }
+    out.append((current, nil))
+    return out
+  }
+}

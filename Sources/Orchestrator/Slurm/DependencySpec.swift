@@ -1,0 +1,193 @@
+/// A parsed `--dependency` value: `type:id[:id…]` terms joined by `,` (all must hold) or `?`
+/// (any one suffices), never both.
+///
+/// - Types: `after` (with optional `+minutes` per id), `afterany`, `afterok`, `afternotok`,
+///   `aftercorr`, `singleton` (no ids). Case-insensitive, as in SLURM.
+/// - Ids: `12` (the job, or the whole array), `12_*` (same), `12_3` (one element),
+///   `12_[1-3,5]` (expands to one term per element, as SLURM does).
+/// - With `?` every id is an alternative, also ids joined by `:` inside one term; SLURM applies
+///   the OR flag to the whole list the same way.
+/// - orch extension: a term with no type (`12`, `12:13`, `12_3`) means `afterok`. This is the
+///   `orch --after` shorthand; SLURM's legacy bare-id form means `afterany` instead.
+/// - Exact repeats (same type and target) are dropped, keeping the first, as SLURM does.
+public struct DependencySpec: Sendable, Hashable, CustomStringConvertible {
+  public enum Kind: String, Sendable, CaseIterable {
+    case after, afterany, afterok, afternotok, aftercorr, singleton
+  }
+
+  public struct Term: Sendable, Hashable, CustomStringConvertible {
+    public var kind: Kind
+    /// Nil only for `singleton`.
+    public var jobID: Int?
+    /// Nil means the whole job or every element of the array.
+    public var arrayIndex: Int?
+    /// `after:12+5`: minutes after the target started (or was cancelled). Only for `after`.
+    public var delayMinutes: Int?
+
+    public init(kind: Kind, jobID: Int? = nil, arrayIndex: Int? = nil, delayMinutes: Int? = nil) {
+      self.kind = kind
+      self.jobID = jobID
+      self.arrayIndex = arrayIndex
+      self.delayMinutes = delayMinutes
+    }
+
+    /// `afterok:12_3`, `after:12+5`, `singleton`.
+    public var description: String {
+      kind == .singleton ? "singleton" : "\(kind.rawValue):\(target)"
+    }
+
+    var target: String {
+      var s = jobID.map(String.init) ?? ""
+      if let arrayIndex { s += "_\(arrayIndex)" }
+      if let delayMinutes { s += "+\(delayMinutes)" }
+      return s
+    }
+  }
+
+  public var terms: [Term]
+  /// True for `?`-joined terms. Always false for fewer than two terms.
+  public var isOr: Bool
+
+  public init(terms: [Term], isOr: Bool = false) {
+    self.terms = terms
+    self.isOr = terms.count > 1 && isOr
+  }
+
+  /// Distinct target job ids in order of appearance, for existence and cycle checks.
+  public var jobIDs: [Int] {
+    var seen = Set<Int>()
+    return terms.compactMap(\.jobID).filter { seen.insert($0).inserted }
+  }
+
+  /// Canonical form: explicit types, consecutive terms of one type grouped
+  /// (`afterok:12:13,after:14+5`). Parses back to `self`.
+  public var description: String {
+    var groups: [(kind: Kind, targets: [String])] = []
+    for term in terms {
+      if term.kind != .singleton, let last = groups.last, last.kind == term.kind {
+        groups[groups.count - 1].targets.append(term.target)
+      } else {
+        groups.append((term.kind, term.kind == .singleton ? [] : [term.target]))
+      }
+    }
+    return groups.map { g in
+      g.kind == .singleton ? "singleton" : "\(g.kind.rawValue):" + g.targets.joined(separator: ":")
+    }.joined(separator: isOr ? "?" : ",")
+  }
+
+  public static func parse(_ s: String) throws(OrchError) -> DependencySpec {
+    let text = SlurmSyntax.trimmed(s)
+    if text.isEmpty {
+      throw .badInput("empty --dependency value; expected type:id[:id…] such as afterok:12 or afterany:12,after:13")
+    }
+    guard let chunks = SlurmSyntax.splitTopLevel(text, on: [",", "?"]) else {
+      throw .badInput("--dependency '\(text)' has unbalanced brackets; expected ids such as 12_[1-3]")
+    }
+    let separators = Set(chunks.compactMap(\.separator))
+    if separators.count > 1 {
+      throw .badInput(
+        "--dependency '\(text)' mixes ',' (all must hold) and '?' (any one suffices); use only one kind of separator")
+    }
+    var terms: [Term] = []
+    var seen = Set<Term>()
+    for chunk in chunks {
+      if chunk.part.isEmpty {
+        throw .badInput("--dependency '\(text)' has an empty term; expected type:id between separators")
+      }
+      for term in try parseTerm(chunk.part, whole: text) where seen.insert(dedupKey(term)).inserted {
+        terms.append(term)
+      }
+    }
+    return DependencySpec(terms: terms, isOr: separators.contains("?"))
+  }
+
+  /// SLURM keys repeats on type and target only, so `after:12` and `after:12+5` are one term.
+  private static func dedupKey(_ term: Term) -> Term {
+    Term(kind: term.kind, jobID: term.jobID, arrayIndex: term.arrayIndex)
+  }
+
+  private static let expected = "after, afterany, afterok, afternotok, aftercorr or singleton"
+
+  private static func parseTerm(_ chunk: String, whole: String) throws(OrchError) -> [Term] {
+    guard let pieces = SlurmSyntax.splitTopLevel(chunk, on: [":"])?.map(\.part) else {
+      throw .badInput("--dependency '\(whole)' has unbalanced brackets; expected ids such as 12_[1-3]")
+    }
+    let head = pieces[0]
+    let kind: Kind
+    let idTexts: [String]
+    if let first = head.first, first.isASCII, first.isNumber {
+      kind = .afterok
+      idTexts = pieces
+    } else {
+      let name = head.lowercased()
+      switch name {
+      case "afterburstbuffer":
+        throw .badInput("--dependency '\(whole)' uses afterburstbuffer; orch has no burst buffers, use \(expected)")
+      case "expand":
+        throw .badInput("--dependency '\(whole)' uses expand; job expansion is not supported, use \(expected)")
+      default:
+        break
+      }
+      guard let k = Kind(rawValue: name) else {
+        throw .badInput("--dependency '\(whole)' has unknown type '\(head)'; expected \(expected)")
+      }
+      if k == .singleton {
+        if pieces.count > 1 {
+          throw .badInput("--dependency '\(whole)' gives job ids to singleton; singleton takes none")
+        }
+        return [Term(kind: .singleton)]
+      }
+      kind = k
+      idTexts = Array(pieces.dropFirst())
+      if idTexts.isEmpty || idTexts == [""] {
+        throw .badInput("--dependency '\(whole)' has \(name) without job ids; expected \(name):12[:13…]")
+      }
+    }
+    var terms: [Term] = []
+    for idText in idTexts {
+      terms += try parseTarget(idText, kind: kind, whole: whole)
+    }
+    return terms
+  }
+
+  private static func parseTarget(_ idText: String, kind: Kind, whole: String) throws(OrchError) -> [Term] {
+    if idText.isEmpty {
+      throw .badInput("--dependency '\(whole)' has an empty job id; expected ids separated by single ':'")
+    }
+    let (target, delayText) = SlurmSyntax.splitOnce(idText, "+")
+    var delay: Int?
+    if let delayText {
+      if kind != .after {
+        throw .badInput(
+          "--dependency '\(whole)' puts a '+minutes' delay on \(kind.rawValue); only after:id+minutes takes one")
+      }
+      guard SlurmSyntax.isDigits(delayText), let minutes = Int(delayText), minutes >= 1 else {
+        throw .badInput("--dependency '\(whole)' has delay '+\(delayText)'; expected whole minutes ≥ 1 as in after:12+5")
+      }
+      delay = minutes
+    }
+    let (idPart, indexPart) = SlurmSyntax.splitOnce(target, "_")
+    let jobID = try JobSelector.jobID(idPart, in: idPart, what: "--dependency '\(whole)': job id")
+    var indices: [Int?]
+    switch indexPart {
+    case nil, "*":
+      indices = [nil]
+    case let p? where p.hasPrefix("[") && p.hasSuffix("]") && p.count >= 2:
+      let inner = String(p.dropFirst().dropLast())
+      if inner.contains("%") {
+        throw .badInput("--dependency '\(whole)' has a '%' throttle in '\(target)'; expected ids such as 12_[1-3]")
+      }
+      indices = try ArraySpec.parseIndexList(inner, whole: target, label: "--dependency '\(whole)': ids")
+    case let p? where SlurmSyntax.isDigits(p) && Int(p) != nil:
+      indices = [Int(p)!]
+    case let p?:
+      throw .badInput(
+        "--dependency '\(whole)' has array index '\(p)' in '\(target)'; expected 12_3, 12_[1-3] or 12_*")
+    }
+    if kind == .aftercorr && indices != [nil] {
+      throw .badInput(
+        "--dependency '\(whole)' names an element in aftercorr:\(target); aftercorr pairs elements by index, give the array id")
+    }
+    return indices.map { Term(kind: kind, jobID: jobID, arrayIndex: $0, delayMinutes: delay) }
+  }
+}

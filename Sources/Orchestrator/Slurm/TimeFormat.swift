@@ -1,0 +1,38 @@
+/// Durations printed the way SLURM's clients print them.
+public enum TimeFormat {
+  /// squeue TIME: `0:05`, `12:34`, `1:02:03`, `1-02:03:04`. Like squeue, `INVALID` below zero or
+  /// beyond a year.
+  public static func squeueTime(_ seconds: Int) -> String {
+    if seconds < 0 || seconds > 365 * 86_400 { return "INVALID" }
+    let (d, h, m, s) = split(seconds)
+    if d > 0 { return "\(d)-\(two(h)):\(two(m)):\(two(s))" }
+    if h > 0 { return "\(h):\(two(m)):\(two(s))" }
+    return "\(m):\(two(s))"
+  }
+
+  /// sacct Elapsed: `00:00:05`, `01:02:03`, `1-02:03:04`. `INVALID` below zero, as in SLURM.
+  public static func sacctElapsed(_ seconds: Int) -> String {
+    if seconds < 0 { return "INVALID" }
+    let (d, h, m, s) = split(seconds)
+    if d > 0 { return "\(d)-\(two(h)):\(two(m)):\(two(s))" }
+    return "\(two(h)):\(two(m)):\(two(s))"
+  }
+
+  /// squeue TIME_LIMIT: nil (no limit) is `UNLIMITED`, otherwise squeue TIME of the minutes.
+  public static func squeueTimeLimit(minutes: Int?) -> String {
+    guard let minutes else { return "UNLIMITED" }
+    return squeueTime(minutes * 60)
+  }
+
+  /// sacct Timelimit: nil is `UNLIMITED`, otherwise sacct Elapsed of the minutes.
+  public static func sacctTimelimit(minutes: Int?) -> String {
+    guard let minutes else { return "UNLIMITED" }
+    return sacctElapsed(minutes * 60)
+  }
+
+  private static func split(_ t: Int) -> (Int, Int, Int, Int) {
+    (t / 86_400, t / 3600 % 24, t / 60 % 60, t % 60)
+  }
+
+  private static func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+}
