@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import Store
+import Worker
+
+struct Queue: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Pending and running jobs (like squeue); pending array elements are collapsed.",
+    discussion: "Examples:\n  orch queue\n  orch queue -r --sweep p100_source\n  orch queue --json")
+
+  @Flag(name: .shortAndLong, help: "One line per array element.") var expand = false
+  @Option(help: "Only this sweep.") var sweep: String?
+  @Flag(help: "Print JSON.") var json = false
+
+  func run() throws {
+    let home = try OrchHome()
+    let store = try home.openStore()
+    let rows = try storeCall { () throws(StoreError) in
+      try store.jobs(JobFilter(states: [.running, .pending], sweep: sweep))
+    }
+    if json { return try Output.json(rows) }
+    let now = Posix.now()
+    var lines: [[String]] = []
+    var i = 0
+    while i < rows.count {
+      let r = rows[i]
+      var j = i + 1
+      if !expand, r.state == .pending, r.isArray {
+        while j < rows.count, rows[j].arrayID == r.arrayID, rows[j].state == .pending, rows[j].reason == r.reason { j += 1 }
+      }
+      let id =
+        j - i > 1
+        ? "\(r.arrayID)_[\(ArraySpec.compress(rows[i..<j].compactMap(\.arrayIndex)))]" : r.display
+      let time = r.state == .running ? TimeFormat.squeueTime(Int(now - (r.startTime ?? now))) : "0:00"
+      let detail = r.state == .running ? r.key : "(\(r.reason ?? "Priority"))"
+      lines.append([id, r.name, r.state.code, time, String(r.cpus), detail])
+      i = j
+    }
+    Output.print(Output.table(["JOBID", "NAME", "ST", "TIME", "CPUS", "KEY/(REASON)"], lines))
+  }
+}
+
+struct History: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Jobs with their state, exit code:signal, elapsed time and attempts (like sacct).",
+    discussion: "Examples:\n  orch history --sweep p100_source\n  orch history -j 12 --attempts\n  orch history --state FAILED --json")
+
+  @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Job ids: 12, 12_3, 12_[1-3].") var jobs: [String] = []
+  @Option(help: "Only this sweep.") var sweep: String?
+  @Option(help: "Only these states, comma-separated (COMPLETED,FAILED,...).") var state: String?
+  @Flag(help: "One line per attempt.") var attempts = false
+  @Flag(help: "Print JSON.") var json = false
+
+  func run() throws {
+    let home = try OrchHome()
+    let store = try home.openStore()
+    var states: [JobState] = []
+    for s in (state ?? "").split(separator: ",") {
+      guard let st = JobState(rawValue: s.uppercased()) else {
+        throw OrchError.badInput("unknown state '\(s)': expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      states.append(st)
+    }
+    let ids = try JobIDs.resolve(jobs, store: store)
+    let rows = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(states: states, jobs: ids, sweep: sweep)) }
+    let now = Posix.now()
+    func elapsed(_ start: Double?, _ end: Double?) -> String {
+      guard let start else { return TimeFormat.sacctElapsed(0) }
+      return TimeFormat.sacctElapsed(Int((end ?? now) - start))
+    }
+    if attempts {
+      var all: [(JobRow, AttemptRow)] = []
+      for r in rows {
+        for a in try storeCall({ () throws(StoreError) in try store.attempts(jobID: r.id) }) { all.append((r, a)) }
+      }
+      if json { return try Output.json(all.map(\.1)) }
+      Output.print(
+        Output.table(
+          ["JOBID", "ATTEMPT", "STATE", "EXITCODE", "ELAPSED", "CPUS", "REASON"],
+          all.map { r, a in
+            [r.display, String(a.attempt), a.state, "\(a.exitCode ?? 0):\(a.signal ?? 0)", elapsed(a.startTime, a.endTime),
+             a.cpus ?? "", a.reason ?? ""]
+          }))
+      return
+    }
+    if json { return try Output.json(rows) }
+    Output.print(
+      Output.table(
+        ["JOBID", "NAME", "STATE", "EXITCODE", "ELAPSED", "ATTEMPTS", "KEY"],
+        rows.map { r in
+          [r.display, r.name, r.state.rawValue, "\(r.exitCode ?? 0):\(r.signal ?? 0)", elapsed(r.startTime, r.endTime),
+           String(r.attempt), r.key]
+        }))
+  }
+}
+
+struct Cancel: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Cancel jobs: pending ones at once, running ones by ending their whole process tree.",
+    discussion: "Examples:\n  orch cancel 12\n  orch cancel 12_[1-3] 14_0\n  orch cancel --sweep p100_source")
+
+  @Argument(help: "Job ids: 12, 12_3, 12_[1-3].") var ids: [String] = []
+  @Option(help: "Cancel every unfinished job of this sweep.") var sweep: String?
+
+  func validate() throws {
+    if ids.isEmpty && sweep == nil { throw ValidationError("give job ids or --sweep NAME") }
+  }
+
+  func run() throws {
+    let home = try OrchHome()
+    let store = try home.openStore()
+    var targets = try JobIDs.resolve(ids, store: store)
+    if let sweep {
+      targets += try storeCall { () throws(StoreError) in
+        try store.jobs(JobFilter(states: [.pending, .running], sweep: sweep)).map(\.id)
+      }
+    }
+    let pendingCancelled = try storeCall { () throws(StoreError) in try store.cancelPending(ids: targets, now: Posix.now()) }
+    let rest = Set(targets).subtracting(pendingCancelled)
+    let running = try storeCall { () throws(StoreError) in
+      try store.jobs(JobFilter(states: [.running], jobs: Array(rest))).map(\.id)
+    }
+    if !running.isEmpty {
+      guard DaemonClient.cancel(home, jobs: running)?.ok == true else {
+        throw OrchError.failure("\(running.count) job(s) are RUNNING but no daemon answers; start one with `orch daemon`")
+      }
+      // Wait until the daemon has recorded them, so a following `orch history` shows CANCELLED.
+      let deadline = Posix.now() + 120
+      while Posix.now() < deadline {
+        let left = try storeCall { () throws(StoreError) in try store.stateCounts(JobFilter(states: [.running], jobs: running)) }
+        if left.isEmpty { break }
+        usleep(50_000)
+      }
+    }
+    if !pendingCancelled.isEmpty { DaemonClient.wake(home) }
+    Output.print("cancelled \(pendingCancelled.count) pending and \(running.count) running job(s)\n")
+  }
+}
+
+struct Retry: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Requeue failed jobs (FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY) under their own ids.",
+    discussion: "Examples:\n  orch retry --failed --sweep p100_source\n  orch retry 12_7")
+
+  @Flag(help: "Every failed job (of --sweep, if given).") var failed = false
+  @Option(help: "Only this sweep.") var sweep: String?
+  @Argument(help: "Job ids to retry.") var ids: [String] = []
+
+  func validate() throws {
+    if !failed && ids.isEmpty { throw ValidationError("give job ids or --failed") }
+  }
+
+  func run() throws {
+    let home = try OrchHome()
+    let store = try home.openStore()
+    let named = try JobIDs.resolve(ids, store: store)
+    let rows = try storeCall { () throws(StoreError) in
+      try store.jobs(JobFilter(states: JobState.retryable, jobs: named, sweep: sweep))
+    }
+    let n = try storeCall { () throws(StoreError) in try store.requeue(jobIDs: rows.map(\.id)) }
+    Output.print("requeued \(n) job(s)\(n > 0 ? ": " + rows.prefix(10).map(\.display).joined(separator: " ") + (n > 10 ? " ..." : "") : "")\n")
+    if n > 0 { try DaemonClient.ensureRunning(home) }
+  }
+}
+
+struct Logs: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Print a job's log; -f follows it until the job ends.",
+    discussion: "Examples:\n  orch logs 12_3\n  orch logs 12_3 -f")
+
+  @Argument(help: "One job: 12 or 12_3.") var job: String
+  @Flag(name: .shortAndLong, help: "Follow the log until the job ends.") var follow = false
+
+  func run() throws {
+    let home = try OrchHome()
+    let store = try home.openStore()
+    let row = try JobIDs.single(job, store: store)
+    let launch = try LaunchSpec.decode(try storeCall { () throws(StoreError) in try store.launch(arrayID: row.arrayID) })
+    let identity = JobIdentity(
+      jobID: row.id, arrayID: row.arrayID, arrayIndex: row.arrayIndex, isArray: row.isArray, attempt: row.attempt,
+      name: row.name, key: row.key, runDir: row.runDir, home: home.path)
+    let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
+    let path = OutputPaths.resolve(launch: launch, job: identity, host: host).stdout
+    var offset: UInt64 = 0
+    var following = follow
+    while true {
+      if let handle = FileHandle(forReadingAtPath: path) {
+        try? handle.seek(toOffset: offset)
+        if let data = try? handle.readToEnd(), !data.isEmpty {
+          FileHandle.standardOutput.write(data)
+          offset += UInt64(data.count)
+        }
+        try? handle.close()
+      } else if !following {
+        throw OrchError.failure("no log yet for \(row.display) (\(path)); it is \(row.state.rawValue)")
+      }
+      guard following else { return }
+      let state = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(jobs: [row.id])).first?.state }
+      if let state, state.isTerminal {
+        following = false  // one last read picks up what was written before the end
+        continue
+      }
+      usleep(200_000)
+    }
+  }
+}
+
+struct Metrics: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "A job's metrics as reported on fd 3 (per step/epoch, and the final ones).",
+    discussion: "Examples:\n  orch metrics 12_3\n  orch metrics 12_3 --csv > curves.csv")
+
+  @Argument(help: "One job: 12 or 12_3.") var job: String
+  @Flag(help: "Print CSV.") var csv = false
+  @Flag(help: "Print JSON.") var json = false
+
+  func run() throws {
+    let home = try OrchHome()
+    let store = try home.openStore()
+    let row = try JobIDs.single(job, store: store)
+    let metrics = try storeCall { () throws(StoreError) in try store.metrics(jobID: row.id) }
+    if json { return try Output.json(metrics) }
+    let cells = metrics.map { m in
+      [String(m.attempt), m.epoch.map(String.init) ?? "", m.step.map(String.init) ?? "", m.name, String(m.value),
+       m.final ? "1" : "0"]
+    }
+    let header = ["attempt", "epoch", "step", "name", "value", "final"]
+    if csv {
+      Output.print(([header] + cells).map { $0.map(Output.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n")
+    } else {
+      Output.print(Output.table(header.map { $0.uppercased() }, cells))
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+
+/// Parses the command line, runs the command, and turns errors into one line and an exit code:
+/// 2 for bad input (usage, malformed files), 1 for failures while working.
+public enum OrchMain {
+  public static func run() -> Never {
+    do {
+      var command = try Orch.parseAsRoot()
+      try command.run()
+      exit(0)
+    } catch let error as OrchError {
+      FileHandle.standardError.write(Data("orch: \(error)\n".utf8))
+      exit(error.exitCode)
+    } catch let error as ExitCode {
+      exit(error.rawValue)
+    } catch {
+      let code = Orch.exitCode(for: error)
+      if code == .success || error is CleanExit { Orch.exit(withError: error) }
+      // One line, as for every other bad input; --help has the usage.
+      let message = Orch.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+      FileHandle.standardError.write(Data("orch: \(message)\n".utf8))
+      exit(2)
+    }
+  }
+}
+
+struct Orch: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "orch",
+    abstract: "A local research cluster: sweeps in, pinned jobs out, results in one store.",
+    discussion: """
+      Examples:
+        orch configs blk4_shuffle          list the registered configs matching a regex
+        orch submit sweeps/ --match demo --wait
+        orch queue ; orch history ; orch logs 12_3 -f
+      """,
+    subcommands: [
+      Configs.self, Show.self, Submit.self, DaemonCommand.self, Queue.self, History.self, Cancel.self, Retry.self,
+      Logs.self, Metrics.self,
+    ])
+}

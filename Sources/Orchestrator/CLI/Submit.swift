@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import Store
+import Worker
+
+struct Submit: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Queue the configs of a sweep file or directory as one job array.",
+    discussion: """
+      Array indices are positions in `orch configs REGEX`, so --array 0-9 always picks the same configs.
+      Configs already COMPLETED with the same config hash are skipped (--force reruns them); failed,
+      cancelled or timed-out ones are requeued under their old ids.
+
+      Examples:
+        orch submit sweeps/ --match '^demo/' --wait
+        orch submit sweeps/p100_source.yaml --array 0-15%4 --cpus 2 --time 30:00
+        orch submit sweeps/p200_finetune.yaml --after afterok:12
+      """)
+
+  @Argument(help: "A sweep file or a directory of sweep files.") var path: String
+  @Option(help: "Only configs whose key matches this regex (Python re.search).") var match: String?
+  @Option(help: "Indices into the matching configs: 0-15, 1,3,5, 0-15:4, with %N to run at most N at once.")
+  var array: String?
+  @Option(help: "CPUs per task.") var cpus: Int?
+  @Option(help: "Time limit: min, min:sec, h:m:s, d-h, d-h:m, d-h:m:s, or UNLIMITED.") var time: String?
+  @Option(help: "Memory limit: 512M, 4G, ... (default unit M).") var mem: String?
+  @Option(name: .customLong("max-attempts"), help: "Attempts per job before it stays failed.") var maxAttempts: Int?
+  @Option(help: "Higher runs first.") var priority: Int?
+  @Option(help: "Dependency: a job id (afterok) or SLURM syntax such as afterany:12:13 or aftercorr:12.")
+  var after: String?
+  @Option(help: "Name of the sweep (default: the file's name, or the directory's).") var name: String?
+  @Option(name: .customLong("output-root"), help: "Where run directories go (default: $ORCH_HOME/runs).")
+  var outputRoot: String?
+  @Flag(help: "Wait for the jobs, show progress, and print a summary; exit 1 if any failed.") var wait = false
+  @Flag(help: "Rerun configs that already COMPLETED.") var force = false
+  @Flag(name: .customLong("no-daemon"), help: "Do not start a daemon if none is running.") var noDaemon = false
+  @Flag(help: "Print the submission as JSON.") var json = false
+
+  func run() throws {
+    // Everything that can be wrong with the input is checked before the store is opened.
+    let registry = try Registry.load(path: path)
+    let regex = match ?? ".*"
+    let matched = try registry.matching(regex)
+    let spec = try array.map { text throws(OrchError) in try ArraySpec.parse(text) }
+    let selected: [(index: Int, config: ConfigSpec)]
+    if let spec {
+      if let bad = spec.indices.first(where: { $0 >= matched.count }) {
+        throw OrchError.badInput("--array index \(bad) is out of range: \(matched.count) configs match '\(regex)'")
+      }
+      selected = spec.indices.map { ($0, matched[$0]) }
+    } else {
+      selected = matched.enumerated().map { ($0.offset, $0.element) }
+    }
+    if selected.isEmpty { throw OrchError.badInput("no configs match '\(regex)' in \(path)") }
+    var overrides = Submitter.Overrides()
+    if let cpus {
+      guard cpus >= 1 else { throw OrchError.badInput("--cpus must be at least 1") }
+      overrides.cpus = cpus
+    }
+    if let time { overrides.timeLimit = .some(try TimeSpec.parseSeconds(time)) }
+    if let mem { overrides.memLimit = .some(try MemorySpec.parseBytes(mem)) }
+    if let maxAttempts {
+      guard maxAttempts >= 1 else { throw OrchError.badInput("--max-attempts must be at least 1") }
+      overrides.maxAttempts = maxAttempts
+    }
+    overrides.priority = priority
+    let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text) }
+    let sweep = name ?? Self.sweepName(path: path, selected: selected.map(\.config))
+
+    let home = try OrchHome()
+    let store = try home.openStore()
+    let root = outputRoot.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+    let submitter = Submitter(store: store, outputRoot: root ?? home.defaultOutputRoot, force: force)
+    let launch = LaunchSpec(
+      env: ProcessInfo.processInfo.environment, cwd: FileManager.default.currentDirectoryPath,
+      submitHost: ProcessInfo.processInfo.hostName)
+    let result = try submitter.submit(
+      sweep: sweep, source: path, selected: selected, throttle: spec?.throttle, dependency: dependency,
+      overrides: overrides, launch: launch)
+
+    if json {
+      try Output.json(result)
+    } else {
+      if let id = result.arrayID { Output.print("Submitted batch job \(id)\n") }
+      var parts = ["\(result.new) new"]
+      if result.requeued > 0 { parts.append("\(result.requeued) requeued") }
+      if result.skippedCompleted > 0 { parts.append("\(result.skippedCompleted) already completed (skipped)") }
+      if result.skippedActive > 0 { parts.append("\(result.skippedActive) already queued or running (skipped)") }
+      Output.print("\(selected.count) configs of sweep \(sweep): \(parts.joined(separator: ", "))\n")
+    }
+    if !result.jobs.isEmpty {
+      if noDaemon {
+        DaemonClient.wake(home)
+      } else {
+        try DaemonClient.ensureRunning(home)
+      }
+    }
+    if wait {
+      let failed = try Progress.wait(store: store, result: result, home: home)
+      if failed > 0 { throw ExitCode(1) }
+    }
+  }
+
+  static func sweepName(path: String, selected: [ConfigSpec]) -> String {
+    let files = Set(selected.map(\.file))
+    if files.count == 1, let file = files.first { return file }
+    var isDir: ObjCBool = false
+    let url = URL(fileURLWithPath: path).standardizedFileURL
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+      return url.lastPathComponent
+    }
+    return url.deletingPathExtension().lastPathComponent
+  }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Worker
+
+/// The daemon's Unix socket (mode 0600 in ORCH_HOME). A request is one line of JSON; the reply
+/// (if the client waits for one) is one line of JSON. Submissions only send `wake`.
+public struct ControlRequest: Codable, Sendable {
+  public var op: String
+  public var jobs: [Int64]?
+
+  public init(op: String, jobs: [Int64]? = nil) {
+    self.op = op
+    self.jobs = jobs
+  }
+}
+
+public struct ControlReply: Codable, Sendable {
+  public var ok: Bool
+  public var message: String?
+  public var pid: Int32?
+}
+
+enum ControlSocket {
+  static func address(_ path: String) throws(OrchError) -> sockaddr_un {
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+      throw OrchError.failure("socket path too long: \(path)")
+    }
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+      for (i, b) in bytes.enumerated() { raw[i] = b }
+    }
+    return addr
+  }
+
+  /// Binds and listens; the socket file is created 0600.
+  static func listen(path: String) throws(OrchError) -> Int32 {
+    unlink(path)
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    if fd < 0 { throw OrchError.failure("socket: \(Posix.errorText())") }
+    var addr = try address(path)
+    let old = umask(0o177)
+    let rc = withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    umask(old)
+    if rc != 0 { throw OrchError.failure("cannot bind \(path): \(Posix.errorText())") }
+    if Glibc.listen(fd, 64) != 0 { throw OrchError.failure("listen: \(Posix.errorText())") }
+    return fd
+  }
+
+  static func connect(path: String) -> Int32? {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0, var addr = try? address(path) else { return nil }
+    let rc = withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+      }
+    }
+    if rc != 0 {
+      close(fd)
+      return nil
+    }
+    return fd
+  }
+
+  /// Sends a request; waits for the reply unless `wait` is false. nil: no daemon is listening.
+  static func send(_ request: ControlRequest, path: String, wait: Bool = true) -> ControlReply? {
+    guard let fd = connect(path: path) else { return nil }
+    defer { close(fd) }
+    guard let data = try? JSONEncoder().encode(request) else { return nil }
+    var line = [UInt8](data)
+    line.append(UInt8(ascii: "\n"))
+    guard Posix.writeAll(fd, line) else { return nil }
+    if !wait { return ControlReply(ok: true, message: nil, pid: nil) }
+    var reply: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let n = read(fd, &buffer, buffer.count)
+      if n <= 0 { break }
+      reply.append(contentsOf: buffer[0..<n])
+      if reply.last == UInt8(ascii: "\n") { break }
+    }
+    return try? JSONDecoder().decode(ControlReply.self, from: Data(reply))
+  }
+}

@@ -1,0 +1,25 @@
+import Foundation
+import Worker
+
+/// What a worker journal says: which attempts started (with their process ids) and how they ended.
+struct JournalSummary {
+  struct Key: Hashable {
+    var job: Int64
+    var attempt: Int
+  }
+  var starts: [Key: Int32] = [:]
+  var reports: [Key: JobReport] = [:]
+
+  init(path: String) {
+    for message in Journal.read(path: path) {
+      switch message {
+      case .started(let job, let attempt, let pid): starts[Key(job: job, attempt: attempt)] = pid
+      case .report(let r): reports[Key(job: r.jobID, attempt: r.attempt)] = r
+      default: break
+      }
+    }
+  }
+
+  func started(job: Int64, attempt: Int) -> Int32? { starts[Key(job: job, attempt: attempt)] }
+  func report(job: Int64, attempt: Int) -> JobReport? { reports[Key(job: job, attempt: attempt)] }
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Store
+import Worker
+
+/// Turns selected registry configs into one submission: one transaction that inserts the new jobs
+/// as an array, requeues the ones that failed before, and skips those already COMPLETED with the
+/// same config hash (unless forced). Shared by `orch submit` and the SLURM front end.
+struct Submitter {
+  struct Overrides {
+    var cpus: Int?
+    var timeLimit: Int??
+    var memLimit: Int64??
+    var maxAttempts: Int?
+    var priority: Int?
+  }
+
+  struct Result: Codable {
+    var arrayID: Int64?
+    /// Every job of the submission: the new ones and the requeued ones.
+    var jobs: [Int64]
+    var requeuedJobs: [Int64]
+    var new: Int
+    var requeued: Int
+    var skippedCompleted: Int
+    var skippedActive: Int
+  }
+
+  let store: JobStore
+  let outputRoot: String
+  let force: Bool
+
+  /// `selected` pairs each config with its array index (its position in the listing).
+  func submit(
+    sweep: String, source: String, selected: [(index: Int, config: ConfigSpec)], throttle: Int?,
+    dependency: DependencySpec?, overrides: Overrides, launch: LaunchSpec
+  ) throws(OrchError) -> Result {
+    let now = Posix.now()
+    return try storeCall { () throws(StoreError) in
+      try store.submit(now: now) { tx in
+        var result = Result(arrayID: nil, jobs: [], requeuedJobs: [], new: 0, requeued: 0, skippedCompleted: 0, skippedActive: 0)
+        let deps = try resolve(dependency, tx)
+        let checkExisting = !(try tx.isEmpty())
+        var fresh: [NewJob] = []
+        for (index, config) in selected {
+          let resources = apply(overrides, to: config.resources)
+          if checkExisting, let existing = try tx.existing(hash: config.hash) {
+            switch existing.state {
+            case .completed where !force:
+              result.skippedCompleted += 1
+              continue
+            case .pending, .running:
+              result.skippedActive += 1
+              continue
+            case .failed, .cancelled, .timeout, .outOfMemory:
+              try tx.requeue(jobID: existing.id, resources: resources)
+              result.requeued += 1
+              result.jobs.append(existing.id)
+              result.requeuedJobs.append(existing.id)
+              continue
+            case .completed:
+              break
+            }
+          }
+          fresh.append(
+            NewJob(
+              arrayIndex: index, key: config.key, configHash: config.hash, config: config.canonicalJSON,
+              runDir: outputRoot + "/" + config.key, resources: resources))
+        }
+        if !fresh.isEmpty {
+          var launch = launch
+          let indices = fresh.compactMap(\.arrayIndex)
+          launch.arrayTaskCount = indices.count
+          launch.arrayTaskMin = indices.min() ?? 0
+          launch.arrayTaskMax = indices.max() ?? 0
+          launch.arrayTaskStep = Self.step(of: indices)
+          let array = NewArray(
+            sweep: sweep, name: sweep, source: source, isArray: true, throttle: throttle,
+            dependency: dependency?.description, dependencyOr: dependency?.isOr ?? false, launch: launch.encoded())
+          let id = try tx.insert(array: array, jobs: fresh, dependencies: deps)
+          result.arrayID = id
+          result.new = fresh.count
+          result.jobs += (0..<Int64(fresh.count)).map { id + $0 }
+        }
+        return result
+      }
+    }
+  }
+
+  func apply(_ o: Overrides, to r: Resources) -> JobResources {
+    JobResources(
+      cpus: o.cpus ?? r.cpus, timeLimit: o.timeLimit ?? r.timeLimit, memLimit: o.memLimit ?? r.memLimit,
+      maxAttempts: o.maxAttempts ?? r.maxAttempts, priority: o.priority ?? r.priority)
+  }
+
+  /// Dependency terms name arrays (`12`) or elements (`12_3`); unknown ids are bad input.
+  func resolve(_ spec: DependencySpec?, _ tx: Submission) throws -> [DependencyRow] {
+    guard let spec else { return [] }
+    return try spec.terms.map { term in
+      guard let id = term.jobID else { return DependencyRow(kind: term.kind.rawValue, targetArray: nil, targetIndex: nil) }
+      if try tx.arrayExists(Int64(id)) {
+        return DependencyRow(kind: term.kind.rawValue, targetArray: Int64(id), targetIndex: term.arrayIndex)
+      }
+      if term.arrayIndex == nil, let owner = try tx.arrayOf(job: Int64(id)) {
+        return DependencyRow(kind: term.kind.rawValue, targetArray: owner.array, targetIndex: owner.index)
+      }
+      throw OrchError.badInput("dependency on job \(term) which does not exist")
+    }
+  }
+
+  /// SLURM_ARRAY_TASK_STEP: the common difference of the indices, 1 when there is none.
+  static func step(of indices: [Int]) -> Int {
+    guard indices.count > 1 else { return 1 }
+    let d = indices[1] - indices[0]
+    for i in 2..<indices.count where indices[i] - indices[i - 1] != d { return 1 }
+    return max(d, 1)
+  }
+}
