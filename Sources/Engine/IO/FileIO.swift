@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+// POSIX file access with errors that name the path and the failing call.
+
+private func posixError(_ call: String, _ path: String) -> EngineError {
+  EngineError(.io, "\(call) \(path): \(String(cString: strerror(errno)))")
+}
+
+/// Whole file contents.
+public func readFile(_ path: String) throws -> [UInt8] {
+  let fd = open(path, O_RDONLY | O_CLOEXEC)
+  guard fd >= 0 else { throw posixError("cannot open", path) }
+  defer { close(fd) }
+  var info = stat()
+  guard fstat(fd, &info) == 0 else { throw posixError("cannot stat", path) }
+  let size = Int(info.st_size)
+  var bytes = [UInt8](repeating: 0, count: size)
+  var done = 0
+  try bytes.withUnsafeMutableBytes { buf in
+    while done < size {
+      let n = read(fd, buf.baseAddress! + done, size - done)
+      if n < 0 && errno == EINTR { continue }
+      guard n >= 0 else { throw posixError("cannot read", path) }
+      if n == 0 { break }
+      done += n
+    }
+  }
+  if done < size { bytes.removeLast(size - done) }
+  return bytes
+}
+
+/// Writes to a temporary file next to `path`, fsyncs it, renames it over `path` and fsyncs
+/// the directory, so readers see either the old file or the complete new one.
+public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
+  let temp = "\(path).tmp-\(getpid())"
+  let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+  guard fd >= 0 else { throw posixError("cannot create", temp) }
+  var ok = false
+  defer {
+    if !ok { unlink(temp) }
+  }
+  do {
+    defer { close(fd) }
+    var done = 0
+    try bytes.withUnsafeBytes { buf in
+      while done < buf.count {
+        let n = write(fd, buf.baseAddress! + done, buf.count - done)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { throw posixError("cannot write", temp) }
+        done += n
+      }
+    }
+    guard fsync(fd) == 0 else { throw posixError("cannot fsync", temp) }
+  }
+  guard rename(temp, path) == 0 else { throw posixError("cannot rename \(temp) to", path) }
+  ok = true
+  let slash = path.lastIndex(of: "/")
+  let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+  let dfd = open(directory, O_RDONLY | O_CLOEXEC)
+  if dfd >= 0 {
+    _ = fsync(dfd)
+    close(dfd)
+  }
+}

@@ -1,0 +1,346 @@
+/// A network built from a `ModelSpec`. Parameters, gradients and BatchNorm running statistics
+/// are contiguous `[Float]`s laid out by `layout`/`bufferLayout`; every activation, gradient,
+/// mask and im2col buffer lives in one arena allocated for `maxBatch` samples at init, so a
+/// training step allocates nothing. Not thread-safe: one model per training loop.
+public final class Model {
+  public let spec: ModelSpec
+  public let maxBatch: Int
+  /// Trainable parameters: name → shape → offset.
+  public let layout: ParameterLayout
+  /// Non-trainable state (BatchNorm running mean/variance), saved in checkpoints.
+  public let bufferLayout: ParameterLayout
+  public var parameters: [Float]  // [layout.count]
+  /// Written by each backward pass for trainable entries (clipping may rescale them);
+  /// frozen entries stay zero.
+  public var gradients: [Float]  // [layout.count]
+  public var buffers: [Float]  // [bufferLayout.count]
+  /// One flag per `layout` entry; frozen entries get no gradient, no update, and frozen
+  /// BatchNorm layers run on their running statistics (which then stay unchanged).
+  public private(set) var trainable: [Bool]
+  /// Element ranges of the trainable entries, for optimizers and clipping.
+  public private(set) var trainableRanges: [Range<Int>]
+
+  private let ops: [Op]
+  private let slots: [Slot]
+  private let inits: [ParameterInit]
+  private let bufferInits: [Float]
+  private let outputSlot: Int
+  private let probsOffset: Int
+  private let colsOffset: Int
+  private let colsCapacity: Int
+  private let arena: UnsafeMutablePointer<Float>
+  private let intArena: UnsafeMutablePointer<Int32>
+  private var needsGrad: [Bool] = []
+  private var accumulate: [[Bool]] = []
+  private var lastBatch = 0
+  private var lastTraining = false
+
+  /// Builds the graph for `spec` and initialises the parameters from `rng`.
+  public init(spec: ModelSpec, maxBatch: Int, rng: inout RNG) throws {
+    try spec.validate()
+    guard maxBatch >= 1 else { throw EngineError(.config, "maxBatch must be at least 1, got \(maxBatch)") }
+    var (g, output) = Graph.build(spec, maxBatch: maxBatch)
+    guard output.size == spec.classes else {
+      throw EngineError(.config, "model output has \(output.size) values per sample, expected \(spec.classes)")
+    }
+    self.spec = spec
+    self.maxBatch = maxBatch
+    outputSlot = output.slot
+    probsOffset = g.allocate(maxBatch * spec.classes)
+    colsCapacity = g.colsCapacity
+    colsOffset = g.allocate(colsCapacity)
+    layout = g.layout
+    bufferLayout = g.bufferLayout
+    inits = g.inits
+    bufferInits = g.bufferInits
+    ops = g.ops
+    slots = g.slots
+    parameters = [Float](repeating: 0, count: g.layout.count)
+    gradients = [Float](repeating: 0, count: g.layout.count)
+    buffers = [Float](repeating: 0, count: g.bufferLayout.count)
+    trainable = [Bool](repeating: true, count: g.layout.entries.count)
+    trainableRanges = g.layout.ranges(selectedBy: trainable)
+    arena = UnsafeMutableRawPointer.allocate(byteCount: max(1, g.arenaCount) * 4, alignment: 64)
+      .bindMemory(to: Float.self, capacity: max(1, g.arenaCount))
+    arena.initialize(repeating: 0, count: max(1, g.arenaCount))
+    intArena = .allocate(capacity: max(1, g.intArenaCount))
+    intArena.initialize(repeating: 0, count: max(1, g.intArenaCount))
+    makePlan()
+    initializeParameters(rng: &rng)
+  }
+
+  deinit {
+    arena.deallocate()
+    intArena.deallocate()
+  }
+
+  public var inputSize: Int { spec.inputSize }
+  public var classes: Int { spec.classes }
+  /// Number of parameter values (without alignment padding).
+  public var parameterCount: Int { layout.entries.reduce(0) { $0 + $1.count } }
+
+  /// Multiply-adds ×2 of the linear and convolution layers for one sample's forward pass.
+  public var forwardFLOPsPerSample: Int {
+    ops.reduce(0) { total, op in
+      switch op {
+      case .linear(let o): total + 2 * o.inFeatures * o.outFeatures
+      case .conv(let o): total + 2 * o.shape.patchSize * o.shape.outChannels * o.shape.outHeight * o.shape.outWidth
+      default: total
+      }
+    }
+  }
+
+  /// Re-draws every parameter from `rng` (entries in layout order) and resets running statistics.
+  public func initializeParameters(rng: inout RNG) {
+    parameters.withUnsafeMutableBufferPointer { p in
+      for (entry, initializer) in zip(layout.entries, inits) {
+        for i in entry.range {
+          switch initializer {
+          case .uniform(let bound): p[i] = rng.uniform(-bound, bound)
+          case .normal(let std): p[i] = rng.normal() * std
+          case .constant(let v): p[i] = v
+          }
+        }
+      }
+    }
+    for (entry, value) in zip(bufferLayout.entries, bufferInits) {
+      for i in entry.range { buffers[i] = value }
+    }
+  }
+
+  // MARK: Trainable mask
+
+  public func setTrainable(_ mask: [Bool]) {
+    precondition(mask.count == layout.entries.count)
+    trainable = mask
+    trainableRanges = layout.ranges(selectedBy: mask)
+    for (entry, on) in zip(layout.entries, mask) where !on {
+      for i in entry.range { gradients[i] = 0 }
+    }
+    makePlan()
+  }
+
+  /// FIXED transfer: only the `head` stays trainable.
+  public func freezeBackbone() {
+    setTrainable(layout.entries.map { $0.name.hasPrefix("head.") })
+  }
+
+  /// Which slots need a gradient, and for each op whether its input gradients are written or
+  /// added (a slot read by two ops, e.g. a residual input, receives the second one added).
+  private func makePlan() {
+    needsGrad = [Bool](repeating: false, count: slots.count)
+    for op in ops where !op.inputs.isEmpty {
+      needsGrad[op.output] = op.entries.contains { trainable[$0] } || op.inputs.contains { needsGrad[$0] }
+    }
+    accumulate = ops.map { [Bool](repeating: false, count: $0.inputs.count) }
+    var written = Set<Int>()
+    for (index, op) in ops.enumerated().reversed() where needsGrad[op.output] {
+      for (k, input) in op.inputs.enumerated() where needsGrad[input] {
+        accumulate[index][k] = written.contains(input)
+        written.insert(input)
+      }
+    }
+  }
+
+  // MARK: Forward and backward
+
+  private func value(_ slot: Int) -> UnsafeMutablePointer<Float> { arena + slots[slot].offset }
+  private func grad(_ slot: Int) -> UnsafeMutablePointer<Float> { arena + slots[slot].gradOffset }
+  private func gradIfNeeded(_ slot: Int) -> UnsafeMutablePointer<Float>? { needsGrad[slot] ? grad(slot) : nil }
+
+  /// Runs the network on `batch` samples of `input`; the logits stay in the workspace until the
+  /// next call. `rng` drives dropout (training only).
+  public func forward(input: UnsafePointer<Float>, batch: Int, training: Bool, rng: inout RNG) {
+    precondition(batch >= 1 && batch <= maxBatch, "batch \(batch) outside 1...\(maxBatch)")
+    value(0).update(from: input, count: batch * slots[0].size)
+    let cols = arena + colsOffset
+    parameters.withUnsafeBufferPointer { pb in
+      buffers.withUnsafeMutableBufferPointer { bb in
+        let p = pb.baseAddress!
+        let buf = bb.baseAddress ?? UnsafeMutablePointer(arena)
+        for op in ops {
+          switch op {
+          case .linear(let o):
+            linearForward(
+              y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
+              batch: batch, inFeatures: o.inFeatures, outFeatures: o.outFeatures)
+          case .conv(let o):
+            conv2dForward(
+              y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
+              shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity)
+          case .batchNorm(let o):
+            let stats = arena + o.stats
+            batchNormForward(
+              y: value(o.output), mean: stats, invStd: stats + o.channels, runningMean: buf + o.runningMean,
+              runningVar: buf + o.runningVar, x: value(o.input), gamma: p + o.gamma, beta: p + o.beta,
+              rows: batch * o.pixels, channels: o.channels, training: training && trainable[o.gammaEntry],
+              momentum: o.momentum)
+          case .relu(let s):
+            reluForward(y: value(s), x: value(s), count: batch * slots[s].size)
+          case .tanh(let s):
+            tanhForward(y: value(s), x: value(s), count: batch * slots[s].size)
+          case .dropout(let input, let output, let mask, let prob):
+            let n = batch * slots[output].size
+            if training {
+              dropoutForward(y: value(output), mask: arena + mask, x: value(input), count: n, p: prob, rng: &rng)
+            } else {
+              value(output).update(from: value(input), count: n)
+            }
+          case .maxPool(let o):
+            maxPool2dForward(y: value(o.output), argmax: intArena + o.argmax, x: value(o.input), shape: o.shape, batch: batch)
+          case .globalAvgPool(let input, let output, let pixels, let channels):
+            globalAvgPoolForward(y: value(output), x: value(input), batch: batch, pixels: pixels, channels: channels)
+          case .add(let a, let b, let output):
+            addForward(y: value(output), a: value(a), b: value(b), count: batch * slots[output].size)
+          }
+        }
+      }
+    }
+    lastBatch = batch
+    lastTraining = training
+  }
+
+  /// Mean softmax cross-entropy of the last forward's logits; keeps the softmax for `backward`.
+  public func loss(labels: UnsafePointer<Int>, labelSmoothing: Float = 0) -> Float {
+    softmaxCrossEntropyForward(
+      probs: arena + probsOffset, logits: value(outputSlot), labels: labels, batch: lastBatch,
+      classes: spec.classes, labelSmoothing: labelSmoothing)
+  }
+
+  /// Gradients of the mean loss into `gradients`; call after `forward` and `loss` with the
+  /// same labels and smoothing.
+  public func backward(labels: UnsafePointer<Int>, labelSmoothing: Float = 0) {
+    guard needsGrad[outputSlot] else { return }
+    let batch = lastBatch
+    let training = lastTraining
+    softmaxCrossEntropyBackward(
+      dLogits: grad(outputSlot), probs: arena + probsOffset, labels: labels, batch: batch,
+      classes: spec.classes, labelSmoothing: labelSmoothing)
+    let cols = arena + colsOffset
+    parameters.withUnsafeBufferPointer { pb in
+      gradients.withUnsafeMutableBufferPointer { gb in
+        let p = pb.baseAddress!
+        let g = gb.baseAddress!
+        for (index, op) in ops.enumerated().reversed() where needsGrad[op.output] {
+          let acc = accumulate[index]
+          switch op {
+          case .linear(let o):
+            linearBackward(
+              dx: gradIfNeeded(o.input), dw: trainable[o.weightEntry] ? g + o.weight : nil,
+              db: o.biasEntry.flatMap { trainable[$0] ? g + o.bias! : nil }, dy: grad(o.output),
+              x: value(o.input), w: p + o.weight, batch: batch, inFeatures: o.inFeatures,
+              outFeatures: o.outFeatures, accumulateDx: acc.first ?? false)
+          case .conv(let o):
+            conv2dBackward(
+              dx: gradIfNeeded(o.input), dw: trainable[o.weightEntry] ? g + o.weight : nil,
+              db: o.biasEntry.flatMap { trainable[$0] ? g + o.bias! : nil }, dy: grad(o.output),
+              x: value(o.input), w: p + o.weight, shape: o.shape, batch: batch, cols: cols,
+              colsCapacity: colsCapacity, accumulateDx: acc.first ?? false)
+          case .batchNorm(let o):
+            let stats = arena + o.stats
+            batchNormBackward(
+              dx: gradIfNeeded(o.input), dgamma: trainable[o.gammaEntry] ? g + o.gamma : nil,
+              dbeta: trainable[o.betaEntry] ? g + o.beta : nil, dy: grad(o.output), x: value(o.input),
+              gamma: p + o.gamma, mean: stats, invStd: stats + o.channels, rows: batch * o.pixels,
+              channels: o.channels, training: training && trainable[o.gammaEntry], accumulateDx: acc.first ?? false)
+          case .relu(let s):
+            reluBackward(dx: grad(s), dy: grad(s), y: value(s), count: batch * slots[s].size)
+          case .tanh(let s):
+            tanhBackward(dx: grad(s), dy: grad(s), y: value(s), count: batch * slots[s].size)
+          case .dropout(let input, let output, let mask, _):
+            if needsGrad[input] {
+              let n = batch * slots[output].size
+              if training {
+                dropoutBackward(dx: grad(input), dy: grad(output), mask: arena + mask, count: n, accumulate: acc[0])
+              } else {
+                passGradient(dx: grad(input), dy: grad(output), count: n, accumulate: acc[0])
+              }
+            }
+          case .maxPool(let o):
+            if needsGrad[o.input] {
+              maxPool2dBackward(
+                dx: grad(o.input), dy: grad(o.output), argmax: intArena + o.argmax, shape: o.shape,
+                batch: batch, accumulate: acc[0])
+            }
+          case .globalAvgPool(let input, let output, let pixels, let channels):
+            if needsGrad[input] {
+              globalAvgPoolBackward(
+                dx: grad(input), dy: grad(output), batch: batch, pixels: pixels, channels: channels,
+                accumulate: acc[0])
+            }
+          case .add(let a, let b, let output):
+            let n = batch * slots[output].size
+            if needsGrad[a] { passGradient(dx: grad(a), dy: grad(output), count: n, accumulate: acc[0]) }
+            if needsGrad[b] { passGradient(dx: grad(b), dy: grad(output), count: n, accumulate: acc[1]) }
+          }
+        }
+      }
+    }
+  }
+
+  /// Logits of the last forward pass.
+  public func copyLogits(to out: UnsafeMutablePointer<Float>) {  // [B, K]
+    out.update(from: value(outputSlot), count: lastBatch * spec.classes)
+  }
+
+  public var logits: [Float] {  // [B, K]
+    Array(UnsafeBufferPointer(start: value(outputSlot), count: lastBatch * spec.classes))
+  }
+
+  /// Correct predictions of the last forward pass.
+  public func correct(labels: UnsafePointer<Int>) -> Int {
+    countCorrect(logits: value(outputSlot), labels: labels, batch: lastBatch, classes: spec.classes)
+  }
+
+  /// Forward in training mode, loss, backward: gradients are left in `gradients`.
+  public func trainBatch(
+    input: UnsafePointer<Float>, labels: UnsafePointer<Int>, batch: Int, labelSmoothing: Float = 0,
+    rng: inout RNG
+  ) -> BatchResult {
+    forward(input: input, batch: batch, training: true, rng: &rng)
+    let l = loss(labels: labels, labelSmoothing: labelSmoothing)
+    backward(labels: labels, labelSmoothing: labelSmoothing)
+    return BatchResult(loss: l, correct: correct(labels: labels), count: batch)
+  }
+
+  /// Forward in evaluation mode; plain (unsmoothed) cross-entropy. Logits available afterwards.
+  public func evaluateBatch(input: UnsafePointer<Float>, labels: UnsafePointer<Int>, batch: Int) -> BatchResult {
+    var unused = RNG(seed: 0)
+    forward(input: input, batch: batch, training: false, rng: &unused)
+    return BatchResult(loss: loss(labels: labels), correct: correct(labels: labels), count: batch)
+  }
+
+  // MARK: Named tensors
+
+  /// Parameters then buffers, each under its layout name.
+  public func namedTensors() -> [(name: String, array: NDArray)] {
+    (layout.arrays(of: parameters) + bufferLayout.arrays(of: buffers)).map { (name: $0.0, array: $0.1) }
+  }
+
+  /// Copies tensors by name into parameters and buffers; entries for which `include` is false
+  /// are left as they are (a new head in transfer). Missing names, other dtypes and shape
+  /// mismatches are errors.
+  public func load(_ tensors: [String: NDArray], include: (String) -> Bool = { _ in true }) throws {
+    func copy(_ entry: LayoutEntry, into target: inout [Float]) throws {
+      guard let array = tensors[entry.name] else {
+        throw EngineError(.format, "no tensor named '\(entry.name)'")
+      }
+      guard array.shape == entry.shape else {
+        throw EngineError(.shape, "tensor '\(entry.name)' has shape \(array.shape), the model expects \(entry.shape)")
+      }
+      guard case .float32(let values) = array.storage else {
+        throw EngineError(.format, "tensor '\(entry.name)' is \(array.dtype.rawValue), expected float32")
+      }
+      target.replaceSubrange(entry.range, with: values)
+    }
+    for entry in layout.entries where include(entry.name) { try copy(entry, into: &parameters) }
+    for entry in bufferLayout.entries where include(entry.name) { try copy(entry, into: &buffers) }
+  }
+}
+
+/// Outcome of one batch: mean loss, correct predictions, batch size.
+public struct BatchResult: Sendable, Equatable {
+  public var loss: Float
+  public var correct: Int
+  public var count: Int
+}

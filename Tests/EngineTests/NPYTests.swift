@@ -1,0 +1,111 @@
+import XCTest
+
+@testable import Engine
+
+final class NPYTests: XCTestCase {
+  func fixture(_ name: String) -> String { fixturesDirectory + "/" + name }
+
+  func testRoundTripPerDType() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let arrays = [
+      NDArray(shape: [2, 3], float32: [0, -1.5, .pi, 1e-30, -0.0, 3e38]),
+      NDArray(shape: [4], int64: [Int64.min, -1, 0, Int64.max]),
+      NDArray(shape: [2, 2, 2], uint8: [0, 1, 2, 127, 128, 200, 254, 255]),
+      NDArray(shape: [], float32: [7]),
+      NDArray(shape: [0, 3], float32: []),
+    ]
+    for (i, a) in arrays.enumerated() {
+      let path = "\(dir)/a\(i).npy"
+      try NPY.write(a, to: path)
+      XCTAssertEqual(try NPY.read(path), a)
+      XCTAssertEqual((try readFile(path).count - a.count * a.dtype.byteSize) % 64, 0, "header padded to 64 bytes")
+    }
+    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).count, arrays.count, "no temporary files left")
+  }
+
+  /// Files written by numpy (see Fixtures/README.md), read back exactly.
+  func testReadsNumpyFixtures() throws {
+    let nchw = try NPY.read(fixture("f32_nchw.npy"))
+    let expected = (0..<120).map { Float($0) / 7 - 3 }
+    XCTAssertEqual(nchw, NDArray(shape: [2, 3, 4, 5], float32: expected))
+    let nhwc = try NPY.read(fixture("f32_nhwc.npy"))
+    XCTAssertEqual(nhwc.shape, [2, 4, 5, 3])
+    let v = nhwc.floats()
+    for n in 0..<2 {
+      for c in 0..<3 {
+        for h in 0..<4 {
+          for w in 0..<5 {
+            XCTAssertEqual(v[((n * 4 + h) * 5 + w) * 3 + c], expected[((n * 3 + c) * 4 + h) * 5 + w])
+          }
+        }
+      }
+    }
+    XCTAssertEqual(try NPY.read(fixture("i64.npy")), NDArray(shape: [7], int64: [-(1 << 40), -1, 0, 1, 1 << 40, 9, 1 << 62]))
+    XCTAssertEqual(try NPY.read(fixture("u8.npy")), NDArray(shape: [3, 4], uint8: (0..<12).map { UInt8($0 * 23 % 256) }))
+    XCTAssertEqual(try NPY.read(fixture("f32_scalar.npy")), NDArray(shape: [], float32: [2.5]))
+    XCTAssertEqual(try NPY.read(fixture("f32_v2.npy")), NDArray(shape: [2, 3], float32: [0, 0.5, 1, 1.5, 2, 2.5]))
+  }
+
+  /// Our files load in numpy with the same values, when python3 and numpy are present.
+  func testNumpyReadsOurFiles() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try NPY.write(NDArray(shape: [2, 2], float32: [0.1, -2, 3.5, 1e-7]), to: "\(dir)/f.npy")
+    try NPY.write(NDArray(shape: [3], int64: [-5, 0, 1 << 50]), to: "\(dir)/i.npy")
+    try NPY.write(NDArray(shape: [1, 2], uint8: [9, 255]), to: "\(dir)/u.npy")
+    let script = """
+      import numpy as np
+      f = np.load('\(dir)/f.npy'); i = np.load('\(dir)/i.npy'); u = np.load('\(dir)/u.npy')
+      assert f.dtype == np.float32 and f.shape == (2, 2)
+      assert (f == np.array([[0.1, -2], [3.5, 1e-7]], dtype=np.float32)).all()
+      assert i.dtype == np.int64 and list(i) == [-5, 0, 1 << 50]
+      assert u.dtype == np.uint8 and u.shape == (1, 2) and list(u[0]) == [9, 255]
+      print('ok')
+      """
+    guard let out = try runPython(script, requiring: ["numpy"]) else { throw XCTSkip("python3 with numpy not available") }
+    XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "ok")
+  }
+
+  func assertError(_ path: String, contains parts: [String], file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertThrowsError(try NPY.read(path), file: file, line: line) { error in
+      let text = "\(error)"
+      XCTAssert(text.hasPrefix("while reading \(path): "), text, file: file, line: line)
+      for part in parts { XCTAssert(text.contains(part), "'\(text)' lacks '\(part)'", file: file, line: line) }
+    }
+  }
+
+  func testUnsupportedLayoutsAndTypesAreClearErrors() {
+    assertError(fixture("fortran.npy"), contains: ["Fortran", "shape [2, 3]"])
+    assertError(fixture("f64.npy"), contains: ["unsupported dtype '<f8'"])
+    assertError(fixture("f32_bigendian.npy"), contains: ["unsupported dtype '>f4'"])
+    assertError(fixture("does-not-exist.npy"), contains: ["cannot open"])
+  }
+
+  func testTruncatedAndCorruptFilesAreClearErrors() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let good = try readFile(fixture("f32_nchw.npy"))
+    let cases: [(String, [UInt8], [String])] = [
+      ("data.npy", Array(good.dropLast(5)), ["truncated data", "needs 480 bytes", "has 475"]),
+      ("header.npy", Array(good.prefix(40)), ["truncated .npy header"]),
+      ("magic.npy", Array("not numpy at all".utf8), ["not a .npy file"]),
+      ("extra.npy", good + [1, 2, 3], ["3 unexpected bytes"]),
+      ("empty.npy", [], ["not a .npy file"]),
+    ]
+    for (name, bytes, parts) in cases {
+      let path = "\(dir)/\(name)"
+      try writeFileAtomically(path, bytes)
+      assertError(path, contains: parts)
+    }
+  }
+
+  func testHeaderParser() throws {
+    let h = try NPY.parseHeader("{'descr': '<i8', 'fortran_order': False, 'shape': (1347,), }   \n")
+    XCTAssertEqual(h.descr, "<i8")
+    XCTAssertFalse(h.fortran)
+    XCTAssertEqual(h.shape, [1347])
+    XCTAssertEqual(try NPY.parseHeader("{'shape': (), 'fortran_order': False, 'descr': '|u1'}").shape, [])
+    XCTAssertThrowsError(try NPY.parseHeader("{'descr': '<f4', 'shape': (2, 3)}"))
+  }
+}
