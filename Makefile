@@ -1,0 +1,33 @@
+SWIFT ?= swift
+RELEASE := .build/release
+DEMO_HOME := $(CURDIR)/.demo
+
+.PHONY: build release demo test bench format clean
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+# Runs the demo sweep (24 jobs) through a fresh daemon and prints the summary table.
+demo: release
+	@rm -rf $(DEMO_HOME)
+	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch configs demo --sweeps sweeps
+	ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch submit sweeps/demo.yaml --wait --output-root $(DEMO_HOME)/runs
+	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch history --sweep demo | head -n 6
+	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch daemon --stop
+
+# Builds the binaries first: the integration tests drive them.
+test: build
+	$(SWIFT) test
+
+bench: release
+	bench/dispatch/run.sh
+	bench/expand/run.sh
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build .demo
