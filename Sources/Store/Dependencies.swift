@@ -5,6 +5,7 @@ public struct DependencyTerm: Sendable, Hashable {
   public var kind: String
   public var targetArray: Int64?
   public var targetIndex: Int?
+  public var delayMinutes: Int?
   /// Only this element of the dependent array is bound by the term.
   public var onlyJob: Int64?
 }
@@ -29,8 +30,8 @@ public struct WaitingArray: Sendable {
 public struct TargetElement: Sendable {
   public var index: Int?
   public var state: JobState
-  /// Whether it ever started (for `after`).
-  public var started: Bool
+  /// When it started, or when it was cancelled without starting (for `after:id+minutes`).
+  public var since: Double?
 }
 
 extension JobStore {
@@ -39,9 +40,11 @@ extension JobStore {
     return try ids.map { id in
       let array = try Row.fetchOne(db, sql: "SELECT name, dep_or, kill_on_invalid_dep FROM arrays WHERE id = ?", arguments: [id])!
       let terms = try Row.fetchAll(
-        db, sql: "SELECT kind, target_array, target_index, job_id FROM dependencies WHERE array_id = ? ORDER BY id",
-        arguments: [id]
-      ).map { DependencyTerm(kind: $0[0], targetArray: $0[1], targetIndex: $0[2], onlyJob: $0[3]) }
+        db,
+        sql: """
+          SELECT kind, target_array, target_index, delay_minutes, job_id FROM dependencies WHERE array_id = ? ORDER BY id
+          """, arguments: [id]
+      ).map { DependencyTerm(kind: $0[0], targetArray: $0[1], targetIndex: $0[2], delayMinutes: $0[3], onlyJob: $0[4]) }
       let jobs = try Row.fetchAll(
         db, sql: "SELECT id, array_index FROM jobs WHERE array_id = ? AND state = 'PENDING' AND ready = 0",
         arguments: [id]
@@ -55,24 +58,25 @@ extension JobStore {
     let rows: [Row]
     if let index {
       rows = try Row.fetchAll(
-        db, sql: "SELECT array_index, state, attempt FROM jobs WHERE array_id = ? AND array_index = ?",
+        db,
+        sql: "SELECT array_index, state, COALESCE(start_time, end_time) FROM jobs WHERE array_id = ? AND array_index = ?",
         arguments: [id, index])
     } else {
-      rows = try Row.fetchAll(db, sql: "SELECT array_index, state, attempt FROM jobs WHERE array_id = ?", arguments: [id])
+      rows = try Row.fetchAll(
+        db, sql: "SELECT array_index, state, COALESCE(start_time, end_time) FROM jobs WHERE array_id = ?",
+        arguments: [id])
     }
-    return rows.map {
-      TargetElement(index: $0[0], state: JobState(rawValue: $0[1]) ?? .failed, started: ($0[2] as Int) > 0)
-    }
+    return rows.map { TargetElement(index: $0[0], state: JobState(rawValue: $0[1]) ?? .failed, since: $0[2]) }
   }
 
-  /// Whether an earlier array with this name still has unfinished jobs (for `singleton`).
+  /// SLURM's `singleton`: blocked while another job with this name runs, or an earlier one waits.
   public static func singletonBusy(_ db: Database, name: String, before arrayID: Int64) throws -> Bool {
     try Int64.fetchOne(
       db,
       sql: """
         SELECT j.id FROM jobs j JOIN arrays a ON a.id = j.array_id
-        WHERE a.name = ? AND a.id < ? AND j.state IN ('PENDING', 'RUNNING') LIMIT 1
-        """, arguments: [name, arrayID]) != nil
+        WHERE a.name = ? AND a.id <> ? AND (j.state = 'RUNNING' OR (j.state = 'PENDING' AND a.id < ?)) LIMIT 1
+        """, arguments: [name, arrayID, arrayID]) != nil
   }
 
   public static func markReady(_ db: Database, jobIDs: [Int64]) throws {

@@ -181,14 +181,18 @@ extension JobStore {
     }
   }
 
-  /// Requeues finished jobs (`orch retry`): fresh attempt budget, same id, same config.
+  /// The columns a requeue by the user resets: a fresh attempt budget, same id, same config.
+  static let backToQueue = """
+    state = 'PENDING', reason = NULL, ready = 1, tries = 0, exit_code = NULL, signal = NULL, start_time = NULL,
+    end_time = NULL
+    """
+
+  /// Requeues finished jobs (`orch retry`).
   public func requeue(jobIDs: [Int64]) throws(StoreError) -> Int {
     try write("while requeueing jobs") { db in
       let statement = try db.cachedStatement(
         sql: """
-          UPDATE jobs SET state = 'PENDING', reason = NULL, ready = 1, tries = 0, exit_code = NULL, signal = NULL,
-            start_time = NULL, end_time = NULL
-          WHERE id = ? AND state IN ('FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY')
+          UPDATE jobs SET \(JobStore.backToQueue) WHERE id = ? AND state IN ('FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY')
           """)
       var n = 0
       for id in jobIDs {

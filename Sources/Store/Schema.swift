@@ -78,7 +78,8 @@ enum Schema {
             job_id INTEGER REFERENCES jobs(id),
             kind TEXT NOT NULL,
             target_array INTEGER,
-            target_index INTEGER
+            target_index INTEGER,
+            delay_minutes INTEGER
           );
           CREATE INDEX dependencies_array ON dependencies(array_id);
           CREATE INDEX dependencies_target ON dependencies(target_array);

@@ -71,13 +71,16 @@ public struct DependencyRow: Sendable, Hashable {
   public var kind: String
   public var targetArray: Int64?
   public var targetIndex: Int?
+  /// `after:id+minutes`.
+  public var delayMinutes: Int?
   /// Restricts the term to one element of the new array (implicit per-config dependencies).
   public var onlyIndex: Int?
 
-  public init(kind: String, targetArray: Int64?, targetIndex: Int?, onlyIndex: Int? = nil) {
+  public init(kind: String, targetArray: Int64?, targetIndex: Int?, delayMinutes: Int? = nil, onlyIndex: Int? = nil) {
     self.kind = kind
     self.targetArray = targetArray
     self.targetIndex = targetIndex
+    self.delayMinutes = delayMinutes
     self.onlyIndex = onlyIndex
   }
 }
@@ -116,10 +119,8 @@ public struct Submission {
   public func requeue(jobID: Int64, resources: JobResources) throws {
     try db.execute(
       sql: """
-        UPDATE jobs SET state = 'PENDING', reason = NULL, ready = 1, tries = 0, exit_code = NULL,
-          signal = NULL, start_time = NULL, end_time = NULL, cpus = ?, time_limit = ?, mem_limit = ?,
-          max_attempts = ?, priority = ?
-        WHERE id = ? AND state IN ('FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'COMPLETED')
+        UPDATE jobs SET \(JobStore.backToQueue), cpus = ?, time_limit = ?, mem_limit = ?, max_attempts = ?, priority = ?
+        WHERE id = ? AND state IN ('FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY')
         """,
       arguments: [
         resources.cpus, resources.timeLimit, resources.memLimit, resources.maxAttempts, resources.priority, jobID,
@@ -178,8 +179,11 @@ public struct Submission {
         jobs.firstIndex { $0.arrayIndex == index }.map { first + Int64($0) }
       }
       try db.execute(
-        sql: "INSERT INTO dependencies(array_id, job_id, kind, target_array, target_index) VALUES (?, ?, ?, ?, ?)",
-        arguments: [first, jobID, dep.kind, dep.targetArray, dep.targetIndex])
+        sql: """
+          INSERT INTO dependencies(array_id, job_id, kind, target_array, target_index, delay_minutes)
+          VALUES (?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [first, jobID, dep.kind, dep.targetArray, dep.targetIndex, dep.delayMinutes])
     }
     return first
   }

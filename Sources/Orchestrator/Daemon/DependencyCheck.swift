@@ -4,12 +4,18 @@ import Store
 /// Re-evaluates the jobs waiting on dependencies: satisfied → ready to claim; never satisfiable →
 /// reason `DependencyNeverSatisfied` (or cancelled when the array asked for `--kill-on-invalid-dep`).
 enum DependencyCheck {
-  static func run(_ db: Database, now: Double) throws {
+  /// Returns whether a job still waits on an `after:id+minutes` delay, which only time can end.
+  @discardableResult
+  static func run(_ db: Database, now: Double) throws -> Bool {
+    var timed = false
     for array in try JobStore.waitingArrays(db) {
       var targets: [Int64: [TargetElement]] = [:]
       func elements(_ id: Int64) throws -> [DependencyRule.Element] {
         if targets[id] == nil { targets[id] = try JobStore.targetElements(db, array: id, index: nil) }
-        return targets[id]!.map { DependencyRule.Element(index: $0.index, state: JobStateLite($0.state)) }
+        return targets[id]!.map {
+          DependencyRule.Element(
+            index: $0.index, state: JobStateLite($0.state), secondsSinceStart: $0.since.map { Int(now - $0) })
+        }
       }
       let singletonBusy = try array.terms.contains { $0.kind == "singleton" }
         ? JobStore.singletonBusy(db, name: array.name, before: array.id) : false
@@ -24,17 +30,19 @@ enum DependencyCheck {
             continue
           }
           guard let target = term.targetArray else { continue }
-          let spec = DependencySpec.Term(kind: kind, jobID: Int(target), arrayIndex: term.targetIndex, delayMinutes: nil)
+          let spec = DependencySpec.Term(
+            kind: kind, jobID: Int(target), arrayIndex: term.targetIndex, delayMinutes: term.delayMinutes)
           statuses.append(DependencyRule.evaluate(spec, target: try elements(target), ownIndex: job.arrayIndex))
         }
         switch DependencyRule.combine(statuses, isOr: array.isOr) {
         case .satisfied: ready.append(job.id)
         case .never: never.append(job.id)
-        case .waiting: break
+        case .waiting: timed = timed || array.terms.contains { $0.delayMinutes != nil }
         }
       }
       try JobStore.markReady(db, jobIDs: ready)
       try JobStore.markNeverSatisfied(db, jobIDs: never, cancel: array.killOnInvalid, now: now)
     }
+    return timed
   }
 }

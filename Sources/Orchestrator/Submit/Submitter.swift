@@ -98,10 +98,12 @@ struct Submitter {
     return try spec.terms.map { term in
       guard let id = term.jobID else { return DependencyRow(kind: term.kind.rawValue, targetArray: nil, targetIndex: nil) }
       if try tx.arrayExists(Int64(id)) {
-        return DependencyRow(kind: term.kind.rawValue, targetArray: Int64(id), targetIndex: term.arrayIndex)
+        return DependencyRow(
+          kind: term.kind.rawValue, targetArray: Int64(id), targetIndex: term.arrayIndex, delayMinutes: term.delayMinutes)
       }
       if term.arrayIndex == nil, let owner = try tx.arrayOf(job: Int64(id)) {
-        return DependencyRow(kind: term.kind.rawValue, targetArray: owner.array, targetIndex: owner.index)
+        return DependencyRow(
+          kind: term.kind.rawValue, targetArray: owner.array, targetIndex: owner.index, delayMinutes: term.delayMinutes)
       }
       throw OrchError.badInput("dependency on job \(term) which does not exist")
     }
