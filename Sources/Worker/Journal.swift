@@ -1,8 +1,10 @@
 import Foundation
 
-/// A worker's append-only record of what it started and how each attempt ended, written before
-/// the daemon hears of it: a daemon that restarts after a crash reads it to learn outcomes it
-/// missed, so no finished job runs twice. Frames: 4-byte little-endian length, then a message.
+/// A worker's record of the job it runs — its start, its events, how it ended — written before the
+/// daemon hears of each: a daemon that restarts after a crash reads it to learn what it missed, so
+/// no finished job runs twice. When a new order arrives the daemon has committed everything the
+/// journal holds, so the worker empties it: it never holds more than one job.
+/// Frames: 4-byte little-endian length, then a message.
 public struct Journal {
   let fd: Int32
 
@@ -10,6 +12,8 @@ public struct Journal {
     fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
     if fd < 0 { throw WorkerError("cannot open journal \(path): \(Posix.errorText())") }
   }
+
+  public func clear() { _ = ftruncate(fd, 0) }
 
   public func append(_ message: WorkerMessage) {
     let body = message.encoded()

@@ -3,14 +3,20 @@ import Foundation
 
 /// A long-lived worker process of the daemon's pool (`orch-worker serve`). It receives job orders
 /// on its control socket, pins itself to the order's CPUs and spawns the job (which inherits the
-/// pinning), enforces the time and memory limits, and reports how the attempt ended — first to its
-/// journal, then to the daemon. If the daemon dies it finishes the job it has, journals the
-/// outcome and exits, so a restarted daemon can adopt the result instead of running the job again.
+/// pinning), forwards the job's fd-3 event lines, enforces the time and memory limits, and reports
+/// how the attempt ended — each first to its journal, then to the daemon. If the daemon dies it
+/// finishes the job it has, journals the outcome and exits, so a restarted daemon can adopt the
+/// result instead of running the job again.
 public final class PoolWorker {
   struct Running {
     var order: JobOrder
     var pid: pid_t
     var pidfd: Int32
+    /// Read end of the job's fd 3; -1 once it reached end of file.
+    var events: Int32
+    /// Bytes of the event stream consumed so far, and a partial last line.
+    var eventsOffset: Int64 = 0
+    var partial: [UInt8] = []
     var start: Double
     var deadline: Double?
     var killAt: Double?
@@ -26,6 +32,7 @@ public final class PoolWorker {
   var running: Running?
   /// How often resident memory is sampled for jobs with a memory limit.
   let memoryInterval = 0.5
+  static let chunk = 64 << 10
 
   public init(controlFD: Int32, journalPath: String) throws(WorkerError) {
     control = controlFD
@@ -39,7 +46,10 @@ public final class PoolWorker {
     while true {
       var fds: [pollfd] = []
       if controlOpen { fds.append(pollfd(fd: control, events: Int16(POLLIN), revents: 0)) }
-      if let job = running { fds.append(pollfd(fd: job.pidfd, events: Int16(POLLIN), revents: 0)) }
+      if let job = running {
+        fds.append(pollfd(fd: job.pidfd, events: Int16(POLLIN), revents: 0))
+        if job.events >= 0 { fds.append(pollfd(fd: job.events, events: Int16(POLLIN), revents: 0)) }
+      }
       if fds.isEmpty { exit(0) }
       let rc = poll(&fds, nfds_t(fds.count), timeoutMillis())
       if rc < 0 && errno != EINTR { exit(1) }
@@ -53,8 +63,10 @@ public final class PoolWorker {
             continue
           }
           handle(buffer[0..<n])
+        } else if fd.fd == running?.events {
+          readEvents(&buffer)
         } else {
-          reap()
+          reap(&buffer)
         }
       }
       enforceLimits()
@@ -79,13 +91,15 @@ public final class PoolWorker {
       r.cancelled = true
       terminate(&r)
       running = r
-    case .started, .report:
+    case .started, .events, .report:
       return
     }
   }
 
   func launch(_ order: JobOrder) {
     let start = Posix.now()
+    // Everything journaled so far is committed: the daemon recorded the last report before this order.
+    journal.clear()
     do {
       try Posix.makeDirectories(order.runDir)
       try Posix.makeDirectories((order.stdoutPath as NSString).deletingLastPathComponent)
@@ -101,17 +115,26 @@ public final class PoolWorker {
         if err < 0 { throw WorkerError("cannot open \(path): \(Posix.errorText())") }
       }
       defer { if err != out { close(err) } }
-      let events = open(order.eventsPath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
-      if events < 0 { throw WorkerError("cannot open \(order.eventsPath): \(Posix.errorText())") }
-      defer { close(events) }
+      // fd 3 is a pipe, not a file: no inode per job, and events reach the store while the job runs.
+      var pipe: [Int32] = [-1, -1]
+      guard Glibc.pipe(&pipe) == 0 else { throw WorkerError("pipe: \(Posix.errorText())") }
+      for fd in pipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+      defer { close(pipe[1]) }
       try Posix.pin(to: order.cpus)
-      let pid = try Spawn.start(
-        argv: order.argv, env: order.env, cwd: order.cwd, stdout: out, stderr: err, events: events)
+      let pid: pid_t
+      do {
+        pid = try Spawn.start(
+          argv: order.argv, env: order.env, cwd: order.cwd, stdout: out, stderr: err, events: pipe[1])
+      } catch {
+        close(pipe[0])
+        throw error
+      }
+      _ = fcntl(pipe[0], F_SETFL, O_NONBLOCK)
       let pidfd = orch_pidfd_open(pid)
       if pidfd < 0 { throw WorkerError("pidfd_open: \(Posix.errorText(-pidfd))") }
       _ = fcntl(pidfd, F_SETFD, FD_CLOEXEC)
       journal.append(.started(jobID: order.jobID, attempt: order.attempt, pid: pid))
-      var job = Running(order: order, pid: pid, pidfd: pidfd, start: start)
+      var job = Running(order: order, pid: pid, pidfd: pidfd, events: pipe[0], start: start)
       if let limit = order.timeLimit { job.deadline = start + Double(limit) }
       if order.memLimit != nil { job.nextMemoryCheck = start + memoryInterval }
       running = job
@@ -124,7 +147,7 @@ public final class PoolWorker {
       finish(
         JobReport(
           jobID: order.jobID, attempt: order.attempt, outcome: .failed, exitCode: 127, signal: nil,
-          reason: message, pid: 0, startTime: start, endTime: Posix.now(), eventsBytes: 0))
+          reason: message, pid: 0, startTime: start, endTime: Posix.now()))
     }
   }
 
@@ -134,14 +157,58 @@ public final class PoolWorker {
     return fd
   }
 
-  func reap() {
-    guard let job = running else { return }
+  /// Forwards complete event lines (journal first). At end of file, or when the job has ended
+  /// (`final`: what is buffered is all there is), a last unterminated line too.
+  func readEvents(_ buffer: inout [UInt8], final: Bool = false) {
+    guard var job = running, job.events >= 0 else { return }
+    var atEnd = final
+    while true {
+      let n = read(job.events, &buffer, buffer.count)
+      if n > 0 {
+        job.partial.append(contentsOf: buffer[0..<n])
+        continue
+      }
+      if n < 0 && errno == EINTR { continue }
+      atEnd = atEnd || n == 0
+      break
+    }
+    var cut = atEnd ? job.partial.count : (job.partial.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0)
+    // A socket packet holds at most ~200 KiB: send whole lines in chunks of up to 64 KiB (a longer
+    // line is split, and the daemon drops its pieces as malformed).
+    if cut == 0 && job.partial.count > Self.chunk { cut = Self.chunk }
+    var start = 0
+    while start < cut {
+      var end = min(cut, start + Self.chunk)
+      if end < cut, let nl = job.partial[start..<end].lastIndex(of: UInt8(ascii: "\n")) { end = nl + 1 }
+      let message = WorkerMessage.events(
+        jobID: job.order.jobID, attempt: job.order.attempt, offset: job.eventsOffset + Int64(start),
+        data: Array(job.partial[start..<end]))
+      journal.append(message)
+      send(message)
+      start = end
+    }
+    if cut > 0 {
+      job.eventsOffset += Int64(cut)
+      job.partial.removeFirst(cut)
+    }
+    if atEnd {
+      close(job.events)
+      job.events = -1
+    }
+    running = job
+  }
+
+  func reap(_ buffer: inout [UInt8]) {
+    guard let current = running else { return }
     var status: Int32 = 0
-    let rc = waitpid(job.pid, &status, WNOHANG)
-    guard rc == job.pid else { return }
-    close(job.pidfd)
+    let rc = waitpid(current.pid, &status, WNOHANG)
+    guard rc == current.pid else { return }
+    close(current.pidfd)
     // The batch process is gone; whatever it left behind in its group goes with it (as SLURM does).
-    kill(-job.pid, SIGKILL)
+    kill(-current.pid, SIGKILL)
+    // What the group wrote before it ended is still buffered in the pipe.
+    readEvents(&buffer, final: true)
+    guard let job = running else { return }
     let exited = (status & 0x7f) == 0
     let exitCode: Int32? = exited ? (status >> 8) & 0xff : nil
     let signal: Int32? = exited ? nil : status & 0x7f
@@ -162,22 +229,23 @@ public final class PoolWorker {
       outcome = .failed
       reason = exitCode != nil ? "NonZeroExitCode" : "Signal \(signal ?? 0)"
     }
-    var st = stat()
-    let eventsBytes = stat(job.order.eventsPath, &st) == 0 ? Int64(st.st_size) : 0
     running = nil
     finish(
       JobReport(
         jobID: job.order.jobID, attempt: job.order.attempt, outcome: outcome, exitCode: exitCode, signal: signal,
-        reason: reason, pid: job.pid, startTime: job.start, endTime: Posix.now(), eventsBytes: eventsBytes))
+        reason: reason, pid: job.pid, startTime: job.start, endTime: Posix.now()))
   }
 
   func finish(_ report: JobReport) {
     journal.append(.report(report))
-    if controlOpen {
-      let bytes = WorkerMessage.report(report).encoded()
-      if send(control, bytes, bytes.count, Int32(MSG_NOSIGNAL)) < 0 { controlOpen = false }
-    }
+    send(.report(report))
     if !controlOpen { exit(0) }
+  }
+
+  func send(_ message: WorkerMessage) {
+    guard controlOpen else { return }
+    let bytes = message.encoded()
+    if Glibc.send(control, bytes, bytes.count, Int32(MSG_NOSIGNAL)) < 0 { controlOpen = false }
   }
 
   /// SIGTERM to the whole group now, SIGKILL after the grace period.

@@ -13,7 +13,6 @@ public struct JobOrder: Sendable, Equatable {
   /// nil: stderr shares stdout's file.
   public var stderrPath: String?
   public var appendOutput: Bool
-  public var eventsPath: String
   /// Written to `<runDir>/config.json` before the job starts.
   public var configJSON: String
   public var cpus: [Int]
@@ -24,7 +23,7 @@ public struct JobOrder: Sendable, Equatable {
 
   public init(
     jobID: Int64, attempt: Int, argv: [String], env: [String], cwd: String, runDir: String, stdoutPath: String,
-    stderrPath: String?, appendOutput: Bool, eventsPath: String, configJSON: String, cpus: [Int], timeLimit: Int?,
+    stderrPath: String?, appendOutput: Bool, configJSON: String, cpus: [Int], timeLimit: Int?,
     memLimit: Int64?, killWait: Double
   ) {
     self.jobID = jobID
@@ -36,7 +35,6 @@ public struct JobOrder: Sendable, Equatable {
     self.stdoutPath = stdoutPath
     self.stderrPath = stderrPath
     self.appendOutput = appendOutput
-    self.eventsPath = eventsPath
     self.configJSON = configJSON
     self.cpus = cpus
     self.timeLimit = timeLimit
@@ -63,8 +61,6 @@ public struct JobReport: Sendable, Equatable {
   public var pid: Int32
   public var startTime: Double
   public var endTime: Double
-  /// Size of the events file when the job ended (0: nothing to ingest).
-  public var eventsBytes: Int64
 
   /// The reason of an attempt whose process never started because its worker was lost first:
   /// it does not count against the job's attempts.
@@ -72,7 +68,7 @@ public struct JobReport: Sendable, Equatable {
 
   public init(
     jobID: Int64, attempt: Int, outcome: Outcome, exitCode: Int32?, signal: Int32?, reason: String?, pid: Int32,
-    startTime: Double, endTime: Double, eventsBytes: Int64
+    startTime: Double, endTime: Double
   ) {
     self.jobID = jobID
     self.attempt = attempt
@@ -83,7 +79,6 @@ public struct JobReport: Sendable, Equatable {
     self.pid = pid
     self.startTime = startTime
     self.endTime = endTime
-    self.eventsBytes = eventsBytes
   }
 }
 
@@ -95,6 +90,8 @@ public enum WorkerMessage: Sendable, Equatable {
   case cancel(jobID: Int64, attempt: Int)
   /// The job process started (journaled by the worker before this is sent).
   case started(jobID: Int64, attempt: Int, pid: Int32)
+  /// Complete lines the job wrote on fd 3, starting at byte `offset` of its event stream.
+  case events(jobID: Int64, attempt: Int, offset: Int64, data: [UInt8])
   case report(JobReport)
 
   public func encoded() -> [UInt8] {
@@ -109,7 +106,6 @@ public enum WorkerMessage: Sendable, Equatable {
       w.add(o.stdoutPath)
       w.add(o.stderrPath ?? "")
       w.add(o.appendOutput ? "1" : "0")
-      w.add(o.eventsPath)
       w.add(o.configJSON)
       w.add(o.cpus.map(String.init).joined(separator: ","))
       w.add(o.timeLimit.map(String.init) ?? "")
@@ -128,6 +124,12 @@ public enum WorkerMessage: Sendable, Equatable {
       w.add(job)
       w.add(attempt)
       w.add(Int(pid))
+    case .events(let job, let attempt, let offset, let data):
+      w.add("E")
+      w.add(job)
+      w.add(attempt)
+      w.add(offset)
+      w.bytes.append(contentsOf: data)  // the rest of the message, unterminated
     case .report(let r):
       w.add("R")
       w.add(r.jobID)
@@ -139,7 +141,6 @@ public enum WorkerMessage: Sendable, Equatable {
       w.add(Int(r.pid))
       w.add(String(r.startTime))
       w.add(String(r.endTime))
-      w.add(String(r.eventsBytes))
     }
     return w.bytes
   }
@@ -150,7 +151,7 @@ public enum WorkerMessage: Sendable, Equatable {
     case "O":
       let job = try r.int64(), attempt = try r.int(), cwd = try r.string(), runDir = try r.string()
       let out = try r.string(), err = try r.string(), append = try r.string() == "1"
-      let events = try r.string(), config = try r.string()
+      let config = try r.string()
       let cpus = try r.string().split(separator: ",").compactMap { Int($0) }
       let time = Int(try r.string()), mem = Int64(try r.string())
       let killWait = Double(try r.string()) ?? 30
@@ -161,23 +162,25 @@ public enum WorkerMessage: Sendable, Equatable {
       return .order(
         JobOrder(
           jobID: job, attempt: attempt, argv: argv, env: env, cwd: cwd, runDir: runDir, stdoutPath: out,
-          stderrPath: err.isEmpty ? nil : err, appendOutput: append, eventsPath: events, configJSON: config,
+          stderrPath: err.isEmpty ? nil : err, appendOutput: append, configJSON: config,
           cpus: cpus, timeLimit: time, memLimit: mem, killWait: killWait))
     case "C":
       return .cancel(jobID: try r.int64(), attempt: try r.int())
     case "S":
       return .started(jobID: try r.int64(), attempt: try r.int(), pid: Int32(try r.int()))
+    case "E":
+      let job = try r.int64(), attempt = try r.int(), offset = try r.int64()
+      return .events(jobID: job, attempt: attempt, offset: offset, data: Array(r.rest))
     case "R":
       let job = try r.int64(), attempt = try r.int()
       guard let outcome = JobReport.Outcome(rawValue: try r.string()) else { throw WorkerError("bad outcome") }
       let exit = Int32(try r.string()), signal = Int32(try r.string()), reason = try r.string()
       let pid = Int32(try r.int())
       let start = Double(try r.string()) ?? 0, end = Double(try r.string()) ?? 0
-      let events = Int64(try r.string()) ?? 0
       return .report(
         JobReport(
           jobID: job, attempt: attempt, outcome: outcome, exitCode: exit, signal: signal,
-          reason: reason.isEmpty ? nil : reason, pid: pid, startTime: start, endTime: end, eventsBytes: events))
+          reason: reason.isEmpty ? nil : reason, pid: pid, startTime: start, endTime: end))
     case let other:
       throw WorkerError("unknown worker message '\(other)'")
     }

@@ -176,3 +176,29 @@ final class DaemonTests: XCTestCase {
     return stat.contains(") Z ")
   }
 }
+
+/// Events on fd 3 reach the store while the job runs, and at its end.
+final class EventsTests: XCTestCase {
+  func testMetricsStreamWhileTheJobRunsAndFinalOnesAtTheEnd() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/m.yaml",
+      #"""
+      register:
+        - key: m
+          command: [sh, -c, "echo '{{\"type\":\"metric\",\"name\":\"loss\",\"value\":0.5,\"step\":1,\"epoch\":0}}' >&3; while [ ! -e go ]; do sleep 0.05; done; echo '{{\"type\":\"metric\",\"name\":\"loss\",\"value\":0.25,\"step\":2,\"epoch\":1}}' >&3; echo 'not json' >&3; printf '{{\"type\":\"done\",\"metrics\":{{\"acc\":0.9}}}}' >&3"]
+      """#)
+    try c.startDaemon()
+    let submitted = try c.run(["submit", "sweeps/m.yaml", "--output-root", c.runs])
+    XCTAssertEqual(submitted.code, 0, submitted.err)
+    try c.waitUntil("the first metric arrives while the job runs") {
+      try c.run(["metrics", "1_0", "--csv"]).out.contains("1,0,1,loss,0.5,0")
+    }
+    XCTAssertEqual(try c.states()["1_0"], "RUNNING")
+    try c.write("go", "")
+    try c.waitUntil("the job completes") { try c.states()["1_0"] == "COMPLETED" }
+    let csv = try c.run(["metrics", "1_0", "--csv"]).out
+    XCTAssertEqual(
+      csv, "attempt,epoch,step,name,value,final\n1,0,1,loss,0.5,0\n1,1,2,loss,0.25,0\n1,,,acc,0.9,1\n", csv)
+  }
+}

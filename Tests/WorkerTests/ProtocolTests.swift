@@ -8,7 +8,7 @@ final class ProtocolTests: XCTestCase {
     let order = JobOrder(
       jobID: 12, attempt: 3, argv: ["sh", "-c", "echo 'a b'\n\t$X", ""], env: ["A=1", "B=x=y", "EMPTY="], cwd: "/tmp",
       runDir: "/tmp/r", stdoutPath: "/tmp/r/log.txt", stderrPath: nil, appendOutput: true,
-      eventsPath: "/tmp/r/events.jsonl", configJSON: "{\"a\":[1,2]}", cpus: [0, 3], timeLimit: 60, memLimit: 1 << 30,
+      configJSON: "{\"a\":[1,2]}", cpus: [0, 3], timeLimit: 60, memLimit: 1 << 30,
       killWait: 1.5)
     let bytes = WorkerMessage.order(order).encoded()
     XCTAssertEqual(try WorkerMessage.decode(bytes[...]), .order(order))
@@ -17,8 +17,13 @@ final class ProtocolTests: XCTestCase {
   func testReportRoundTrips() throws {
     let report = JobReport(
       jobID: 5, attempt: 1, outcome: .timeout, exitCode: nil, signal: 9, reason: "TimeLimit", pid: 4242,
-      startTime: 1.5, endTime: 2.25, eventsBytes: 77)
+      startTime: 1.5, endTime: 2.25)
     XCTAssertEqual(try WorkerMessage.decode(WorkerMessage.report(report).encoded()[...]), .report(report))
+  }
+
+  func testEventsCarryRawBytesIncludingNUL() throws {
+    let message = WorkerMessage.events(jobID: 7, attempt: 2, offset: 1024, data: Array("{\"a\":1}\n\u{0}x\n".utf8))
+    XCTAssertEqual(try WorkerMessage.decode(message.encoded()[...]), message)
   }
 
   func testJournalIgnoresATornLastFrame() throws {

@@ -45,10 +45,7 @@ struct DaemonCommand: ParsableCommand {
       Output.print("daemon started (pid \(DaemonLock.holder(home: home).map(String.init) ?? "?")), log: \(home.daemonLog)\n")
       return
     }
-    let options = Daemon.Options(
-      cpus: chosen, killWait: killWait,
-      ingestInterval: Double(ProcessInfo.processInfo.environment["ORCH_INGEST_INTERVAL"] ?? "") ?? 2,
-      workerBinary: DaemonClient.workerPath())
+    let options = Daemon.Options(cpus: chosen, killWait: killWait, workerBinary: DaemonClient.workerPath())
     try Daemon(home: home, options: options).run()
   }
 }

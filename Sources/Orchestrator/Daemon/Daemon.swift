@@ -12,14 +12,11 @@ public final class Daemon {
     public var cpus: [Int]
     /// Seconds between SIGTERM and SIGKILL at the time limit or on cancel (SLURM's KillWait).
     public var killWait: Double
-    /// How often running jobs' event files are ingested.
-    public var ingestInterval: Double
     public var workerBinary: String
 
-    public init(cpus: [Int], killWait: Double, ingestInterval: Double, workerBinary: String) {
+    public init(cpus: [Int], killWait: Double, workerBinary: String) {
       self.cpus = cpus
       self.killWait = killWait
-      self.ingestInterval = ingestInterval
       self.workerBinary = workerBinary
     }
   }
@@ -27,8 +24,6 @@ public final class Daemon {
   struct Active {
     var job: ClaimedJob
     var cpus: [Int]
-    var eventsPath: String
-    var eventsOffset: Int64 = 0
     var cancelRequested = false
   }
 
@@ -61,9 +56,12 @@ public final class Daemon {
   var signalFD: Int32 = -1
   var clients: [Int32: [UInt8]] = [:]
   var reports: [(slot: Int, report: JobReport)] = []
-  var orders: [(slot: Int, order: JobOrder)] = []
+  var events: [EventChunk] = []
+  /// Whether anything happened that a `step` could act on (a report, events, a submission).
+  var dirty = true
   var checkDependencies = true
-  var nextIngest: Double?
+  /// Set while a job waits on an `after:id+minutes` delay.
+  var nextDependencyCheck: Double?
   var stopping = false
   var workerSerial = 0
   let log: DaemonLog
@@ -103,6 +101,7 @@ public final class Daemon {
         pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
       ]
       for fd in clients.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
+      // Workers only: an idle daemon blocks here with no timeout.
       for slot in slots { fds.append(pollfd(fd: slot.fd, events: Int16(POLLIN), revents: 0)) }
       for a in adopted { fds.append(pollfd(fd: a.pidfd, events: Int16(POLLIN), revents: 0)) }
       let rc = poll(&fds, nfds_t(fds.count), timeoutMillis())
@@ -124,20 +123,24 @@ public final class Daemon {
           try adoptedWorkerExited(index)
         }
       }
-      if let next = nextIngest, Posix.now() >= next { try ingestRunning() }
+      if let next = nextDependencyCheck, Posix.now() >= next { dirty = true }
     }
   }
 
   func timeoutMillis() -> Int32 {
-    guard let next = nextIngest else { return -1 }
+    guard let next = nextDependencyCheck else { return -1 }
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
   }
 
   /// One transaction: record finished attempts, re-evaluate dependencies if needed, claim work for
   /// idle workers. Orders are sent only after the commit, so nothing runs that the store lacks.
   func step() throws(OrchError) {
+    guard dirty else { return }
+    dirty = false
     let finished = reports
+    let chunks = events
     reports = []
+    events = []
     var free = freeCPUs
     var ended: [(report: JobReport, active: Active?)] = []
     for (slot, report) in finished {
@@ -151,14 +154,13 @@ public final class Daemon {
     var claimed: [(slot: Int, active: Active)] = []
     do {
       try store.write("while recording finished jobs and claiming new ones") { db in
+        try EventIngest.ingest(db, chunks, now: now)
         for (report, active) in ended {
-          if let active, report.eventsBytes > 0 {
-            try self.ingestEvents(
-              db, jobID: report.jobID, attempt: report.attempt, path: active.eventsPath, from: active.eventsOffset)
-          }
           try self.record(db, report, cancelRequested: active?.cancelRequested ?? false)
         }
-        if self.checkDependencies { try DependencyCheck.run(db, now: now) }
+        if self.checkDependencies || self.nextDependencyCheck.map({ now >= $0 }) == true {
+          self.nextDependencyCheck = try DependencyCheck.run(db, now: now) ? now + 10 : nil
+        }
         guard !self.stopping else { return }
         for slot in idle {
           guard !free.isEmpty,
@@ -170,11 +172,12 @@ public final class Daemon {
           if self.launches[job.arrayID] == nil {
             self.launches[job.arrayID] = try LaunchSpec.decode(JobStore.launch(db, arrayID: job.arrayID))
           }
-          claimed.append((slot, Active(job: job, cpus: cpus, eventsPath: job.runDir + "/events.jsonl")))
+          claimed.append((slot, Active(job: job, cpus: cpus)))
         }
       }
     } catch {
       reports = finished + reports
+      events = chunks + events
       throw OrchError.failure("\(error)")
     }
     checkDependencies = false
@@ -183,11 +186,6 @@ public final class Daemon {
     for (slot, active) in claimed {
       slots[slot].active = active
       send(slot, .order(order(for: active)))
-    }
-    if !slots.contains(where: { $0.active != nil }) {
-      nextIngest = nil
-    } else if nextIngest == nil {
-      nextIngest = Posix.now() + options.ingestInterval
     }
   }
 
@@ -225,8 +223,7 @@ public final class Daemon {
     return JobOrder(
       jobID: job.id, attempt: job.attempt, argv: config.argv ?? launch.argv ?? ["/bin/false"], env: env,
       cwd: launch.cwd, runDir: job.runDir, stdoutPath: paths.stdout, stderrPath: paths.stderr,
-      appendOutput: launch.appendOutput || job.attempt > 1, eventsPath: active.eventsPath,
-      configJSON: job.config, cpus: active.cpus, timeLimit: job.timeLimit, memLimit: job.memLimit,
+      appendOutput: launch.appendOutput || job.attempt > 1, configJSON: job.config, cpus: active.cpus, timeLimit: job.timeLimit, memLimit: job.memLimit,
       killWait: options.killWait)
   }
 
@@ -267,8 +264,15 @@ public final class Daemon {
   func readWorker(_ index: Int, _ buffer: inout [UInt8]) {
     let n = recv(slots[index].fd, &buffer, buffer.count, 0)
     if n > 0 {
-      if case .report(let report)? = try? WorkerMessage.decode(buffer[0..<n]) {
+      switch try? WorkerMessage.decode(buffer[0..<n]) {
+      case .report(let report):
         reports.append((index, report))
+        dirty = true
+      case .events(let job, let attempt, let offset, let data):
+        events.append(EventChunk(jobID: job, attempt: attempt, offset: offset, data: data))
+        dirty = true
+      default:
+        break
       }
       return
     }
@@ -284,9 +288,11 @@ public final class Daemon {
     var status: Int32 = 0
     waitpid(slot.pid, &status, 0)
     close(slot.fd)
+    dirty = true
     if let active = slot.active {
       let journal = JournalSummary(path: slot.journal)
       let job = active.job
+      events += journal.events(job: job.id, attempt: job.attempt)
       if let report = journal.report(job: job.id, attempt: job.attempt) {
         reports.append((index, report))
       } else {
@@ -299,7 +305,7 @@ public final class Daemon {
             JobReport(
               jobID: job.id, attempt: job.attempt, outcome: .failed, exitCode: nil, signal: nil,
               reason: pid == nil ? JobReport.neverStarted : "WorkerLost", pid: pid ?? 0, startTime: now,
-              endTime: now, eventsBytes: pid == nil ? 0 : Int64.max)
+              endTime: now)
           ))
       }
     }
@@ -349,6 +355,7 @@ public final class Daemon {
     switch request.op {
     case "wake":
       checkDependencies = true
+      dirty = true
       return ControlReply(ok: true, message: nil, pid: getpid())
     case "ping":
       return ControlReply(ok: true, message: nil, pid: getpid())
@@ -367,6 +374,7 @@ public final class Daemon {
         }
       }
       checkDependencies = true
+      dirty = true
       return ControlReply(ok: true, message: "\(signalled) running job(s) signalled", pid: getpid())
     case "shutdown":
       stopping = true

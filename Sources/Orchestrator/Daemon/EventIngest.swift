@@ -3,59 +3,40 @@ import GRDB
 import Store
 import Worker
 
-/// Reads a job's JSON-lines event file (its fd 3) and stores what is new. Each event carries `seq`;
-/// a line without one is numbered by its byte offset, so re-reading a file adds nothing.
-extension Daemon {
-  /// Ingests complete lines from `offset`; returns the offset after the last complete line.
-  @discardableResult
-  func ingestEvents(_ db: Database, jobID: Int64, attempt: Int, path: String, from offset: Int64) throws -> Int64 {
-    guard let handle = FileHandle(forReadingAtPath: path) else { return offset }
-    defer { try? handle.close() }
-    try handle.seek(toOffset: UInt64(offset))
-    guard let data = try handle.readToEnd(), !data.isEmpty else { return offset }
-    let bytes = [UInt8](data)
-    var records: [EventRecord] = []
-    var start = 0
-    var consumed = 0
-    let now = Posix.now()
-    while let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
-      let line = bytes[start..<end]
-      if let record = EventParser.parse(line, fallbackSeq: Int(offset) + start, now: now) { records.append(record) }
-      start = end + 1
-      consumed = start
-    }
-    try JobStore.ingest(db, jobID: jobID, attempt: attempt, events: records)
-    return offset + Int64(consumed)
-  }
+/// A piece of a job's fd-3 event stream: complete JSON lines starting at byte `offset`.
+struct EventChunk {
+  var jobID: Int64
+  var attempt: Int
+  var offset: Int64
+  var data: [UInt8]
+}
 
-  /// Periodic ingestion for running jobs, so `orch metrics` shows curves while they train.
-  func ingestRunning() throws(OrchError) {
-    nextIngest = Posix.now() + options.ingestInterval
-    var grown: [(Int, Active)] = []
-    for (i, slot) in slots.enumerated() {
-      guard let active = slot.active else { continue }
-      var st = stat()
-      if stat(active.eventsPath, &st) == 0, Int64(st.st_size) > active.eventsOffset { grown.append((i, active)) }
-    }
-    guard !grown.isEmpty else { return }
-    var offsets: [Int: Int64] = [:]
-    try storeCall { () throws(StoreError) in
-      try store.write("while ingesting events of running jobs") { db in
-        for (i, active) in grown {
-          offsets[i] = try self.ingestEvents(
-            db, jobID: active.job.id, attempt: active.job.attempt, path: active.eventsPath, from: active.eventsOffset)
+/// Stores what is new in event chunks. Each event carries `seq`; a line without one is numbered by
+/// its byte offset in the stream, so a chunk seen twice (socket and journal) adds nothing.
+enum EventIngest {
+  static func ingest(_ db: Database, _ chunks: [EventChunk], now: Double) throws {
+    for chunk in chunks {
+      var records: [EventRecord] = []
+      var start = 0
+      let bytes = chunk.data
+      while start < bytes.count {
+        let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+        if let record = EventParser.parse(bytes[start..<end], fallbackSeq: Int(chunk.offset) + start, now: now) {
+          records.append(record)
         }
+        start = end + 1
       }
+      try JobStore.ingest(db, jobID: chunk.jobID, attempt: chunk.attempt, events: records)
     }
-    for (i, offset) in offsets where slots[i].active != nil { slots[i].active?.eventsOffset = offset }
   }
 }
 
 /// The event protocol (DESIGN.md): `metric` (name, value, step, epoch), `checkpoint` (epoch, path,
 /// bytes, sha256), `artifact` (name, path), `heartbeat`, `done` (final metrics as `metrics: {…}`).
+/// A line that is not a JSON object with a `type` is skipped.
 enum EventParser {
   static func parse(_ line: ArraySlice<UInt8>, fallbackSeq: Int, now: Double) -> EventRecord? {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+    guard !line.isEmpty, let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
       let type = object["type"] as? String
     else { return nil }
     let seq = (object["seq"] as? NSNumber)?.intValue ?? fallbackSeq

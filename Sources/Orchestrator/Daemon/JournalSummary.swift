@@ -9,12 +9,16 @@ struct JournalSummary {
   }
   var starts: [Key: Int32] = [:]
   var reports: [Key: JobReport] = [:]
+  var chunks: [Key: [EventChunk]] = [:]
 
   init(path: String) {
     for message in Journal.read(path: path) {
       switch message {
       case .started(let job, let attempt, let pid): starts[Key(job: job, attempt: attempt)] = pid
       case .report(let r): reports[Key(job: r.jobID, attempt: r.attempt)] = r
+      case .events(let job, let attempt, let offset, let data):
+        chunks[Key(job: job, attempt: attempt), default: []].append(
+          EventChunk(jobID: job, attempt: attempt, offset: offset, data: data))
       default: break
       }
     }
@@ -22,4 +26,5 @@ struct JournalSummary {
 
   func started(job: Int64, attempt: Int) -> Int32? { starts[Key(job: job, attempt: attempt)] }
   func report(job: Int64, attempt: Int) -> JobReport? { reports[Key(job: job, attempt: attempt)] }
+  func events(job: Int64, attempt: Int) -> [EventChunk] { chunks[Key(job: job, attempt: attempt)] ?? [] }
 }

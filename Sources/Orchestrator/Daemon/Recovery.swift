@@ -26,9 +26,11 @@ extension Daemon {
     let summaries = journals.map { ($0, JournalSummary(path: $0)) }
     let running = try storeCall { () throws(StoreError) in try store.read("while reading running jobs") { try JobStore.runningAttempts($0) } }
     var ended: [JobReport] = []
+    var chunks: [EventChunk] = []
     var keep = Set<String>()
     for attempt in running {
       let journal = summaries.first { $0.1.report(job: attempt.jobID, attempt: attempt.attempt) != nil || $0.1.started(job: attempt.jobID, attempt: attempt.attempt) != nil }
+      chunks += journal?.1.events(job: attempt.jobID, attempt: attempt.attempt) ?? []
       if let report = journal?.1.report(job: attempt.jobID, attempt: attempt.attempt) {
         log.say("recovery: job \(attempt.jobID) attempt \(attempt.attempt) ended \(report.outcome.rawValue) while no daemon ran")
         ended.append(report)
@@ -48,7 +50,7 @@ extension Daemon {
         ended.append(lost(attempt, pid: journal?.1.started(job: attempt.jobID, attempt: attempt.attempt)))
       }
     }
-    try finishRecovered(ended)
+    try finishRecovered(ended, events: chunks)
     for (path, _) in summaries where !keep.contains(path) { unlink(path) }
   }
 
@@ -59,21 +61,16 @@ extension Daemon {
     log.say("recovery: job \(attempt.jobID) attempt \(attempt.attempt) \(pid == nil ? "never started" : "lost")")
     return JobReport(
       jobID: attempt.jobID, attempt: attempt.attempt, outcome: .failed, exitCode: nil, signal: nil,
-      reason: pid == nil ? JobReport.neverStarted : "WorkerLost", pid: pid ?? 0, startTime: now, endTime: now,
-      eventsBytes: pid == nil ? 0 : Int64.max)
+      reason: pid == nil ? JobReport.neverStarted : "WorkerLost", pid: pid ?? 0, startTime: now, endTime: now)
   }
 
-  /// Records recovered outcomes (with their events) in one transaction.
-  func finishRecovered(_ reports: [JobReport]) throws(OrchError) {
+  /// Records recovered outcomes, and the events journaled with them, in one transaction.
+  func finishRecovered(_ reports: [JobReport], events: [EventChunk]) throws(OrchError) {
     let now = Posix.now()
     try storeCall { () throws(StoreError) in
       try store.write("while recovering running jobs") { db in
-        for report in reports {
-          if report.eventsBytes > 0, let job = try JobStore.claimed(db, jobID: report.jobID) {
-            try self.ingestEvents(db, jobID: report.jobID, attempt: report.attempt, path: job.runDir + "/events.jsonl", from: 0)
-          }
-          try self.record(db, report, cancelRequested: false)
-        }
+        try EventIngest.ingest(db, events, now: now)
+        for report in reports { try self.record(db, report, cancelRequested: false) }
         try JobStore.recountRunning(db)
         try DependencyCheck.run(db, now: now)
       }
@@ -88,7 +85,8 @@ extension Daemon {
     let report = summary?.report(job: a.jobID, attempt: a.attempt)
       ?? lost(RunningAttempt(jobID: a.jobID, attempt: a.attempt, workerPID: a.workerPID, cpus: a.cpus),
         pid: summary?.started(job: a.jobID, attempt: a.attempt))
-    try finishRecovered([report])
+    try finishRecovered([report], events: summary?.events(job: a.jobID, attempt: a.attempt) ?? [])
+    dirty = true
     freeCPUs = (freeCPUs + a.cpus.filter { options.cpus.contains($0) }).sorted()
     if let path = a.journal { unlink(path) }
   }
