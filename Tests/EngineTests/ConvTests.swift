@@ -33,8 +33,10 @@ final class ConvTests: XCTestCase {
 
   func testForwardMatchesDirectConvolution() {
     var cases = LayerGradientTests.convCases.map { ($0.0, $0.bias, $0.batch, $0.chunkSamples) }
-    cases.append((Conv2dShape(inChannels: 3, outChannels: 8, height: 9, width: 7, kernel: 3, stride: 2, padding: 1), true, 5, 2))
-    cases.append((Conv2dShape(inChannels: 1, outChannels: 4, height: 8, width: 8, kernel: 5, stride: 1, padding: 2), false, 4, 3))
+    cases.append(
+      (Conv2dShape(inChannels: 3, outChannels: 8, height: 9, width: 7, kernel: 3, stride: 2, padding: 1), true, 5, 2))
+    cases.append(
+      (Conv2dShape(inChannels: 1, outChannels: 4, height: 8, width: 8, kernel: 5, stride: 1, padding: 2), false, 4, 3))
     for (index, (s, hasBias, batch, chunk)) in cases.enumerated() {
       let x = randomArray(batch * s.inputSize, seed: 100 + UInt64(index))
       let w = randomArray(s.weightCount, seed: 200 + UInt64(index))
@@ -74,7 +76,9 @@ final class ConvTests: XCTestCase {
   func testOutputGeometry() {
     let s = Conv2dShape(inChannels: 3, outChannels: 32, height: 32, width: 32, kernel: 3, stride: 1, padding: 1)
     XCTAssertEqual([s.outHeight, s.outWidth, s.patchSize], [32, 32, 27])
-    let t = Conv2dShape(inChannels: 1, outChannels: 25, inHeight: 1, inWidth: 40, kernelHeight: 1, kernelWidth: 5, strideHeight: 1, strideWidth: 2, padHeight: 0, padWidth: 1)
+    let t = Conv2dShape(
+      inChannels: 1, outChannels: 25, inHeight: 1, inWidth: 40, kernelHeight: 1, kernelWidth: 5, strideHeight: 1,
+      strideWidth: 2, padHeight: 0, padWidth: 1)
     XCTAssertEqual([t.outHeight, t.outWidth], [1, 19])
   }
 }

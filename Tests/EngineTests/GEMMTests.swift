@@ -29,7 +29,8 @@ final class GEMMTests: XCTestCase {
               beta: beta, c: c.baseAddress!, ldc: ldc)
           }
           for i in 0..<(m * ldc) {
-            XCTAssertEqual(fast[i], slow[i], accuracy: 1e-5, "transA \(transA) transB \(transB) alpha \(alpha) beta \(beta) at \(i)")
+            XCTAssertEqual(
+              fast[i], slow[i], accuracy: 1e-5, "transA \(transA) transB \(transB) alpha \(alpha) beta \(beta) at \(i)")
           }
         }
       }
@@ -53,14 +54,17 @@ final class GEMMTests: XCTestCase {
     let x = randomArray(batch * inF, seed: 4)
     let w = randomArray(outF * inF, seed: 5)
     let dy = randomArray(batch * outF, seed: 6)
-    func both(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ lda: Int, _ b: [Float], _ ldb: Int) {
+    func both(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ lda: Int, _ b: [Float], _ ldb: Int)
+    {
       var f = [Float](repeating: 0, count: m * n)
       var r = f
       f.withUnsafeMutableBufferPointer {
-        gemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: $0.baseAddress!, ldc: n)
+        gemm(
+          transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: $0.baseAddress!, ldc: n)
       }
       r.withUnsafeMutableBufferPointer {
-        referenceGEMM(transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: $0.baseAddress!, ldc: n)
+        referenceGEMM(
+          transA: ta, transB: tb, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: $0.baseAddress!, ldc: n)
       }
       for i in 0..<(m * n) { XCTAssertEqual(f[i], r[i], accuracy: 1e-4) }
     }

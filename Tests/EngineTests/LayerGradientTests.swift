@@ -51,7 +51,11 @@ final class LayerGradientTests: XCTestCase {
       func forward(_ x: [Float]) -> [Float] {
         var y = [Float](repeating: 0, count: n)
         y.withUnsafeMutableBufferPointer {
-          if kind == "relu" { reluForward(y: $0.baseAddress!, x: x, count: n) } else { tanhForward(y: $0.baseAddress!, x: x, count: n) }
+          if kind == "relu" {
+            reluForward(y: $0.baseAddress!, x: x, count: n)
+          } else {
+            tanhForward(y: $0.baseAddress!, x: x, count: n)
+          }
         }
         return y
       }
@@ -104,7 +108,9 @@ final class LayerGradientTests: XCTestCase {
     let ones = [Float](repeating: 1, count: big)
     var rng = RNG(seed: 1)
     y.withUnsafeMutableBufferPointer { yp in
-      m.withUnsafeMutableBufferPointer { dropoutForward(y: yp.baseAddress!, mask: $0.baseAddress!, x: ones, count: big, p: p, rng: &rng) }
+      m.withUnsafeMutableBufferPointer {
+        dropoutForward(y: yp.baseAddress!, mask: $0.baseAddress!, x: ones, count: big, p: p, rng: &rng)
+      }
     }
     let dropped = Double(m.filter { $0 == 0 }.count) / Double(big)
     XCTAssertEqual(dropped, 0.25, accuracy: 0.01)
@@ -244,7 +250,8 @@ final class LayerGradientTests: XCTestCase {
       globalAvgPoolBackward(dx: $0.baseAddress!, dy: r, batch: batch, pixels: pixels, channels: channels)
     }
     assertGradientsClose(dx, numericGradient(at: x0, h: 1e-2) { dot(r, forward($0)) }, "gap dx")
-    XCTAssertEqual(forward(x0)[1], (0..<pixels).map { x0[$0 * channels + 1] }.reduce(0, +) / Float(pixels), accuracy: 1e-6)
+    XCTAssertEqual(
+      forward(x0)[1], (0..<pixels).map { x0[$0 * channels + 1] }.reduce(0, +) / Float(pixels), accuracy: 1e-6)
   }
 
   func testBatchNormTrainAndEval() {
@@ -287,9 +294,12 @@ final class LayerGradientTests: XCTestCase {
         dx: &dx, dgamma: &dg, dbeta: &db, dy: r, x: x0, gamma: g0, mean: mean, invStd: invStd, rows: rows,
         channels: c, training: training)
       let mode = training ? "train" : "eval"
-      assertGradientsClose(dx, numericGradient(at: x0, h: 1e-2) { dot(r, forward($0, g0, b0)) }, atol: 2e-3, "batchnorm \(mode) dx")
-      assertGradientsClose(dg, numericGradient(at: g0, h: 1e-2) { dot(r, forward(x0, $0, b0)) }, "batchnorm \(mode) dgamma")
-      assertGradientsClose(db, numericGradient(at: b0, h: 1e-2) { dot(r, forward(x0, g0, $0)) }, "batchnorm \(mode) dbeta")
+      assertGradientsClose(
+        dx, numericGradient(at: x0, h: 1e-2) { dot(r, forward($0, g0, b0)) }, atol: 2e-3, "batchnorm \(mode) dx")
+      assertGradientsClose(
+        dg, numericGradient(at: g0, h: 1e-2) { dot(r, forward(x0, $0, b0)) }, "batchnorm \(mode) dgamma")
+      assertGradientsClose(
+        db, numericGradient(at: b0, h: 1e-2) { dot(r, forward(x0, g0, $0)) }, "batchnorm \(mode) dbeta")
     }
   }
 
@@ -326,7 +336,9 @@ final class LayerGradientTests: XCTestCase {
     for smoothing: Float in [0, 0.1] {
       var probs = [Float](repeating: 0, count: batch * k)
       func loss(_ z: [Float]) -> Double {
-        Double(softmaxCrossEntropyForward(probs: &probs, logits: z, labels: labels, batch: batch, classes: k, labelSmoothing: smoothing))
+        Double(
+          softmaxCrossEntropyForward(
+            probs: &probs, logits: z, labels: labels, batch: batch, classes: k, labelSmoothing: smoothing))
       }
       // Reference in Double: −Σ q·log softmax, mean over the batch.
       var expected = 0.0
@@ -341,17 +353,21 @@ final class LayerGradientTests: XCTestCase {
       expected /= Double(batch)
       XCTAssertEqual(loss(z0), expected, accuracy: 1e-6)
       var dz = [Float](repeating: 0, count: z0.count)
-      softmaxCrossEntropyBackward(dLogits: &dz, probs: probs, labels: labels, batch: batch, classes: k, labelSmoothing: smoothing)
-      assertGradientsClose(dz, numericGradient(at: z0, h: 1e-2, loss), atol: 1e-4, rtol: 1e-3, "cross-entropy dlogits ε=\(smoothing)")
+      softmaxCrossEntropyBackward(
+        dLogits: &dz, probs: probs, labels: labels, batch: batch, classes: k, labelSmoothing: smoothing)
+      assertGradientsClose(
+        dz, numericGradient(at: z0, h: 1e-2, loss), atol: 1e-4, rtol: 1e-3, "cross-entropy dlogits ε=\(smoothing)")
     }
     // Uniform logits over two classes: ln 2 whatever the smoothing.
     var probs = [Float](repeating: 0, count: 2)
     XCTAssertEqual(
-      softmaxCrossEntropyForward(probs: &probs, logits: [0, 0], labels: [1], batch: 1, classes: 2, labelSmoothing: 0.2),
+      softmaxCrossEntropyForward(
+        probs: &probs, logits: [0, 0], labels: [1], batch: 1, classes: 2, labelSmoothing: 0.2),
       Float(log(2.0)), accuracy: 1e-6)
     // Large logits stay finite.
     XCTAssertEqual(
-      softmaxCrossEntropyForward(probs: &probs, logits: [1000, 0], labels: [1], batch: 1, classes: 2), 1000, accuracy: 1e-3)
+      softmaxCrossEntropyForward(probs: &probs, logits: [1000, 0], labels: [1], batch: 1, classes: 2), 1000,
+      accuracy: 1e-3)
     XCTAssertEqual(countCorrect(logits: [0, 1, 5, 2], labels: [1, 1], batch: 2, classes: 2), 1)
   }
 }

@@ -69,12 +69,15 @@ final class ModelTests: XCTestCase {
     try checkModelGradients(
       ModelSpec(architecture: .mlp, inputShape: [2, 3], classes: 3, width: 6, depth: 2), batch: 5)
     try checkModelGradients(
-      ModelSpec(architecture: .mlp, inputShape: [5], classes: 4, width: 5, depth: 2, activation: .tanh, dropout: 0.3, batchNorm: true),
+      ModelSpec(
+        architecture: .mlp, inputShape: [5], classes: 4, width: 5, depth: 2, activation: .tanh, dropout: 0.3,
+        batchNorm: true),
       batch: 6)
   }
 
   func testCNNGradients() throws {
-    try checkModelGradients(ModelSpec(architecture: .cnn, inputShape: [6, 6, 2], classes: 3, width: 3, depth: 2), batch: 3)
+    try checkModelGradients(
+      ModelSpec(architecture: .cnn, inputShape: [6, 6, 2], classes: 3, width: 3, depth: 2), batch: 3)
     try checkModelGradients(
       ModelSpec(
         architecture: .cnn, inputShape: [7, 7, 1], classes: 3, width: 2, depth: 2, batchNorm: true, convStride: 2,
@@ -94,7 +97,9 @@ final class ModelTests: XCTestCase {
   /// inside any useful finite-difference step; the smooth net checks the residual graph exactly.
   func testResNetGradients() throws {
     try checkModelGradients(
-      ModelSpec(architecture: .resnet, inputShape: [6, 6, 2], classes: 3, width: 4, depth: 2, activation: .tanh, blocksPerStage: 2),
+      ModelSpec(
+        architecture: .resnet, inputShape: [6, 6, 2], classes: 3, width: 4, depth: 2, activation: .tanh,
+        blocksPerStage: 2),
       batch: 4, perEntry: 3)
   }
 
@@ -102,17 +107,22 @@ final class ModelTests: XCTestCase {
   /// everything downstream still gets exact gradients.
   func testPartiallyFrozenResNetGradients() throws {
     try checkModelGradients(
-      ModelSpec(architecture: .resnet, inputShape: [5, 5, 1], classes: 3, width: 3, depth: 2, activation: .tanh), batch: 4,
+      ModelSpec(architecture: .resnet, inputShape: [5, 5, 1], classes: 3, width: 3, depth: 2, activation: .tanh),
+      batch: 4,
       mask: { !$0.name.hasPrefix("stem.") }, perEntry: 3)
   }
 
   func testBenchCNNLayout() throws {
     var rng = RNG(seed: 0)
     let model = try Model(
-      spec: ModelSpec(architecture: .cnn, inputShape: [32, 32, 3], classes: 10, width: 32, depth: 3), maxBatch: 2, rng: &rng)
+      spec: ModelSpec(architecture: .cnn, inputShape: [32, 32, 3], classes: 10, width: 32, depth: 3), maxBatch: 2,
+      rng: &rng)
     XCTAssertEqual(
       model.layout.entries.map(\.name),
-      ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias", "head.weight", "head.bias"])
+      [
+        "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias", "head.weight",
+        "head.bias",
+      ])
     XCTAssertEqual(model.layout["conv2.weight"]?.shape, [64, 3, 3, 32])
     XCTAssertEqual(model.layout["head.weight"]?.shape, [10, 128])
     XCTAssert(model.layout.entries.allSatisfy { $0.offset % ParameterLayout.alignment == 0 })
@@ -124,7 +134,8 @@ final class ModelTests: XCTestCase {
   func testResNetNamesAndBuffers() throws {
     var rng = RNG(seed: 0)
     let model = try Model(
-      spec: ModelSpec(architecture: .resnet, inputShape: [8, 8, 1], classes: 10, width: 8, depth: 3), maxBatch: 2, rng: &rng)
+      spec: ModelSpec(architecture: .resnet, inputShape: [8, 8, 1], classes: 10, width: 8, depth: 3), maxBatch: 2,
+      rng: &rng)
     XCTAssertNotNil(model.layout["stage2.block0.shortcut.conv.weight"])
     XCTAssertNil(model.layout["stage1.block0.shortcut.conv.weight"])
     XCTAssertEqual(model.layout["stage3.block0.conv2.weight"]?.shape, [32, 3, 3, 32])
@@ -135,11 +146,15 @@ final class ModelTests: XCTestCase {
 
   func testInvalidSpecsAreConfigErrors() {
     var rng = RNG(seed: 0)
-    XCTAssertThrowsError(try Model(spec: ModelSpec(architecture: .mlp, inputShape: [4], classes: 1), maxBatch: 1, rng: &rng)) {
+    XCTAssertThrowsError(
+      try Model(spec: ModelSpec(architecture: .mlp, inputShape: [4], classes: 1), maxBatch: 1, rng: &rng)
+    ) {
       XCTAssertEqual(($0 as? EngineError)?.kind, .config)
     }
-    XCTAssertThrowsError(try Model(spec: ModelSpec(architecture: .cnn, inputShape: [2, 2, 2, 2], classes: 3), maxBatch: 1, rng: &rng))
-    XCTAssertThrowsError(try Model(spec: ModelSpec(architecture: .mlp, inputShape: [4], classes: 3, dropout: 1), maxBatch: 1, rng: &rng))
+    XCTAssertThrowsError(
+      try Model(spec: ModelSpec(architecture: .cnn, inputShape: [2, 2, 2, 2], classes: 3), maxBatch: 1, rng: &rng))
+    XCTAssertThrowsError(
+      try Model(spec: ModelSpec(architecture: .mlp, inputShape: [4], classes: 3, dropout: 1), maxBatch: 1, rng: &rng))
   }
 
   func testSameSeedSameModelAndGradients() throws {
@@ -162,10 +177,12 @@ final class ModelTests: XCTestCase {
   func testFreezeBackboneKeepsBackboneAndStatisticsBitIdentical() throws {
     var rng = RNG(seed: 3)
     let model = try Model(
-      spec: ModelSpec(architecture: .resnet, inputShape: [6, 6, 1], classes: 3, width: 4, depth: 2), maxBatch: 8, rng: &rng)
+      spec: ModelSpec(architecture: .resnet, inputShape: [6, 6, 1], classes: 3, width: 4, depth: 2), maxBatch: 8,
+      rng: &rng)
     model.freezeBackbone()
     XCTAssertEqual(model.trainable.filter { $0 }.count, 2)
-    XCTAssertEqual(model.trainableRanges, [model.layout["head.weight"]!.offset..<model.layout["head.bias"]!.range.upperBound])
+    XCTAssertEqual(
+      model.trainableRanges, [model.layout["head.weight"]!.offset..<model.layout["head.bias"]!.range.upperBound])
     let before = model.parameters
     let buffersBefore = model.buffers
     var optimizer = Optimizer(.sgd(momentum: 0.9, weightDecay: 5e-4), parameterCount: model.layout.count)
@@ -173,7 +190,8 @@ final class ModelTests: XCTestCase {
     let labels = (0..<8).map { $0 % 3 }
     for _ in 0..<5 {
       _ = model.trainBatch(input: x, labels: labels, batch: 8, rng: &rng)
-      optimizer.step(parameters: &model.parameters, gradients: model.gradients, ranges: model.trainableRanges, learningRate: 0.1)
+      optimizer.step(
+        parameters: &model.parameters, gradients: model.gradients, ranges: model.trainableRanges, learningRate: 0.1)
     }
     let head = model.layout["head.weight"]!.offset..<model.layout["head.bias"]!.range.upperBound
     for i in 0..<before.count where !head.contains(i) {
@@ -186,9 +204,15 @@ final class ModelTests: XCTestCase {
   func testNamedTensorsLoadAndHeadReplacement() throws {
     var rng = RNG(seed: 1)
     let source = try Model(
-      spec: ModelSpec(architecture: .mlp, inputShape: [4], classes: 5, width: 6, depth: 1, batchNorm: true), maxBatch: 2, rng: &rng)
+      spec: ModelSpec(architecture: .mlp, inputShape: [4], classes: 5, width: 6, depth: 1, batchNorm: true),
+      maxBatch: 2, rng: &rng)
     let tensors = Dictionary(uniqueKeysWithValues: source.namedTensors().map { ($0.name, $0.array) })
-    XCTAssertEqual(Set(tensors.keys), ["fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var", "head.weight", "head.bias"])
+    XCTAssertEqual(
+      Set(tensors.keys),
+      [
+        "fc1.weight", "fc1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var", "head.weight",
+        "head.bias",
+      ])
     // Same architecture: exact copy.
     var other = RNG(seed: 2)
     let copy = try Model(spec: source.spec, maxBatch: 2, rng: &other)
@@ -205,7 +229,9 @@ final class ModelTests: XCTestCase {
       XCTAssert("\(error)".contains("head.weight"))
     }
     try target.load(tensors, include: { !$0.hasPrefix("head.") })
-    XCTAssertEqual(Array(target.parameters[target.layout["fc1.weight"]!.range]), Array(source.parameters[source.layout["fc1.weight"]!.range]))
+    XCTAssertEqual(
+      Array(target.parameters[target.layout["fc1.weight"]!.range]),
+      Array(source.parameters[source.layout["fc1.weight"]!.range]))
     XCTAssertEqual(Array(target.parameters[target.layout["head.weight"]!.range]), freshHead)
     var missing = tensors
     missing["fc1.bias"] = nil
@@ -215,7 +241,8 @@ final class ModelTests: XCTestCase {
   func testEvaluateUsesRunningStatisticsAndSmallerBatches() throws {
     var rng = RNG(seed: 4)
     let model = try Model(
-      spec: ModelSpec(architecture: .cnn, inputShape: [4, 4, 1], classes: 2, width: 2, depth: 1, batchNorm: true), maxBatch: 6, rng: &rng)
+      spec: ModelSpec(architecture: .cnn, inputShape: [4, 4, 1], classes: 2, width: 2, depth: 1, batchNorm: true),
+      maxBatch: 6, rng: &rng)
     let x = randomArray(6 * 16, seed: 3)
     let labels = [0, 1, 0, 1, 0, 1]
     let first = model.evaluateBatch(input: x, labels: labels, batch: 6)

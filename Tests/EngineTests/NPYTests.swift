@@ -21,7 +21,8 @@ final class NPYTests: XCTestCase {
       XCTAssertEqual(try NPY.read(path), a)
       XCTAssertEqual((try readFile(path).count - a.count * a.dtype.byteSize) % 64, 0, "header padded to 64 bytes")
     }
-    XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).count, arrays.count, "no temporary files left")
+    XCTAssertEqual(
+      try FileManager.default.contentsOfDirectory(atPath: dir).count, arrays.count, "no temporary files left")
   }
 
   /// Files written by numpy (see Fixtures/README.md), read back exactly.
@@ -41,8 +42,11 @@ final class NPYTests: XCTestCase {
         }
       }
     }
-    XCTAssertEqual(try NPY.read(fixture("i64.npy")), NDArray(shape: [7], int64: [-(1 << 40), -1, 0, 1, 1 << 40, 9, 1 << 62]))
-    XCTAssertEqual(try NPY.read(fixture("u8.npy")), NDArray(shape: [3, 4], uint8: (0..<12).map { UInt8($0 * 23 % 256) }))
+    XCTAssertEqual(nchwToNHWC(nchw.floats(), batch: 2, channels: 3, height: 4, width: 5), v)
+    XCTAssertEqual(
+      try NPY.read(fixture("i64.npy")), NDArray(shape: [7], int64: [-(1 << 40), -1, 0, 1, 1 << 40, 9, 1 << 62]))
+    XCTAssertEqual(
+      try NPY.read(fixture("u8.npy")), NDArray(shape: [3, 4], uint8: (0..<12).map { UInt8($0 * 23 % 256) }))
     XCTAssertEqual(try NPY.read(fixture("f32_scalar.npy")), NDArray(shape: [], float32: [2.5]))
     XCTAssertEqual(try NPY.read(fixture("f32_v2.npy")), NDArray(shape: [2, 3], float32: [0, 0.5, 1, 1.5, 2, 2.5]))
   }
@@ -63,7 +67,9 @@ final class NPYTests: XCTestCase {
       assert u.dtype == np.uint8 and u.shape == (1, 2) and list(u[0]) == [9, 255]
       print('ok')
       """
-    guard let out = try runPython(script, requiring: ["numpy"]) else { throw XCTSkip("python3 with numpy not available") }
+    guard let out = try runPython(script, requiring: ["numpy"]) else {
+      throw XCTSkip("python3 with numpy not available")
+    }
     XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "ok")
   }
 

@@ -52,7 +52,8 @@ final class OptimizerTests: XCTestCase {
     let adam = steps(.adam(weightDecay: 0.1), lr: 0.1, gradients: [0.5])
     XCTAssertEqual(adam[0], 0.9, accuracy: 1e-6)
     // AdamW shrinks first: p = 1·(1 − 0.1·0.1) − 0.1 = 0.89, then 0.8544662987…
-    let adamW = steps(.adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.1), lr: 0.1, gradients: [0.5, -0.25])
+    let adamW = steps(
+      .adamW(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.1), lr: 0.1, gradients: [0.5, -0.25])
     XCTAssertEqual(adamW[0], 0.89, accuracy: 1e-6)
     XCTAssertEqual(adamW[1], 0.8544663, accuracy: 1e-6)
   }

@@ -44,7 +44,9 @@ final class SafeTensorsTests: XCTestCase {
       t = load_file('\(path)')
       with safe_open('\(path)', framework='np') as f:
           meta = f.metadata()
-      out = {k: {'dtype': str(v.dtype), 'shape': list(v.shape), 'values': [float(x) if v.dtype == np.float32 else int(x) for x in v.ravel()]} for k, v in t.items()}
+      def values(v):
+          return [float(x) if v.dtype == np.float32 else int(x) for x in v.ravel()]
+      out = {k: {'dtype': str(v.dtype), 'shape': list(v.shape), 'values': values(v)} for k, v in t.items()}
       print(json.dumps({'tensors': out, 'metadata': meta}))
       save_file({'w': np.arange(6, dtype=np.float32).reshape(2, 3) / 3, 'i': np.array([-7, 2**40], dtype=np.int64),
                  'u': np.array([[1, 2], [3, 250]], dtype=np.uint8)}, '\(dir)/theirs.safetensors', metadata={'k': 'v'})
@@ -94,10 +96,18 @@ final class SafeTensorsTests: XCTestCase {
       ("huge-header", [0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0] + good, "exceeds"),
       ("not-json", header("{not json}"), "not valid JSON"),
       ("array", header("[1, 2]"), "not a JSON object"),
-      ("bf16", header(#"{"x":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}"#, data: [0, 0]), "unsupported dtype BF16"),
-      ("size", header(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "needs 8 bytes"),
+      (
+        "bf16", header(#"{"x":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}"#, data: [0, 0]),
+        "unsupported dtype BF16"
+      ),
+      (
+        "size", header(#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, data: [0, 0, 0, 0]), "needs 8 bytes"
+      ),
       ("gap", header(#"{"x":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#, data: [0, 0]), "gap or overlap"),
-      ("trailing", header(#"{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#, data: [0, 0]), "cover 1 data bytes, file has 2"),
+      (
+        "trailing", header(#"{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#, data: [0, 0]),
+        "cover 1 data bytes, file has 2"
+      ),
       ("meta", header(#"{"__metadata__":{"a":1}}"#), "is not a string"),
     ]
     for (name, bytes, part) in cases {
@@ -109,6 +119,7 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssert(text.contains(part), "\(name): '\(text)' lacks '\(part)'")
       }
     }
-    XCTAssertThrowsError(try SafeTensors.encode(SafeTensorsFile(tensors: ["__metadata__": NDArray(shape: [1], uint8: [0])])))
+    XCTAssertThrowsError(
+      try SafeTensors.encode(SafeTensorsFile(tensors: ["__metadata__": NDArray(shape: [1], uint8: [0])])))
   }
 }

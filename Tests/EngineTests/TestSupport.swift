@@ -64,7 +64,8 @@ func temporaryDirectory() throws -> String {
   return path
 }
 
-let fixturesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+let fixturesDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+  .path
 
 /// Runs python3 with `script`; nil when python3 or one of `modules` is unavailable.
 func runPython(_ script: String, requiring modules: [String] = [], file: StaticString = #filePath, line: UInt = #line)

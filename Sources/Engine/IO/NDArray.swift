@@ -23,19 +23,22 @@ public struct NDArray: Sendable, Equatable {
   public var storage: Storage
 
   public init(shape: [Int], float32 values: [Float]) {
-    precondition(shape.reduce(1, *) == values.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+    precondition(
+      shape.reduce(1, *) == values.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
     self.shape = shape
     storage = .float32(values)
   }
 
   public init(shape: [Int], int64 values: [Int64]) {
-    precondition(shape.reduce(1, *) == values.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+    precondition(
+      shape.reduce(1, *) == values.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
     self.shape = shape
     storage = .int64(values)
   }
 
   public init(shape: [Int], uint8 values: [UInt8]) {
-    precondition(shape.reduce(1, *) == values.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
+    precondition(
+      shape.reduce(1, *) == values.count, "shape \(shape) needs \(shape.reduce(1, *)) values, got \(values.count)")
     self.shape = shape
     storage = .uint8(values)
   }

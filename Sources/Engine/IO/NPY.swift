@@ -35,14 +35,17 @@ public enum NPY {
     }
     let dataStart = headerStart + headerLength
     guard dataStart <= bytes.count else {
-      throw EngineError(.format, "truncated .npy header: needs \(headerLength) bytes, file has \(bytes.count - headerStart)")
+      throw EngineError(
+        .format, "truncated .npy header: needs \(headerLength) bytes, file has \(bytes.count - headerStart)")
     }
     guard let header = String(validating: bytes[headerStart..<dataStart], as: UTF8.self) else {
       throw EngineError(.format, ".npy header is not valid text")
     }
     let (descr, fortran, shape) = try parseHeader(header)
     if fortran {
-      throw EngineError(.format, "Fortran-order arrays are not supported (fortran_order: True, shape \(shape)); save with np.ascontiguousarray")
+      throw EngineError(
+        .format,
+        "Fortran-order arrays are not supported (fortran_order: True, shape \(shape)); save with np.ascontiguousarray")
     }
     let dtype: DType
     switch descr {
@@ -56,7 +59,8 @@ public enum NPY {
     let needed = count * dtype.byteSize
     let available = bytes.count - dataStart
     guard available >= needed else {
-      throw EngineError(.format, "truncated data: shape \(shape) of \(dtype.rawValue) needs \(needed) bytes, file has \(available)")
+      throw EngineError(
+        .format, "truncated data: shape \(shape) of \(dtype.rawValue) needs \(needed) bytes, file has \(available)")
     }
     guard available == needed else {
       throw EngineError(.format, "\(available - needed) unexpected bytes after the data of shape \(shape)")
@@ -74,7 +78,8 @@ public enum NPY {
     case .int64: descr = "<i8"
     case .uint8: descr = "|u1"
     }
-    let shape = array.shape.count == 1 ? "(\(array.shape[0]),)" : "(\(array.shape.map(String.init).joined(separator: ", ")))"
+    let shape =
+      array.shape.count == 1 ? "(\(array.shape[0]),)" : "(\(array.shape.map(String.init).joined(separator: ", ")))"
     var header = Array("{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }".utf8)
     let v1 = header.count + 11 < 65536
     let prefix = v1 ? 10 : 12

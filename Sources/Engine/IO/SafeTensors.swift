@@ -53,8 +53,10 @@ public enum SafeTensors {
     for name in names {
       let t = file.tensors[name]!
       let size = t.count * t.dtype.byteSize
+      let shape = t.shape.map(String.init).joined(separator: ",")
       fields.append(
-        "\(jsonString(name)):{\"dtype\":\"\(code(t.dtype))\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
+        "\(jsonString(name)):{\"dtype\":\"\(code(t.dtype))\",\"shape\":[\(shape)],"
+          + "\"data_offsets\":[\(offset),\(offset + size)]}"
       )
       offset += size
     }
@@ -80,7 +82,8 @@ public enum SafeTensors {
     }
     let headerEnd = 8 + Int(n)
     guard headerEnd <= bytes.count else {
-      throw EngineError(.format, "truncated safetensors file: header needs \(n) bytes, file has \(bytes.count - 8) after the length")
+      throw EngineError(
+        .format, "truncated safetensors file: header needs \(n) bytes, file has \(bytes.count - 8) after the length")
     }
     let object: Any
     do {
@@ -146,12 +149,16 @@ public enum SafeTensors {
     for span in spans {
       guard span.begin == covered else {
         throw EngineError(
-          .format, "corrupt safetensors file: tensor '\(span.name)' starts at \(span.begin), expected \(covered) (gap or overlap)")
+          .format,
+          "corrupt safetensors file: tensor '\(span.name)' starts at \(span.begin), expected \(covered)"
+            + " (gap or overlap)"
+        )
       }
       covered = span.end
     }
     guard covered == dataLength else {
-      throw EngineError(.format, "corrupt safetensors file: tensors cover \(covered) data bytes, file has \(dataLength)")
+      throw EngineError(
+        .format, "corrupt safetensors file: tensors cover \(covered) data bytes, file has \(dataLength)")
     }
     return SafeTensorsFile(tensors: tensors, metadata: metadata)
   }
@@ -178,7 +185,9 @@ public enum SafeTensors {
       case "\r": out += "\\r"
       case "\t": out += "\\t"
       case _ where scalar.value < 0x20:
-        out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+        out +=
+          "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+          + String(scalar.value, radix: 16)
       default: out.unicodeScalars.append(scalar)
       }
     }

@@ -33,7 +33,9 @@ public struct Conv2dShape: Sendable, Hashable {
   }
 
   /// Square kernel, same stride and padding on both axes.
-  public init(inChannels: Int, outChannels: Int, height: Int, width: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
+  public init(
+    inChannels: Int, outChannels: Int, height: Int, width: Int, kernel: Int, stride: Int = 1, padding: Int = 0
+  ) {
     self.init(
       inChannels: inChannels, outChannels: outChannels, inHeight: height, inWidth: width,
       kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride, strideWidth: stride,

@@ -174,7 +174,8 @@ struct Graph {
     let shape = Conv2dShape(
       inChannels: c, outChannels: outChannels, inHeight: h, inWidth: w, kernelHeight: kh,
       kernelWidth: kernel, strideHeight: sh, strideWidth: stride, padHeight: kh / 2, padWidth: kernel / 2)
-    let weight = param("\(name).weight", [outChannels, kh, kernel, c], .normal((2 / Float(shape.patchSize)).squareRoot()))
+    let weight = param(
+      "\(name).weight", [outChannels, kh, kernel, c], .normal((2 / Float(shape.patchSize)).squareRoot()))
     let b = bias ? param("\(name).bias", [outChannels], .constant(0)) : nil
     let y = newSlot([shape.outHeight, shape.outWidth, outChannels])
     if !shape.isPointwise { colsNeeded = max(colsNeeded, shape.outHeight * shape.outWidth * shape.patchSize) }
@@ -272,7 +273,8 @@ extension Graph {
       var h = g.input([height, width, channels])
       var outChannels = spec.width
       for i in 1...spec.depth {
-        h = g.conv(h, outChannels, kernel: spec.kernelSize, stride: spec.convStride, bias: !spec.batchNorm, name: "conv\(i)")
+        h = g.conv(
+          h, outChannels, kernel: spec.kernelSize, stride: spec.convStride, bias: !spec.batchNorm, name: "conv\(i)")
         if spec.batchNorm { h = g.batchNorm(h, name: "bn\(i)", momentum: spec.batchNormMomentum) }
         h = g.activation(h, spec.activation)
         if spec.pool && i < spec.depth && h.shape[1] >= 2 { h = g.maxPool(h) }

@@ -152,6 +152,7 @@ public final class Model {
   /// next call. `rng` drives dropout (training only).
   public func forward(input: UnsafePointer<Float>, batch: Int, training: Bool, rng: inout RNG) {
     precondition(batch >= 1 && batch <= maxBatch, "batch \(batch) outside 1...\(maxBatch)")
+    precondition(parameters.count == layout.count && buffers.count == bufferLayout.count, "parameters resized")
     value(0).update(from: input, count: batch * slots[0].size)
     let cols = arena + colsOffset
     parameters.withUnsafeBufferPointer { pb in
@@ -187,7 +188,8 @@ public final class Model {
               value(output).update(from: value(input), count: n)
             }
           case .maxPool(let o):
-            maxPool2dForward(y: value(o.output), argmax: intArena + o.argmax, x: value(o.input), shape: o.shape, batch: batch)
+            maxPool2dForward(
+              y: value(o.output), argmax: intArena + o.argmax, x: value(o.input), shape: o.shape, batch: batch)
           case .globalAvgPool(let input, let output, let pixels, let channels):
             globalAvgPoolForward(y: value(output), x: value(input), batch: batch, pixels: pixels, channels: channels)
           case .add(let a, let b, let output):

@@ -39,46 +39,55 @@ public struct Optimizer: Sendable {
   ) {
     precondition(parameters.count == gradients.count)
     steps += 1
-    let t = steps
-    let config = config
-    parameters.withUnsafeMutableBufferPointer { pb in
-      gradients.withUnsafeBufferPointer { gb in
-        moment1.withUnsafeMutableBufferPointer { m1b in
-          moment2.withUnsafeMutableBufferPointer { m2b in
+    switch config {
+    case .sgd(let momentum, _, let wd) where momentum == 0 || moment1.isEmpty:
+      parameters.withUnsafeMutableBufferPointer { pb in
+        gradients.withUnsafeBufferPointer { gb in
+          for range in ranges {
+            let (p, g) = (pb.baseAddress! + range.lowerBound, gb.baseAddress! + range.lowerBound)
+            for i in 0..<range.count { p[i] -= lr * (g[i] + wd * p[i]) }
+          }
+        }
+      }
+    case .sgd(let momentum, let nesterov, let wd):
+      parameters.withUnsafeMutableBufferPointer { pb in
+        gradients.withUnsafeBufferPointer { gb in
+          moment1.withUnsafeMutableBufferPointer { mb in
             for range in ranges {
-              let p = pb.baseAddress! + range.lowerBound
-              let g = gb.baseAddress! + range.lowerBound
-              let n = range.count
-              switch config {
-              case .sgd(let momentum, let nesterov, let wd):
-                if momentum == 0 {
-                  for i in 0..<n { p[i] -= lr * (g[i] + wd * p[i]) }
-                } else {
-                  let b = m1b.baseAddress! + range.lowerBound
-                  if nesterov {
-                    for i in 0..<n {
-                      let d = g[i] + wd * p[i]
-                      b[i] = momentum * b[i] + d
-                      p[i] -= lr * (d + momentum * b[i])
-                    }
-                  } else {
-                    for i in 0..<n {
-                      b[i] = momentum * b[i] + g[i] + wd * p[i]
-                      p[i] -= lr * b[i]
-                    }
-                  }
+              let (p, g) = (pb.baseAddress! + range.lowerBound, gb.baseAddress! + range.lowerBound)
+              let b = mb.baseAddress! + range.lowerBound
+              if nesterov {
+                for i in 0..<range.count {
+                  let d = g[i] + wd * p[i]
+                  b[i] = momentum * b[i] + d
+                  p[i] -= lr * (d + momentum * b[i])
                 }
-              case .adam(let beta1, let beta2, let eps, let wd), .adamW(let beta1, let beta2, let eps, let wd):
-                let decoupled: Bool
-                if case .adamW = config { decoupled = true } else { decoupled = false }
-                let m = m1b.baseAddress! + range.lowerBound
-                let v = m2b.baseAddress! + range.lowerBound
-                let bc1 = 1 - Float(Double(beta1).power(t))
-                let bc2Sqrt = Float((1 - Double(beta2).power(t)).squareRoot())
-                let stepSize = lr / bc1
-                let l2: Float = decoupled ? 0 : wd
-                let shrink: Float = decoupled ? 1 - lr * wd : 1
-                for i in 0..<n {
+              } else {
+                for i in 0..<range.count {
+                  b[i] = momentum * b[i] + g[i] + wd * p[i]
+                  p[i] -= lr * b[i]
+                }
+              }
+            }
+          }
+        }
+      }
+    case .adam(let beta1, let beta2, let eps, let wd), .adamW(let beta1, let beta2, let eps, let wd):
+      var decoupled = false
+      if case .adamW = config { decoupled = true }
+      let bc1 = 1 - Float(Double(beta1).power(steps))
+      let bc2Sqrt = Float((1 - Double(beta2).power(steps)).squareRoot())
+      let stepSize = lr / bc1
+      let l2: Float = decoupled ? 0 : wd
+      let shrink: Float = decoupled ? 1 - lr * wd : 1
+      parameters.withUnsafeMutableBufferPointer { pb in
+        gradients.withUnsafeBufferPointer { gb in
+          moment1.withUnsafeMutableBufferPointer { m1b in
+            moment2.withUnsafeMutableBufferPointer { m2b in
+              for range in ranges {
+                let (p, g) = (pb.baseAddress! + range.lowerBound, gb.baseAddress! + range.lowerBound)
+                let (m, v) = (m1b.baseAddress! + range.lowerBound, m2b.baseAddress! + range.lowerBound)
+                for i in 0..<range.count {
                   let grad = g[i] + l2 * p[i]
                   m[i] = beta1 * m[i] + (1 - beta1) * grad
                   v[i] = beta2 * v[i] + (1 - beta2) * grad * grad

@@ -29,7 +29,9 @@ public enum LRSchedule: Sendable, Hashable, Codable {
     case .step(let stepSize, let gamma):
       return base * pow(gamma, Float(epoch / max(1, stepSize)))
     case .multiStep(let milestones, let gamma):
-      return base * pow(gamma, Float(milestones.filter { $0 <= epoch }.count))
+      var passed = 0
+      for m in milestones where m <= epoch { passed += 1 }
+      return base * pow(gamma, Float(passed))
     case .cosine(let warmupEpochs, let totalEpochs, let minLR):
       let warmup = warmupEpochs * perEpoch
       let total = max(warmup + 1, totalEpochs * perEpoch)
