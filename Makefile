@@ -8,7 +8,8 @@ build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --product orch
+	$(SWIFT) build -c release --product orch-worker
 
 # Runs the demo sweep (24 jobs) through a fresh daemon and prints the summary table.
 demo: release
@@ -25,6 +26,7 @@ test: build
 bench: release
 	bench/dispatch/run.sh
 	bench/expand/run.sh
+	bench/idle/run.sh
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
