@@ -21,7 +21,9 @@ let package = Package(
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
     .target(
       name: "Store",
-      dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+      dependencies: [
+        .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+      ]),
     .target(name: "Engine", dependencies: ["CBLAS"]),
     .target(
       name: "Worker",

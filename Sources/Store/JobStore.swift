@@ -21,6 +21,8 @@ public final class JobStore {
     config.prepareDatabase { db in
       // WAL + NORMAL: commits survive a process crash; only an OS crash may lose the last ones.
       try db.execute(sql: "PRAGMA synchronous = NORMAL")
+      // Large submissions touch hundreds of MB of pages; a small cache spills them to the WAL mid-transaction.
+      try db.execute(sql: "PRAGMA cache_size = -262144")
     }
     db = try StoreError.wrap("while opening store \(path)") {
       let queue = try DatabaseQueue(path: path, configuration: config)

@@ -106,7 +106,8 @@ extension JobStore {
         db,
         sql: """
           SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
-            j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time, j.run_dir
+            j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
+            a.output_root || '/' || j.key
           FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
           \(whereSQL) ORDER BY j.id
           """, arguments: StatementArguments(args))

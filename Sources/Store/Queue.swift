@@ -71,7 +71,7 @@ public enum FinishResult: Sendable, Equatable {
 extension JobStore {
   /// Claims the next runnable job that fits in `freeCPUs`: priority, then submission order, honouring
   /// readiness (dependencies) and each array's `%N` throttle. One statement, so claims never race.
-  /// `INDEXED BY` because without statistics SQLite prefers `jobs_state` and sorts every pending
+  /// `INDEXED BY` because without statistics SQLite may pick another index and sort every pending
   /// job on each claim: quadratic in the queue length.
   public static func claim(_ db: Database, freeCPUs: Int, now: Double, workerPID: Int32, cpus: (Int) -> [Int])
     throws -> ClaimedJob?
@@ -85,16 +85,17 @@ extension JobStore {
           WHERE j.state = 'PENDING' AND j.ready = 1 AND j.cpus <= ?
             AND (a.throttle IS NULL OR a.running < a.throttle)
           ORDER BY j.priority DESC, j.id LIMIT 1)
-        RETURNING id, array_id, array_index, attempt, cpus, time_limit, mem_limit, key, config, run_dir
+        RETURNING id, array_id, array_index, attempt, cpus, time_limit, mem_limit, key, config
         """)
     guard let row = try Row.fetchOne(statement, arguments: [now, freeCPUs]) else { return nil }
     let arrayID: Int64 = row[1]
     let array = try db.cachedStatement(
-      sql: "UPDATE arrays SET running = running + 1 WHERE id = ? RETURNING is_array, name")
+      sql: "UPDATE arrays SET running = running + 1 WHERE id = ? RETURNING is_array, name, output_root")
     let arrayRow = try Row.fetchOne(array, arguments: [arrayID])!
     let job = ClaimedJob(
       id: row[0], arrayID: arrayID, arrayIndex: row[2], isArray: arrayRow[0], attempt: row[3], cpus: row[4],
-      timeLimit: row[5], memLimit: row[6], key: row[7], config: row[8], runDir: row[9], name: arrayRow[1])
+      timeLimit: row[5], memLimit: row[6], key: row[7], config: row[8], runDir: (arrayRow[2] as String) + "/" + (row[7] as String),
+      name: arrayRow[1])
     let assigned = cpus(job.cpus)
     try db.cachedStatement(
       sql: """
@@ -171,7 +172,7 @@ extension JobStore {
         db,
         sql: """
           SELECT j.id, j.array_id, j.array_index, a.is_array, j.attempt, j.cpus, j.time_limit, j.mem_limit, j.key,
-            j.config, j.run_dir, a.name FROM jobs j JOIN arrays a ON a.id = j.array_id WHERE j.id = ?
+            j.config, a.output_root || '/' || j.key, a.name FROM jobs j JOIN arrays a ON a.id = j.array_id WHERE j.id = ?
           """, arguments: [jobID])
     else { return nil }
     return ClaimedJob(

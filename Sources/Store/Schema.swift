@@ -25,6 +25,8 @@ enum Schema {
             dep_or INTEGER NOT NULL DEFAULT 0,
             kill_on_invalid_dep INTEGER NOT NULL DEFAULT 0,
             launch TEXT NOT NULL,
+            -- A job's run directory is output_root/key: derived, not stored per job.
+            output_root TEXT NOT NULL,
             submit_time REAL NOT NULL
           );
           CREATE INDEX arrays_sweep ON arrays(sweep_id);
@@ -35,8 +37,9 @@ enum Schema {
             array_index INTEGER,
             key TEXT NOT NULL,
             config_hash TEXT NOT NULL,
+            -- First 8 bytes of the hash: a small integer index instead of one over 64-char text.
+            hash_key INTEGER NOT NULL,
             config TEXT NOT NULL,
-            run_dir TEXT NOT NULL,
             state TEXT NOT NULL,
             reason TEXT,
             ready INTEGER NOT NULL DEFAULT 1,
@@ -56,8 +59,8 @@ enum Schema {
           CREATE INDEX jobs_claim ON jobs(priority DESC, id) WHERE state = 'PENDING' AND ready = 1;
           CREATE INDEX jobs_waiting ON jobs(array_id) WHERE state = 'PENDING' AND ready = 0;
           CREATE INDEX jobs_array ON jobs(array_id, array_index);
-          CREATE INDEX jobs_hash ON jobs(config_hash);
-          CREATE INDEX jobs_state ON jobs(state);
+          CREATE INDEX jobs_hash ON jobs(hash_key);
+          CREATE INDEX jobs_running ON jobs(id) WHERE state = 'RUNNING';
           CREATE TABLE attempts(
             job_id INTEGER NOT NULL REFERENCES jobs(id),
             attempt INTEGER NOT NULL,

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// One submission (a SLURM array, or a single job when `isArray` is false).
 public struct NewArray: Sendable {
@@ -13,11 +14,13 @@ public struct NewArray: Sendable {
   public var killOnInvalidDependency: Bool
   /// Launch settings shared by the elements (JSON owned by the Worker library).
   public var launch: String
+  /// Run directories are `<outputRoot>/<key>`.
+  public var outputRoot: String
 
   public init(
     sweep: String?, name: String, source: String, isArray: Bool, throttle: Int? = nil,
     dependency: String? = nil, dependencyOr: Bool = false, killOnInvalidDependency: Bool = false,
-    launch: String
+    launch: String, outputRoot: String
   ) {
     self.sweep = sweep
     self.name = name
@@ -28,6 +31,7 @@ public struct NewArray: Sendable {
     self.dependencyOr = dependencyOr
     self.killOnInvalidDependency = killOnInvalidDependency
     self.launch = launch
+    self.outputRoot = outputRoot
   }
 }
 
@@ -53,15 +57,13 @@ public struct NewJob: Sendable {
   public var key: String
   public var configHash: String
   public var config: String
-  public var runDir: String
   public var resources: JobResources
 
-  public init(arrayIndex: Int?, key: String, configHash: String, config: String, runDir: String, resources: JobResources) {
+  public init(arrayIndex: Int?, key: String, configHash: String, config: String, resources: JobResources) {
     self.arrayIndex = arrayIndex
     self.key = key
     self.configHash = configHash
     self.config = config
-    self.runDir = runDir
     self.resources = resources
   }
 }
@@ -102,9 +104,9 @@ public struct Submission {
     let statement = try db.cachedStatement(
       sql: """
         SELECT j.id, j.state, j.array_index, a.is_array, j.array_id FROM jobs j JOIN arrays a ON a.id = j.array_id
-        WHERE j.config_hash = ? ORDER BY j.id DESC LIMIT 1
+        WHERE j.hash_key = ? AND j.config_hash = ? ORDER BY j.id DESC LIMIT 1
         """)
-    guard let row = try Row.fetchOne(statement, arguments: [hash]) else { return nil }
+    guard let row = try Row.fetchOne(statement, arguments: [JobStore.hashKey(hash), hash]) else { return nil }
     let state = JobState(rawValue: row[1]) ?? .failed
     let display = JobStore.display(arrayID: row[4], index: row[2], isArray: row[3])
     return ExistingJob(id: row[0], state: state, display: display)
@@ -153,27 +155,47 @@ public struct Submission {
     try db.execute(
       sql: """
         INSERT INTO arrays(id, sweep_id, name, source, is_array, throttle, dependency, dep_or,
-          kill_on_invalid_dep, launch, submit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          kill_on_invalid_dep, launch, output_root, submit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
       arguments: [
         first, sweepID, array.name, array.source, array.isArray, array.throttle, array.dependency,
-        array.dependencyOr, array.killOnInvalidDependency, array.launch, now,
+        array.dependencyOr, array.killOnInvalidDependency, array.launch, array.outputRoot, now,
       ])
     let ready = dependencies.isEmpty
     let insert = try db.makeStatement(
       sql: """
-        INSERT INTO jobs(id, array_id, array_index, key, config_hash, config, run_dir, state, ready,
+        INSERT INTO jobs(id, array_id, array_index, key, config_hash, hash_key, config, state, ready,
           priority, cpus, time_limit, mem_limit, max_attempts, submit_time, reason)
         VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?)
         """)
     let reason: String? = ready ? nil : "Dependency"
+    // Bound through the C API: a million-config sweep spends most of its time here, and building
+    // `StatementArguments` of existentials per row costs more than SQLite itself.
+    let s = insert.sqliteStatement
     for (offset, job) in jobs.enumerated() {
       let r = job.resources
-      try insert.execute(arguments: [
-        first + Int64(offset), first, job.arrayIndex, job.key, job.configHash, job.config, job.runDir, ready,
-        r.priority, r.cpus, r.timeLimit, r.memLimit, r.maxAttempts, now, reason,
-      ])
+      sqlite3_reset(s)
+      sqlite3_bind_int64(s, 1, first + Int64(offset))
+      sqlite3_bind_int64(s, 2, first)
+      bind(s, 3, job.arrayIndex.map(Int64.init))
+      bind(s, 4, job.key)
+      bind(s, 5, job.configHash)
+      sqlite3_bind_int64(s, 6, JobStore.hashKey(job.configHash))
+      bind(s, 7, job.config)
+      sqlite3_bind_int64(s, 8, ready ? 1 : 0)
+      sqlite3_bind_int64(s, 9, Int64(r.priority))
+      sqlite3_bind_int64(s, 10, Int64(r.cpus))
+      bind(s, 11, r.timeLimit.map(Int64.init))
+      bind(s, 12, r.memLimit)
+      sqlite3_bind_int64(s, 13, Int64(r.maxAttempts))
+      sqlite3_bind_double(s, 14, now)
+      bind(s, 15, reason)
+      let rc = sqlite3_step(s)
+      guard rc == SQLITE_DONE else {
+        throw StoreError("cannot insert job \(job.key): \(String(cString: sqlite3_errmsg(sqlite3_db_handle(s))))")
+      }
     }
+    sqlite3_reset(s)
     for dep in dependencies {
       let jobID: Int64? = dep.onlyIndex.flatMap { index in
         jobs.firstIndex { $0.arrayIndex == index }.map { first + Int64($0) }
@@ -189,10 +211,33 @@ public struct Submission {
   }
 }
 
+private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+private func bind(_ s: OpaquePointer, _ i: Int32, _ value: String?) {
+  guard let value else {
+    sqlite3_bind_null(s, i)
+    return
+  }
+  sqlite3_bind_text(s, i, value, -1, transient)
+}
+
+private func bind(_ s: OpaquePointer, _ i: Int32, _ value: Int64?) {
+  guard let value else {
+    sqlite3_bind_null(s, i)
+    return
+  }
+  sqlite3_bind_int64(s, i, value)
+}
+
 extension JobStore {
   /// Runs one submission in one transaction.
   public func submit<T>(now: Double, _ body: (Submission) throws -> T) throws(StoreError) -> T {
     try write("while submitting") { db in try body(Submission(db: db, now: now)) }
+  }
+
+  /// The indexed part of a hex config hash: its first 16 hex digits as a signed 64-bit integer.
+  static func hashKey(_ hash: String) -> Int64 {
+    Int64(bitPattern: UInt64(hash.prefix(16), radix: 16) ?? 0)
   }
 
   /// `12` for a single job, `12_3` for an element of array 12.

@@ -21,11 +21,11 @@ final class QueueTests: XCTestCase {
     try store.submit(now: 1) { tx in
       let jobs = (0..<n).map {
         NewJob(
-          arrayIndex: $0, key: "k\(hash)\($0)", configHash: "\(hash)\($0)", config: "{}", runDir: "/tmp/r\($0)",
+          arrayIndex: $0, key: "k\(hash)\($0)", configHash: "\(hash)\($0)", config: "{}",
           resources: JobResources(maxAttempts: maxAttempts, priority: priority))
       }
       return try tx.insert(
-        array: NewArray(sweep: "s", name: "s", source: "x", isArray: true, throttle: throttle, launch: "{}"), jobs: jobs,
+        array: NewArray(sweep: "s", name: "s", source: "x", isArray: true, throttle: throttle, launch: "{}", outputRoot: "/tmp/r"), jobs: jobs,
         dependencies: [])
     }
   }
@@ -71,8 +71,8 @@ final class QueueTests: XCTestCase {
   func testClaimRespectsCPUs() throws {
     try store.submit(now: 1) { tx in
       try tx.insert(
-        array: NewArray(sweep: nil, name: "big", source: "x", isArray: false, launch: "{}"),
-        jobs: [NewJob(arrayIndex: nil, key: "big", configHash: "b", config: "{}", runDir: "/tmp/b", resources: JobResources(cpus: 4))],
+        array: NewArray(sweep: nil, name: "big", source: "x", isArray: false, launch: "{}", outputRoot: "/tmp/r"),
+        jobs: [NewJob(arrayIndex: nil, key: "big", configHash: "b", config: "{}", resources: JobResources(cpus: 4))],
         dependencies: [])
     }
     XCTAssertNil(try claim(cpus: 2))
@@ -124,6 +124,15 @@ final class QueueTests: XCTestCase {
     XCTAssertEqual(first, 2)
     XCTAssertEqual(again, 0)
     XCTAssertEqual(try store.metrics(jobID: job.id).map(\.name), ["loss", "acc"])
+  }
+
+  func testResubmissionFindsTheNewestJobByHash() throws {
+    try submit(2, hash: "ab12")
+    try submit(1, hash: "ab12")
+    let found = try store.submit(now: 5) { tx in try tx.existing(hash: "ab120") }
+    XCTAssertEqual(found?.display, "3_0")
+    XCTAssertNil(try store.submit(now: 5) { tx in try tx.existing(hash: "ffff") })
+    XCTAssertEqual(try store.jobs(JobFilter()).first?.runDir, "/tmp/r/kab120")
   }
 
   func testStoreFileIsPrivateAndWAL() throws {

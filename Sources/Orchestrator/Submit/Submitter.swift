@@ -64,7 +64,7 @@ struct Submitter {
           fresh.append(
             NewJob(
               arrayIndex: index, key: config.key, configHash: config.hash, config: config.canonicalJSON,
-              runDir: outputRoot + "/" + config.key, resources: resources))
+              resources: resources))
         }
         if !fresh.isEmpty {
           var launch = launch
@@ -75,7 +75,8 @@ struct Submitter {
           launch.arrayTaskStep = Self.step(of: indices)
           let array = NewArray(
             sweep: sweep, name: sweep, source: source, isArray: true, throttle: throttle,
-            dependency: dependency?.description, dependencyOr: dependency?.isOr ?? false, launch: launch.encoded())
+            dependency: dependency?.description, dependencyOr: dependency?.isOr ?? false, launch: launch.encoded(),
+            outputRoot: outputRoot)
           let id = try tx.insert(array: array, jobs: fresh, dependencies: deps)
           result.arrayID = id
           result.new = fresh.count
