@@ -40,18 +40,13 @@ struct Submit: ParsableCommand {
     // Everything that can be wrong with the input is checked before the store is opened.
     let registry = try Registry.load(path: path)
     let regex = match ?? ".*"
-    let matched = try registry.matching(regex)
+    let matched = match == nil ? registry.configs : try registry.matching(regex)
     let spec = try array.map { text throws(OrchError) in try ArraySpec.parse(text) }
-    let selected: [(index: Int, config: ConfigSpec)]
-    if let spec {
-      if let bad = spec.indices.first(where: { $0 >= matched.count }) {
-        throw OrchError.badInput("--array index \(bad) is out of range: \(matched.count) configs match '\(regex)'")
-      }
-      selected = spec.indices.map { ($0, matched[$0]) }
-    } else {
-      selected = matched.enumerated().map { ($0.offset, $0.element) }
+    if let spec, let bad = spec.indices.first(where: { $0 >= matched.count }) {
+      throw OrchError.badInput("--array index \(bad) is out of range: \(matched.count) configs match '\(regex)'")
     }
-    if selected.isEmpty { throw OrchError.badInput("no configs match '\(regex)' in \(path)") }
+    let selected = Submitter.Selection(configs: matched, indices: spec?.indices)
+    if selected.count == 0 { throw OrchError.badInput("no configs match '\(regex)' in \(path)") }
     var overrides = Submitter.Overrides()
     if let cpus {
       guard cpus >= 1 else { throw OrchError.badInput("--cpus must be at least 1") }
@@ -65,7 +60,7 @@ struct Submit: ParsableCommand {
     }
     overrides.priority = priority
     let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text) }
-    let sweep = name ?? Self.sweepName(path: path, selected: selected.map(\.config))
+    let sweep = name ?? Self.sweepName(path: path, files: selected.files)
 
     let home = try OrchHome()
     let store = try home.openStore()
@@ -101,8 +96,7 @@ struct Submit: ParsableCommand {
     }
   }
 
-  static func sweepName(path: String, selected: [ConfigSpec]) -> String {
-    let files = Set(selected.map(\.file))
+  static func sweepName(path: String, files: Set<String>) -> String {
     if files.count == 1, let file = files.first { return file }
     var isDir: ObjCBool = false
     let url = URL(fileURLWithPath: path).standardizedFileURL

@@ -14,6 +14,25 @@ struct Submitter {
     var priority: Int?
   }
 
+  /// The configs a submission takes: all of `configs`, or those at `indices` (array indices are
+  /// positions in the listing).
+  struct Selection {
+    var configs: [ConfigSpec]
+    var indices: [Int]?
+
+    var count: Int { indices?.count ?? configs.count }
+    var files: Set<String> {
+      indices.map { Set($0.map { configs[$0].file }) } ?? Set(configs.map(\.file))
+    }
+    func forEach(_ body: (Int, ConfigSpec) throws -> Void) rethrows {
+      if let indices {
+        for i in indices { try body(i, configs[i]) }
+      } else {
+        for (i, c) in configs.enumerated() { try body(i, c) }
+      }
+    }
+  }
+
   struct Result: Codable {
     var arrayID: Int64?
     /// Every job of the submission: the new ones and the requeued ones.
@@ -29,9 +48,8 @@ struct Submitter {
   let outputRoot: String
   let force: Bool
 
-  /// `selected` pairs each config with its array index (its position in the listing).
   func submit(
-    sweep: String, source: String, selected: [(index: Int, config: ConfigSpec)], throttle: Int?,
+    sweep: String, source: String, selected: Selection, throttle: Int?,
     dependency: DependencySpec?, overrides: Overrides, launch: LaunchSpec
   ) throws(OrchError) -> Result {
     let now = Posix.now()
@@ -41,22 +59,23 @@ struct Submitter {
         let deps = try resolve(dependency, tx)
         let checkExisting = !(try tx.isEmpty())
         var fresh: [NewJob] = []
-        for (index, config) in selected {
+        fresh.reserveCapacity(selected.count)
+        try selected.forEach { index, config in
           let resources = apply(overrides, to: config.resources)
           if checkExisting, let existing = try tx.existing(hash: config.hash) {
             switch existing.state {
             case .completed where !force:
               result.skippedCompleted += 1
-              continue
+              return
             case .pending, .running:
               result.skippedActive += 1
-              continue
+              return
             case .failed, .cancelled, .timeout, .outOfMemory:
               try tx.requeue(jobID: existing.id, resources: resources)
               result.requeued += 1
               result.jobs.append(existing.id)
               result.requeuedJobs.append(existing.id)
-              continue
+              return
             case .completed:
               break
             }
