@@ -1,0 +1,327 @@
+/// One binding the engine understands: its name, type, default and a one-line doc.
+public struct BindingSpec: Sendable {
+  public enum Kind: Sendable, Equatable {
+    case string
+    case int
+    /// Integers are accepted and widened.
+    case double
+    case bool
+    case intList
+    /// One of these strings; matched case-insensitively and stored in the spelling given here.
+    case choice([String])
+  }
+
+  public let name: String
+  public let kind: Kind
+  public let defaultValue: ConfigValue
+  public let doc: String
+  /// Range rule on an already type-checked value: nil when fine, else what is expected.
+  let rule: (@Sendable (ConfigValue) -> String?)?
+
+  init(
+    _ name: String, _ kind: Kind, _ defaultValue: ConfigValue, _ doc: String,
+    rule: (@Sendable (ConfigValue) -> String?)? = nil
+  ) {
+    self.name = name
+    self.kind = kind
+    self.defaultValue = defaultValue
+    self.doc = doc
+    self.rule = rule
+  }
+
+  /// "an integer", "one of sgd, adam, adamw", …
+  public var expected: String {
+    switch kind {
+    case .string: "a string"
+    case .int: "an integer"
+    case .double: "a number"
+    case .bool: "true or false"
+    case .intList: "a list of integers"
+    case .choice(let options): "one of \(options.joined(separator: ", "))"
+    }
+  }
+}
+
+// Range rules, phrased as what is expected.
+private func atLeast(_ low: Double) -> @Sendable (ConfigValue) -> String? {
+  { v in (v.number ?? 0) >= low ? nil : "a value ≥ \(ConfigValue.short(low))" }
+}
+private func inUnit(closedTop: Bool) -> @Sendable (ConfigValue) -> String? {
+  { v in
+    let x = v.number ?? 0
+    return x >= 0 && (closedTop ? x <= 1 : x < 1) ? nil : (closedTop ? "a value in [0, 1]" : "a value in [0, 1)")
+  }
+}
+private let positive: @Sendable (ConfigValue) -> String? = { v in (v.number ?? 0) > 0 ? nil : "a value > 0" }
+
+/// The engine's binding schema, declared once: the sweep loader checks names against it, the
+/// worker turns a job's bindings into a `TrainConfig` with it.
+///
+/// Only names in an engine namespace (`data.`, `model.`, `optimizer.`, `lr_scheduler.`,
+/// `train.`) are checked, plus names whose namespace is a typo of one; other bindings (`init`,
+/// `seed`, … used only in key templates) pass through untouched.
+public enum EngineSchema {
+  public static let namespaces = ["data.", "model.", "optimizer.", "lr_scheduler.", "train."]
+
+  public static let bindings: [BindingSpec] = [
+    // data
+    BindingSpec(
+      "data.name", .string, "digits",
+      "built-in dataset (digits, mnist1d), a dataset directory name under the data root, or a path to a directory of"
+        + " {split}_x.npy or {split}_feats.npy with {split}_targets.npy or {split}_y.npy"),
+    BindingSpec("data.normalize", .bool, true, "standardise inputs with per-channel mean/std of the train split"),
+    BindingSpec(
+      "data.layout", .choice(["auto", "NCHW", "NHWC"]), "auto",
+      "layout of 4-D image arrays; auto: NCHW when dimension 1 is 1 or 3, else NHWC"),
+    BindingSpec(
+      "data.num_classes", .int, 0, "number of classes; 0 infers max(train label) + 1", rule: atLeast(0)),
+    BindingSpec(
+      "data.augment.crop_padding", .int, 0, "random crop with this zero padding on each side (0 = off)",
+      rule: atLeast(0)),
+    BindingSpec("data.augment.flip", .bool, false, "random horizontal flip"),
+    // model
+    BindingSpec("model.arch", .choice(Architecture.allCases.map(\.rawValue)), "mlp", "architecture"),
+    BindingSpec(
+      "model.width", .int, 128, "hidden units (mlp) or channels of the first stage (cnn, resnet)", rule: positive),
+    BindingSpec("model.depth", .int, 2, "hidden layers (mlp), conv blocks (cnn) or stages (resnet)", rule: positive),
+    BindingSpec("model.activation", .choice(Activation.allCases.map(\.rawValue)), "relu", "hidden activation"),
+    BindingSpec(
+      "model.dropout", .double, 0.0, "dropout probability after each hidden layer", rule: inUnit(closedTop: false)),
+    BindingSpec("model.batch_norm", .bool, false, "BatchNorm after each hidden linear/conv layer (resnet always)"),
+    BindingSpec("model.kernel_size", .int, 3, "convolution kernel size (cnn)", rule: positive),
+    BindingSpec("model.stride", .int, 1, "convolution stride (cnn)", rule: positive),
+    BindingSpec("model.pool", .bool, true, "2×2 max pool between conv blocks (cnn)"),
+    BindingSpec("model.global_pool", .bool, true, "global average pool before the head (cnn); false flattens"),
+    BindingSpec("model.channel_growth", .int, 2, "channel multiplier per conv block (cnn)", rule: positive),
+    BindingSpec("model.blocks_per_stage", .int, 1, "residual blocks per stage (resnet)", rule: positive),
+    BindingSpec(
+      "model.bn_momentum", .double, 0.1, "BatchNorm running-statistics momentum", rule: inUnit(closedTop: true)),
+    // optimizer
+    BindingSpec("optimizer.name", .choice(["sgd", "adam", "adamw"]), "sgd", "update rule (PyTorch semantics)"),
+    BindingSpec("optimizer.base_lr", .double, 0.1, "base learning rate, scaled by the schedule", rule: atLeast(0)),
+    BindingSpec("optimizer.momentum", .double, 0.9, "SGD momentum", rule: inUnit(closedTop: false)),
+    BindingSpec("optimizer.nesterov", .bool, false, "Nesterov momentum (SGD; needs momentum > 0)"),
+    BindingSpec(
+      "optimizer.weight_decay", .double, 0.0, "L2 weight decay (sgd, adam) or decoupled decay (adamw)",
+      rule: atLeast(0)),
+    BindingSpec("optimizer.beta1", .double, 0.9, "Adam β1", rule: inUnit(closedTop: false)),
+    BindingSpec("optimizer.beta2", .double, 0.999, "Adam β2", rule: inUnit(closedTop: false)),
+    BindingSpec("optimizer.eps", .double, 1e-8, "Adam ε", rule: positive),
+    // lr_scheduler
+    BindingSpec(
+      "lr_scheduler.name", .choice(["constant", "step", "MultiStepLR", "cosine", "cyclic"]), "constant",
+      "learning-rate schedule"),
+    BindingSpec("lr_scheduler.milestones", .intList, [], "epochs at which MultiStepLR multiplies the rate by gamma"),
+    BindingSpec("lr_scheduler.gamma", .double, 0.1, "decay factor (step, MultiStepLR)", rule: atLeast(0)),
+    BindingSpec("lr_scheduler.step_size", .int, 30, "epochs between decays (step)", rule: positive),
+    BindingSpec(
+      "lr_scheduler.warmup_epochs", .int, 0, "linear warmup epochs before the cosine decay", rule: atLeast(0)),
+    BindingSpec(
+      "lr_scheduler.peak_epoch", .double, 2.0, "cyclic: epoch of the peak of the linear ramp up and down",
+      rule: atLeast(0)),
+    BindingSpec("lr_scheduler.min_lr", .double, 0.0, "final learning rate of the cosine decay", rule: atLeast(0)),
+    // train
+    BindingSpec("train.epochs", .int, 10, "training epochs", rule: atLeast(0)),
+    BindingSpec("train.batch_size", .int, 128, "training mini-batch size", rule: positive),
+    BindingSpec("train.eval_batch_size", .int, 0, "evaluation batch size; 0 uses train.batch_size", rule: atLeast(0)),
+    BindingSpec("train.drop_last", .bool, false, "drop the last incomplete training batch of each epoch"),
+    BindingSpec("train.seed", .int, 0, "seed of initialisation, shuffling, dropout and augmentation"),
+    BindingSpec(
+      "train.label_smoothing", .double, 0.0, "label smoothing of the training loss", rule: inUnit(closedTop: false)),
+    BindingSpec("train.grad_clip", .double, 0.0, "clip the global gradient norm to this (0 = off)", rule: atLeast(0)),
+    BindingSpec(
+      "train.checkpoint_every", .int, 5, "checkpoint every N epochs (plus E000 and the final one; 0 = only those)",
+      rule: atLeast(0)),
+    BindingSpec(
+      "train.finetune_from", .string, "",
+      "path of a checkpoint whose backbone (all but the head) initialises this model; empty = from scratch"),
+    BindingSpec(
+      "train.transfer", .choice(["FULL", "FIXED"]), "FULL",
+      "FULL trains everything; FIXED freezes the backbone (and its BatchNorm statistics) and trains the head"),
+  ]
+
+  static let byName: [String: BindingSpec] = Dictionary(uniqueKeysWithValues: bindings.map { ($0.name, $0) })
+
+  /// Every engine binding name, in declaration order.
+  public static var names: [String] { bindings.map(\.name) }
+
+  /// Whether `name` lies in an engine namespace.
+  public static func isEngineName(_ name: String) -> Bool {
+    namespaces.contains { name.hasPrefix($0) }
+  }
+
+  /// A dotted name whose namespace is one typo away from an engine one (`lr_schedular.name`):
+  /// checked, so the typo is reported rather than passed through as a key-only binding.
+  static func misspellsNamespace(_ name: String) -> Bool {
+    guard let dot = name.firstIndex(of: ".") else { return false }
+    let head = String(name[..<dot])
+    return namespaces.contains { ns in
+      let namespace = String(ns.dropLast())
+      return head != namespace && editDistance(head, namespace) <= (namespace.count > 5 ? 2 : 1)
+    }
+  }
+
+  /// The closest engine binding name to `name` by edit distance, if one is close enough to be a
+  /// plausible typo.
+  public static func suggestion(for name: String) -> String? {
+    var best: (String, Int)?
+    for candidate in names {
+      let d = editDistance(name, candidate)
+      if d < (best?.1 ?? Int.max) { best = (candidate, d) }
+    }
+    guard let (candidate, d) = best, d <= max(2, min(name.count, candidate.count) / 3) else { return nil }
+    return candidate
+  }
+
+  /// Checks one binding: an unknown engine name (with the closest valid one), a wrong type or an
+  /// out-of-range value is an error. Returns the value normalised (ints widened to doubles,
+  /// choices in their canonical spelling); names outside the engine namespaces are returned as is.
+  public static func check(name: String, value: ConfigValue) throws(EngineError) -> ConfigValue {
+    if let slash = name.lastIndex(of: "/"), isEngineName(String(name[name.index(after: slash)...])) {
+      throw EngineError(
+        .config, "scoped binding '\(name)' is not supported; bind '\(name[name.index(after: slash)...])'")
+    }
+    guard isEngineName(name) || misspellsNamespace(name) else { return value }
+    guard let spec = byName[name] else {
+      let hint = suggestion(for: name).map { "; did you mean '\($0)'?" } ?? namespaceHint(name)
+      throw EngineError(.config, "unknown binding '\(name)'\(hint)")
+    }
+    func wrong(_ expected: String? = nil) -> EngineError {
+      EngineError(.config, "binding '\(name)' expects \(expected ?? spec.expected), got \(value.kindDescription)")
+    }
+    let normalised: ConfigValue
+    switch (spec.kind, value) {
+    case (.string, .string), (.int, .int), (.double, .double), (.bool, .bool):
+      normalised = value
+    case (.double, .int(let i)):
+      normalised = .double(Double(i))
+    case (.intList, .list(let items)):
+      guard items.allSatisfy({ if case .int = $0 { true } else { false } }) else { throw wrong() }
+      normalised = value
+    case (.choice(let options), .string(let s)):
+      guard let match = options.first(where: { $0 == s }) ?? options.first(where: { $0.lowercased() == s.lowercased() })
+      else {
+        let close = options.min {
+          editDistance(s.lowercased(), $0.lowercased()) < editDistance(s.lowercased(), $1.lowercased())
+        }
+        let hint =
+          close.map { editDistance(s.lowercased(), $0.lowercased()) <= 2 ? "; did you mean '\($0)'?" : "" } ?? ""
+        throw EngineError(
+          .config, "binding '\(name)' expects \(spec.expected), got \(value.kindDescription)\(hint)")
+      }
+      normalised = .string(match)
+    default:
+      throw wrong()
+    }
+    if let rule = spec.rule, let expected = rule(normalised) { throw wrong(expected) }
+    return normalised
+  }
+
+  /// Checks every binding and fills in defaults. All problems are reported, one per line, in
+  /// name order.
+  public static func validate(_ bindings: [String: ConfigValue]) throws(EngineError) -> TrainConfig {
+    var resolved: [String: ConfigValue] = [:]
+    var extra: [String: ConfigValue] = [:]
+    var problems: [String] = []
+    for name in bindings.keys.sorted() {
+      do {
+        let value = try check(name: name, value: bindings[name]!)
+        if isEngineName(name) { resolved[name] = value } else { extra[name] = value }
+      } catch {
+        problems.append(error.message)
+      }
+    }
+    for spec in Self.bindings where resolved[spec.name] == nil { resolved[spec.name] = spec.defaultValue }
+    if problems.isEmpty {
+      do {
+        return try TrainConfig(resolved: resolved, extra: extra)
+      } catch {
+        problems.append(error.message)
+      }
+    }
+    throw EngineError(.config, problems.joined(separator: "\n"))
+  }
+
+  /// Parses a job's config JSON (`{"bindings":{…},"engine":"train"}`) and validates its bindings.
+  public static func validate(configJSON: String) throws(EngineError) -> TrainConfig {
+    let (engine, bindings) = try parseJob(configJSON)
+    guard engine == "train" else {
+      throw EngineError(.config, "engine '\(engine)' is not supported by this worker (supported: train)")
+    }
+    return try validate(bindings)
+  }
+
+  /// The engine name and bindings of a job's config JSON.
+  public static func parseJob(_ configJSON: String) throws(EngineError) -> (
+    engine: String, bindings: [String: ConfigValue]
+  ) {
+    guard case .map(let object) = try ConfigValue.parse(json: configJSON) else {
+      throw EngineError(.config, "job config is not a JSON object")
+    }
+    guard case .string(let engine)? = object["engine"] else {
+      throw EngineError(.config, "job config has no \"engine\" string")
+    }
+    var bindings: [String: ConfigValue] = [:]
+    switch object["bindings"] {
+    case .map(let m)?: bindings = m
+    case nil, .null?: break
+    default: throw EngineError(.config, "job config \"bindings\" is not an object")
+    }
+    return (engine, bindings)
+  }
+
+  /// Markdown table of the schema (name, type, default, doc), for documentation and `--help`.
+  public static var documentation: String {
+    var out = "| binding | type | default | meaning |\n|---|---|---|---|\n"
+    for spec in bindings {
+      let type: String
+      switch spec.kind {
+      case .string: type = "string"
+      case .int: type = "int"
+      case .double: type = "float"
+      case .bool: type = "bool"
+      case .intList: type = "list of int"
+      case .choice(let options): type = options.joined(separator: " \\| ")
+      }
+      out += "| `\(spec.name)` | \(type) | `\(spec.defaultValue.json)` | \(spec.doc) |\n"
+    }
+    return out
+  }
+
+  private static func namespaceHint(_ name: String) -> String {
+    guard let ns = namespaces.first(where: { name.hasPrefix($0) }) else { return "" }
+    let inNamespace = names.filter { $0.hasPrefix(ns) }
+    return " (\(ns)* bindings: \(inNamespace.joined(separator: ", ")))"
+  }
+}
+
+/// Levenshtein distance over characters.
+func editDistance(_ a: String, _ b: String) -> Int {
+  let x = Array(a), y = Array(b)
+  if x.isEmpty { return y.count }
+  if y.isEmpty { return x.count }
+  var previous = Array(0...y.count)
+  var current = [Int](repeating: 0, count: y.count + 1)
+  for i in 1...x.count {
+    current[0] = i
+    for j in 1...y.count {
+      current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+    }
+    swap(&previous, &current)
+  }
+  return previous[y.count]
+}
+
+extension ConfigValue {
+  var number: Double? {
+    switch self {
+    case .int(let i): Double(i)
+    case .double(let d): d
+    default: nil
+    }
+  }
+
+  static func short(_ d: Double) -> String {
+    d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : "\(d)"
+  }
+}

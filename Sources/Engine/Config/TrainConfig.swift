@@ -1,0 +1,201 @@
+/// How a 4-D image array is laid out on disk.
+public enum DataLayout: String, Sendable, Hashable {
+  case auto, nchw = "NCHW", nhwc = "NHWC"
+}
+
+public enum OptimizerName: String, Sendable, Hashable {
+  case sgd, adam, adamw
+}
+
+public enum ScheduleName: String, Sendable, Hashable {
+  case constant, step, multiStep = "MultiStepLR", cosine, cyclic
+}
+
+public enum TransferMode: String, Sendable, Hashable {
+  case full = "FULL", fixed = "FIXED"
+}
+
+/// A validated training job: every engine binding typed, defaults filled in. Built only by
+/// `EngineSchema.validate`, so the typed fields always agree with `bindings` (the resolved
+/// engine bindings they were read from) and with `hash`.
+public struct TrainConfig: Sendable, Hashable {
+  // data
+  public let dataName: String
+  public let normalize: Bool
+  public let layout: DataLayout
+  public let numClasses: Int
+  public let cropPadding: Int
+  public let flip: Bool
+  // model
+  public let architecture: Architecture
+  public let width: Int
+  public let depth: Int
+  public let activation: Activation
+  public let dropout: Double
+  public let batchNorm: Bool
+  public let kernelSize: Int
+  public let convStride: Int
+  public let pool: Bool
+  public let globalPool: Bool
+  public let channelGrowth: Int
+  public let blocksPerStage: Int
+  public let batchNormMomentum: Double
+  // optimizer
+  public let optimizerName: OptimizerName
+  public let baseLR: Double
+  public let momentum: Double
+  public let nesterov: Bool
+  public let weightDecay: Double
+  public let beta1: Double
+  public let beta2: Double
+  public let eps: Double
+  // lr_scheduler
+  public let scheduleName: ScheduleName
+  public let milestones: [Int]
+  public let gamma: Double
+  public let stepSize: Int
+  public let warmupEpochs: Int
+  public let peakEpoch: Double
+  public let minLR: Double
+  // train
+  public let epochs: Int
+  public let batchSize: Int
+  public let evalBatchSize: Int
+  public let dropLast: Bool
+  public let seed: UInt64
+  public let labelSmoothing: Double
+  public let gradClip: Double
+  public let checkpointEvery: Int
+  /// nil: train from scratch.
+  public let finetuneFrom: String?
+  public let transfer: TransferMode
+
+  /// Resolved engine bindings (every schema name, defaults filled in, values normalised).
+  public let bindings: [String: ConfigValue]
+  /// Bindings outside the engine namespaces (used by key templates only), kept for the
+  /// resolved config file.
+  public let extraBindings: [String: ConfigValue]
+
+  init(resolved b: [String: ConfigValue], extra: [String: ConfigValue]) throws(EngineError) {
+    func string(_ n: String) -> String {
+      guard case .string(let s)? = b[n] else { preconditionFailure("schema type of \(n)") }
+      return s
+    }
+    func int(_ n: String) -> Int {
+      guard case .int(let i)? = b[n] else { preconditionFailure("schema type of \(n)") }
+      return i
+    }
+    func double(_ n: String) -> Double {
+      guard case .double(let d)? = b[n] else { preconditionFailure("schema type of \(n)") }
+      return d
+    }
+    func bool(_ n: String) -> Bool {
+      guard case .bool(let v)? = b[n] else { preconditionFailure("schema type of \(n)") }
+      return v
+    }
+    bindings = b
+    extraBindings = extra
+    dataName = string("data.name")
+    normalize = bool("data.normalize")
+    layout = DataLayout(rawValue: string("data.layout"))!
+    numClasses = int("data.num_classes")
+    cropPadding = int("data.augment.crop_padding")
+    flip = bool("data.augment.flip")
+    architecture = Architecture(rawValue: string("model.arch"))!
+    width = int("model.width")
+    depth = int("model.depth")
+    activation = Activation(rawValue: string("model.activation"))!
+    dropout = double("model.dropout")
+    batchNorm = bool("model.batch_norm")
+    kernelSize = int("model.kernel_size")
+    convStride = int("model.stride")
+    pool = bool("model.pool")
+    globalPool = bool("model.global_pool")
+    channelGrowth = int("model.channel_growth")
+    blocksPerStage = int("model.blocks_per_stage")
+    batchNormMomentum = double("model.bn_momentum")
+    optimizerName = OptimizerName(rawValue: string("optimizer.name"))!
+    baseLR = double("optimizer.base_lr")
+    momentum = double("optimizer.momentum")
+    nesterov = bool("optimizer.nesterov")
+    weightDecay = double("optimizer.weight_decay")
+    beta1 = double("optimizer.beta1")
+    beta2 = double("optimizer.beta2")
+    eps = double("optimizer.eps")
+    scheduleName = ScheduleName(rawValue: string("lr_scheduler.name"))!
+    guard case .list(let ms)? = b["lr_scheduler.milestones"] else { preconditionFailure("schema type of milestones") }
+    milestones = ms.map { if case .int(let i) = $0 { i } else { 0 } }
+    gamma = double("lr_scheduler.gamma")
+    stepSize = int("lr_scheduler.step_size")
+    warmupEpochs = int("lr_scheduler.warmup_epochs")
+    peakEpoch = double("lr_scheduler.peak_epoch")
+    minLR = double("lr_scheduler.min_lr")
+    epochs = int("train.epochs")
+    batchSize = int("train.batch_size")
+    evalBatchSize = int("train.eval_batch_size")
+    dropLast = bool("train.drop_last")
+    seed = UInt64(bitPattern: Int64(int("train.seed")))
+    labelSmoothing = double("train.label_smoothing")
+    gradClip = double("train.grad_clip")
+    checkpointEvery = int("train.checkpoint_every")
+    let from = string("train.finetune_from")
+    finetuneFrom = from.isEmpty ? nil : from
+    transfer = TransferMode(rawValue: string("train.transfer"))!
+
+    // Rules that involve more than one binding.
+    if dataName.isEmpty { throw EngineError(.config, "binding 'data.name' must not be empty") }
+    if nesterov && optimizerName == .sgd && momentum == 0 {
+      throw EngineError(.config, "binding 'optimizer.nesterov' needs 'optimizer.momentum' > 0")
+    }
+    if scheduleName == .multiStep && milestones != milestones.sorted() {
+      throw EngineError(.config, "binding 'lr_scheduler.milestones' must be increasing, got \(milestones)")
+    }
+    if scheduleName == .cyclic && peakEpoch > Double(epochs) {
+      throw EngineError(
+        .config, "binding 'lr_scheduler.peak_epoch' (\(peakEpoch)) is after the last epoch (train.epochs \(epochs))")
+    }
+  }
+
+  /// Canonical JSON of the resolved engine bindings; its SHA-256 is `hash`.
+  public var canonicalJSON: String { ConfigValue.map(bindings).json }
+
+  /// Identifies the training computation: checkpoints carry it so a run directory is only
+  /// resumed by the same config.
+  public var hash: String { SHA256.hex(Array(canonicalJSON.utf8)) }
+
+  /// `{"bindings":{…every binding, defaults filled in…},"engine":"train"}`.
+  public var resolvedJSON: String {
+    ConfigValue.map(["bindings": .map(bindings.merging(extraBindings) { a, _ in a }), "engine": "train"]).json
+  }
+
+  public var optimizerConfig: OptimizerConfig {
+    switch optimizerName {
+    case .sgd: .sgd(momentum: Float(momentum), nesterov: nesterov, weightDecay: Float(weightDecay))
+    case .adam: .adam(beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(eps), weightDecay: Float(weightDecay))
+    case .adamw: .adamW(beta1: Float(beta1), beta2: Float(beta2), epsilon: Float(eps), weightDecay: Float(weightDecay))
+    }
+  }
+
+  public var schedule: LRSchedule {
+    switch scheduleName {
+    case .constant: .constant
+    case .step: .step(stepSize: stepSize, gamma: Float(gamma))
+    case .multiStep: .multiStep(milestones: milestones, gamma: Float(gamma))
+    case .cosine: .cosine(warmupEpochs: warmupEpochs, totalEpochs: epochs, minLR: Float(minLR))
+    case .cyclic: .cyclic(peakEpoch: Float(peakEpoch), totalEpochs: epochs)
+    }
+  }
+
+  /// Evaluation batch size with 0 meaning the training one.
+  public var effectiveEvalBatchSize: Int { evalBatchSize > 0 ? evalBatchSize : batchSize }
+
+  /// The model for inputs of per-sample `inputShape` ([H, W, C], [L] or [F]) and `classes`.
+  public func modelSpec(inputShape: [Int], classes: Int) -> ModelSpec {
+    let flat = architecture == .linear || architecture == .mlp
+    return ModelSpec(
+      architecture: architecture, inputShape: flat ? [inputShape.reduce(1, *)] : inputShape, classes: classes,
+      width: width, depth: depth, activation: activation, dropout: Float(dropout), batchNorm: batchNorm,
+      kernelSize: kernelSize, convStride: convStride, pool: pool, globalPool: globalPool,
+      channelGrowth: channelGrowth, blocksPerStage: blocksPerStage, batchNormMomentum: Float(batchNormMomentum))
+  }
+}

@@ -1,0 +1,243 @@
+import Foundation
+
+/// One split of a dataset, inputs already in the models' layout.
+public struct Split: Sendable {
+  public var name: String
+  public var inputs: [Float]  // [N, sampleSize]: NHWC images, [L] signals or [F] features per sample
+  public var labels: [Int]  // [N]
+  /// Group labels from `{split}_bias.npy` (bias/spurious attribute), if present.
+  public var bias: [Int]?  // [N]
+
+  public init(name: String, inputs: [Float], labels: [Int], bias: [Int]? = nil) {
+    precondition(
+      labels.isEmpty || inputs.count % labels.count == 0, "inputs do not divide into \(labels.count) samples")
+    self.name = name
+    self.inputs = inputs
+    self.labels = labels
+    self.bias = bias
+  }
+
+  public var count: Int { labels.count }
+}
+
+/// A classification dataset read from a directory of `.npy` files:
+///
+/// - inputs `{split}_x.npy` (images or signals; uint8 or float32) or, when there is none,
+///   `{split}_feats.npy` (feature vectors);
+/// - labels `{split}_targets.npy`, else `{split}_y.npy` (int64 or uint8);
+/// - optional `{split}_bias.npy` group labels;
+/// - splits `train` and `test`, optional `val`.
+///
+/// Shapes of `_x` arrays: `[N, L]` is a 1-D signal (one channel), `[N, H, W]` a single-channel
+/// image, `[N, A, B, C]` an image in NCHW when `A` is 1 or 3 (`data.layout: auto`), otherwise
+/// NHWC; `data.layout` NCHW/NHWC overrides the rule. `_feats` arrays are flattened to `[N, F]`.
+/// Images are converted to NHWC, the layout the convolutional models run on.
+public struct Dataset: Sendable {
+  public enum Kind: String, Sendable {
+    /// Images and 1-D signals: normalised per channel; crop and flip apply.
+    case images
+    /// Feature vectors: normalised per feature; no augmentation.
+    case features
+  }
+
+  public var name: String
+  public var directory: String
+  public var kind: Kind
+  /// Per-sample shape: [H, W, C] for images, [L] for signals, [F] for features.
+  public var sampleShape: [Int]
+  public var classes: Int
+  public var train: Split
+  public var val: Split?
+  public var test: Split
+
+  /// An in-memory dataset (benchmarks, synthetic data); labels must lie in 0..<classes.
+  public init(
+    name: String, kind: Kind, sampleShape: [Int], classes: Int, train: Split, val: Split? = nil, test: Split,
+    directory: String = ""
+  ) {
+    self.name = name
+    self.directory = directory
+    self.kind = kind
+    self.sampleShape = sampleShape
+    self.classes = classes
+    self.train = train
+    self.val = val
+    self.test = test
+  }
+
+  public var sampleSize: Int { sampleShape.reduce(1, *) }
+
+  /// Channels normalisation is per: the image channels, 1 for a signal, every feature.
+  public var channels: Int {
+    switch kind {
+    case .features: sampleSize
+    case .images: sampleShape.count == 3 ? sampleShape[2] : 1
+    }
+  }
+
+  /// Loads `directory`; `classes` 0 infers max(train label) + 1. Labels outside the class
+  /// range, mismatched counts and shapes are errors naming the file.
+  public static func load(
+    directory: String, name: String? = nil, layout: DataLayout = .auto, classes: Int = 0
+  ) throws(EngineError) -> Dataset {
+    do {
+      return try withContext("loading dataset \(directory)") {
+        let fm = FileManager.default
+        func exists(_ file: String) -> Bool { fm.fileExists(atPath: "\(directory)/\(file)") }
+        guard exists("train_x.npy") || exists("train_feats.npy") else {
+          throw EngineError(.io, "no train_x.npy or train_feats.npy")
+        }
+        let kind: Kind = exists("train_x.npy") ? .images : .features
+        let inputSuffix = kind == .images ? "x" : "feats"
+
+        func readSplit(_ split: String) throws -> (inputs: NDArray, labels: NDArray, labelFile: String, bias: NDArray?)?
+        {
+          let inputFile = "\(split)_\(inputSuffix).npy"
+          guard exists(inputFile) else { return nil }
+          let labelFile = exists("\(split)_targets.npy") ? "\(split)_targets.npy" : "\(split)_y.npy"
+          guard exists(labelFile) else {
+            throw EngineError(.io, "\(inputFile) has no labels (\(split)_targets.npy or \(split)_y.npy)")
+          }
+          let bias = exists("\(split)_bias.npy") ? try NPY.read("\(directory)/\(split)_bias.npy") : nil
+          return (try NPY.read("\(directory)/\(inputFile)"), try NPY.read("\(directory)/\(labelFile)"), labelFile, bias)
+        }
+        guard let trainRaw = try readSplit("train") else { throw EngineError(.io, "no train split") }
+        guard let testRaw = try readSplit("test") else {
+          throw EngineError(.io, "no test_\(inputSuffix).npy")
+        }
+        let valRaw = try readSplit("val")
+
+        let sampleShape = try Self.sampleShape(of: trainRaw.inputs.shape, kind: kind, layout: layout, file: "train")
+        func convert(_ split: String, _ raw: (inputs: NDArray, labels: NDArray, labelFile: String, bias: NDArray?))
+          throws -> Split
+        {
+          let file = "\(split)_\(inputSuffix).npy"
+          let shape = try Self.sampleShape(of: raw.inputs.shape, kind: kind, layout: layout, file: file)
+          guard shape == sampleShape else {
+            throw EngineError(.shape, "\(file) has samples of shape \(shape), train has \(sampleShape)")
+          }
+          let n = raw.inputs.shape[0]
+          guard raw.labels.shape == [n] else {
+            throw EngineError(
+              .shape, "\(raw.labelFile) has shape \(raw.labels.shape), expected [\(n)] (one label per sample)")
+          }
+          var inputs = raw.inputs.floats()
+          let s = raw.inputs.shape
+          if kind == .images && s.count == 4 && isNCHW(s, layout) {
+            inputs = nchwToNHWC(inputs, batch: n, channels: s[1], height: s[2], width: s[3])
+          }
+          let labels = try withContext("reading labels \(raw.labelFile)") { try raw.labels.integers() }
+          var bias: [Int]?
+          if let b = raw.bias {
+            guard b.shape == [n] else {
+              throw EngineError(.shape, "\(split)_bias.npy has shape \(b.shape), expected [\(n)]")
+            }
+            bias = try withContext("reading \(split)_bias.npy") { try b.integers() }
+          }
+          return Split(name: split, inputs: inputs, labels: labels, bias: bias)
+        }
+        let train = try convert("train", trainRaw)
+        let test = try convert("test", testRaw)
+        let val = try valRaw.map { try convert("val", $0) }
+        guard train.count > 0 else { throw EngineError(.shape, "the train split is empty") }
+
+        let inferred = classes == 0
+        let classCount = inferred ? (train.labels.max() ?? 0) + 1 : classes
+        guard classCount >= 2 else {
+          throw EngineError(.config, "a classifier needs at least 2 classes, the train labels give \(classCount)")
+        }
+        for (split, file) in [(train, trainRaw.labelFile), (test, testRaw.labelFile)]
+          + (val.map { [($0, valRaw!.labelFile)] } ?? [])
+        {
+          if let i = split.labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {
+            let origin = inferred ? "inferred from the train labels; set data.num_classes" : "data.num_classes"
+            throw EngineError(
+              .format,
+              "\(file): label \(split.labels[i]) at index \(i) is outside 0..<\(classCount) (\(classCount) classes, \(origin))"
+            )
+          }
+        }
+        return Dataset(
+          name: name ?? (directory as NSString).lastPathComponent, kind: kind, sampleShape: sampleShape,
+          classes: classCount, train: train, val: val, test: test, directory: directory)
+      }
+    } catch let error as EngineError {
+      throw error
+    } catch {
+      throw EngineError(.io, "\(error)", context: ["loading dataset \(directory)"])
+    }
+  }
+
+  static func isNCHW(_ shape: [Int], _ layout: DataLayout) -> Bool {
+    switch layout {
+    case .nchw: true
+    case .nhwc: false
+    case .auto: shape[1] == 1 || shape[1] == 3
+    }
+  }
+
+  /// Per-sample shape after conversion to NHWC.
+  static func sampleShape(of shape: [Int], kind: Kind, layout: DataLayout, file: String) throws -> [Int] {
+    guard shape.count >= 2 else {
+      throw EngineError(.shape, "\(file) has shape \(shape); expected [N, …] with at least 2 dimensions")
+    }
+    guard shape.dropFirst().allSatisfy({ $0 > 0 }) else {
+      throw EngineError(.shape, "\(file) has an empty sample shape \(shape)")
+    }
+    if kind == .features { return [shape.dropFirst().reduce(1, *)] }
+    switch shape.count {
+    case 2: return [shape[1]]
+    case 3: return [shape[1], shape[2], 1]
+    case 4: return isNCHW(shape, layout) ? [shape[2], shape[3], shape[1]] : [shape[1], shape[2], shape[3]]
+    default:
+      throw EngineError(.shape, "\(file) has shape \(shape); images are [N, H, W], [N, C, H, W] or [N, H, W, C]")
+    }
+  }
+
+  /// Standardises every split with the per-channel mean and standard deviation (population) of
+  /// the train split; channels with zero variance are only centred. Returns the statistics.
+  @discardableResult
+  public mutating func normalize() -> (mean: [Float], std: [Float]) {
+    let c = channels
+    var sum = [Double](repeating: 0, count: c)
+    var squares = [Double](repeating: 0, count: c)
+    let n = train.inputs.count / c
+    train.inputs.withUnsafeBufferPointer { x in
+      for i in 0..<n {
+        for ch in 0..<c {
+          let v = Double(x[i * c + ch])
+          sum[ch] += v
+          squares[ch] += v * v
+        }
+      }
+    }
+    let mean = sum.map { Float($0 / Double(n)) }
+    let std = (0..<c).map { ch -> Float in
+      let m = sum[ch] / Double(n)
+      let variance = max(0, squares[ch] / Double(n) - m * m)
+      let s = Float(variance.squareRoot())
+      return s > 1e-6 ? s : 1
+    }
+    let inverse = std.map { 1 / $0 }
+    func apply(_ values: inout [Float]) {
+      values.withUnsafeMutableBufferPointer { x in
+        for i in 0..<(x.count / c) {
+          for ch in 0..<c { x[i * c + ch] = (x[i * c + ch] - mean[ch]) * inverse[ch] }
+        }
+      }
+    }
+    apply(&train.inputs)
+    apply(&test.inputs)
+    if val != nil { apply(&val!.inputs) }
+    return (mean, std)
+  }
+
+  /// Loads the dataset a config names and normalises it if the config says so.
+  public static func load(for config: TrainConfig) throws(EngineError) -> Dataset {
+    let directory = try DataLocation.resolve(config.dataName)
+    var dataset = try load(
+      directory: directory, name: config.dataName, layout: config.layout, classes: config.numClasses)
+    if config.normalize { dataset.normalize() }
+    return dataset
+  }
+}
