@@ -1,0 +1,2 @@
+#SBATCH -J nobang
+echo "no interpreter line"
