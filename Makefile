@@ -11,12 +11,13 @@ release:
 	$(SWIFT) build -c release --product orch
 	$(SWIFT) build -c release --product orch-worker
 
-# Runs the demo sweep (24 jobs) through a fresh daemon and prints the summary table.
+# Trains the demo sweep (24 engine jobs on the built-in digits data) through a fresh daemon,
+# prints the summary table and each config's final metrics.
 demo: release
 	@rm -rf $(DEMO_HOME)
-	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch configs demo --sweeps sweeps
+	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch configs '^demo/' --sweeps sweeps
 	ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch submit sweeps/demo.yaml --wait --output-root $(DEMO_HOME)/runs
-	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch history --sweep demo | head -n 6
+	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch results demo --metrics test_acc,test_loss,train_acc
 	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch daemon --stop
 
 # Builds the binaries first: the integration tests drive them.

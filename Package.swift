@@ -27,11 +27,11 @@ let package = Package(
     .target(name: "Engine", dependencies: ["CBLAS"]),
     .target(
       name: "Worker",
-      dependencies: ["CSupport"]),
+      dependencies: ["CSupport", "Engine"]),
     .target(
       name: "Orchestrator",
       dependencies: [
-        "Store", "Worker", "CSupport",
+        "Store", "Worker", "Engine", "CSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
         .product(name: "Crypto", package: "swift-crypto"),

@@ -208,3 +208,23 @@ extension JobStore {
     try write("while cancelling jobs") { db in try JobStore.cancelPending(db, ids: ids, now: now, reason: "Cancelled") }
   }
 }
+
+extension JobStore {
+  /// Final metrics (the `done` event's) of each job's latest attempt that reported any.
+  public func finalMetrics(jobIDs: [Int64]) throws(StoreError) -> [Int64: [String: Double]] {
+    try read("while reading final metrics") { db in
+      var out: [Int64: [String: Double]] = [:]
+      let statement = try db.cachedStatement(
+        sql: """
+          SELECT name, value FROM metrics WHERE job_id = ? AND final = 1
+            AND attempt = (SELECT MAX(attempt) FROM metrics WHERE job_id = ? AND final = 1)
+          """)
+      for id in jobIDs {
+        var values: [String: Double] = [:]
+        for row in try Row.fetchAll(statement, arguments: [id, id]) { values[row[0]] = row[1] }
+        if !values.isEmpty { out[id] = values }
+      }
+      return out
+    }
+  }
+}

@@ -1,10 +1,13 @@
+import Engine
 import Foundation
 
 /// `orch-worker` entry point. `serve` is the daemon's pool worker; the engine adds its modes here.
 public enum WorkerCommand {
   static let usage = """
     usage: orch-worker serve --control-fd FD --journal PATH
-      Runs as a pool worker of `orch daemon` (started by it, not by hand).
+             Runs as a pool worker of `orch daemon` (started by it, not by hand).
+           orch-worker engine --run-dir DIR
+             Trains the engine job whose config is DIR/config.json; events go to $ORCH_EVENTS_FD.
     """
 
   public static func main(_ args: [String]) -> Int32 {
@@ -25,6 +28,15 @@ public enum WorkerCommand {
       guard let fd = options["control-fd"].flatMap(Int32.init), let journal = options["journal"] else { break }
       do {
         try PoolWorker(controlFD: fd, journalPath: journal).serve()
+      } catch {
+        FileHandle.standardError.write(Data("orch-worker: \(error)\n".utf8))
+        return 1
+      }
+    case "engine":
+      guard let runDir = options["run-dir"] else { break }
+      do {
+        _ = try EngineJob.run(runDir: runDir)
+        return 0
       } catch {
         FileHandle.standardError.write(Data("orch-worker: \(error)\n".utf8))
         return 1

@@ -37,6 +37,6 @@ struct Orch: ParsableCommand {
       """,
     subcommands: [
       Configs.self, Show.self, Submit.self, DaemonCommand.self, Queue.self, History.self, Cancel.self, Retry.self,
-      Logs.self, Metrics.self,
+      Logs.self, Metrics.self, Run.self, Results.self,
     ])
 }

@@ -47,6 +47,7 @@ struct Submit: ParsableCommand {
     }
     let selected = Submitter.Selection(configs: matched, indices: spec?.indices)
     if selected.count == 0 { throw OrchError.badInput("no configs match '\(regex)' in \(path)") }
+    try EngineBindings.check(selected)
     var overrides = Submitter.Overrides()
     if let cpus {
       guard cpus >= 1 else { throw OrchError.badInput("--cpus must be at least 1") }
