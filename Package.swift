@@ -16,13 +16,13 @@ let package = Package(
   ],
   targets: [
     // Linux-only bits Swift's Glibc does not import: CPU affinity, pidfd, spawn helpers.
-    .target(name: "CSupport"),
+    .target(name: "CSupport", linkerSettings: [.linkedLibrary("sqlite3")]),
     // OpenBLAS through the system library (libopenblas-dev).
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
     .target(
       name: "Store",
       dependencies: [
-        .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+        "CSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
       ]),
     .target(name: "Engine", dependencies: ["CBLAS"]),
     .target(

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -105,4 +106,8 @@ int orch_signalfd_read(int fd) {
   ssize_t n = read(fd, &info, sizeof(info));
   if (n != (ssize_t)sizeof(info)) return n < 0 ? -errno : -EIO;
   return (int)info.ssi_signo;
+}
+
+int orch_sqlite_no_checkpoint_on_close(void *db) {
+  return sqlite3_db_config((sqlite3 *)db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)0);
 }

@@ -46,8 +46,9 @@ extension JobStore {
           """, arguments: [id]
       ).map { DependencyTerm(kind: $0[0], targetArray: $0[1], targetIndex: $0[2], delayMinutes: $0[3], onlyJob: $0[4]) }
       let jobs = try Row.fetchAll(
-        db, sql: "SELECT id, array_index FROM jobs WHERE array_id = ? AND state = 'PENDING' AND ready = 0",
-        arguments: [id]
+        db,
+        sql: "SELECT id, array_index FROM jobs WHERE \(JobStore.inArray) AND state = 'PENDING' AND ready = 0",
+        arguments: [id, id]
       ).map { WaitingJob(id: $0[0], arrayIndex: $0[1]) }
       return WaitingArray(id: id, name: array[0], isOr: array[1], killOnInvalid: array[2], terms: terms, jobs: jobs)
     }
@@ -59,12 +60,14 @@ extension JobStore {
     if let index {
       rows = try Row.fetchAll(
         db,
-        sql: "SELECT array_index, state, COALESCE(start_time, end_time) FROM jobs WHERE array_id = ? AND array_index = ?",
-        arguments: [id, index])
+        sql: """
+          SELECT array_index, state, COALESCE(start_time, end_time) FROM jobs WHERE \(JobStore.inArray) AND array_index = ?
+          """,
+        arguments: [id, id, index])
     } else {
       rows = try Row.fetchAll(
-        db, sql: "SELECT array_index, state, COALESCE(start_time, end_time) FROM jobs WHERE array_id = ?",
-        arguments: [id])
+        db, sql: "SELECT array_index, state, COALESCE(start_time, end_time) FROM jobs WHERE \(JobStore.inArray)",
+        arguments: [id, id])
     }
     return rows.map { TargetElement(index: $0[0], state: JobState(rawValue: $0[1]) ?? .failed, since: $0[2]) }
   }

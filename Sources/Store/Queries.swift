@@ -80,8 +80,10 @@ extension JobStore {
     }
     var idClauses: [String] = []
     if !filter.arrays.isEmpty {
-      idClauses.append("j.array_id IN (\(list(filter.arrays.count)))")
-      args += filter.arrays
+      for a in filter.arrays {
+        idClauses.append("(j.id >= ? AND j.id < (SELECT id + size FROM arrays WHERE id = ?))")
+        args += [a, a]
+      }
     }
     if !filter.jobs.isEmpty {
       idClauses.append("j.id IN (\(list(filter.jobs.count)))")
@@ -175,12 +177,15 @@ extension JobStore {
   public func resolve(array: Int64, indices: [Int]?) throws(StoreError) -> [Int64] {
     try read("while resolving job \(array)") { db in
       if let indices {
-        let statement = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE array_id = ? AND array_index = ?")
-        return try indices.compactMap { try Int64.fetchOne(statement, arguments: [array, $0]) }
+        let statement = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE \(JobStore.inArray) AND array_index = ?")
+        return try indices.compactMap { try Int64.fetchOne(statement, arguments: [array, array, $0]) }
       }
-      return try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE array_id = ?", arguments: [array])
+      return try Int64.fetchAll(db, sql: "SELECT id FROM jobs WHERE \(JobStore.inArray)", arguments: [array, array])
     }
   }
+
+  /// `jobs` rows of one array (two arguments: the array id twice), as a rowid range.
+  static let inArray = "id >= ? AND id < (SELECT id + size FROM arrays WHERE id = ?)"
 
   /// The columns a requeue by the user resets: a fresh attempt budget, same id, same config.
   static let backToQueue = """

@@ -27,6 +27,8 @@ enum Schema {
             launch TEXT NOT NULL,
             -- A job's run directory is output_root/key: derived, not stored per job.
             output_root TEXT NOT NULL,
+            -- Its jobs are ids [id, id + size): queries by array are rowid ranges, no index needed.
+            size INTEGER NOT NULL,
             submit_time REAL NOT NULL
           );
           CREATE INDEX arrays_sweep ON arrays(sweep_id);
@@ -58,7 +60,6 @@ enum Schema {
           );
           CREATE INDEX jobs_claim ON jobs(priority DESC, id) WHERE state = 'PENDING' AND ready = 1;
           CREATE INDEX jobs_waiting ON jobs(array_id) WHERE state = 'PENDING' AND ready = 0;
-          CREATE INDEX jobs_array ON jobs(array_id, array_index);
           CREATE INDEX jobs_hash ON jobs(hash_key);
           CREATE INDEX jobs_running ON jobs(id) WHERE state = 'RUNNING';
           CREATE TABLE attempts(

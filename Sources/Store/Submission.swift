@@ -1,3 +1,4 @@
+import CSupport
 import Foundation
 import GRDB
 import GRDBSQLite
@@ -155,11 +156,11 @@ public struct Submission {
     try db.execute(
       sql: """
         INSERT INTO arrays(id, sweep_id, name, source, is_array, throttle, dependency, dep_or,
-          kill_on_invalid_dep, launch, output_root, submit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          kill_on_invalid_dep, launch, output_root, size, submit_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
       arguments: [
         first, sweepID, array.name, array.source, array.isArray, array.throttle, array.dependency,
-        array.dependencyOr, array.killOnInvalidDependency, array.launch, array.outputRoot, now,
+        array.dependencyOr, array.killOnInvalidDependency, array.launch, array.outputRoot, jobs.count, now,
       ])
     let ready = dependencies.isEmpty
     let insert = try db.makeStatement(
@@ -231,8 +232,25 @@ private func bind(_ s: OpaquePointer, _ i: Int32, _ value: Int64?) {
 
 extension JobStore {
   /// Runs one submission in one transaction.
-  public func submit<T>(now: Double, _ body: (Submission) throws -> T) throws(StoreError) -> T {
-    try write("while submitting") { db in try body(Submission(db: db, now: now)) }
+  /// A `large` one leaves the WAL checkpoint (copying every new page into the database file) to
+  /// the daemon's next write instead of paying it at commit and again when this process closes
+  /// the store.
+  public func submit<T>(now: Double, large: Bool = false, _ body: (Submission) throws -> T) throws(StoreError) -> T {
+    try StoreError.wrap("while submitting") {
+      try db.writeWithoutTransaction { db in
+        if large {
+          try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+          if let handle = db.sqliteConnection { _ = orch_sqlite_no_checkpoint_on_close(UnsafeMutableRawPointer(handle)) }
+        }
+        defer { if large { try? db.execute(sql: "PRAGMA wal_autocheckpoint = 1000") } }
+        var result: T?
+        try db.inTransaction(.immediate) {
+          result = try body(Submission(db: db, now: now))
+          return .commit
+        }
+        return result!
+      }
+    }
   }
 
   /// The indexed part of a hex config hash: its first 16 hex digits as a signed 64-bit integer.

@@ -18,4 +18,6 @@ int orch_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
 int orch_signalfd(void);
 /// Reads one signal from `fd`; returns its number or -errno.
 int orch_signalfd_read(int fd);
+/// Keeps SQLite from checkpointing the WAL when `db` (a sqlite3 *) closes; 0 or an SQLite error code.
+int orch_sqlite_no_checkpoint_on_close(void *db);
 #endif

@@ -21,8 +21,11 @@ struct Submitter {
     var indices: [Int]?
 
     var count: Int { indices?.count ?? configs.count }
+    /// The sweep files the selection comes from (a handful: a linear scan beats hashing a million keys).
     var files: Set<String> {
-      indices.map { Set($0.map { configs[$0].file }) } ?? Set(configs.map(\.file))
+      var seen: [String] = []
+      forEach { _, c in if seen.last != c.file && !seen.contains(c.file) { seen.append(c.file) } }
+      return Set(seen)
     }
     func forEach(_ body: (Int, ConfigSpec) throws -> Void) rethrows {
       if let indices {
@@ -54,7 +57,7 @@ struct Submitter {
   ) throws(OrchError) -> Result {
     let now = Posix.now()
     return try storeCall { () throws(StoreError) in
-      try store.submit(now: now) { tx in
+      try store.submit(now: now, large: selected.count >= 10_000) { tx in
         var result = Result(arrayID: nil, jobs: [], requeuedJobs: [], new: 0, requeued: 0, skippedCompleted: 0, skippedActive: 0)
         let deps = try resolve(dependency, tx)
         let checkExisting = !(try tx.isEmpty())
