@@ -85,18 +85,23 @@ final class DaemonTests: XCTestCase {
     XCTAssertEqual(rows.first?["signal"] as? Int, 9, "SIGTERM was ignored, so SIGKILL ended it")
   }
 
-  func testRetryFailedRerunsOnlyTheFailedElement() throws {
-    let c = try Cluster()
+  /// `n` jobs that log each run to ran.txt; element `failing` fails while the file fail-<i> exists.
+  func flakySweep(_ c: Cluster, n: Int, failing: Int) throws {
     try c.write(
       "sweeps/flaky.yaml",
       """
       register:
         - key: "flaky/{i}"
           command: [sh, -c, "echo {i} >> ran.txt; test ! -e fail-{i}"]
-          axes: {i: range(0, 5)}
+          axes: {i: range(0, \(n))}
       """)
-    try c.write("fail-3", "")
+    try c.write("fail-\(failing)", "")
     try c.startDaemon()
+  }
+
+  func testRetryFailedRerunsOnlyTheFailedElement() throws {
+    let c = try Cluster()
+    try flakySweep(c, n: 5, failing: 3)
     let first = try c.run(["submit", "sweeps/flaky.yaml", "--output-root", c.runs, "--wait"])
     XCTAssertEqual(first.code, 1, "a failed element makes --wait exit non-zero")
     XCTAssertTrue(first.out.contains("FAILED"), first.out)
@@ -118,16 +123,7 @@ final class DaemonTests: XCTestCase {
 
   func testResubmitRequeuesFailedConfigsUnderTheirIDs() throws {
     let c = try Cluster()
-    try c.write(
-      "sweeps/flaky.yaml",
-      """
-      register:
-        - key: "flaky/{i}"
-          command: [sh, -c, "echo {i} >> ran.txt; test ! -e fail-{i}"]
-          axes: {i: range(0, 3)}
-      """)
-    try c.write("fail-1", "")
-    try c.startDaemon()
+    try flakySweep(c, n: 3, failing: 1)
     XCTAssertEqual(try c.run(["submit", "sweeps/flaky.yaml", "--output-root", c.runs, "--wait"]).code, 1)
     try FileManager.default.removeItem(atPath: c.root.path + "/fail-1")
     let again = try c.run(["submit", "sweeps/flaky.yaml", "--output-root", c.runs, "--wait"])
