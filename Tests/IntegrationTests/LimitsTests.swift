@@ -53,3 +53,31 @@ final class LimitsTests: XCTestCase {
     XCTAssertEqual(try c.states()["1_0"], "OUT_OF_MEMORY")
   }
 }
+
+/// `orch queue` collapses pending array elements; `orch logs -f` follows a log until the job ends.
+final class InspectTests: XCTestCase {
+  func testQueueCollapsesPendingElementsAndLogsFollow() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/q.yaml",
+      """
+      register:
+        - key: "q/{i}"
+          command: [sh, -c, "echo hello {i}; while [ ! -e go ]; do sleep 0.05; done; echo bye {i}"]
+          axes: {i: range(0, 6)}
+      """)
+    try c.startDaemon(cpus: "0")
+    XCTAssertEqual(try c.run(["submit", "sweeps/q.yaml", "--output-root", c.runs]).code, 0)
+    try c.waitUntil("one job runs") { c.read("runs/q/0/log.txt").contains("hello 0") }
+    let queue = try c.run(["queue"]).out
+    XCTAssertTrue(queue.contains("1_0 "), queue)
+    XCTAssertTrue(queue.contains("1_[1-5]"), queue)
+    XCTAssertEqual(try c.run(["queue", "-r"]).out.split(separator: "\n").count, 7)
+
+    let go = c.root.appendingPathComponent("go").path
+    DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { _ = FileManager.default.createFile(atPath: go, contents: nil) }
+    let follow = try c.run(["logs", "1_0", "-f"])
+    XCTAssertEqual(follow.code, 0, follow.err)
+    XCTAssertEqual(follow.out, "hello 0\nbye 0\n")
+  }
+}

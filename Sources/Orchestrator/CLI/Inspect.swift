@@ -8,7 +8,8 @@ struct Queue: ParsableCommand {
     abstract: "Pending and running jobs (like squeue); pending array elements are collapsed.",
     discussion: "Examples:\n  orch queue\n  orch queue -r --sweep p100_source\n  orch queue --json")
 
-  @Flag(name: .shortAndLong, help: "One line per array element.") var expand = false
+  @Flag(name: [.customShort("r"), .customLong("array")], help: "One line per array element (squeue -r).")
+  var expand = false
   @Option(help: "Only this sweep.") var sweep: String?
   @Flag(help: "Print JSON.") var json = false
 
