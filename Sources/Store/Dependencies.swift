@@ -38,7 +38,8 @@ extension JobStore {
   public static func waitingArrays(_ db: Database) throws -> [WaitingArray] {
     let ids = try Int64.fetchAll(db, sql: "SELECT DISTINCT array_id FROM jobs WHERE state = 'PENDING' AND ready = 0")
     return try ids.map { id in
-      let array = try Row.fetchOne(db, sql: "SELECT name, dep_or, kill_on_invalid_dep FROM arrays WHERE id = ?", arguments: [id])!
+      let array = try Row.fetchOne(
+        db, sql: "SELECT name, dep_or, kill_on_invalid_dep FROM arrays WHERE id = ?", arguments: [id])!
       let terms = try Row.fetchAll(
         db,
         sql: """
@@ -107,6 +108,7 @@ extension JobStore {
   /// Whether any dependency term points at `arrayID` (so its terminal transitions matter to others).
   public static func isDependencyTarget(_ db: Database, arrayID: Int64) throws -> Bool {
     try Int64.fetchOne(
-      db.cachedStatement(sql: "SELECT id FROM dependencies WHERE target_array = ? LIMIT 1"), arguments: [arrayID]) != nil
+      db.cachedStatement(sql: "SELECT id FROM dependencies WHERE target_array = ? LIMIT 1"), arguments: [arrayID])
+      != nil
   }
 }

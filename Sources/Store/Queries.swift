@@ -164,7 +164,9 @@ extension JobStore {
         sql: """
           SELECT attempt, seq, name, value, step, epoch, final FROM metrics WHERE job_id = ? ORDER BY attempt, seq, name
           """, arguments: [jobID]
-      ).map { MetricRow(attempt: $0[0], seq: $0[1], name: $0[2], value: $0[3], step: $0[4], epoch: $0[5], final: $0[6]) }
+      ).map {
+        MetricRow(attempt: $0[0], seq: $0[1], name: $0[2], value: $0[3], step: $0[4], epoch: $0[5], final: $0[6])
+      }
     }
   }
 

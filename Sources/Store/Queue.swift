@@ -94,7 +94,8 @@ extension JobStore {
     let arrayRow = try Row.fetchOne(array, arguments: [arrayID])!
     let job = ClaimedJob(
       id: row[0], arrayID: arrayID, arrayIndex: row[2], isArray: arrayRow[0], attempt: row[3], cpus: row[4],
-      timeLimit: row[5], memLimit: row[6], key: row[7], config: row[8], runDir: (arrayRow[2] as String) + "/" + (row[7] as String),
+      timeLimit: row[5], memLimit: row[6], key: row[7], config: row[8],
+      runDir: (arrayRow[2] as String) + "/" + (row[7] as String),
       name: arrayRow[1])
     let assigned = cpus(job.cpus)
     try db.cachedStatement(
@@ -108,7 +109,8 @@ extension JobStore {
   /// Records how an attempt ended. A failure with attempts left (or an attempt that never
   /// started) goes back to PENDING; otherwise the job takes the attempt's terminal state.
   public static func finish(_ db: Database, _ outcome: AttemptOutcome) throws -> FinishResult {
-    let current = try db.cachedStatement(sql: "SELECT state, attempt, tries, max_attempts, array_id FROM jobs WHERE id = ?")
+    let current = try db.cachedStatement(
+      sql: "SELECT state, attempt, tries, max_attempts, array_id FROM jobs WHERE id = ?")
     guard let row = try Row.fetchOne(current, arguments: [outcome.jobID]),
       row[0] as String == JobState.running.rawValue, row[1] as Int == outcome.attempt
     else { return .stale }
@@ -117,7 +119,8 @@ extension JobStore {
     let arrayID: Int64 = row[4]
     if !outcome.started { tries -= 1 }
     try db.cachedStatement(
-      sql: "UPDATE attempts SET state = ?, reason = ?, exit_code = ?, signal = ?, end_time = ? WHERE job_id = ? AND attempt = ?"
+      sql:
+        "UPDATE attempts SET state = ?, reason = ?, exit_code = ?, signal = ?, end_time = ? WHERE job_id = ? AND attempt = ?"
     ).execute(arguments: [
       outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, outcome.jobID,
       outcome.attempt,
@@ -189,7 +192,8 @@ extension JobStore {
   public static func cancelPending(_ db: Database, ids: [Int64], now: Double, reason: String) throws -> [Int64] {
     var cancelled: [Int64] = []
     let statement = try db.cachedStatement(
-      sql: "UPDATE jobs SET state = 'CANCELLED', reason = ?, end_time = ? WHERE id = ? AND state = 'PENDING' RETURNING id")
+      sql:
+        "UPDATE jobs SET state = 'CANCELLED', reason = ?, end_time = ? WHERE id = ? AND state = 'PENDING' RETURNING id")
     for id in ids {
       if let done = try Int64.fetchOne(statement, arguments: [reason, now, id]) { cancelled.append(done) }
     }

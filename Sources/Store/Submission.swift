@@ -240,7 +240,9 @@ extension JobStore {
       try db.writeWithoutTransaction { db in
         if large {
           try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
-          if let handle = db.sqliteConnection { _ = orch_sqlite_no_checkpoint_on_close(UnsafeMutableRawPointer(handle)) }
+          if let handle = db.sqliteConnection {
+            _ = orch_sqlite_no_checkpoint_on_close(UnsafeMutableRawPointer(handle))
+          }
         }
         defer { if large { try? db.execute(sql: "PRAGMA wal_autocheckpoint = 1000") } }
         var result: T?

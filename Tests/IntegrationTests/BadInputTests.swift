@@ -4,13 +4,16 @@ import XCTest
 /// Bad input gets one line naming file:line:column where there is one, exit code 2, and leaves
 /// the store untouched.
 final class BadInputTests: XCTestCase {
-  func check(_ c: Cluster, _ args: [String], mentions: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+  func check(_ c: Cluster, _ args: [String], mentions: [String], file: StaticString = #filePath, line: UInt = #line)
+    throws
+  {
     let r = try c.run(args)
     XCTAssertEqual(r.code, 2, "exit code for \(args): \(r.err)", file: file, line: line)
     let lines = r.err.split(separator: "\n")
     XCTAssertEqual(lines.count, 1, "one line: \(r.err)", file: file, line: line)
     for m in mentions { XCTAssertTrue(r.err.contains(m), "'\(m)' in: \(r.err)", file: file, line: line) }
-    XCTAssertFalse(FileManager.default.fileExists(atPath: c.home + "/orch.db"), "store untouched", file: file, line: line)
+    XCTAssertFalse(
+      FileManager.default.fileExists(atPath: c.home + "/orch.db"), "store untouched", file: file, line: line)
   }
 
   func testMalformedYAML() throws {
@@ -35,7 +38,8 @@ final class BadInputTests: XCTestCase {
 
   func testBadArraySpecs() throws {
     let c = try Cluster()
-    try c.write("sweeps/ok.yaml", "register:\n  - key: \"k/{i}\"\n    command: [\"true\"]\n    axes: {i: range(0, 5)}\n")
+    try c.write(
+      "sweeps/ok.yaml", "register:\n  - key: \"k/{i}\"\n    command: [\"true\"]\n    axes: {i: range(0, 5)}\n")
     for spec in ["0-", "5-1", "1-3%0", "a"] {
       try check(c, ["submit", "sweeps/ok.yaml", "--array", spec], mentions: [spec])
     }
@@ -100,6 +104,7 @@ final class ConfigsListingTests: XCTestCase {
 
       """)
     let all = try c.run(["configs", "--sweeps", "sweeps"])
-    XCTAssertTrue(all.out.hasPrefix("8 configs found ====== with regex: .*\n    0) train/digits/mlp/randinit-lr0.1\n"), all.out)
+    XCTAssertTrue(
+      all.out.hasPrefix("8 configs found ====== with regex: .*\n    0) train/digits/mlp/randinit-lr0.1\n"), all.out)
   }
 }

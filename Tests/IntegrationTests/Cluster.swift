@@ -68,7 +68,8 @@ final class Cluster {
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    return Result(code: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    return Result(
+      code: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
   }
 
   /// Starts `orch daemon --foreground` as a child we can kill -9.
@@ -85,7 +86,9 @@ final class Cluster {
     p.standardError = FileHandle(forWritingAtPath: "/dev/null")
     try p.run()
     daemon = p
-    try waitUntil("daemon answers", timeout: 20) { FileManager.default.fileExists(atPath: self.home + "/orch.sock") && (try? self.run(["queue"]).code) == 0 }
+    try waitUntil("daemon answers", timeout: 20) {
+      FileManager.default.fileExists(atPath: self.home + "/orch.sock") && (try? self.run(["queue"]).code) == 0
+    }
   }
 
   func stopDaemon(kill9: Bool) {

@@ -21,7 +21,10 @@ final class DaemonTests: XCTestCase {
     XCTAssertTrue(r.out.hasPrefix("Submitted batch job 1\n"), r.out)
 
     // Two slots: jobs 0 and 1 run, each pinned to one distinct core.
-    try c.waitUntil("two jobs run") { FileManager.default.fileExists(atPath: c.root.path + "/0.pid") && FileManager.default.fileExists(atPath: c.root.path + "/1.pid") }
+    try c.waitUntil("two jobs run") {
+      FileManager.default.fileExists(atPath: c.root.path + "/0.pid")
+        && FileManager.default.fileExists(atPath: c.root.path + "/1.pid")
+    }
     var cores: [String] = []
     for i in 0..<2 {
       let pid = c.read("\(i).pid").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -149,7 +152,9 @@ final class DaemonTests: XCTestCase {
     XCTAssertEqual(try c.run(["submit", "sweeps/a.yaml", "--output-root", c.runs]).code, 0)
     XCTAssertEqual(try c.run(["submit", "sweeps/b.yaml", "--after", "1", "--output-root", c.runs]).code, 0)
     XCTAssertEqual(try c.run(["submit", "sweeps/c.yaml", "--after", "afterok:2", "--output-root", c.runs]).code, 0)
-    try c.waitUntil("the chain finishes") { try c.states().values.allSatisfy { $0 == "COMPLETED" } && c.states().count == 3 }
+    try c.waitUntil("the chain finishes") {
+      try c.states().values.allSatisfy { $0 == "COMPLETED" } && c.states().count == 3
+    }
     XCTAssertEqual(
       c.read("order.txt").split(separator: "\n"), ["start-a", "end-a", "start-b", "end-b", "start-c", "end-c"])
   }
@@ -163,7 +168,9 @@ final class DaemonTests: XCTestCase {
     XCTAssertEqual(try c.run(["submit", "sweeps/next.yaml", "--after", "afterok:1", "--output-root", c.runs]).code, 0)
     try c.waitUntil("the reason is set") {
       let rows = try c.historyRows()
-      return rows.contains { ($0["reason"] as? String) == "DependencyNeverSatisfied" && ($0["state"] as? String) == "PENDING" }
+      return rows.contains {
+        ($0["reason"] as? String) == "DependencyNeverSatisfied" && ($0["state"] as? String) == "PENDING"
+      }
     }
   }
 

@@ -26,7 +26,8 @@ final class EngineJobTests: XCTestCase {
       XCTAssertGreaterThan(acc, 0.8, "\(row)")
     }
     for epoch in ["E000", "E001", "E002"] {
-      XCTAssertTrue(FileManager.default.fileExists(atPath: c.runs + "/digits/mlp/seed0/checkpoints/ckpt-\(epoch).safetensors"))
+      XCTAssertTrue(
+        FileManager.default.fileExists(atPath: c.runs + "/digits/mlp/seed0/checkpoints/ckpt-\(epoch).safetensors"))
     }
     let curves = try c.run(["metrics", "1_0", "--csv"]).out
     XCTAssertTrue(curves.contains(",test_acc,"), curves)

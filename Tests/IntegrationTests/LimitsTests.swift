@@ -75,7 +75,9 @@ final class InspectTests: XCTestCase {
     XCTAssertEqual(try c.run(["queue", "-r"]).out.split(separator: "\n").count, 7)
 
     let go = c.root.appendingPathComponent("go").path
-    DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { _ = FileManager.default.createFile(atPath: go, contents: nil) }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) {
+      _ = FileManager.default.createFile(atPath: go, contents: nil)
+    }
     let follow = try c.run(["logs", "1_0", "-f"])
     XCTAssertEqual(follow.code, 0, follow.err)
     XCTAssertEqual(follow.out, "hello 0\nbye 0\n")

@@ -17,7 +17,9 @@ final class QueueTests: XCTestCase {
   override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
   @discardableResult
-  func submit(_ n: Int, priority: Int = 0, throttle: Int? = nil, maxAttempts: Int = 1, hash: String = "h") throws -> Int64 {
+  func submit(_ n: Int, priority: Int = 0, throttle: Int? = nil, maxAttempts: Int = 1, hash: String = "h") throws
+    -> Int64
+  {
     try store.submit(now: 1) { tx in
       let jobs = (0..<n).map {
         NewJob(
@@ -25,13 +27,17 @@ final class QueueTests: XCTestCase {
           resources: JobResources(maxAttempts: maxAttempts, priority: priority))
       }
       return try tx.insert(
-        array: NewArray(sweep: "s", name: "s", source: "x", isArray: true, throttle: throttle, launch: "{}", outputRoot: "/tmp/r"), jobs: jobs,
+        array: NewArray(
+          sweep: "s", name: "s", source: "x", isArray: true, throttle: throttle, launch: "{}", outputRoot: "/tmp/r"),
+        jobs: jobs,
         dependencies: [])
     }
   }
 
   func claim(cpus: Int = 8) throws -> ClaimedJob? {
-    try store.write("claim") { db in try JobStore.claim(db, freeCPUs: cpus, now: 2, workerPID: 1, cpus: { Array(0..<$0) }) }
+    try store.write("claim") { db in
+      try JobStore.claim(db, freeCPUs: cpus, now: 2, workerPID: 1, cpus: { Array(0..<$0) })
+    }
   }
 
   func finish(_ job: ClaimedJob, _ state: JobState, started: Bool = true) throws -> FinishResult {

@@ -36,7 +36,8 @@ final class ProtocolTests: XCTestCase {
     let fd = open(path, O_WRONLY | O_APPEND)
     _ = Posix.writeAll(fd, [40, 0, 0, 0, 83, 0])
     close(fd)
-    XCTAssertEqual(Journal.read(path: path), [.started(jobID: 1, attempt: 1, pid: 10), .started(jobID: 2, attempt: 1, pid: 11)])
+    XCTAssertEqual(
+      Journal.read(path: path), [.started(jobID: 1, attempt: 1, pid: 10), .started(jobID: 2, attempt: 1, pid: 11)])
   }
 
   func testEnvironmentHasThreadCapsAndSlurmVariables() {
@@ -44,7 +45,8 @@ final class ProtocolTests: XCTestCase {
       env: ["PATH": "/bin", "OMP_NUM_THREADS": "64"], cwd: "/work", submitHost: "h", cpusGiven: true, arrayTaskCount: 3,
       arrayTaskMin: 0, arrayTaskMax: 4, arrayTaskStep: 2)
     let job = JobIdentity(
-      jobID: 14, arrayID: 12, arrayIndex: 4, isArray: true, attempt: 2, name: "sweep", key: "a/b", runDir: "/r", home: "/h")
+      jobID: 14, arrayID: 12, arrayIndex: 4, isArray: true, attempt: 2, name: "sweep", key: "a/b", runDir: "/r",
+      home: "/h")
     let env = Set(JobEnvironment.build(launch: launch, extra: ["SEED": "3"], job: job, cpus: [2, 3], host: "node"))
     for expected in [
       "OMP_NUM_THREADS=2", "OPENBLAS_NUM_THREADS=2", "MKL_NUM_THREADS=2", "SLURM_ARRAY_JOB_ID=12",

@@ -221,11 +221,13 @@ public final class Daemon {
     let env = JobEnvironment.build(launch: launch, extra: config.env, job: identity, cpus: active.cpus, host: host)
     let paths = OutputPaths.resolve(launch: launch, job: identity, host: host)
     // An engine job is the worker binary in engine mode; a command job is its own argv.
-    let argv = config.engine != nil ? [options.workerBinary, "engine", "--run-dir", job.runDir] : config.argv ?? launch.argv
+    let argv =
+      config.engine != nil ? [options.workerBinary, "engine", "--run-dir", job.runDir] : config.argv ?? launch.argv
     return JobOrder(
       jobID: job.id, attempt: job.attempt, argv: argv ?? ["/bin/false"], env: env,
       cwd: launch.cwd, runDir: job.runDir, stdoutPath: paths.stdout, stderrPath: paths.stderr,
-      appendOutput: launch.appendOutput || job.attempt > 1, configJSON: job.config, cpus: active.cpus, timeLimit: job.timeLimit, memLimit: job.memLimit,
+      appendOutput: launch.appendOutput || job.attempt > 1, configJSON: job.config, cpus: active.cpus,
+      timeLimit: job.timeLimit, memLimit: job.memLimit,
       killWait: options.killWait)
   }
 

@@ -17,7 +17,8 @@ enum DependencyCheck {
             index: $0.index, state: JobStateLite($0.state), secondsSinceStart: $0.since.map { Int(now - $0) })
         }
       }
-      let singletonBusy = try array.terms.contains { $0.kind == "singleton" }
+      let singletonBusy =
+        try array.terms.contains { $0.kind == "singleton" }
         ? JobStore.singletonBusy(db, name: array.name, before: array.id) : false
       var ready: [Int64] = []
       var never: [Int64] = []

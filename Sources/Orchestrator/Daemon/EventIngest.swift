@@ -52,12 +52,15 @@ enum EventParser {
     case "done":
       let metrics = object["metrics"] as? [String: Any] ?? [:]
       record.metrics = metrics.keys.sorted().compactMap { name in
-        (metrics[name] as? NSNumber).map { .init(name: name, value: $0.doubleValue, step: step, epoch: epoch, final: true) }
+        (metrics[name] as? NSNumber).map {
+          .init(name: name, value: $0.doubleValue, step: step, epoch: epoch, final: true)
+        }
       }
     case "checkpoint":
       if let epoch, let path = object["path"] as? String {
         record.checkpoint = .init(
-          epoch: epoch, path: path, bytes: (object["bytes"] as? NSNumber)?.int64Value, sha256: object["sha256"] as? String)
+          epoch: epoch, path: path, bytes: (object["bytes"] as? NSNumber)?.int64Value,
+          sha256: object["sha256"] as? String)
       }
     case "artifact":
       if let name = object["name"] as? String, let path = object["path"] as? String { record.artifact = (name, path) }

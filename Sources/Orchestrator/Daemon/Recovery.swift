@@ -21,25 +21,36 @@ import Worker
 /// workers are deleted once every attempt they mention is recorded.
 extension Daemon {
   func recover() throws(OrchError) {
-    let journals = (try? FileManager.default.contentsOfDirectory(atPath: home.workers))?
+    let journals =
+      (try? FileManager.default.contentsOfDirectory(atPath: home.workers))?
       .filter { $0.hasSuffix(".journal") }.map { home.workers + "/" + $0 } ?? []
     let summaries = journals.map { ($0, JournalSummary(path: $0)) }
-    let running = try storeCall { () throws(StoreError) in try store.read("while reading running jobs") { try JobStore.runningAttempts($0) } }
+    let running = try storeCall { () throws(StoreError) in
+      try store.read("while reading running jobs") { try JobStore.runningAttempts($0) }
+    }
     var ended: [JobReport] = []
     var chunks: [EventChunk] = []
     var keep = Set<String>()
     for attempt in running {
-      let journal = summaries.first { $0.1.report(job: attempt.jobID, attempt: attempt.attempt) != nil || $0.1.started(job: attempt.jobID, attempt: attempt.attempt) != nil }
+      let journal = summaries.first {
+        $0.1.report(job: attempt.jobID, attempt: attempt.attempt) != nil
+          || $0.1.started(job: attempt.jobID, attempt: attempt.attempt) != nil
+      }
       chunks += journal?.1.events(job: attempt.jobID, attempt: attempt.attempt) ?? []
       if let report = journal?.1.report(job: attempt.jobID, attempt: attempt.attempt) {
-        log.say("recovery: job \(attempt.jobID) attempt \(attempt.attempt) ended \(report.outcome.rawValue) while no daemon ran")
+        log.say(
+          "recovery: job \(attempt.jobID) attempt \(attempt.attempt) ended \(report.outcome.rawValue) while no daemon ran"
+        )
         ended.append(report)
       } else if let worker = attempt.workerPID, Self.isWorker(worker) {
         let pidfd = orch_pidfd_open(worker)
         if pidfd >= 0 {
           _ = fcntl(pidfd, F_SETFD, FD_CLOEXEC)
           let path = journal?.0 ?? Self.journalPath(of: worker)
-          adopted.append(Adopted(workerPID: worker, pidfd: pidfd, jobID: attempt.jobID, attempt: attempt.attempt, cpus: attempt.cpus, journal: path))
+          adopted.append(
+            Adopted(
+              workerPID: worker, pidfd: pidfd, jobID: attempt.jobID, attempt: attempt.attempt, cpus: attempt.cpus,
+              journal: path))
           freeCPUs.removeAll { attempt.cpus.contains($0) }
           if let path { keep.insert(path) }
           log.say("recovery: adopted job \(attempt.jobID) (worker \(worker) still running it)")
@@ -82,8 +93,10 @@ extension Daemon {
     let a = adopted.remove(at: index)
     close(a.pidfd)
     let summary = a.journal.map { JournalSummary(path: $0) }
-    let report = summary?.report(job: a.jobID, attempt: a.attempt)
-      ?? lost(RunningAttempt(jobID: a.jobID, attempt: a.attempt, workerPID: a.workerPID, cpus: a.cpus),
+    let report =
+      summary?.report(job: a.jobID, attempt: a.attempt)
+      ?? lost(
+        RunningAttempt(jobID: a.jobID, attempt: a.attempt, workerPID: a.workerPID, cpus: a.cpus),
         pid: summary?.started(job: a.jobID, attempt: a.attempt))
     try finishRecovered([report], events: summary?.events(job: a.jobID, attempt: a.attempt) ?? [])
     dirty = true

@@ -58,7 +58,8 @@ struct Submitter {
     let now = Posix.now()
     return try storeCall { () throws(StoreError) in
       try store.submit(now: now, large: selected.count >= 10_000) { tx in
-        var result = Result(arrayID: nil, jobs: [], requeuedJobs: [], new: 0, requeued: 0, skippedCompleted: 0, skippedActive: 0)
+        var result = Result(
+          arrayID: nil, jobs: [], requeuedJobs: [], new: 0, requeued: 0, skippedCompleted: 0, skippedActive: 0)
         let deps = try resolve(dependency, tx)
         let checkExisting = !(try tx.isEmpty())
         var fresh: [NewJob] = []
@@ -119,10 +120,13 @@ struct Submitter {
   func resolve(_ spec: DependencySpec?, _ tx: Submission) throws -> [DependencyRow] {
     guard let spec else { return [] }
     return try spec.terms.map { term in
-      guard let id = term.jobID else { return DependencyRow(kind: term.kind.rawValue, targetArray: nil, targetIndex: nil) }
+      guard let id = term.jobID else {
+        return DependencyRow(kind: term.kind.rawValue, targetArray: nil, targetIndex: nil)
+      }
       if try tx.arrayExists(Int64(id)) {
         return DependencyRow(
-          kind: term.kind.rawValue, targetArray: Int64(id), targetIndex: term.arrayIndex, delayMinutes: term.delayMinutes)
+          kind: term.kind.rawValue, targetArray: Int64(id), targetIndex: term.arrayIndex,
+          delayMinutes: term.delayMinutes)
       }
       if term.arrayIndex == nil, let owner = try tx.arrayOf(job: Int64(id)) {
         return DependencyRow(
