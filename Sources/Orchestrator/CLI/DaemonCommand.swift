@@ -103,7 +103,7 @@ struct Show: ParsableCommand {
       return
     }
     var text = "key: \(config.key)\nfile: \(config.file) (\(config.location))\nhash: \(config.hash)\nbindings:\n"
-    for name in config.bindings.keys.sorted() { text += "  \(name) = \(config.bindings[name]!.templateText)\n" }
+    for (name, value) in config.sortedBindings { text += "  \(name) = \(value.templateText)\n" }
     switch config.kind {
     case .command(let argv, let env):
       text += "command: \(argv.map(Self.quote).joined(separator: " "))\n"

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The specs one entry expands over: a `key:` entry has one unit, a `derive:` one per source key.
 struct ExpansionUnit {
   var base: [(String, BindingValue)]
@@ -31,14 +33,21 @@ struct Expander {
 
   private struct Compiled {
     var pieces: Span
-    /// Set when the template has no holes: rendered once, shared by every config.
-    var constant: String?
+    /// Index into `constants` when the template has no holes: rendered once, shared by every config.
+    var constant: Int
     var constantEscaped: Span
+    /// The slot when the template is exactly one hole, whose value's text is then shared, not copied.
+    var soleSlot: Int
+    var soleKey: Bool
   }
 
   private struct Kind {
     var args: [Compiled]
-    var env: [(prefix: Span, name: String, value: Compiled)]
+    var envPrefix: [Span]
+    var envNames: [String]
+    var envValues: [Compiled]
+    /// The env dictionary itself when no env value has a hole: one shared instance, not one per config.
+    var constantEnv: [String: String]?
     var engine: String?
     var engineTail: Span
     var usesKey: Bool
@@ -68,10 +77,12 @@ struct Expander {
   private var valueIds: [String: Int32] = [:]
   private var arena: [UInt8] = []
   private var valueText: [Span] = []
+  private var valueStrings: [String] = []
   private var valueEscaped: [Span] = []
   private var valueJSON: [Span] = []
   private var slotPrefix: [Span] = []
   private var pieces: [Piece] = []
+  private var constants: [String] = []
   private var holes: [(name: String, at: SourceLocation, template: String)] = []
 
   private init(file: String) { self.file = file }
@@ -79,7 +90,7 @@ struct Expander {
   /// Calls `willEmit` with the number of configs before the first `emit`.
   static func expand(
     file: String, units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When],
-    willEmit: (Int) -> Void, emit: (ConfigSpec) throws(OrchError) -> Void
+    willEmit: (Int) -> Void, emit: (consuming ConfigSpec) throws(OrchError) -> Void
   ) throws(OrchError) {
     var total = units.count
     for d in axes {
@@ -129,6 +140,7 @@ struct Expander {
     values.append(v)
     let text = v.templateText
     valueText.append(store(text.utf8))
+    valueStrings.append(text)
     valueEscaped.append(store(JSON.escaped(text)))
     valueJSON.append(store(json))
     return id
@@ -157,7 +169,12 @@ struct Expander {
       }
     }
     let escaped = constant.map { store(JSON.escaped($0)) } ?? Span(start: 0, end: 0)
-    return Compiled(pieces: Span(start: first, end: pieces.count), constant: constant, constantEscaped: escaped)
+    if let constant { constants.append(constant) }
+    let sole = pieces.count == first + 1 ? pieces[first] : nil
+    return Compiled(
+      pieces: Span(start: first, end: pieces.count), constant: constant == nil ? -1 : constants.count - 1,
+      constantEscaped: escaped,
+      soleSlot: sole?.kind == .slot ? sole!.slot : -1, soleKey: sole?.kind == .key)
   }
 
   private mutating func compile(_ k: KindTemplates) -> Kind {
@@ -165,18 +182,28 @@ struct Expander {
       var tail = Array(",\"engine\":".utf8)
       JSON.appendString(engine, to: &tail)
       tail.append(UInt8(ascii: "}"))
-      return Kind(args: [], env: [], engine: engine, engineTail: store(tail), usesKey: false)
+      return Kind(
+        args: [], envPrefix: [], envNames: [], envValues: [], constantEnv: nil, engine: engine,
+        engineTail: store(tail), usesKey: false)
     }
     let args = (k.argv ?? []).map { compile($0) }
-    let env = k.env.map { e -> (prefix: Span, name: String, value: Compiled) in
+    let envPrefix = k.env.map { e -> Span in
       var prefix: [UInt8] = []
       JSON.appendString(e.name, to: &prefix)
       prefix.append(contentsOf: ":\"".utf8)
-      return (store(prefix), e.name, compile(e.value))
+      return store(prefix)
     }
-    let usesKey = (k.argv ?? []).contains { $0.holeNames.contains("key") }
+    let envValues = k.env.map { compile($0.value) }
+    let usesKey =
+      (k.argv ?? []).contains { $0.holeNames.contains("key") }
       || k.env.contains { $0.value.holeNames.contains("key") }
-    return Kind(args: args, env: env, engine: nil, engineTail: Span(start: 0, end: 0), usesKey: usesKey)
+    var constantEnv: [String: String]? = [:]
+    for (e, v) in zip(k.env, envValues) {
+      if v.constant >= 0 { constantEnv?[e.name] = constants[v.constant] } else { constantEnv = nil }
+    }
+    return Kind(
+      args: args, envPrefix: envPrefix, envNames: k.env.map(\.name), envValues: envValues, constantEnv: constantEnv,
+      engine: nil, engineTail: Span(start: 0, end: 0), usesKey: usesKey)
   }
 
   private mutating func compile(_ d: SweepFile.AxisDim) -> Dim {
@@ -190,7 +217,8 @@ struct Expander {
     var conditions: [(slot: Int, accepts: [Bool])] = []
     for c in w.conditions {
       guard let slot = slotOf[c.name] else {
-        throw .badInput("when.if names '\(c.name)', which this entry never binds\(didYouMean(c.name, in: names))",
+        throw .badInput(
+          "when.if names '\(c.name)', which this entry never binds\(didYouMean(c.name, in: names))",
           at: c.location)
       }
       conditions.append((slot, []))
@@ -202,7 +230,7 @@ struct Expander {
 
   private mutating func run(
     units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When],
-    emit: (ConfigSpec) throws(OrchError) -> Void
+    emit: (consuming ConfigSpec) throws(OrchError) -> Void
   ) throws(OrchError) {
     // Everything is interned and compiled first, so the arena is frozen during the hot loop.
     let bases = units.map { u in
@@ -223,48 +251,148 @@ struct Expander {
     var unitKind: [Int] = []
     var keys: [Compiled] = []
     for unit in units {
-      if let k = kindOf[ObjectIdentifier(unit.kind)] { unitKind.append(k) } else {
+      if let k = kindOf[ObjectIdentifier(unit.kind)] {
+        unitKind.append(k)
+      } else {
         kinds.append(compile(unit.kind))
         kindOf[ObjectIdentifier(unit.kind)] = kinds.count - 1
         unitKind.append(kinds.count - 1)
       }
       keys.append(compile(unit.key))
     }
-    let table = BindingTable(names: names, values: values)
-    var slots = [Int32](repeating: -1, count: names.count)
-    var idx = [Int](repeating: 0, count: dims.count)
-    var out = Output()
+    let plan = Plan(
+      units: units, bases: bases, dims: dims, whens: cwhens, kinds: kinds, unitKind: unitKind, keys: keys,
+      table: BindingTable(names: names, values: values), perUnit: dims.reduce(1) { $0 * $1.count })
+    let total = units.count * plan.perUnit
     let frozen = self
     try frozen.arena.withUnsafeBufferPointer { (arena) throws(OrchError) in
       try frozen.pieces.withUnsafeBufferPointer { (pieces) throws(OrchError) in
         let r = Renderer(x: frozen, arena: arena, pieces: pieces)
-        for (u, unit) in units.enumerated() {
-          let kind = kinds[unitKind[u]]
-          let key = keys[u]
-          let base = bases[u]
-          for d in idx.indices { idx[d] = 0 }
-          while true {
-            for s in slots.indices { slots[s] = base[s] }
-            for (d, dim) in dims.enumerated() {
-              switch dim {
-              case .single(let slot, let vs): slots[slot] = vs[idx[d]]
-              case .rows(let rows): for (s, v) in rows[idx[d]] { slots[s] = v }
-              }
-            }
-            for w in cwhens
-            where w.conditions.allSatisfy({ c in slots[c.slot] >= 0 && c.accepts[Int(slots[c.slot])] }) {
-              for (s, v) in w.set { slots[s] = v }
-            }
-            try emit(r.config(unit, key: key, kind: kind, slots: slots, table: table, out: &out))
-            var d = dims.count - 1
-            while d >= 0 {
-              idx[d] += 1
-              if idx[d] < dims[d].count { break }
-              idx[d] = 0
-              d -= 1
-            }
-            if d < 0 { break }
+        let chunk = 16_384
+        if total <= 2 * chunk || ProcessInfo.processInfo.activeProcessorCount < 2 {
+          try plan.render(r, 0..<total, emit)
+          return
+        }
+        // Big sweeps render in parallel chunks while this thread emits (and duplicate-checks) the
+        // finished ones strictly in order; the first error in order wins, so the result never
+        // depends on timing.
+        let chunks = (total + chunk - 1) / chunk
+        let results = UnsafeMutableBufferPointer<ChunkResult>.allocate(capacity: chunks)
+        for c in 0..<chunks {
+          let n = min(total, (c + 1) * chunk) - c * chunk
+          (results.baseAddress! + c).initialize(to: ChunkResult(configs: .allocate(capacity: n)))
+        }
+        let done = (0..<chunks).map { _ in DispatchSemaphore(value: 0) }
+        var waited = 0
+        defer {
+          // After an error, let the workers finish before their buffers go; configs not emitted
+          // are destroyed here.
+          for c in waited..<chunks { done[c].wait() }
+          for c in 0..<chunks {
+            let r = results[c]
+            (r.configs.baseAddress! + r.emitted).deinitialize(count: r.count - r.emitted)
+            r.configs.deallocate()
           }
+          results.deinitialize()
+          results.deallocate()
+        }
+        let shared = Shared(plan: plan, renderer: r, results: results)
+        for c in 0..<chunks {
+          let signal = done[c]
+          DispatchQueue.global(qos: .userInitiated).async {
+            var result = shared.results[c]
+            let range = (c * chunk)..<min(total, (c + 1) * chunk)
+            do throws(OrchError) {
+              try shared.plan.render(shared.renderer, range) { config in
+                (result.configs.baseAddress! + result.count).initialize(to: config)
+                result.count += 1
+              }
+            } catch {
+              result.error = error
+            }
+            shared.results[c] = result
+            signal.signal()
+          }
+        }
+        for c in 0..<chunks {
+          done[c].wait()
+          waited = c + 1
+          while results[c].emitted < results[c].count {
+            let config = (results[c].configs.baseAddress! + results[c].emitted).move()
+            results[c].emitted += 1
+            try emit(config)
+          }
+          if let e = results[c].error { throw e }
+        }
+      }
+    }
+  }
+
+  /// What the parallel workers see: read-only plan and renderer (the arena is frozen while they
+  /// run), and one result slot per chunk that only that chunk's worker writes.
+  private struct Shared: @unchecked Sendable {
+    let plan: Plan
+    let renderer: Renderer
+    let results: UnsafeMutableBufferPointer<ChunkResult>
+  }
+
+  /// A chunk's configs live in raw memory so they can be moved out one by one, never copied.
+  private struct ChunkResult {
+    var configs: UnsafeMutableBufferPointer<ConfigSpec>
+    var count = 0
+    var emitted = 0
+    var error: OrchError? = nil
+  }
+
+  /// Everything one expansion needs, indexed by a flat config number (unit-major, last axis fastest).
+  private struct Plan {
+    var units: [ExpansionUnit]
+    var bases: [[Int32]]
+    var dims: [Dim]
+    var whens: [When]
+    var kinds: [Kind]
+    var unitKind: [Int]
+    var keys: [Compiled]
+    var table: BindingTable
+    var perUnit: Int
+
+    func render(
+      _ r: Renderer, _ range: Range<Int>, _ sink: (consuming ConfigSpec) throws(OrchError) -> Void
+    ) throws(OrchError) {
+      guard !range.isEmpty else { return }
+      var slots = [Int32](repeating: -1, count: table.names.count)
+      var idx = [Int](repeating: 0, count: dims.count)
+      var u = range.lowerBound / perUnit
+      var rem = range.lowerBound % perUnit
+      for d in dims.indices.reversed() {
+        idx[d] = rem % dims[d].count
+        rem /= dims[d].count
+      }
+      var out = Output()
+      var kind = kinds[unitKind[u]]
+      for _ in range {
+        let base = bases[u]
+        for s in slots.indices { slots[s] = base[s] }
+        for (d, dim) in dims.enumerated() {
+          switch dim {
+          case .single(let slot, let vs): slots[slot] = vs[idx[d]]
+          case .rows(let rows): for (s, v) in rows[idx[d]] { slots[s] = v }
+          }
+        }
+        for w in whens where w.conditions.allSatisfy({ c in slots[c.slot] >= 0 && c.accepts[Int(slots[c.slot])] }) {
+          for (s, v) in w.set { slots[s] = v }
+        }
+        try sink(r.config(units[u], key: keys[u], kind: kind, slots: slots, table: table, out: &out))
+        var d = dims.count - 1
+        while d >= 0 {
+          idx[d] += 1
+          if idx[d] < dims[d].count { break }
+          idx[d] = 0
+          d -= 1
+        }
+        if d < 0 && u + 1 < units.count {
+          u += 1
+          kind = kinds[unitKind[u]]
         }
       }
     }
@@ -310,8 +438,10 @@ struct Expander {
         "template '\(h.template)' uses unbound name '\(h.name)'\(didYouMean(h.name, in: bound))", at: h.at)
     }
 
-    func string(_ c: Compiled, slots: [Int32], out: inout Output) throws(OrchError) -> String {
-      if let s = c.constant { return s }
+    func string(_ c: Compiled, slots: [Int32], key: String, out: inout Output) throws(OrchError) -> String {
+      if c.constant >= 0 { return x.constants[c.constant] }
+      if c.soleSlot >= 0 && slots[c.soleSlot] >= 0 { return x.valueStrings[Int(slots[c.soleSlot])] }
+      if c.soleKey { return key }
       out.scratch.removeAll(keepingCapacity: true)
       try render(c, escaped: false, &out.scratch, slots: slots, key: out.key)
       return String(decoding: out.scratch, as: UTF8.self)
@@ -328,8 +458,13 @@ struct Expander {
       }
       let keyString = String(decoding: out.key, as: UTF8.self)
       if kind.usesKey {
+        // A safe key has no control characters or backslashes: only '"' can need escaping.
         out.keyEscaped.removeAll(keepingCapacity: true)
-        JSON.appendEscaped(out.key, to: &out.keyEscaped)
+        if out.key.contains(UInt8(ascii: "\"")) {
+          JSON.appendEscaped(out.key, to: &out.keyEscaped)
+        } else {
+          out.keyEscaped.append(contentsOf: out.key)
+        }
       }
 
       var json = out.json
@@ -355,26 +490,26 @@ struct Expander {
         for i in kind.args.indices {
           if i > 0 { json.append(UInt8(ascii: ",")) }
           json.append(UInt8(ascii: "\""))
-          if let c = kind.args[i].constant {
+          if kind.args[i].constant >= 0 {
             put(kind.args[i].constantEscaped, &json)
-            argv.append(c)
           } else {
             try render(kind.args[i], escaped: true, &json, slots: slots, key: out.keyEscaped)
-            argv.append(try string(kind.args[i], slots: slots, out: &out))
           }
+          argv.append(try string(kind.args[i], slots: slots, key: keyString, out: &out))
           json.append(UInt8(ascii: "\""))
         }
         json.append(contentsOf: "],\"env\":{".utf8)
-        var env = [String: String](minimumCapacity: kind.env.count)
-        for i in kind.env.indices {
+        var env = kind.constantEnv ?? [String: String](minimumCapacity: kind.envNames.count)
+        for i in kind.envValues.indices {
           if i > 0 { json.append(UInt8(ascii: ",")) }
-          put(kind.env[i].prefix, &json)
-          if let c = kind.env[i].value.constant {
-            put(kind.env[i].value.constantEscaped, &json)
-            env[kind.env[i].name] = c
+          put(kind.envPrefix[i], &json)
+          if kind.envValues[i].constant >= 0 {
+            put(kind.envValues[i].constantEscaped, &json)
           } else {
-            try render(kind.env[i].value, escaped: true, &json, slots: slots, key: out.keyEscaped)
-            env[kind.env[i].name] = try string(kind.env[i].value, slots: slots, out: &out)
+            try render(kind.envValues[i], escaped: true, &json, slots: slots, key: out.keyEscaped)
+          }
+          if kind.constantEnv == nil {
+            env[kind.envNames[i]] = try string(kind.envValues[i], slots: slots, key: keyString, out: &out)
           }
           json.append(UInt8(ascii: "\""))
         }

@@ -9,6 +9,9 @@ import Foundation
 final class PyRegex {
   let pattern: String
   private let engine: Engine
+  /// For yes/no searches: the same pattern without a leading or trailing `.*`, which cannot change
+  /// whether there is a match (`.*seed1` is searched as the literal `seed1`).
+  private let searchEngine: Engine
 
   private enum Engine {
     case literal([UInt8])
@@ -19,8 +22,10 @@ final class PyRegex {
   init(_ pattern: String) throws(OrchError) {
     self.pattern = pattern
     do throws(RegexError) {
-      let program = try Program(pattern: pattern)
-      if let lit = program.literal { engine = .literal(lit) } else { engine = .program(program) }
+      let program = try Program(pattern: pattern, forSearch: false)
+      let search = try Program(pattern: pattern, forSearch: true)
+      engine = program.literal.map { .literal($0) } ?? .program(program)
+      searchEngine = search.literal.map { .literal($0) } ?? .program(search)
     } catch {
       switch error {
       case .unsupported:
@@ -28,6 +33,7 @@ final class PyRegex {
           throw .badInput("bad regex '\(pattern)': unsupported syntax")
         }
         engine = .foundation(ns)
+        searchEngine = .foundation(ns)
       case .syntax(let msg):
         throw .badInput("bad regex '\(pattern)': \(msg)")
       }
@@ -48,25 +54,24 @@ final class PyRegex {
     case .program(let p): return p.groupNames[name]
     case .foundation:
       // NSRegularExpression does not expose names; resolve them from the pattern text.
-      return (try? Program.groupNamesScan(pattern))?[name]
+      return Parser.names(pattern)[name]
     }
   }
 
   /// `re.search(pattern, s) is not None`.
-  func search(_ s: String, scratch: inout Scratch) -> Bool {
-    switch engine {
+  func search(_ s: String, scratch: Scratch) -> Bool {
+    switch searchEngine {
     case .literal(let lit):
       return withUTF8(s) { Self.contains($0, lit) }
     case .program(let p):
-      return withUTF8(s) { p.search($0, from: 0, mustAdvance: false, captures: false, scratch: &scratch) != nil }
+      return withUTF8(s) { p.search($0, from: 0, mustAdvance: false, captures: false, scratch: scratch) != nil }
     case .foundation(let ns):
       return ns.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
     }
   }
 
   func search(_ s: String) -> Bool {
-    var scratch = Scratch()
-    return search(s, scratch: &scratch)
+    search(s, scratch: Scratch())
   }
 
   /// The matches `re.sub` replaces, as UTF-8 offsets: per match `[start, end, g1start, g1end, …]`,
@@ -88,12 +93,12 @@ final class PyRegex {
       }
     case .program(let p):
       return withUTF8(s) { text in
-        var scratch = Scratch()
+        let scratch = Scratch()
         var out: [[Int]] = []
         var pos = 0
         var mustAdvance = false
         while pos <= text.count,
-          let caps = p.search(text, from: pos, mustAdvance: mustAdvance, captures: true, scratch: &scratch)
+          let caps = p.search(text, from: pos, mustAdvance: mustAdvance, captures: true, scratch: scratch)
         {
           out.append(caps)
           // Python 3.7+: after an empty match the next one must not be empty at the same place.
@@ -106,20 +111,50 @@ final class PyRegex {
       return ns.matches(in: s, range: NSRange(s.startIndex..., in: s)).map { m in
         (0..<m.numberOfRanges).flatMap { g -> [Int] in
           guard let r = Range(m.range(at: g), in: s) else { return [-1, -1] }
-          return [s.utf8.distance(from: s.startIndex, to: r.lowerBound),
-                  s.utf8.distance(from: s.startIndex, to: r.upperBound)]
+          return [
+            s.utf8.distance(from: s.startIndex, to: r.lowerBound),
+            s.utf8.distance(from: s.startIndex, to: r.upperBound),
+          ]
         }
       }
     }
   }
 
-  struct Scratch {
-    var visited: [UInt64] = []
-    var jobs: [Job] = []
-    var caps: [Int] = []
+  /// The VM's working memory, reused across the keys of one `matching` call. Raw buffers: the
+  /// VM's inner loop must not pay for array uniqueness and bounds checks.
+  final class Scratch {
+    fileprivate var visited = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    fileprivate var visitedCapacity = 1
+    fileprivate var jobs = UnsafeMutablePointer<Job>.allocate(capacity: 64)
+    fileprivate var jobsCapacity = 64
+    fileprivate var caps: [Int] = []
+
+    init() {}
+
+    deinit {
+      visited.deallocate()
+      jobs.deallocate()
+    }
+
+    fileprivate func clearVisited(words: Int) {
+      if visitedCapacity < words {
+        visited.deallocate()
+        visited = .allocate(capacity: words)
+        visitedCapacity = words
+      }
+      visited.update(repeating: 0, count: words)
+    }
+
+    fileprivate func growJobs() {
+      let bigger = UnsafeMutablePointer<Job>.allocate(capacity: jobsCapacity * 2)
+      bigger.moveInitialize(from: jobs, count: jobsCapacity)
+      jobs.deallocate()
+      jobs = bigger
+      jobsCapacity *= 2
+    }
   }
 
-  struct Job {
+  fileprivate struct Job {
     var restore: Bool
     var a: Int
     var b: Int
@@ -249,7 +284,11 @@ private func classMatch(_ k: ClassKind, _ c: UInt32, ascii: Bool) -> Bool {
   switch k {
   case .digit, .notDigit:
     let d: Bool
-    if c < 128 { d = c >= 0x30 && c <= 0x39 } else if ascii { d = false } else {
+    if c < 128 {
+      d = c >= 0x30 && c <= 0x39
+    } else if ascii {
+      d = false
+    } else {
       d = Unicode.Scalar(c)?.properties.numericType == .decimal
     }
     return d == (k == .digit)
@@ -257,7 +296,9 @@ private func classMatch(_ k: ClassKind, _ c: UInt32, ascii: Bool) -> Bool {
     return isWord(c, ascii: ascii) == (k == .word)
   case .space, .notSpace:
     let s: Bool
-    if c < 128 { s = c == 0x20 || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) } else if ascii {
+    if c < 128 {
+      s = c == 0x20 || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)
+    } else if ascii {
       s = false
     } else {
       s = Unicode.Scalar(c)?.properties.isWhitespace ?? false
@@ -284,12 +325,37 @@ private func fold(_ c: UInt32, ascii: Bool) -> UInt32 {
   return lower.count == 1 ? lower[0].value : c
 }
 
+struct ByteSet {
+  private var w: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+  mutating func insert(_ b: UInt8) {
+    let bit = UInt64(1) << UInt64(b & 63)
+    switch b >> 6 {
+    case 0: w.0 |= bit
+    case 1: w.1 |= bit
+    case 2: w.2 |= bit
+    default: w.3 |= bit
+    }
+  }
+
+  @inline(__always)
+  func contains(_ b: UInt8) -> Bool {
+    let bit = UInt64(1) << UInt64(b & 63)
+    switch b >> 6 {
+    case 0: return w.0 & bit != 0
+    case 1: return w.1 & bit != 0
+    case 2: return w.2 & bit != 0
+    default: return w.3 & bit != 0
+    }
+  }
+}
+
 private enum Inst {
   case byte(UInt8)
   case char(UInt32)
   case fold(UInt32)
   case any(dotAll: Bool)
-  case set(Int)
+  case ascii(ByteSet, Int)
   case split(Int, Int)
   case jmp(Int)
   case save(Int)
@@ -598,13 +664,14 @@ private struct Program {
   /// Set when the whole pattern is a plain string, searched without the VM.
   var literal: [UInt8]? = nil
   var anchoredAtStart = false
-  var firstByte: UInt8? = nil
+  /// Bytes a match can start with (nil when it may be empty or start with anything): positions
+  /// that cannot start a match are skipped without running the VM.
+  var firstBytes: ByteSet? = nil
 
-  static func groupNamesScan(_ pattern: String) throws -> [String: Int] { Parser.names(pattern) }
-
-  init(pattern: String) throws(RegexError) {
+  init(pattern: String, forSearch: Bool) throws(RegexError) {
     var parser = Parser(pattern)
-    let root = try parser.parse()
+    var root = try parser.parse()
+    if forSearch { root = Program.trimDotStars(root) }
     flags = parser.flags
     groupCount = parser.groupCount
     groupNames = parser.groupNames
@@ -615,7 +682,49 @@ private struct Program {
     insts.append(.match)
     if case .anchor(.startText) = Program.firstNode(root) { anchoredAtStart = true }
     if case .anchor(.bol) = Program.firstNode(root) { anchoredAtStart = true }
-    if case .byte(let b) = insts[1] { firstByte = b }
+    firstBytes = Program.firstByteSet(insts, sets, flags)
+  }
+
+  private static func firstByteSet(_ insts: [Inst], _ sets: [CharSet], _ flags: Flags) -> ByteSet? {
+    var bytes = ByteSet()
+    var seen = Set<Int>()
+    var stack = [1]
+    while let pc = stack.popLast() {
+      guard seen.insert(pc).inserted else { continue }
+      switch insts[pc] {
+      case .byte(let b): bytes.insert(b)
+      case .char(let c):
+        // A lone surrogate (`\ud800`) can never match UTF-8 text.
+        if let scalar = Unicode.Scalar(c) { bytes.insert(Array(String(scalar).utf8)[0]) }
+      case .fold(let c):
+        guard c < 128 else { return nil }
+        bytes.insert(UInt8(c))
+        if c >= 0x61 && c <= 0x7A { bytes.insert(UInt8(c - 32)) }
+        // Some non-ASCII letters fold to ASCII ones (KELVIN SIGN to k).
+        for b in UInt8(0xC0)...UInt8(0xF7) { bytes.insert(b) }
+      case .any: return nil
+      case .ascii(let bits, _):
+        for b in UInt8(0)..<128 where bits.contains(b) { bytes.insert(b) }
+        for b in UInt8(0xC0)...UInt8(0xF7) { bytes.insert(b) }
+      case .split(let x, let y): stack += [x, y]
+      case .jmp(let x): stack.append(x)
+      case .save, .assert: stack.append(pc + 1)
+      case .match: return nil
+      }
+    }
+    return bytes
+  }
+
+  private static func trimDotStars(_ n: RNode) -> RNode {
+    func isDotStar(_ n: RNode) -> Bool {
+      if case .rep(.any, 0, -1, _) = n { return true }
+      return false
+    }
+    if isDotStar(n) { return .empty }
+    guard case .concat(var items) = n else { return n }
+    while let first = items.first, isDotStar(first) { items.removeFirst() }
+    while let last = items.last, isDotStar(last) { items.removeLast() }
+    return items.count == 1 ? items[0] : .concat(items)
   }
 
   private static func firstNode(_ n: RNode) -> RNode {
@@ -656,7 +765,9 @@ private struct Program {
     case .any: insts.append(.any(dotAll: flags.dotAll))
     case .set(let s):
       sets.append(s)
-      insts.append(.set(sets.count - 1))
+      var bits = ByteSet()
+      for b in UInt32(0)..<128 where s.contains(b, flags: flags) { bits.insert(UInt8(b)) }
+      insts.append(.ascii(bits, sets.count - 1))
     case .concat(let items):
       for item in items { try emit(item) }
     case .alt(let branches):
@@ -702,60 +813,62 @@ private struct Program {
 
   /// Leftmost-first search from `from`; returns the capture offsets or nil.
   func search(
-    _ text: UnsafeBufferPointer<UInt8>, from: Int, mustAdvance: Bool, captures: Bool,
-    scratch: inout PyRegex.Scratch
+    _ text: UnsafeBufferPointer<UInt8>, from: Int, mustAdvance: Bool, captures: Bool, scratch: PyRegex.Scratch
   ) -> [Int]? {
-    let n = text.count
-    let width = n + 1
-    let words = (insts.count * width + 63) / 64
-    if scratch.visited.count < words {
-      scratch.visited = [UInt64](repeating: 0, count: words)
-    } else {
-      for k in 0..<words { scratch.visited[k] = 0 }
+    scratch.clearVisited(words: (insts.count * (text.count + 1) + 63) / 64)
+    let start = insts.withUnsafeBufferPointer { code in
+      run(
+        code, text, from: from, mustAdvance: mustAdvance, captures: captures, slots: 2 * (groupCount + 1),
+        scratch: scratch)
     }
-    let slots = 2 * (groupCount + 1)
-    var start = from
-    while start <= n {
-      if let fb = firstByte {
-        while start < n && text[start] != fb { start += 1 }
-        if start >= n { return nil }
-      }
-      if run(text, start: start, mustAdvance: mustAdvance && start == from, captures: captures, slots: slots,
-        scratch: &scratch)
-      {
-        return captures ? scratch.caps : [start, start]
-      }
-      if anchoredAtStart { return nil }
-      start += 1
-      while start < n && text[start] & 0xC0 == 0x80 { start += 1 }
-    }
-    return nil
+    guard let start else { return nil }
+    return captures ? scratch.caps : [start, start]
   }
 
+  /// Tries each start position in turn (skipping those `firstBytes` rules out) within one call, so
+  /// the visited bitmap is shared and the cost stays linear in the key length.
   private func run(
-    _ text: UnsafeBufferPointer<UInt8>, start: Int, mustAdvance: Bool, captures: Bool, slots: Int,
-    scratch: inout PyRegex.Scratch
-  ) -> Bool {
+    _ code: UnsafeBufferPointer<Inst>, _ text: UnsafeBufferPointer<UInt8>, from: Int, mustAdvance: Bool,
+    captures: Bool, slots: Int, scratch: PyRegex.Scratch
+  ) -> Int? {
+    // Locals only in the loop: class property accesses would pay dynamic exclusivity checks.
     let n = text.count
     let width = n + 1
-    if captures {
-      scratch.caps = [Int](repeating: -1, count: slots)
-    }
-    scratch.jobs.removeAll(keepingCapacity: true)
-    scratch.jobs.append(PyRegex.Job(restore: false, a: 0, b: start))
-    while let job = scratch.jobs.popLast() {
+    let visited = scratch.visited
+    let flags = self.flags
+    let firstBytes = self.firstBytes
+    var start = from
+    var caps = captures ? [Int](repeating: -1, count: slots) : []
+    var jobs = scratch.jobs
+    var capacity = scratch.jobsCapacity
+    var top = 0
+    defer { if captures { scratch.caps = caps } }
+    while true {
+      if top == 0 {
+        if start > n || (anchoredAtStart && start > from) { return nil }
+        if let firstBytes {
+          while start < n && !firstBytes.contains(text[start]) { start += 1 }
+          if start >= n { return nil }
+        }
+        jobs[0] = PyRegex.Job(restore: false, a: 0, b: start)
+        top = 1
+        start += 1
+        while start < n && text[start] & 0xC0 == 0x80 { start += 1 }
+      }
+      top -= 1
+      let job = jobs[top]
       if job.restore {
-        scratch.caps[job.a] = job.b
+        caps[job.a] = job.b
         continue
       }
       var pc = job.a
       var pos = job.b
       thread: while true {
-        let bit = pc * width + pos
-        let (w, m) = (bit >> 6, UInt64(1) << UInt64(bit & 63))
-        if scratch.visited[w] & m != 0 { break thread }
-        scratch.visited[w] |= m
-        switch insts[pc] {
+        let bit = pc &* width &+ pos
+        let mask = UInt64(1) << UInt64(bit & 63)
+        if visited[bit >> 6] & mask != 0 { break thread }
+        visited[bit >> 6] |= mask
+        switch code[pc] {
         case .byte(let b):
           guard pos < n, text[pos] == b else { break thread }
           pc += 1
@@ -774,35 +887,52 @@ private struct Program {
           pos += len
         case .any(let dotAll):
           guard pos < n, dotAll || text[pos] != 0x0A else { break thread }
-          pos += decode(text, pos).1
+          pos += text[pos] < 0x80 ? 1 : decode(text, pos).1
           pc += 1
-        case .set(let k):
+        case .ascii(let bits, let k):
           guard pos < n else { break thread }
-          let (s, len) = decode(text, pos)
-          guard sets[k].contains(s, flags: flags) else { break thread }
+          let b = text[pos]
+          if b < 0x80 {
+            guard bits.contains(b) else { break thread }
+            pos += 1
+          } else {
+            let (s, len) = decode(text, pos)
+            guard sets[k].contains(s, flags: flags) else { break thread }
+            pos += len
+          }
           pc += 1
-          pos += len
         case .split(let x, let y):
-          scratch.jobs.append(PyRegex.Job(restore: false, a: y, b: pos))
+          if top == capacity {
+            scratch.growJobs()
+            jobs = scratch.jobs
+            capacity = scratch.jobsCapacity
+          }
+          jobs[top] = PyRegex.Job(restore: false, a: y, b: pos)
+          top += 1
           pc = x
         case .jmp(let x):
           pc = x
         case .save(let k):
           if captures {
-            scratch.jobs.append(PyRegex.Job(restore: true, a: k, b: scratch.caps[k]))
-            scratch.caps[k] = pos
+            if top == capacity {
+              scratch.growJobs()
+              jobs = scratch.jobs
+              capacity = scratch.jobsCapacity
+            }
+            jobs[top] = PyRegex.Job(restore: true, a: k, b: caps[k])
+            top += 1
+            caps[k] = pos
           }
           pc += 1
         case .assert(let a):
           guard check(a, text, pos) else { break thread }
           pc += 1
         case .match:
-          if mustAdvance && pos == start { break thread }
-          return true
+          if mustAdvance && pos == from { break thread }
+          return pos
         }
       }
     }
-    return false
   }
 
   private func decode(_ t: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
@@ -812,8 +942,10 @@ private struct Program {
     if b0 < 0xF0 {
       return ((b0 & 0x0F) << 12 | UInt32(t[i + 1] & 0x3F) << 6 | UInt32(t[i + 2] & 0x3F), 3)
     }
-    return ((b0 & 0x07) << 18 | UInt32(t[i + 1] & 0x3F) << 12 | UInt32(t[i + 2] & 0x3F) << 6
-      | UInt32(t[i + 3] & 0x3F), 4)
+    return (
+      (b0 & 0x07) << 18 | UInt32(t[i + 1] & 0x3F) << 12 | UInt32(t[i + 2] & 0x3F) << 6
+        | UInt32(t[i + 3] & 0x3F), 4
+    )
   }
 
   private func scalarBefore(_ t: UnsafeBufferPointer<UInt8>, _ i: Int) -> UInt32? {
@@ -831,6 +963,8 @@ private struct Program {
     case .eol: return pos == n || (pos == n - 1 && t[pos] == 0x0A)
     case .startLine: return pos == 0 || t[pos - 1] == 0x0A
     case .endLine: return pos == n || t[pos] == 0x0A
+    case .notWordBoundary where n == 0:
+      return false  // Python's \B never matches an empty string
     case .wordBoundary, .notWordBoundary:
       let before = scalarBefore(t, pos).map { isWord($0, ascii: flags.ascii) } ?? false
       let after = pos < n ? isWord(decode(t, pos).0, ascii: flags.ascii) : false

@@ -53,8 +53,8 @@ public struct Registry: Sendable {
   /// Configs whose key Python's `re.search(regex, key)` matches, in registration order.
   public func matching(_ regex: String) throws(OrchError) -> [ConfigSpec] {
     let r = try PyRegex(regex)
-    var scratch = PyRegex.Scratch()
-    return configs.filter { r.search($0.key, scratch: &scratch) }
+    let scratch = PyRegex.Scratch()
+    return configs.filter { r.search($0.key, scratch: scratch) }
   }
 
   /// Byte-for-byte the seed registry's `python -m configs REGEX` output.
@@ -96,8 +96,8 @@ private struct Builder {
   }
 
   private mutating func derive(_ d: SweepFile.DeriveEntry, stem: String) throws(OrchError) {
-    var scratch = PyRegex.Scratch()
-    let sources = configs.filter { d.regex.search($0.key, scratch: &scratch) }
+    let scratch = PyRegex.Scratch()
+    let sources = configs.filter { d.regex.search($0.key, scratch: scratch) }
     if sources.isEmpty {
       let hint = singleFile ? " (only this file was loaded; load the sweeps directory to derive from others)" : ""
       throw .badInput("derive '\(d.pattern)' matches no key registered before it\(hint)", at: d.location)
@@ -141,7 +141,8 @@ private struct Builder {
     pieces.removeAll { if case .literal("") = $0 { true } else { false } }
     for p in pieces {
       switch p {
-      case .literal(let s): text += s.replacingOccurrences(of: "{", with: "{{").replacingOccurrences(of: "}", with: "}}")
+      case .literal(let s):
+        text += s.replacingOccurrences(of: "{", with: "{{").replacingOccurrences(of: "}", with: "}}")
       case .hole(let n, _): text += "{\(n)}"
       }
     }
@@ -165,13 +166,14 @@ private struct Builder {
     index.reserveCapacity(index.count + n)
   }
 
-  private mutating func register(_ c: ConfigSpec) throws(OrchError) {
-    if let i = index[c.key] {
+  private mutating func register(_ c: consuming ConfigSpec) throws(OrchError) {
+    let n = configs.count
+    if let i = index.updateValue(n, forKey: c.key) {
+      index[c.key] = i
       let first = configs[i].location
       let hint = first == c.location ? "; one entry produced it twice: its key must vary with every axis" : ""
       throw .badInput("duplicate key '\(c.key)' (first registered at \(first))\(hint)", at: c.location)
     }
-    index[c.key] = configs.count
     configs.append(c)
   }
 }

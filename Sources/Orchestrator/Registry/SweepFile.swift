@@ -113,7 +113,8 @@ struct SweepFile {
     guard case .mapping = root else {
       throw .badInput("top level must be a mapping with 'register', found \(src.describe(root))", at: src.loc(root))
     }
-    let top = try src.mapping(root, "top level")
+    // `x-…` keys are free, to hold YAML anchors that entries merge with `<<: *name`.
+    let top = try src.mapping(root, "top level").filter { !$0.key.hasPrefix("x-") }
     try src.checkFields(top, allowed: topFields, in: "the top level")
     guard let register = top.first(where: { $0.key == "register" }) else {
       throw .badInput("top level has no 'register' list", at: src.loc(root))
@@ -135,7 +136,8 @@ struct SweepFile {
       let fields = try src.mapping(node, "a register entry")
       let has = Set(fields.map(\.key))
       if has.contains("key") && has.contains("derive") {
-        throw .badInput("an entry has either 'key' (a new spec) or 'derive' (copies of earlier specs), not both",
+        throw .badInput(
+          "an entry has either 'key' (a new spec) or 'derive' (copies of earlier specs), not both",
           at: src.loc(node))
       }
       if has.contains("derive") {
@@ -185,7 +187,8 @@ struct SweepFile {
       case "engine":
         let name = try src.string(f.value, "engine")
         guard engineNames.contains(name) else {
-          throw .badInput("unknown engine '\(name)'\(didYouMean(name, in: engineNames)) (engines: train, eval)",
+          throw .badInput(
+            "unknown engine '\(name)'\(didYouMean(name, in: engineNames)) (engines: train, eval)",
             at: src.loc(f.value))
         }
         engine = (name, src.loc(f.keyNode))
@@ -221,7 +224,8 @@ struct SweepFile {
     var resources = defaults.resources.applied(to: Resources())
     resources = patch.applied(to: resources)
     try checkAxisNames(axes)
-    return KeyEntry(key: key, kind: kind, bindings: defaults.bindings + own, axes: axes, whens: whens,
+    return KeyEntry(
+      key: key, kind: kind, bindings: defaults.bindings + own, axes: axes, whens: whens,
       resources: resources)
   }
 
@@ -369,7 +373,8 @@ struct SweepFile {
   private static func env(_ src: YAMLSource, _ node: Node) throws(OrchError) -> [(String, Template)] {
     var out: [(String, Template)] = []
     for f in try src.mapping(node, "env") {
-      let ok = f.key.utf8.first.map { !(0x30...0x39).contains($0) } ?? false
+      let ok =
+        f.key.utf8.first.map { !(0x30...0x39).contains($0) } ?? false
         && f.key.utf8.allSatisfy { b in
           (0x30...0x39).contains(b) || (0x41...0x5A).contains(b) || (0x61...0x7A).contains(b) || b == 0x5F
         }
@@ -521,7 +526,8 @@ struct SweepFile {
     let (start, stop, step) =
       ints.count == 1 ? (0, ints[0], 1) : (ints[0], ints[1], ints.count == 3 ? ints[2] : 1)
     guard step != 0 else { throw .badInput("bad range '\(text)': step must not be zero", at: at) }
-    let count = step > 0
+    let count =
+      step > 0
       ? (stop > start ? (stop - start - 1) / step + 1 : 0)
       : (start > stop ? (start - stop - 1) / -step + 1 : 0)
     guard count <= maxConfigs else {

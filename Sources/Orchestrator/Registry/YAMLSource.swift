@@ -155,7 +155,8 @@ struct YAMLSource {
           if ch == "\n" { line += 1; column = 1 } else { column += 1 }
         }
       }
-      return .badInput("malformed YAML: \(problem)", at: location(path: path, inserted: inserted, line: line, column: column))
+      return .badInput(
+        "malformed YAML: \(problem)", at: location(path: path, inserted: inserted, line: line, column: column))
     default:
       return .badInput("malformed YAML: \(e)", at: SourceLocation(file: path, line: 1, column: 1))
     }
@@ -215,7 +216,8 @@ struct YAMLSource {
 
   func checkFields(_ fields: [Field], allowed: [String], in what: String) throws(OrchError) {
     for f in fields where !allowed.contains(f.key) {
-      let hint = closest(f.key, in: allowed).map { "did you mean '\($0)'?" }
+      let hint =
+        closest(f.key, in: allowed).map { "did you mean '\($0)'?" }
         ?? "expected one of: \(allowed.joined(separator: ", "))"
       throw .badInput("unknown field '\(f.key)' in \(what); \(hint)", at: loc(f.keyNode))
     }
@@ -225,7 +227,7 @@ struct YAMLSource {
     switch node {
     case .mapping: return "a mapping"
     case .sequence: return "a list"
-    case .scalar(let s): return "'\(s.string)'"
+    case .scalar(let s): return s.string.isEmpty && s.style == .plain ? "nothing" : "'\(s.string)'"
     case .alias: return "an alias"
     }
   }
@@ -319,7 +321,8 @@ struct YAMLSource {
     default:
       throw .badInput("unsupported YAML tag '\(tag.rawValue)'", at: location)
     }
-    throw .badInput("'\(text)' is not a valid \(tag.rawValue.split(separator: ":").last ?? "value")",
+    throw .badInput(
+      "'\(text)' is not a valid \(tag.rawValue.split(separator: ":").last ?? "value")",
       at: location)
   }
 
