@@ -24,7 +24,7 @@ let package = Package(
       dependencies: [
         "CSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
       ]),
-    .target(name: "Engine", dependencies: ["CBLAS"]),
+    .target(name: "Engine", dependencies: ["CBLAS", .product(name: "Crypto", package: "swift-crypto")]),
     .target(
       name: "Worker",
       dependencies: ["CSupport", "Engine"]),

@@ -261,7 +261,7 @@ final class DatasetTests: XCTestCase {
         let parts = line.split(separator: " ", omittingEmptySubsequences: true)
         XCTAssertEqual(parts.count, 2)
         let bytes = try readFile("\(root)/\(name)/\(parts[1])")
-        XCTAssertEqual(SHA256.hex(bytes), String(parts[0]), "\(name)/\(parts[1])")
+        XCTAssertEqual(sha256Hex(bytes), String(parts[0]), "\(name)/\(parts[1])")
       }
     }
     let digits = try Dataset.load(directory: root + "/digits")

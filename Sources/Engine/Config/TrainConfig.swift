@@ -1,3 +1,4 @@
+import Crypto
 /// How a 4-D image array is laid out on disk.
 public enum DataLayout: String, Sendable, Hashable {
   case auto, nchw = "NCHW", nhwc = "NHWC"
@@ -161,7 +162,7 @@ public struct TrainConfig: Sendable, Hashable {
 
   /// Identifies the training computation: checkpoints carry it so a run directory is only
   /// resumed by the same config.
-  public var hash: String { SHA256.hex(Array(canonicalJSON.utf8)) }
+  public var hash: String { hex(SHA256.hash(data: Array(canonicalJSON.utf8))) }
 
   /// `{"bindings":{…every binding, defaults filled in…},"engine":"train"}`.
   public var resolvedJSON: String {

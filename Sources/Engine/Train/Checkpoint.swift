@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Training checkpoints: one safetensors file per saved epoch at
@@ -53,14 +54,14 @@ public enum Checkpoint {
     var sha = SHA256()
     for name in tensors.keys.sorted() {
       let t = tensors[name]!
-      sha.update(Array("\(name)|\(t.dtype.rawValue)|\(t.shape)|".utf8))
+      sha.update(data: Array("\(name)|\(t.dtype.rawValue)|\(t.shape)|".utf8))
       switch t.storage {
-      case .float32(let v): v.withUnsafeBytes { sha.update($0) }
-      case .int64(let v): v.withUnsafeBytes { sha.update($0) }
-      case .uint8(let v): v.withUnsafeBytes { sha.update($0) }
+      case .float32(let v): v.withUnsafeBytes { sha.update(bufferPointer: $0) }
+      case .int64(let v): v.withUnsafeBytes { sha.update(bufferPointer: $0) }
+      case .uint8(let v): v.withUnsafeBytes { sha.update(bufferPointer: $0) }
       }
     }
-    return SHA256.hexString(sha.finalize())
+    return hex(sha.finalize())
   }
 
   /// A written checkpoint: where, its size and its file digest (for the checkpoint event).
@@ -83,7 +84,7 @@ public enum Checkpoint {
       try FileManager.default.createDirectory(atPath: directory(runDir: runDir), withIntermediateDirectories: true)
       let bytes = try SafeTensors.encode(SafeTensorsFile(tensors: tensors, metadata: meta))
       try writeFileAtomically(path, bytes)
-      return Written(epoch: epoch, path: path, bytes: bytes.count, sha256: SHA256.hex(bytes))
+      return Written(epoch: epoch, path: path, bytes: bytes.count, sha256: hex(SHA256.hash(data: bytes)))
     }
   }
 
