@@ -101,9 +101,9 @@ public final class Daemon {
         pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
       ]
       for fd in clients.keys { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
-      // Workers only: an idle daemon blocks here with no timeout.
       for slot in slots { fds.append(pollfd(fd: slot.fd, events: Int16(POLLIN), revents: 0)) }
       for a in adopted { fds.append(pollfd(fd: a.pidfd, events: Int16(POLLIN), revents: 0)) }
+      // No timeout unless a dependency delay is pending: an idle daemon sleeps here.
       let rc = poll(&fds, nfds_t(fds.count), timeoutMillis())
       if rc < 0 && errno != EINTR { throw OrchError.failure("poll: \(Posix.errorText())") }
       for pfd in fds where pfd.revents != 0 {
