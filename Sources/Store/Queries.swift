@@ -191,8 +191,8 @@ extension JobStore {
 
   /// The columns a requeue by the user resets: a fresh attempt budget, same id, same config.
   static let backToQueue = """
-    state = 'PENDING', reason = NULL, ready = 1, tries = 0, exit_code = NULL, signal = NULL, start_time = NULL,
-    end_time = NULL
+    state = 'PENDING', reason = NULL, ready = 1, held = 0, tries = 0, exit_code = NULL, signal = NULL,
+    start_time = NULL, end_time = NULL
     """
 
   /// Requeues finished jobs (`orch retry`).

@@ -82,7 +82,7 @@ extension JobStore {
           end_time = NULL, reason = NULL, exit_code = NULL, signal = NULL
         WHERE id = (
           SELECT j.id FROM jobs j INDEXED BY jobs_claim JOIN arrays a ON a.id = j.array_id
-          WHERE j.state = 'PENDING' AND j.ready = 1 AND j.cpus <= ?
+          WHERE j.state = 'PENDING' AND j.ready = 1 AND j.held = 0 AND j.cpus <= ?
             AND (a.throttle IS NULL OR a.running < a.throttle)
           ORDER BY j.priority DESC, j.id LIMIT 1)
         RETURNING id, array_id, array_index, attempt, cpus, time_limit, mem_limit, key, config

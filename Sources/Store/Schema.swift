@@ -127,6 +127,15 @@ enum Schema {
           ) WITHOUT ROWID;
           """)
     }
+    // `sbatch -H`/`scontrol hold`: a held job also has ready = 0, so it stays off the claim index
+    // and `held` keeps the dependency check from making it ready; release recomputes ready.
+    migrator.registerMigration("v2") { db in
+      try db.execute(
+        sql: """
+          ALTER TABLE jobs ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+          CREATE INDEX jobs_held ON jobs(id) WHERE held = 1;
+          """)
+    }
     return migrator
   }
 }

@@ -53,7 +53,7 @@ public enum JobEnvironment {
     env["SLURM_JOB_ID"] = String(job.jobID)
     env["SLURM_JOBID"] = String(job.jobID)
     env["SLURM_JOB_NAME"] = job.name
-    env["SLURM_SUBMIT_DIR"] = launch.cwd
+    env["SLURM_SUBMIT_DIR"] = launch.submitDir ?? launch.cwd
     env["SLURM_SUBMIT_HOST"] = launch.submitHost
     env["SLURM_RESTART_COUNT"] = String(max(0, job.attempt - 1))
     env["SLURM_CPUS_ON_NODE"] = n

@@ -7,6 +7,8 @@ public struct LaunchSpec: Codable, Sendable, Hashable {
   public var env: [String: String]
   /// Working directory of the job processes (the submit directory unless `--chdir`).
   public var cwd: String
+  /// Where the submission was made (`SLURM_SUBMIT_DIR`); nil = `cwd`. Differs under `sbatch -D`.
+  public var submitDir: String?
   public var submitHost: String
   /// argv shared by every element (sbatch scripts); sweep jobs carry their own in the config.
   public var argv: [String]?
@@ -22,12 +24,13 @@ public struct LaunchSpec: Codable, Sendable, Hashable {
   public var arrayTaskStep: Int
 
   public init(
-    env: [String: String], cwd: String, submitHost: String, argv: [String]? = nil, output: String? = nil,
-    error: String? = nil, appendOutput: Bool = false, cpusGiven: Bool = false, arrayTaskCount: Int = 1,
-    arrayTaskMin: Int = 0, arrayTaskMax: Int = 0, arrayTaskStep: Int = 1
+    env: [String: String], cwd: String, submitDir: String? = nil, submitHost: String, argv: [String]? = nil,
+    output: String? = nil, error: String? = nil, appendOutput: Bool = false, cpusGiven: Bool = false,
+    arrayTaskCount: Int = 1, arrayTaskMin: Int = 0, arrayTaskMax: Int = 0, arrayTaskStep: Int = 1
   ) {
     self.env = env
     self.cwd = cwd
+    self.submitDir = submitDir
     self.submitHost = submitHost
     self.argv = argv
     self.output = output

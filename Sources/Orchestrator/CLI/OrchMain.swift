@@ -6,7 +6,10 @@ import Foundation
 public enum OrchMain {
   public static func run() -> Never {
     do {
-      var command = try Orch.parseAsRoot()
+      // A symlink named `sbatch`, `squeue`… (`orch shims`) runs as `orch sbatch …`.
+      let invokedAs = (CommandLine.arguments.first ?? "").split(separator: "/").last.map(String.init) ?? ""
+      let arguments = Array(CommandLine.arguments.dropFirst())
+      var command = try Orch.parseAsRoot(SlurmTool.names.contains(invokedAs) ? [invokedAs] + arguments : arguments)
       try command.run()
       exit(0)
     } catch let error as OrchError {
@@ -37,6 +40,7 @@ struct Orch: ParsableCommand {
       """,
     subcommands: [
       Configs.self, Show.self, Submit.self, DaemonCommand.self, Queue.self, History.self, Cancel.self, Retry.self,
-      Logs.self, Metrics.self, Run.self, Results.self,
+      Logs.self, Metrics.self, Run.self, Results.self, SbatchCommand.self, Squeue.self, Sacct.self, Scancel.self,
+      Scontrol.self, Srun.self, Shims.self,
     ])
 }

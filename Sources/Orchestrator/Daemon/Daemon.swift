@@ -189,7 +189,8 @@ public final class Daemon {
     }
   }
 
-  /// Records an attempt's end; a terminal state of a dependency target triggers a re-check.
+  /// Records an attempt's end; a terminal state of a dependency target (or of a job a singleton
+  /// waits behind) triggers a re-check.
   func record(_ db: Database, _ report: JobReport, cancelRequested: Bool) throws {
     var state = JobState(rawValue: report.outcome.rawValue) ?? .failed
     var reason = report.reason
@@ -201,7 +202,7 @@ public final class Daemon {
       jobID: report.jobID, attempt: report.attempt, state: state, exitCode: report.exitCode, signal: report.signal,
       reason: reason, endTime: report.endTime, started: report.reason != JobReport.neverStarted)
     if case .terminal = try JobStore.finish(db, outcome), let arrayID = try arrayOf(db, jobID: report.jobID),
-      try JobStore.isDependencyTarget(db, arrayID: arrayID)
+      try JobStore.isDependencyTarget(db, arrayID: arrayID) || JobStore.singletonWaits(db, behind: arrayID)
     {
       checkDependencies = true
     }

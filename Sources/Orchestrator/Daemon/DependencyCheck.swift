@@ -8,6 +8,8 @@ enum DependencyCheck {
   @discardableResult
   static func run(_ db: Database, now: Double) throws -> Bool {
     var timed = false
+    // Held jobs wait for `scontrol release`, whatever their dependencies say.
+    let held = try JobStore.heldJobIDs(db)
     for array in try JobStore.waitingArrays(db) {
       var targets: [Int64: [TargetElement]] = [:]
       func elements(_ id: Int64) throws -> [DependencyRule.Element] {
@@ -22,7 +24,7 @@ enum DependencyCheck {
         ? JobStore.singletonBusy(db, name: array.name, before: array.id) : false
       var ready: [Int64] = []
       var never: [Int64] = []
-      for job in array.jobs {
+      for job in array.jobs where !held.contains(job.id) {
         var statuses: [DependencyStatus] = []
         for term in array.terms where term.onlyJob == nil || term.onlyJob == job.id {
           guard let kind = DependencySpec.Kind(rawValue: term.kind) else { continue }
