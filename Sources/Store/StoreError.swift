@@ -13,9 +13,9 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
   /// Wraps any error thrown while `context` ("while claiming job 12_3").
   static func wrap<T>(_ context: @autoclosure () -> String, _ body: () throws -> T) throws(StoreError) -> T {
     do { return try body() } catch let error as StoreError {
-      throw StoreError("\(context()): \(error.message)")
+      throw StoreError("\(context()): \(error.message)", underlying: error.underlying)
     } catch {
-      throw StoreError("\(context()): \(error)")
+      throw StoreError("\(context()): \(error)", underlying: error)
     }
   }
 }

@@ -54,6 +54,15 @@ final class BadInputTests: XCTestCase {
     try check(c, ["submit", "sweeps/t.yaml"], mentions: ["t.yaml:4:", "1-2-3"])
   }
 
+  func testDependencyOnAMissingJobWritesNothing() throws {
+    let c = try Cluster()
+    try c.write("sweeps/ok.yaml", "register:\n  - key: k\n    command: [\"true\"]\n")
+    let r = try c.run(["submit", "sweeps/ok.yaml", "--after", "999", "--no-daemon"])
+    XCTAssertEqual(r.code, 2, r.err)
+    XCTAssertEqual(r.err, "orch: dependency on job afterok:999 which does not exist\n")
+    XCTAssertEqual(try c.run(["history", "--json"]).out.trimmingCharacters(in: .whitespacesAndNewlines), "[\n\n]")
+  }
+
   func testMissingSweepsDirectory() throws {
     let c = try Cluster()
     try check(c, ["submit", "nowhere/"], mentions: ["nowhere"])

@@ -31,19 +31,15 @@ struct SbatchSubmit {
     }
     let name = request.jobName
     let keyName = Self.pathSafe(name)
-    let digest = Self.sha256Hex(Array(request.script.utf8))
+    let digest = sha256Hex(Array(request.script.utf8))
     let env = exportedEnvironment(request)
     let now = Posix.now()
-    // The store keeps only the message of an error thrown inside its transaction; this flag
-    // carries the one sbatch words specially.
-    var dependencyProblem = false
     var written: String?
     do {
       return try store.submit(now: now, large: indices.count >= 10_000) { tx -> Int64 in
         let id = try tx.nextJobID()
         guard let deps = try resolve(request.dependency, tx) else {
-          dependencyProblem = true
-          throw OrchError.badInput("dependency")
+          throw OrchError.badInput("Job dependency problem")
         }
         let scriptPath = "\(scripts)/\(id).sh"
         // SLURM runs the copy taken at submission, not whatever the file holds later.
@@ -62,7 +58,7 @@ struct SbatchSubmit {
           let config = Self.config(request, index: index, scriptPath: scriptPath, digest: digest)
           return NewJob(
             arrayIndex: index, key: "sbatch/\(keyName)/" + (index.map { "\(id)_\($0)" } ?? "\(id)"),
-            configHash: Self.sha256Hex(Array(config.utf8)), config: config, resources: resources)
+            configHash: sha256Hex(Array(config.utf8)), config: config, resources: resources)
         }
         let array = NewArray(
           sweep: "sbatch/\(keyName)", name: name,
@@ -78,7 +74,9 @@ struct SbatchSubmit {
       }
     } catch {
       if let written { unlink(written) }
-      if dependencyProblem { throw .badInput(Self.submissionFailed + "Job dependency problem") }
+      if let own = error.underlying as? OrchError, own.kind == .badInput {
+        throw .badInput(Self.submissionFailed + own.message)
+      }
       throw .failure(Self.submissionFailed + error.message)
     }
   }
@@ -180,16 +178,5 @@ struct SbatchSubmit {
   static func userName() -> String {
     if let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { return String(cString: name) }
     return ProcessInfo.processInfo.environment["USER"] ?? String(getuid())
-  }
-
-  static func sha256Hex(_ bytes: [UInt8]) -> String {
-    let hex = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(64)
-    for b in SHA256.hash(data: bytes) {
-      out.append(hex[Int(b >> 4)])
-      out.append(hex[Int(b & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
   }
 }
