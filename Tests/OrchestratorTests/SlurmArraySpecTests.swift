@@ -98,9 +98,12 @@ final class SlurmArraySpecTests: XCTestCase {
     }
     var generator = SystemRandomNumberGenerator()
     for _ in 0..<200 {
-      let indices = Array(Set((0..<Int.random(in: 1...40, using: &generator)).map { _ in
-        Int.random(in: 0...60, using: &generator)
-      })).sorted()
+      let indices = Array(
+        Set(
+          (0..<Int.random(in: 1...40, using: &generator)).map { _ in
+            Int.random(in: 0...60, using: &generator)
+          })
+      ).sorted()
       XCTAssertEqual(try ArraySpec.parse(ArraySpec.compress(indices)).indices, indices)
     }
   }

@@ -106,13 +106,19 @@ final class SlurmDependencyRuleTests: XCTestCase {
     let target = [
       Element(index: 0, state: .completed), Element(index: 1, state: .failed), Element(index: 2, state: .running),
     ]
-    XCTAssertEqual(DependencyRule.evaluate(Term(kind: .afterok, jobID: 9, arrayIndex: 0), target: target, ownIndex: nil), .satisfied)
-    XCTAssertEqual(DependencyRule.evaluate(Term(kind: .afterok, jobID: 9, arrayIndex: 1), target: target, ownIndex: nil), .never)
-    XCTAssertEqual(DependencyRule.evaluate(Term(kind: .afterok, jobID: 9, arrayIndex: 2), target: target, ownIndex: nil), .waiting)
+    XCTAssertEqual(
+      DependencyRule.evaluate(Term(kind: .afterok, jobID: 9, arrayIndex: 0), target: target, ownIndex: nil), .satisfied)
+    XCTAssertEqual(
+      DependencyRule.evaluate(Term(kind: .afterok, jobID: 9, arrayIndex: 1), target: target, ownIndex: nil), .never)
+    XCTAssertEqual(
+      DependencyRule.evaluate(Term(kind: .afterok, jobID: 9, arrayIndex: 2), target: target, ownIndex: nil), .waiting)
     XCTAssertEqual(DependencyRule.evaluate(Term(kind: .afterok, jobID: 9), target: target, ownIndex: nil), .waiting)
-    XCTAssertEqual(DependencyRule.evaluate(Term(kind: .afternotok, jobID: 9, arrayIndex: 1), target: target, ownIndex: nil), .satisfied)
+    XCTAssertEqual(
+      DependencyRule.evaluate(Term(kind: .afternotok, jobID: 9, arrayIndex: 1), target: target, ownIndex: nil),
+      .satisfied)
     XCTAssertEqual(DependencyRule.evaluate(Term(kind: .after, jobID: 9), target: target, ownIndex: nil), .satisfied)
-    XCTAssertEqual(DependencyRule.evaluate(Term(kind: .afterok, jobID: 9, arrayIndex: 7), target: target, ownIndex: nil), .satisfied)
+    XCTAssertEqual(
+      DependencyRule.evaluate(Term(kind: .afterok, jobID: 9, arrayIndex: 7), target: target, ownIndex: nil), .satisfied)
   }
 
   func testAftercorr() {
@@ -140,9 +146,15 @@ final class SlurmDependencyRuleTests: XCTestCase {
   func testAfterDelay() {
     let term = Term(kind: .after, jobID: 9, delayMinutes: 5)
     XCTAssertEqual(DependencyRule.evaluate(term, target: [Element(state: .pending)], ownIndex: nil), .waiting)
-    XCTAssertEqual(DependencyRule.evaluate(term, target: [Element(state: .running, secondsSinceStart: 299)], ownIndex: nil), .waiting)
-    XCTAssertEqual(DependencyRule.evaluate(term, target: [Element(state: .running, secondsSinceStart: 300)], ownIndex: nil), .satisfied)
-    XCTAssertEqual(DependencyRule.evaluate(term, target: [Element(state: .cancelled, secondsSinceStart: 301)], ownIndex: nil), .satisfied)
+    XCTAssertEqual(
+      DependencyRule.evaluate(term, target: [Element(state: .running, secondsSinceStart: 299)], ownIndex: nil), .waiting
+    )
+    XCTAssertEqual(
+      DependencyRule.evaluate(term, target: [Element(state: .running, secondsSinceStart: 300)], ownIndex: nil),
+      .satisfied)
+    XCTAssertEqual(
+      DependencyRule.evaluate(term, target: [Element(state: .cancelled, secondsSinceStart: 301)], ownIndex: nil),
+      .satisfied)
     XCTAssertEqual(DependencyRule.evaluate(term, target: [Element(state: .running)], ownIndex: nil), .waiting)
     let array = [
       Element(index: 0, state: .completed, secondsSinceStart: 900),
@@ -150,7 +162,8 @@ final class SlurmDependencyRuleTests: XCTestCase {
     ]
     XCTAssertEqual(DependencyRule.evaluate(term, target: array, ownIndex: nil), .waiting)
     XCTAssertEqual(
-      DependencyRule.evaluate(Term(kind: .after, jobID: 9, arrayIndex: 0, delayMinutes: 5), target: array, ownIndex: nil),
+      DependencyRule.evaluate(
+        Term(kind: .after, jobID: 9, arrayIndex: 0, delayMinutes: 5), target: array, ownIndex: nil),
       .satisfied)
     XCTAssertEqual(DependencyRule.evaluate(Term(kind: .after, jobID: 9), target: array, ownIndex: nil), .satisfied)
   }

@@ -112,13 +112,16 @@ final class SlurmDependencySpecTests: XCTestCase {
   func testExactMessages() {
     XCTAssertEqual(
       slurmRejection { () throws(OrchError) in try DependencySpec.parse("afterok:1,afterok:2?afterok:3") },
-      "--dependency 'afterok:1,afterok:2?afterok:3' mixes ',' (all must hold) and '?' (any one suffices); use only one kind of separator")
+      "--dependency 'afterok:1,afterok:2?afterok:3' mixes ',' (all must hold) and '?' (any one suffices); use only one kind of separator"
+    )
     XCTAssertEqual(
       slurmRejection { () throws(OrchError) in try DependencySpec.parse("afterburstbuffer:12") },
-      "--dependency 'afterburstbuffer:12' uses afterburstbuffer; orch has no burst buffers, use after, afterany, afterok, afternotok, aftercorr or singleton")
+      "--dependency 'afterburstbuffer:12' uses afterburstbuffer; orch has no burst buffers, use after, afterany, afterok, afternotok, aftercorr or singleton"
+    )
     XCTAssertEqual(
       slurmRejection { () throws(OrchError) in try DependencySpec.parse("before:12") },
-      "--dependency 'before:12' has unknown type 'before'; expected after, afterany, afterok, afternotok, aftercorr or singleton")
+      "--dependency 'before:12' has unknown type 'before'; expected after, afterany, afterok, afternotok, aftercorr or singleton"
+    )
     XCTAssertEqual(
       slurmRejection { () throws(OrchError) in try DependencySpec.parse("singleton:12") },
       "--dependency 'singleton:12' gives job ids to singleton; singleton takes none")

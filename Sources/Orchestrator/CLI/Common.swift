@@ -20,16 +20,21 @@ enum Output {
   /// A left-aligned text table; the last column is not padded.
   static func table(_ header: [String], _ rows: [[String]]) -> String {
     var widths = header.map(\.count)
-    for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+    for row in rows {
+      for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) }
+    }
     func line(_ cells: [String]) -> String {
-      cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-        .joined(separator: "  ") + "\n"
+      cells.enumerated().map { i, c in
+        i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+      }
+      .joined(separator: "  ") + "\n"
     }
     return line(header) + rows.map(line).joined()
   }
 
   static func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" })
+      ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
   }
 }
 
@@ -39,7 +44,8 @@ enum CPUList {
     var cpus: [Int] = []
     for part in text.split(separator: ",", omittingEmptySubsequences: false) {
       let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
-      guard (1...2).contains(bounds.count), let lo = Int(bounds[0]), let hi = Int(bounds.last!), lo >= 0, lo <= hi else {
+      guard (1...2).contains(bounds.count), let lo = Int(bounds[0]), let hi = Int(bounds.last!), lo >= 0, lo <= hi
+      else {
         throw OrchError.badInput("bad CPU list '\(text)': expected numbers and ranges such as 0-3,6")
       }
       cpus += Array(lo...hi)

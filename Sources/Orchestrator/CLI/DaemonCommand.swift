@@ -37,12 +37,14 @@ struct DaemonCommand: ParsableCommand {
     let allowed = Posix.allowedCPUs()
     let chosen = try cpus.map { text throws(OrchError) in try CPUList.parse(text) } ?? allowed
     if let bad = chosen.first(where: { !allowed.contains($0) }) {
-      throw OrchError.badInput("CPU \(bad) is not available (allowed: \(allowed.map(String.init).joined(separator: ",")))")
+      throw OrchError.badInput(
+        "CPU \(bad) is not available (allowed: \(allowed.map(String.init).joined(separator: ",")))")
     }
     guard foreground else {
       if let pid = DaemonLock.holder(home: home) { throw OrchError.failure("a daemon is already running (pid \(pid))") }
       try DaemonClient.startDetached(home, cpus: cpus)
-      Output.print("daemon started (pid \(DaemonLock.holder(home: home).map(String.init) ?? "?")), log: \(home.daemonLog)\n")
+      Output.print(
+        "daemon started (pid \(DaemonLock.holder(home: home).map(String.init) ?? "?")), log: \(home.daemonLog)\n")
       return
     }
     let options = Daemon.Options(cpus: chosen, killWait: killWait, workerBinary: DaemonClient.workerPath())
@@ -75,7 +77,10 @@ struct Configs: ParsableCommand {
     let registry = try Registry.load(path: sweeps)
     let matched = try registry.matching(regex)
     if json {
-      try Output.json(matched.enumerated().map { Item(index: $0.offset, key: $0.element.key, file: $0.element.file, hash: $0.element.hash) })
+      try Output.json(
+        matched.enumerated().map {
+          Item(index: $0.offset, key: $0.element.key, file: $0.element.file, hash: $0.element.hash)
+        })
     } else {
       Output.print(Registry.listing(matched, regex: regex))
     }
@@ -113,11 +118,13 @@ struct Show: ParsableCommand {
     }
     let r = config.resources
     text += "resources: cpus=\(r.cpus) time=\(r.timeLimit.map { TimeFormat.sacctElapsed($0) } ?? "UNLIMITED") "
-    text += "mem=\(r.memLimit.map { "\($0 / 1_048_576)M" } ?? "unlimited") max_attempts=\(r.maxAttempts) priority=\(r.priority)\n"
+    text +=
+      "mem=\(r.memLimit.map { "\($0 / 1_048_576)M" } ?? "unlimited") max_attempts=\(r.maxAttempts) priority=\(r.priority)\n"
     Output.print(text)
   }
 
   static func quote(_ s: String) -> String {
-    s.isEmpty || s.contains(where: { " \"'$\\".contains($0) }) ? "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" : s
+    s.isEmpty || s.contains(where: { " \"'$\\".contains($0) })
+      ? "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" : s
   }
 }

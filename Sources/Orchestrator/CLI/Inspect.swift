@@ -27,7 +27,9 @@ struct Queue: ParsableCommand {
       let r = rows[i]
       var j = i + 1
       if !expand, r.state == .pending, r.isArray {
-        while j < rows.count, rows[j].arrayID == r.arrayID, rows[j].state == .pending, rows[j].reason == r.reason { j += 1 }
+        while j < rows.count, rows[j].arrayID == r.arrayID, rows[j].state == .pending, rows[j].reason == r.reason {
+          j += 1
+        }
       }
       let id =
         j - i > 1
@@ -44,7 +46,9 @@ struct Queue: ParsableCommand {
 struct History: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Jobs with their state, exit code:signal, elapsed time and attempts (like sacct).",
-    discussion: "Examples:\n  orch history --sweep p100_source\n  orch history -j 12 --attempts\n  orch history --state FAILED --json")
+    discussion:
+      "Examples:\n  orch history --sweep p100_source\n  orch history -j 12 --attempts\n  orch history --state FAILED --json"
+  )
 
   @Option(name: .shortAndLong, parsing: .upToNextOption, help: "Job ids: 12, 12_3, 12_[1-3].") var jobs: [String] = []
   @Option(help: "Only this sweep.") var sweep: String?
@@ -58,12 +62,15 @@ struct History: ParsableCommand {
     var states: [JobState] = []
     for s in (state ?? "").split(separator: ",") {
       guard let st = JobState(rawValue: s.uppercased()) else {
-        throw OrchError.badInput("unknown state '\(s)': expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+        throw OrchError.badInput(
+          "unknown state '\(s)': expected one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
       }
       states.append(st)
     }
     let ids = try JobIDs.resolve(jobs, store: store)
-    let rows = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(states: states, jobs: ids, sweep: sweep)) }
+    let rows = try storeCall { () throws(StoreError) in
+      try store.jobs(JobFilter(states: states, jobs: ids, sweep: sweep))
+    }
     let now = Posix.now()
     func elapsed(_ start: Double?, _ end: Double?) -> String {
       guard let start else { return TimeFormat.sacctElapsed(0) }
@@ -79,8 +86,11 @@ struct History: ParsableCommand {
         Output.table(
           ["JOBID", "ATTEMPT", "STATE", "EXITCODE", "ELAPSED", "CPUS", "REASON"],
           all.map { r, a in
-            [r.display, String(a.attempt), a.state, "\(a.exitCode ?? 0):\(a.signal ?? 0)", elapsed(a.startTime, a.endTime),
-             a.cpus ?? "", a.reason ?? ""]
+            [
+              r.display, String(a.attempt), a.state, "\(a.exitCode ?? 0):\(a.signal ?? 0)",
+              elapsed(a.startTime, a.endTime),
+              a.cpus ?? "", a.reason ?? "",
+            ]
           }))
       return
     }
@@ -89,8 +99,10 @@ struct History: ParsableCommand {
       Output.table(
         ["JOBID", "NAME", "STATE", "EXITCODE", "ELAPSED", "ATTEMPTS", "KEY"],
         rows.map { r in
-          [r.display, r.name, r.state.rawValue, "\(r.exitCode ?? 0):\(r.signal ?? 0)", elapsed(r.startTime, r.endTime),
-           String(r.attempt), r.key]
+          [
+            r.display, r.name, r.state.rawValue, "\(r.exitCode ?? 0):\(r.signal ?? 0)", elapsed(r.startTime, r.endTime),
+            String(r.attempt), r.key,
+          ]
         }))
   }
 }
@@ -116,19 +128,24 @@ struct Cancel: ParsableCommand {
         try store.jobs(JobFilter(states: [.pending, .running], sweep: sweep)).map(\.id)
       }
     }
-    let pendingCancelled = try storeCall { () throws(StoreError) in try store.cancelPending(ids: targets, now: Posix.now()) }
+    let pendingCancelled = try storeCall { () throws(StoreError) in
+      try store.cancelPending(ids: targets, now: Posix.now())
+    }
     let rest = Set(targets).subtracting(pendingCancelled)
     let running = try storeCall { () throws(StoreError) in
       try store.jobs(JobFilter(states: [.running], jobs: Array(rest))).map(\.id)
     }
     if !running.isEmpty {
       guard DaemonClient.cancel(home, jobs: running)?.ok == true else {
-        throw OrchError.failure("\(running.count) job(s) are RUNNING but no daemon answers; start one with `orch daemon`")
+        throw OrchError.failure(
+          "\(running.count) job(s) are RUNNING but no daemon answers; start one with `orch daemon`")
       }
       // Wait until the daemon has recorded them, so a following `orch history` shows CANCELLED.
       let deadline = Posix.now() + 120
       while Posix.now() < deadline {
-        let left = try storeCall { () throws(StoreError) in try store.stateCounts(JobFilter(states: [.running], jobs: running)) }
+        let left = try storeCall { () throws(StoreError) in
+          try store.stateCounts(JobFilter(states: [.running], jobs: running))
+        }
         if left.isEmpty { break }
         usleep(50_000)
       }
@@ -159,7 +176,9 @@ struct Retry: ParsableCommand {
       try store.jobs(JobFilter(states: JobState.retryable, jobs: named, sweep: sweep))
     }
     let n = try storeCall { () throws(StoreError) in try store.requeue(jobIDs: rows.map(\.id)) }
-    Output.print("requeued \(n) job(s)\(n > 0 ? ": " + rows.prefix(10).map(\.display).joined(separator: " ") + (n > 10 ? " ..." : "") : "")\n")
+    Output.print(
+      "requeued \(n) job(s)\(n > 0 ? ": " + rows.prefix(10).map(\.display).joined(separator: " ") + (n > 10 ? " ..." : "") : "")\n"
+    )
     if n > 0 { try DaemonClient.ensureRunning(home) }
   }
 }
@@ -176,7 +195,8 @@ struct Logs: ParsableCommand {
     let home = try OrchHome()
     let store = try home.openStore()
     let row = try JobIDs.single(job, store: store)
-    let launch = try LaunchSpec.decode(try storeCall { () throws(StoreError) in try store.launch(arrayID: row.arrayID) })
+    let launch = try LaunchSpec.decode(
+      try storeCall { () throws(StoreError) in try store.launch(arrayID: row.arrayID) })
     let identity = JobIdentity(
       jobID: row.id, arrayID: row.arrayID, arrayIndex: row.arrayIndex, isArray: row.isArray, attempt: row.attempt,
       name: row.name, key: row.key, runDir: row.runDir, home: home.path)
@@ -222,12 +242,15 @@ struct Metrics: ParsableCommand {
     let metrics = try storeCall { () throws(StoreError) in try store.metrics(jobID: row.id) }
     if json { return try Output.json(metrics) }
     let cells = metrics.map { m in
-      [String(m.attempt), m.epoch.map(String.init) ?? "", m.step.map(String.init) ?? "", m.name, String(m.value),
-       m.final ? "1" : "0"]
+      [
+        String(m.attempt), m.epoch.map(String.init) ?? "", m.step.map(String.init) ?? "", m.name, String(m.value),
+        m.final ? "1" : "0",
+      ]
     }
     let header = ["attempt", "epoch", "step", "name", "value", "final"]
     if csv {
-      Output.print(([header] + cells).map { $0.map(Output.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n")
+      Output.print(
+        ([header] + cells).map { $0.map(Output.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n")
     } else {
       Output.print(Output.table(header.map { $0.uppercased() }, cells))
     }

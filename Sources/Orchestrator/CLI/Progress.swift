@@ -49,14 +49,18 @@ enum Progress {
     for r in rows { byState[r.state, default: 0] += 1 }
     var text = Output.table(
       ["STATE", "JOBS"],
-      JobState.allCases.compactMap { s in byState[s].map { [s.rawValue, String($0)] } } + [["TOTAL", String(rows.count)]])
+      JobState.allCases.compactMap { s in byState[s].map { [s.rawValue, String($0)] } } + [
+        ["TOTAL", String(rows.count)]
+      ])
     let bad = rows.filter { $0.state != .completed }
     if !bad.isEmpty {
-      text += "\n" + Output.table(
-        ["JOBID", "STATE", "EXITCODE", "REASON", "KEY"],
-        bad.prefix(20).map { r in
-          [r.display, r.state.rawValue, "\(r.exitCode ?? 0):\(r.signal ?? 0)", r.reason ?? "", r.key]
-        })
+      text +=
+        "\n"
+        + Output.table(
+          ["JOBID", "STATE", "EXITCODE", "REASON", "KEY"],
+          bad.prefix(20).map { r in
+            [r.display, r.state.rawValue, "\(r.exitCode ?? 0):\(r.signal ?? 0)", r.reason ?? "", r.key]
+          })
       if bad.count > 20 { text += "... and \(bad.count - 20) more (orch history --state FAILED)\n" }
     }
     text += "elapsed \(TimeFormat.squeueTime(Int(elapsed.rounded())))\n"

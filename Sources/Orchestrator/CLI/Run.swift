@@ -77,7 +77,8 @@ final class ProgressBar {
     last = now
     let width = 30
     let done = width * step / steps
-    let text = "\repoch \(epoch) [\(String(repeating: "#", count: done))\(String(repeating: ".", count: width - done))] \(step)/\(steps)"
+    let text =
+      "\repoch \(epoch) [\(String(repeating: "#", count: done))\(String(repeating: ".", count: width - done))] \(step)/\(steps)"
     FileHandle.standardError.write(Data(text.utf8))
   }
 
@@ -121,10 +122,13 @@ struct Results: ParsableCommand {
     }
     if json { return try Output.json(rows) }
     let names = Set(rows.flatMap { $0.metrics.keys }).sorted()
-    let cells = rows.map { r in [r.key, r.job, r.state] + names.map { n in r.metrics[n].map { String(format: "%.6g", $0) } ?? "" } }
+    let cells = rows.map { r in
+      [r.key, r.job, r.state] + names.map { n in r.metrics[n].map { String(format: "%.6g", $0) } ?? "" }
+    }
     let header = ["key", "job", "state"] + names
     if csv {
-      Output.print(([header] + cells).map { $0.map(Output.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n")
+      Output.print(
+        ([header] + cells).map { $0.map(Output.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n")
     } else {
       Output.print(Output.table(header.map { $0.uppercased() }, cells))
     }

@@ -33,7 +33,8 @@ public struct ArraySpec: Sendable, Hashable, CustomStringConvertible {
       let raw = String(parts[1])
       guard SlurmSyntax.isDigits(raw), let n = Int(raw), n >= 1 else {
         throw .badInput(
-          "--array '\(text)' has throttle '%\(raw)'; expected a whole number ≥ 1 after '%' (at most N elements at once)")
+          "--array '\(text)' has throttle '%\(raw)'; expected a whole number ≥ 1 after '%' (at most N elements at once)"
+        )
       }
       throttle = n
     }
@@ -140,7 +141,8 @@ public struct ArraySpec: Sendable, Hashable, CustomStringConvertible {
     _ text: String, element: String, whole: String, label: String
   ) throws(OrchError) -> Int {
     guard SlurmSyntax.isDigits(text) else {
-      throw .badInput("\(label) '\(whole)' has bad element '\(element)'; expected N, A-B or A-B:STEP with whole numbers")
+      throw .badInput(
+        "\(label) '\(whole)' has bad element '\(element)'; expected N, A-B or A-B:STEP with whole numbers")
     }
     guard let n = Int(text) else {
       throw .badInput("\(label) '\(whole)' has number '\(text)', far above the maximum index \(maxArraySizeLimit - 1)")

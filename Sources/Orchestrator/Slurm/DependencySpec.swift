@@ -162,7 +162,8 @@ public struct DependencySpec: Sendable, Hashable, CustomStringConvertible {
           "--dependency '\(whole)' puts a '+minutes' delay on \(kind.rawValue); only after:id+minutes takes one")
       }
       guard SlurmSyntax.isDigits(delayText), let minutes = Int(delayText), minutes >= 1 else {
-        throw .badInput("--dependency '\(whole)' has delay '+\(delayText)'; expected whole minutes ≥ 1 as in after:12+5")
+        throw .badInput(
+          "--dependency '\(whole)' has delay '+\(delayText)'; expected whole minutes ≥ 1 as in after:12+5")
       }
       delay = minutes
     }
@@ -186,7 +187,8 @@ public struct DependencySpec: Sendable, Hashable, CustomStringConvertible {
     }
     if kind == .aftercorr && indices != [nil] {
       throw .badInput(
-        "--dependency '\(whole)' names an element in aftercorr:\(target); aftercorr pairs elements by index, give the array id")
+        "--dependency '\(whole)' names an element in aftercorr:\(target); aftercorr pairs elements by index, give the array id"
+      )
     }
     return indices.map { Term(kind: kind, jobID: jobID, arrayIndex: $0, delayMinutes: delay) }
   }
