@@ -136,18 +136,9 @@ struct Cancel: ParsableCommand {
       try store.jobs(JobFilter(states: [.running], jobs: Array(rest))).map(\.id)
     }
     if !running.isEmpty {
-      guard DaemonClient.cancel(home, jobs: running)?.ok == true else {
+      guard try DaemonClient.cancelAndWait(home, store: store, jobs: running, timeout: 120) else {
         throw OrchError.failure(
           "\(running.count) job(s) are RUNNING but no daemon answers; start one with `orch daemon`")
-      }
-      // Wait until the daemon has recorded them, so a following `orch history` shows CANCELLED.
-      let deadline = Posix.now() + 120
-      while Posix.now() < deadline {
-        let left = try storeCall { () throws(StoreError) in
-          try store.stateCounts(JobFilter(states: [.running], jobs: running))
-        }
-        if left.isEmpty { break }
-        usleep(50_000)
       }
     }
     if !pendingCancelled.isEmpty { DaemonClient.wake(home) }

@@ -34,16 +34,9 @@ struct Sacct: ParsableCommand {
   func run() throws {
     try SlurmTool.run("sacct") {
       let args = try SlurmGetopt.parse(arguments, tool: "sacct", flags: Self.flags)
-      if args.has("help") || args.has("usage") {
-        Output.print(Self.usage)
-        return
-      }
+      if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
       if args.has("helpformat") {
         Output.print(Self.fields.map(\.name).joined(separator: " ") + "\n")
-        return
-      }
-      if args.has("version") {
-        Output.print("slurm 23.02.0 (orch)\n")
         return
       }
       var spec = args.has("brief") ? "JobID,State,ExitCode" : args.has("long") ? Self.longFields : Self.defaultFields

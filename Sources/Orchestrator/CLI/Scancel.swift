@@ -29,14 +29,7 @@ struct Scancel: ParsableCommand {
   func run() throws {
     try SlurmTool.run("scancel") {
       let args = try SlurmGetopt.parse(arguments, tool: "scancel", flags: Self.flags)
-      if args.has("help") || args.has("usage") {
-        Output.print(Self.usage)
-        return
-      }
-      if args.has("version") {
-        Output.print("slurm 23.02.0 (orch)\n")
-        return
-      }
+      if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
       if try !Self.act(args) { throw ExitCode(1) }
     }
   }
@@ -103,17 +96,9 @@ struct Scancel: ParsableCommand {
       try store.jobs(JobFilter(states: [.running], jobs: rest)).map(\.id)
     }
     if !running.isEmpty {
-      guard DaemonClient.cancel(home, jobs: running)?.ok == true else {
+      guard try DaemonClient.cancelAndWait(home, store: store, jobs: running, timeout: 3) else {
         throw .failure(
           "scancel: error: \(running.count) running job(s) but no orch daemon answers; start one with `orch daemon`")
-      }
-      let deadline = Posix.now() + 3
-      while Posix.now() < deadline {
-        let left = try storeCall { () throws(StoreError) in
-          try store.stateCounts(JobFilter(states: [.running], jobs: running))
-        }
-        if left.isEmpty { break }
-        usleep(20_000)
       }
     }
     if !pending.isEmpty { DaemonClient.wake(home) }

@@ -170,16 +170,8 @@ struct Scontrol: ParsableCommand {
       let running = rows.filter { $0.state == .running }.map(\.id)
       if !running.isEmpty {
         // A running job is ended like a cancel, then queued again under the same id.
-        guard DaemonClient.cancel(home, jobs: running)?.ok == true else {
+        guard try DaemonClient.cancelAndWait(home, store: store, jobs: running, timeout: 120) else {
           throw OrchError.failure("scontrol: error: no orch daemon answers; start one with `orch daemon`")
-        }
-        let deadline = Posix.now() + 120
-        while Posix.now() < deadline {
-          let left = try storeCall { () throws(StoreError) in
-            try store.stateCounts(JobFilter(states: [.running], jobs: running))
-          }
-          if left.isEmpty { break }
-          usleep(50_000)
         }
       }
       let finished = rows.filter { $0.state != .pending }.map(\.id)

@@ -25,6 +25,19 @@ enum SlurmTool {
     }
   }
 
+  /// `--help`/`--usage` print the usage, `--version` the version; true when one of them was asked.
+  static func answeredInfo(_ args: SlurmArguments, usage: String) -> Bool {
+    if args.has("help") || args.has("usage") {
+      Output.print(usage)
+      return true
+    }
+    if args.has("version") {
+      Output.print("slurm 23.02.0 (orch)\n")
+      return true
+    }
+    return false
+  }
+
   static var host: String {
     ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
   }

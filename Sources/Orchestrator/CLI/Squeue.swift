@@ -31,14 +31,7 @@ struct Squeue: ParsableCommand {
   func run() throws {
     try SlurmTool.run("squeue") {
       let args = try SlurmGetopt.parse(arguments, tool: "squeue", flags: Self.flags)
-      if args.has("help") || args.has("usage") {
-        Output.print(Self.usage)
-        return
-      }
-      if args.has("version") {
-        Output.print("slurm 23.02.0 (orch)\n")
-        return
-      }
+      if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
       if let extra = args.operands.first {
         throw OrchError.badInput("squeue: error: Unrecognized option: \(extra)\n\(Self.usageLine)")
       }

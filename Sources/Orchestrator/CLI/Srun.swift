@@ -35,14 +35,7 @@ struct Srun: ParsableCommand {
   func run() throws {
     try SlurmTool.run("srun") {
       let args = try SlurmGetopt.parse(arguments, tool: "srun", flags: Self.flags, stopAtOperand: true)
-      if args.has("help") || args.has("usage") {
-        Output.print(Self.usage)
-        return
-      }
-      if args.has("version") {
-        Output.print("slurm 23.02.0 (orch)\n")
-        return
-      }
+      if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
       let environment = ProcessInfo.processInfo.environment
       guard let jobText = environment["SLURM_JOB_ID"], let jobID = Int64(jobText) else {
         throw OrchError.badInput(

@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import Worker
 
 /// How the short-lived CLI reaches the daemon: wake it after a submission, ask it to signal
@@ -16,6 +17,23 @@ enum DaemonClient {
 
   static func cancel(_ home: OrchHome, jobs: [Int64]) -> ControlReply? {
     ControlSocket.send(ControlRequest(op: "cancel", jobs: jobs), path: home.socketPath)
+  }
+
+  /// Asks the daemon to end running jobs, then waits (up to `timeout`) until the store records
+  /// them, so a following listing shows them ended. False when no daemon answers.
+  static func cancelAndWait(_ home: OrchHome, store: JobStore, jobs: [Int64], timeout: Double) throws(OrchError)
+    -> Bool
+  {
+    guard cancel(home, jobs: jobs)?.ok == true else { return false }
+    let deadline = Posix.now() + timeout
+    while Posix.now() < deadline {
+      let left = try storeCall { () throws(StoreError) in
+        try store.stateCounts(JobFilter(states: [.running], jobs: jobs))
+      }
+      if left.isEmpty { break }
+      usleep(20_000)
+    }
+    return true
   }
 
   /// Wakes the running daemon or starts one, then waits until it answers.
