@@ -78,13 +78,20 @@ public struct DependencyRow: Sendable, Hashable {
   public var delayMinutes: Int?
   /// Restricts the term to one element of the new array (implicit per-config dependencies).
   public var onlyIndex: Int?
+  /// The target is the array being inserted (one config fine-tuning from another of the same
+  /// submission); `targetArray` is ignored.
+  public var selfArray: Bool
 
-  public init(kind: String, targetArray: Int64?, targetIndex: Int?, delayMinutes: Int? = nil, onlyIndex: Int? = nil) {
+  public init(
+    kind: String, targetArray: Int64?, targetIndex: Int?, delayMinutes: Int? = nil, onlyIndex: Int? = nil,
+    selfArray: Bool = false
+  ) {
     self.kind = kind
     self.targetArray = targetArray
     self.targetIndex = targetIndex
     self.delayMinutes = delayMinutes
     self.onlyIndex = onlyIndex
+    self.selfArray = selfArray
   }
 }
 
@@ -111,6 +118,19 @@ public struct Submission {
     let state = JobState(rawValue: row[1]) ?? .failed
     let display = JobStore.display(arrayID: row[4], index: row[2], isArray: row[3])
     return ExistingJob(id: row[0], state: state, display: display)
+  }
+
+  /// The newest job with this key, with its run directory.
+  public func newest(key: String) throws -> (arrayID: Int64, arrayIndex: Int?, runDir: String)? {
+    guard
+      let row = try Row.fetchOne(
+        db,
+        sql: """
+          SELECT j.array_id, j.array_index, a.output_root || '/' || j.key FROM jobs j JOIN arrays a ON a.id = j.array_id
+          WHERE j.key = ? ORDER BY j.id DESC LIMIT 1
+          """, arguments: [key])
+    else { return nil }
+    return (row[0], row[1], row[2])
   }
 
   /// Whether the store has any job at all (lets a first submission skip hash look-ups).
@@ -162,19 +182,21 @@ public struct Submission {
         first, sweepID, array.name, array.source, array.isArray, array.throttle, array.dependency,
         array.dependencyOr, array.killOnInvalidDependency, array.launch, array.outputRoot, jobs.count, now,
       ])
-    let ready = dependencies.isEmpty
+    // Terms for the whole array hold every element back; per-element terms only their element.
+    let arrayWide = dependencies.contains { $0.onlyIndex == nil }
+    let waitingIndices = Set(dependencies.compactMap(\.onlyIndex))
     let insert = try db.makeStatement(
       sql: """
         INSERT INTO jobs(id, array_id, array_index, key, config_hash, hash_key, config, state, ready,
           priority, cpus, time_limit, mem_limit, max_attempts, submit_time, reason)
         VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?)
         """)
-    let reason: String? = ready ? nil : "Dependency"
     // Bound through the C API: a million-config sweep spends most of its time here, and building
     // `StatementArguments` of existentials per row costs more than SQLite itself.
     let s = insert.sqliteStatement
     for (offset, job) in jobs.enumerated() {
       let r = job.resources
+      let ready = !arrayWide && !(job.arrayIndex.map(waitingIndices.contains) ?? false)
       sqlite3_reset(s)
       sqlite3_bind_int64(s, 1, first + Int64(offset))
       sqlite3_bind_int64(s, 2, first)
@@ -190,7 +212,7 @@ public struct Submission {
       bind(s, 12, r.memLimit)
       sqlite3_bind_int64(s, 13, Int64(r.maxAttempts))
       sqlite3_bind_double(s, 14, now)
-      bind(s, 15, reason)
+      bind(s, 15, ready ? nil : "Dependency")
       let rc = sqlite3_step(s)
       guard rc == SQLITE_DONE else {
         throw StoreError("cannot insert job \(job.key): \(String(cString: sqlite3_errmsg(sqlite3_db_handle(s))))")
@@ -206,7 +228,7 @@ public struct Submission {
           INSERT INTO dependencies(array_id, job_id, kind, target_array, target_index, delay_minutes)
           VALUES (?, ?, ?, ?, ?, ?)
           """,
-        arguments: [first, jobID, dep.kind, dep.targetArray, dep.targetIndex, dep.delayMinutes])
+        arguments: [first, jobID, dep.kind, dep.selfArray ? first : dep.targetArray, dep.targetIndex, dep.delayMinutes])
     }
     return first
   }

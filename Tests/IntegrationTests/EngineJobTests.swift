@@ -50,3 +50,64 @@ final class EngineJobTests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: c.home + "/orch.db"))
   }
 }
+
+/// `train.finetune_from: KEY@E001 | KEY@latest` waits for that config and starts from its checkpoint.
+final class CheckpointReferenceTests: XCTestCase {
+  func testFineTuneWaitsForItsSourceInTheSameSubmissionAndInTheStore() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/p100_source.yaml",
+      """
+      defaults:
+        bindings: {data.name: digits, model.arch: mlp, train.epochs: 2, train.checkpoint_every: 1}
+      register:
+        - key: source
+          engine: train
+        - key: "tune/{train.transfer}"
+          engine: train
+          bindings: {train.finetune_from: "source@E001"}
+          axes: {train.transfer: [FIXED, FULL]}
+      """)
+    try c.startDaemon()
+    let r = try c.run(["submit", "sweeps/p100_source.yaml", "--output-root", c.runs, "--wait"])
+    XCTAssertEqual(r.code, 0, r.out + r.err)
+    let config = c.read("runs/tune/FIXED/config.json")
+    XCTAssertTrue(config.contains(c.runs + "/source/checkpoints/ckpt-E001.safetensors"), config)
+    let log = c.read("runs/tune/FIXED/log.txt")
+    XCTAssertTrue(log.contains("initialised the backbone from"), log)
+    // The tune jobs started after the source ended.
+    let rows = try c.historyRows()
+    let end = rows.first { ($0["key"] as? String) == "source" }?["endTime"] as? Double ?? .infinity
+    for row in rows where (row["key"] as? String)?.hasPrefix("tune/") == true {
+      XCTAssertGreaterThanOrEqual(row["startTime"] as? Double ?? 0, end)
+    }
+
+    // A later submission refers to the stored source with @latest.
+    try c.write(
+      "sweeps/p200_more.yaml",
+      """
+      register:
+        - key: more
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, train.epochs: 1, train.finetune_from: "source@latest"}
+      """)
+    let more = try c.run(["submit", "sweeps/p200_more.yaml", "--output-root", c.runs, "--wait"])
+    XCTAssertEqual(more.code, 0, more.out + more.err)
+    XCTAssertTrue(c.read("runs/more/log.txt").contains("ckpt-E002.safetensors"), c.read("runs/more/log.txt"))
+  }
+
+  func testReferenceToAnUnknownKeyIsBadInput() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/x.yaml",
+      """
+      register:
+        - key: tune
+          engine: train
+          bindings: {train.finetune_from: "nowhere@E001"}
+      """)
+    let r = try c.run(["submit", "sweeps/x.yaml", "--no-daemon"])
+    XCTAssertEqual(r.code, 2, r.err)
+    XCTAssertTrue(r.err.contains("x.yaml:2:") && r.err.contains("'nowhere'"), r.err)
+  }
+}

@@ -363,7 +363,15 @@ final class TrainingSession {
         log("skipping checkpoint \(path): \(error)")
       }
     }
-    if let source = config.finetuneFrom {
+    if var source = config.finetuneFrom {
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
+        // `KEY@latest` arrives as the source's run directory: its newest valid checkpoint.
+        guard let newest = Checkpoint.newestValid(runDir: source) else {
+          throw EngineError(.config, "no valid checkpoint in \(source)", context: ["loading train.finetune_from"])
+        }
+        source = newest.path
+      }
       let context = "loading train.finetune_from \(source)"
       if source.contains("@") && !FileManager.default.fileExists(atPath: source) {
         throw EngineError(

@@ -60,10 +60,10 @@ struct Submitter {
       try store.submit(now: now, large: selected.count >= 10_000) { tx in
         var result = Result(
           arrayID: nil, jobs: [], requeuedJobs: [], new: 0, requeued: 0, skippedCompleted: 0, skippedActive: 0)
-        let deps = try resolve(dependency, tx)
         let checkExisting = !(try tx.isEmpty())
         var fresh: [NewJob] = []
         fresh.reserveCapacity(selected.count)
+        var referencing: [(position: Int, index: Int, config: ConfigSpec)] = []
         try selected.forEach { index, config in
           let resources = apply(overrides, to: config.resources)
           if checkExisting, let existing = try tx.existing(hash: config.hash) {
@@ -84,10 +84,27 @@ struct Submitter {
               break
             }
           }
+          if case .string(let from)? = config.binding(CheckpointReference.binding), from.contains("@") {
+            referencing.append((fresh.count, index, config))
+          }
           fresh.append(
             NewJob(
               arrayIndex: index, key: config.key, configHash: config.hash, config: config.canonicalJSON,
               resources: resources))
+        }
+        var deps = try resolve(dependency, tx)
+        if !referencing.isEmpty {
+          var inSubmission: [String: Int] = [:]
+          for job in fresh { inSubmission[job.key] = job.arrayIndex }
+          for (position, index, config) in referencing {
+            guard
+              let (resolved, row) = try CheckpointReference.resolve(
+                config, index: index, outputRoot: outputRoot, inSubmission: inSubmission, tx: tx)
+            else { continue }
+            // The hash stays the registry's, so a resubmission still recognises the config.
+            fresh[position].config = resolved.canonicalJSON
+            deps.append(row)
+          }
         }
         if !fresh.isEmpty {
           var launch = launch
