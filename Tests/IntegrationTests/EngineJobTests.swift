@@ -111,3 +111,52 @@ final class CheckpointReferenceTests: XCTestCase {
     XCTAssertTrue(r.err.contains("x.yaml:2:") && r.err.contains("'nowhere'"), r.err)
   }
 }
+
+/// kill -9 of a training process: the requeued attempt resumes from the newest checkpoint and ends
+/// where an uninterrupted run of the same config ends.
+final class EngineResumeTests: XCTestCase {
+  func testKilledTrainingResumesAndMatchesAnUninterruptedRun() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/resume.yaml",
+      """
+      register:
+        - key: "run/{copy}"
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, model.dropout: 0.1, train.epochs: 30, train.checkpoint_every: 1, train.seed: 7}
+          axes: {copy: [killed, clean]}
+      """)
+    try c.startDaemon(cpus: "0")
+    XCTAssertEqual(try c.run(["submit", "sweeps/resume.yaml", "--max-attempts", "2", "--output-root", c.runs]).code, 0)
+    let checkpoint = c.runs + "/run/killed/checkpoints/ckpt-E003.safetensors"
+    try c.waitUntil("epoch 3 is checkpointed") { FileManager.default.fileExists(atPath: checkpoint) }
+    let pid = Self.trainerPID(runDir: c.runs + "/run/killed")
+    guard pid > 0 else { return XCTFail("the training process ended before it could be killed") }
+    XCTAssertEqual(kill(pid, SIGKILL), 0)
+    try c.waitUntil("both complete", timeout: 120) {
+      let s = try c.states()
+      return s.count == 2 && s.values.allSatisfy { $0 == "COMPLETED" }
+    }
+    let results = try c.run(["results", "resume", "--json"])
+    let rows = try JSONSerialization.jsonObject(with: Data(results.out.utf8)) as! [[String: Any]]
+    let metrics = Dictionary(
+      uniqueKeysWithValues: rows.map { ($0["key"] as! String, $0["metrics"] as! [String: Double]) })
+    XCTAssertEqual(metrics["run/killed"], metrics["run/clean"])
+    XCTAssertNotNil(metrics["run/clean"]?["test_acc"])
+    let attempts = try c.run(["history", "-j", "1_0", "--attempts", "--json"])
+    let tries = try JSONSerialization.jsonObject(with: Data(attempts.out.utf8)) as! [[String: Any]]
+    XCTAssertEqual(tries.map { $0["state"] as? String }, ["FAILED", "COMPLETED"])
+    XCTAssertTrue(c.read("runs/run/killed/log.txt").contains("resum"), c.read("runs/run/killed/log.txt"))
+  }
+
+  /// The `orch-worker engine` process training in `runDir`.
+  static func trainerPID(runDir: String) -> Int32 {
+    let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for pid in procs.compactMap({ Int32($0) }) {
+      guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+      let args = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+      if args.contains("engine") && args.contains(runDir) { return pid }
+    }
+    return -1
+  }
+}
