@@ -60,11 +60,17 @@ final class ProtocolTests: XCTestCase {
   func testAffinityPinsTheCallingThread() throws {
     let allowed = Posix.allowedCPUs()
     XCTAssertFalse(allowed.isEmpty)
+    // Pinning is per thread: pin a fresh thread, read its mask there, compare here.
+    final class Box: @unchecked Sendable { var seen: [Int] = [] }
+    let box = Box()
+    let target = allowed[allowed.count - 1]
     let t = Thread {
-      try? Posix.pin(to: [allowed[0]])
-      XCTAssertEqual(Posix.allowedCPUs(), [allowed[0]])
+      if (try? Posix.pin(to: [target])) != nil { box.seen = Posix.allowedCPUs() }
     }
     t.start()
     while !t.isFinished { usleep(1000) }
+    XCTAssertEqual(box.seen, [target])
+    XCTAssertEqual(Posix.allowedCPUs(), allowed, "the test's own thread is unchanged")
   }
+
 }
