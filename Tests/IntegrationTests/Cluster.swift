@@ -52,8 +52,13 @@ final class Cluster {
 
   @discardableResult
   func run(_ args: [String], env extra: [String: String] = [:]) throws -> Result {
+    try execute(Cluster.binDir + "/orch", args, env: extra)
+  }
+
+  /// Runs a program in the cluster root with this ORCH_HOME and collects its output.
+  func execute(_ path: String, _ args: [String], env extra: [String: String]) throws -> Result {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: Cluster.binDir + "/orch")
+    p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
     p.currentDirectoryURL = root
     var env = ProcessInfo.processInfo.environment

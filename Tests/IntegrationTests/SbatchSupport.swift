@@ -27,25 +27,10 @@ extension Cluster {
   /// `sh -c SCRIPT` in the cluster root with the shims first on PATH.
   @discardableResult
   func shell(_ script: String, env extra: [String: String] = [:]) throws -> Result {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", script]
-    p.currentDirectoryURL = root
-    var env = ProcessInfo.processInfo.environment
-    env["ORCH_HOME"] = home
-    env["PATH"] = shimsDir + ":" + (env["PATH"] ?? "/usr/bin:/bin")
-    for (k, v) in extra { env[k] = v }
-    p.environment = env
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return Result(
-      code: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    var env = extra
+    env["PATH"] = shimsDir + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+    for (k, v) in extra where k == "PATH" { env[k] = v }
+    return try execute("/bin/sh", ["-c", script], env: env)
   }
 
   func installShims() throws {
