@@ -28,6 +28,7 @@ bench: release
 	bench/dispatch/run.sh
 	bench/expand/run.sh
 	bench/idle/run.sh
+	bench/engine/run.sh
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
