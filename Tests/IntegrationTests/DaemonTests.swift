@@ -174,6 +174,15 @@ final class DaemonTests: XCTestCase {
     }
   }
 
+  func testWaitWithoutADaemonSaysSoInsteadOfHanging() throws {
+    let c = try Cluster()
+    try c.write("sweeps/one.yaml", "register:\n  - key: one\n    command: [\"true\"]\n")
+    let r = try c.run(["submit", "sweeps/one.yaml", "--no-daemon", "--wait", "--output-root", c.runs])
+    XCTAssertEqual(r.code, 1)
+    XCTAssertTrue(r.err.contains("no daemon is running"), r.err)
+    XCTAssertEqual(try c.states()["1_0"], "PENDING", "the job stays queued for the next daemon")
+  }
+
   static func isZombie(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
     return stat.contains(") Z ")

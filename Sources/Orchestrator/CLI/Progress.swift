@@ -30,11 +30,10 @@ enum Progress {
         lastLine = Posix.now()
       }
       if finished == total { break }
-      if !DaemonClient.ping(home) && running + pending > 0 && Posix.now() - start > 2 {
-        if !DaemonClient.ping(home) {
-          if tty { FileHandle.standardError.write(Data("\n".utf8)) }
-          throw OrchError.failure("no daemon is running for \(home.path); start one with `orch daemon`")
-        }
+      // The daemon's lock says whether one runs, without waking it through its socket.
+      if running + pending > 0 && DaemonLock.holder(home: home) == nil {
+        if tty { FileHandle.standardError.write(Data("\n".utf8)) }
+        throw OrchError.failure("no daemon is running for \(home.path); start one with `orch daemon`")
       }
       usleep(200_000)
     }
