@@ -44,10 +44,12 @@ public struct AttemptOutcome: Sendable {
   public var endTime: Double
   /// False for an attempt that never started a process: it is not counted against max attempts.
   public var started: Bool
+  /// When its process started, if the worker says (a queued order starts after its claim).
+  public var startTime: Double?
 
   public init(
     jobID: Int64, attempt: Int, state: JobState, exitCode: Int32?, signal: Int32?, reason: String?, endTime: Double,
-    started: Bool = true
+    started: Bool = true, startTime: Double? = nil
   ) {
     self.jobID = jobID
     self.attempt = attempt
@@ -57,6 +59,7 @@ public struct AttemptOutcome: Sendable {
     self.reason = reason
     self.endTime = endTime
     self.started = started
+    self.startTime = startTime
   }
 }
 
@@ -120,10 +123,13 @@ extension JobStore {
     if !outcome.started { tries -= 1 }
     try db.cachedStatement(
       sql:
-        "UPDATE attempts SET state = ?, reason = ?, exit_code = ?, signal = ?, end_time = ? WHERE job_id = ? AND attempt = ?"
+        """
+        UPDATE attempts SET state = ?, reason = ?, exit_code = ?, signal = ?, end_time = ?,
+          start_time = COALESCE(?, start_time) WHERE job_id = ? AND attempt = ?
+        """
     ).execute(arguments: [
-      outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, outcome.jobID,
-      outcome.attempt,
+      outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, outcome.startTime,
+      outcome.jobID, outcome.attempt,
     ])
     try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ?").execute(arguments: [arrayID])
     let retry = outcome.state != .completed && outcome.state != .cancelled && tries < maxAttempts
@@ -137,11 +143,33 @@ extension JobStore {
       return .requeued
     }
     try db.cachedStatement(
-      sql: "UPDATE jobs SET state = ?, reason = ?, exit_code = ?, signal = ?, end_time = ?, tries = ? WHERE id = ?"
+      sql: """
+        UPDATE jobs SET state = ?, reason = ?, exit_code = ?, signal = ?, end_time = ?, tries = ?,
+          start_time = COALESCE(?, start_time) WHERE id = ?
+        """
     ).execute(arguments: [
-      outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, tries, outcome.jobID,
+      outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, tries,
+      outcome.startTime, outcome.jobID,
     ])
     return .terminal(outcome.state)
+  }
+
+  /// Undoes a claim whose order the worker never started (the daemon took it back): the job is
+  /// PENDING again as if never claimed — attempt number, tries and attempt row as before.
+  public static func unclaim(_ db: Database, jobID: Int64, attempt: Int) throws -> Bool {
+    guard
+      let arrayID = try Int64.fetchOne(
+        db.cachedStatement(
+          sql: """
+            UPDATE jobs SET state = 'PENDING', attempt = attempt - 1, tries = tries - 1, start_time = NULL
+            WHERE id = ? AND state = 'RUNNING' AND attempt = ? RETURNING array_id
+            """), arguments: [jobID, attempt])
+    else { return false }
+    try db.cachedStatement(sql: "DELETE FROM attempts WHERE job_id = ? AND attempt = ?").execute(arguments: [
+      jobID, attempt,
+    ])
+    try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ?").execute(arguments: [arrayID])
+    return true
   }
 
   /// Jobs recorded as RUNNING: what a starting daemon must recover.

@@ -34,11 +34,35 @@ public struct JobIdentity: Sendable {
 }
 
 public enum JobEnvironment {
+  /// A launch record's environment as `NAME=value` entries, prepared once per array: the daemon
+  /// builds an environment for every job it dispatches.
+  public struct Base: Sendable {
+    let entries: [(name: String, entry: String)]
+    public init(_ env: [String: String]) { entries = env.map { ($0.key, "\($0.key)=\($0.value)") } }
+  }
+
   public static func build(
     launch: LaunchSpec, extra: [String: String], job: JobIdentity, cpus: [Int], host: String
   ) -> [String] {
-    var env = launch.env
-    for (k, v) in extra { env[k] = v }
+    build(base: Base(launch.env), launch: launch, extra: extra, job: job, cpus: cpus, host: host)
+  }
+
+  /// The launch environment, overridden by the config's `env:`, overridden by the variables below.
+  public static func build(
+    base: Base, launch: LaunchSpec, extra: [String: String], job: JobIdentity, cpus: [Int], host: String
+  ) -> [String] {
+    let own = variables(launch: launch, extra: extra, job: job, cpus: cpus, host: host)
+    var result: [String] = []
+    result.reserveCapacity(base.entries.count + own.count)
+    for (name, entry) in base.entries where own[name] == nil { result.append(entry) }
+    for (name, value) in own { result.append("\(name)=\(value)") }
+    return result
+  }
+
+  static func variables(
+    launch: LaunchSpec, extra: [String: String], job: JobIdentity, cpus: [Int], host: String
+  ) -> [String: String] {
+    var env = extra
     let n = String(cpus.count)
     env["OMP_NUM_THREADS"] = n
     env["OPENBLAS_NUM_THREADS"] = n
@@ -77,6 +101,6 @@ public enum JobEnvironment {
       env["SLURM_ARRAY_TASK_MAX"] = String(launch.arrayTaskMax)
       env["SLURM_ARRAY_TASK_STEP"] = String(launch.arrayTaskStep)
     }
-    return env.map { "\($0.key)=\($0.value)" }
+    return env
   }
 }

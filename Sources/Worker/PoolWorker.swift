@@ -4,9 +4,11 @@ import Foundation
 /// A long-lived worker process of the daemon's pool (`orch-worker serve`). It receives job orders
 /// on its control socket, pins itself to the order's CPUs and spawns the job (which inherits the
 /// pinning), forwards the job's fd-3 event lines, enforces the time and memory limits, and reports
-/// how the attempt ended — each first to its journal, then to the daemon. If the daemon dies it
-/// finishes the job it has, journals the outcome and exits, so a restarted daemon can adopt the
-/// result instead of running the job again.
+/// how the attempt ended — each first to its journal, then to the daemon. It may hold one more
+/// order queued behind the running job and start it the moment the running one ends, without
+/// waiting for the daemon's round trip (the daemon sends one when jobs are short). If the daemon
+/// dies it finishes the job it has, drops the queued order, journals the outcome and exits, so a
+/// restarted daemon can adopt the result instead of running the job again.
 public final class PoolWorker {
   struct Running {
     var order: JobOrder
@@ -30,6 +32,11 @@ public final class PoolWorker {
   let journal: Journal
   var controlOpen = true
   var running: Running?
+  /// An order to start as soon as `running` ends; it has journaled nothing yet.
+  var queued: JobOrder?
+  var reportsSent = 0
+  /// Journal size above which entries the daemon has committed are dropped.
+  let compactAbove = 256 << 10
   /// How often resident memory is sampled for jobs with a memory limit.
   let memoryInterval = 0.5
   static let chunk = 64 << 10
@@ -84,22 +91,44 @@ public final class PoolWorker {
     guard let message = try? WorkerMessage.decode(bytes) else { return }
     switch message {
     case .order(let order):
-      guard running == nil else { return }
-      launch(order)
+      if order.acked == reportsSent && journal.size > compactAbove {
+        journal.compact(keep: running.map { ($0.order.jobID, $0.order.attempt) })
+      }
+      if running == nil {
+        launch(order)
+      } else if queued == nil {
+        queued = order
+      }
     case .cancel(let job, let attempt):
+      if let q = queued, q.jobID == job, q.attempt == attempt {
+        queued = nil
+        finishUnstarted(q, outcome: .cancelled, reason: "Cancelled")
+        return
+      }
       guard var r = running, r.order.jobID == job, r.order.attempt == attempt, !r.cancelled else { return }
       r.cancelled = true
       terminate(&r)
       running = r
+    case .revoke(let job, let attempt):
+      guard let q = queued, q.jobID == job, q.attempt == attempt else { return }
+      queued = nil
+      finishUnstarted(q, outcome: .failed, reason: JobReport.neverStarted)
     case .started, .events, .report:
       return
     }
   }
 
+  /// Reports a queued order that never ran.
+  func finishUnstarted(_ order: JobOrder, outcome: JobReport.Outcome, reason: String) {
+    let now = Posix.now()
+    finish(
+      JobReport(
+        jobID: order.jobID, attempt: order.attempt, outcome: outcome, exitCode: nil, signal: nil, reason: reason,
+        pid: 0, startTime: now, endTime: now))
+  }
+
   func launch(_ order: JobOrder) {
     let start = Posix.now()
-    // Everything journaled so far is committed: the daemon recorded the last report before this order.
-    journal.clear()
     do {
       try Posix.makeDirectories(order.runDir)
       try Posix.makeDirectories((order.stdoutPath as NSString).deletingLastPathComponent)
@@ -234,11 +263,18 @@ public final class PoolWorker {
       JobReport(
         jobID: job.order.jobID, attempt: job.order.attempt, outcome: outcome, exitCode: exitCode, signal: signal,
         reason: reason, pid: job.pid, startTime: job.start, endTime: Posix.now()))
+    if let next = queued {
+      queued = nil
+      launch(next)
+    }
   }
 
+  /// Journals and sends a report. Without a daemon listening, the worker's work is over: a queued
+  /// order is dropped (it journaled nothing, so a new daemon undoes its claim).
   func finish(_ report: JobReport) {
     journal.append(.report(report))
     send(.report(report))
+    reportsSent += 1
     if !controlOpen { exit(0) }
   }
 

@@ -20,11 +20,14 @@ public struct JobOrder: Sendable, Equatable {
   public var memLimit: Int64?
   /// Seconds between SIGTERM and SIGKILL (SLURM's KillWait).
   public var killWait: Double
+  /// How many of this worker's reports the daemon had committed when it sent the order: when that
+  /// is all of them, the worker may drop finished jobs from its journal.
+  public var acked: Int
 
   public init(
     jobID: Int64, attempt: Int, argv: [String], env: [String], cwd: String, runDir: String, stdoutPath: String,
     stderrPath: String?, appendOutput: Bool, configJSON: String, cpus: [Int], timeLimit: Int?,
-    memLimit: Int64?, killWait: Double
+    memLimit: Int64?, killWait: Double, acked: Int = 0
   ) {
     self.jobID = jobID
     self.attempt = attempt
@@ -40,6 +43,7 @@ public struct JobOrder: Sendable, Equatable {
     self.timeLimit = timeLimit
     self.memLimit = memLimit
     self.killWait = killWait
+    self.acked = acked
   }
 }
 
@@ -88,6 +92,9 @@ public struct JobReport: Sendable, Equatable {
 public enum WorkerMessage: Sendable, Equatable {
   case order(JobOrder)
   case cancel(jobID: Int64, attempt: Int)
+  /// Take back an order the worker holds queued behind its running job (it reports it never
+  /// started); ignored if the job has started.
+  case revoke(jobID: Int64, attempt: Int)
   /// The job process started (journaled by the worker before this is sent).
   case started(jobID: Int64, attempt: Int, pid: Int32)
   /// Complete lines the job wrote on fd 3, starting at byte `offset` of its event stream.
@@ -111,12 +118,17 @@ public enum WorkerMessage: Sendable, Equatable {
       w.add(o.timeLimit.map(String.init) ?? "")
       w.add(o.memLimit.map(String.init) ?? "")
       w.add(String(o.killWait))
+      w.add(o.acked)
       w.add(o.argv.count)
       for a in o.argv { w.add(a) }
       w.add(o.env.count)
       for e in o.env { w.add(e) }
     case .cancel(let job, let attempt):
       w.add("C")
+      w.add(job)
+      w.add(attempt)
+    case .revoke(let job, let attempt):
+      w.add("V")
       w.add(job)
       w.add(attempt)
     case .started(let job, let attempt, let pid):
@@ -155,6 +167,7 @@ public enum WorkerMessage: Sendable, Equatable {
       let cpus = try r.string().split(separator: ",").compactMap { Int($0) }
       let time = Int(try r.string()), mem = Int64(try r.string())
       let killWait = Double(try r.string()) ?? 30
+      let acked = try r.int()
       var argv: [String] = []
       for _ in 0..<(try r.int()) { argv.append(try r.string()) }
       var env: [String] = []
@@ -163,9 +176,11 @@ public enum WorkerMessage: Sendable, Equatable {
         JobOrder(
           jobID: job, attempt: attempt, argv: argv, env: env, cwd: cwd, runDir: runDir, stdoutPath: out,
           stderrPath: err.isEmpty ? nil : err, appendOutput: append, configJSON: config,
-          cpus: cpus, timeLimit: time, memLimit: mem, killWait: killWait))
+          cpus: cpus, timeLimit: time, memLimit: mem, killWait: killWait, acked: acked))
     case "C":
       return .cancel(jobID: try r.int64(), attempt: try r.int())
+    case "V":
+      return .revoke(jobID: try r.int64(), attempt: try r.int())
     case "S":
       return .started(jobID: try r.int64(), attempt: try r.int(), pid: Int32(try r.int()))
     case "E":
@@ -183,6 +198,17 @@ public enum WorkerMessage: Sendable, Equatable {
           reason: reason.isEmpty ? nil : reason, pid: pid, startTime: start, endTime: end))
     case let other:
       throw WorkerError("unknown worker message '\(other)'")
+    }
+  }
+}
+
+extension WorkerMessage {
+  func belongs(to jobID: Int64, attempt: Int) -> Bool {
+    switch self {
+    case .order(let o): o.jobID == jobID && o.attempt == attempt
+    case .cancel(let j, let a), .revoke(let j, let a), .started(let j, let a, _), .events(let j, let a, _, _):
+      j == jobID && a == attempt
+    case .report(let r): r.jobID == jobID && r.attempt == attempt
     }
   }
 }

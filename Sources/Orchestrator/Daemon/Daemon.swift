@@ -24,15 +24,30 @@ public final class Daemon {
   struct Active {
     var job: ClaimedJob
     var cpus: [Int]
+    /// False while queued behind the slot's running job: its cores are that job's, not its own.
+    var ownsCPUs = true
     var cancelRequested = false
+    var revoked = false
   }
 
   struct Slot {
     var pid: pid_t
     var fd: Int32
     var journal: String
-    var active: Active?
+    /// The job the worker runs, then at most one queued behind it.
+    var jobs: [Active] = []
+    /// When the running job was handed over or promoted (daemon's clock).
+    var since = 0.0
+    /// How long the slot's last job ran; a queued order is sent only behind short jobs.
+    var lastDuration = Double.infinity
+    /// Reports received from this worker (all committed once a step ends).
+    var reportsReceived = 0
   }
+
+  /// Jobs shorter than this get the next order queued behind them on their worker, so the worker
+  /// starts it without waiting for a round trip through the daemon; a queued order still waiting
+  /// after this long behind a running job is taken back (its claim undone).
+  static let shortJob = 0.25
 
   /// A job still run by a worker of a previous daemon: watched through a pidfd on that worker.
   struct Adopted {
@@ -51,7 +66,7 @@ public final class Daemon {
   var freeCPUs: [Int]
   var slots: [Slot] = []
   var adopted: [Adopted] = []
-  var launches: [Int64: LaunchSpec] = [:]
+  var launches: [Int64: (spec: LaunchSpec, env: JobEnvironment.Base)] = [:]
   var listenFD: Int32 = -1
   var signalFD: Int32 = -1
   var clients: [Int32: [UInt8]] = [:]
@@ -60,6 +75,9 @@ public final class Daemon {
   /// Whether anything happened that a `step` could act on (a report, events, a submission).
   var dirty = true
   var checkDependencies = true
+  /// Whether an array's terminal jobs can satisfy a dependency or release a singleton. Only a
+  /// submission can add either, and every submission wakes the daemon, which empties this.
+  var watchedArrays: [Int64: Bool] = [:]
   /// Set while a job waits on an `after:id+minutes` delay.
   var nextDependencyCheck: Double?
   var stopping = false
@@ -124,11 +142,13 @@ public final class Daemon {
         }
       }
       if let next = nextDependencyCheck, Posix.now() >= next { dirty = true }
+      revokeStaleQueued()
     }
   }
 
   func timeoutMillis() -> Int32 {
-    guard let next = nextDependencyCheck else { return -1 }
+    let revokes = slots.filter { $0.jobs.count == 2 && !$0.jobs[1].revoked }.map { $0.since + Self.shortJob }
+    guard let next = (revokes + [nextDependencyCheck].compactMap { $0 }).min() else { return -1 }
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
   }
 
@@ -143,20 +163,40 @@ public final class Daemon {
     events = []
     var free = freeCPUs
     var ended: [(report: JobReport, active: Active?)] = []
+    var slotJobs = slots.map(\.jobs)
+    var promoted = Set<Int>()
     for (slot, report) in finished {
-      let active = slots[slot].active.flatMap { $0.job.id == report.jobID ? $0 : nil }
-      if let active { free.append(contentsOf: active.cpus) }
+      guard
+        let i = slotJobs[slot].firstIndex(where: { $0.job.id == report.jobID && $0.job.attempt == report.attempt })
+      else {
+        ended.append((report, nil))
+        continue
+      }
+      let active = slotJobs[slot].remove(at: i)
       ended.append((report, active))
+      guard active.ownsCPUs else { continue }
+      free.append(contentsOf: active.cpus)
+      if let next = slotJobs[slot].first, !next.ownsCPUs {
+        // The worker started its queued order the moment this job ended.
+        slotJobs[slot][0].ownsCPUs = true
+        free.removeAll { next.cpus.contains($0) }
+        promoted.insert(slot)
+      }
     }
     free.sort()
-    let idle = slots.indices.filter { i in slots[i].active == nil || finished.contains { $0.slot == i } }
     let now = Posix.now()
+    let idle = slots.indices.filter { slotJobs[$0].isEmpty }
     var claimed: [(slot: Int, active: Active)] = []
     do {
       try store.write("while recording finished jobs and claiming new ones") { db in
         try EventIngest.ingest(db, chunks, now: now)
         for (report, active) in ended {
-          try self.record(db, report, cancelRequested: active?.cancelRequested ?? false)
+          if let active, active.revoked, report.reason == JobReport.neverStarted {
+            _ = try JobStore.unclaim(db, jobID: report.jobID, attempt: report.attempt)
+            continue
+          }
+          try self.record(
+            db, report, cancelRequested: active?.cancelRequested ?? false, arrayID: active?.job.arrayID)
         }
         if self.checkDependencies || self.nextDependencyCheck.map({ now >= $0 }) == true {
           self.nextDependencyCheck = try DependencyCheck.run(db, now: now) ? now + 10 : nil
@@ -169,10 +209,24 @@ public final class Daemon {
           else { break }
           let cpus = Array(free.prefix(job.cpus))
           free.removeFirst(job.cpus)
-          if self.launches[job.arrayID] == nil {
-            self.launches[job.arrayID] = try LaunchSpec.decode(JobStore.launch(db, arrayID: job.arrayID))
-          }
+          try self.loadLaunch(db, arrayID: job.arrayID)
           claimed.append((slot, Active(job: job, cpus: cpus)))
+        }
+        // Queue one order behind each running job that looks short.
+        for slot in self.slots.indices {
+          let jobs = slotJobs[slot] + claimed.filter { $0.slot == slot }.map(\.active)
+          guard jobs.count == 1 else { continue }
+          let running = jobs[0]
+          let duration = finished.last(where: { $0.slot == slot && $0.report.pid != 0 }).map {
+            $0.report.endTime - $0.report.startTime
+          }
+          guard (duration ?? self.slots[slot].lastDuration) < Self.shortJob, !running.cancelRequested,
+            let job = try JobStore.claim(
+              db, freeCPUs: running.cpus.count, now: now, workerPID: self.slots[slot].pid,
+              cpus: { Array(running.cpus.prefix($0)) })
+          else { continue }
+          try self.loadLaunch(db, arrayID: job.arrayID)
+          claimed.append((slot, Active(job: job, cpus: Array(running.cpus.prefix(job.cpus)), ownsCPUs: false)))
         }
       }
     } catch {
@@ -181,17 +235,38 @@ public final class Daemon {
       throw OrchError.failure("\(error)")
     }
     checkDependencies = false
-    for (slot, report) in finished where slots[slot].active?.job.id == report.jobID { slots[slot].active = nil }
+    for (slot, report) in finished where report.pid != 0 {
+      slots[slot].lastDuration = report.endTime - report.startTime
+    }
+    for slot in slots.indices {
+      slots[slot].jobs = slotJobs[slot]
+      if promoted.contains(slot) { slots[slot].since = now }
+    }
     freeCPUs = free
     for (slot, active) in claimed {
-      slots[slot].active = active
-      send(slot, .order(order(for: active)))
+      if active.ownsCPUs { slots[slot].since = now }
+      slots[slot].jobs.append(active)
+      var order = order(for: active)
+      order.acked = slots[slot].reportsReceived
+      send(slot, .order(order))
+    }
+  }
+
+  /// Takes back queued orders that have waited too long behind a running job.
+  func revokeStaleQueued() {
+    let now = Posix.now()
+    for i in slots.indices where slots[i].jobs.count == 2 && !slots[i].jobs[1].revoked {
+      guard now - slots[i].since >= Self.shortJob else { continue }
+      let queued = slots[i].jobs[1]
+      slots[i].jobs[1].revoked = true
+      slots[i].lastDuration = .infinity
+      send(i, .revoke(jobID: queued.job.id, attempt: queued.job.attempt))
     }
   }
 
   /// Records an attempt's end; a terminal state of a dependency target (or of a job a singleton
   /// waits behind) triggers a re-check.
-  func record(_ db: Database, _ report: JobReport, cancelRequested: Bool) throws {
+  func record(_ db: Database, _ report: JobReport, cancelRequested: Bool, arrayID: Int64? = nil) throws {
     var state = JobState(rawValue: report.outcome.rawValue) ?? .failed
     var reason = report.reason
     if cancelRequested && state != .completed {
@@ -200,12 +275,24 @@ public final class Daemon {
     }
     let outcome = AttemptOutcome(
       jobID: report.jobID, attempt: report.attempt, state: state, exitCode: report.exitCode, signal: report.signal,
-      reason: reason, endTime: report.endTime, started: report.reason != JobReport.neverStarted)
-    if case .terminal = try JobStore.finish(db, outcome), let arrayID = try arrayOf(db, jobID: report.jobID),
-      try JobStore.isDependencyTarget(db, arrayID: arrayID) || JobStore.singletonWaits(db, behind: arrayID)
-    {
-      checkDependencies = true
+      reason: reason, endTime: report.endTime, started: report.reason != JobReport.neverStarted,
+      startTime: report.pid != 0 ? report.startTime : nil)
+    guard case .terminal = try JobStore.finish(db, outcome),
+      let arrayID = try arrayID ?? arrayOf(db, jobID: report.jobID)
+    else { return }
+    if let watched = watchedArrays[arrayID] {
+      if watched { checkDependencies = true }
+      return
     }
+    let watched = try JobStore.isDependencyTarget(db, arrayID: arrayID) || JobStore.singletonWaits(db, behind: arrayID)
+    watchedArrays[arrayID] = watched
+    if watched { checkDependencies = true }
+  }
+
+  func loadLaunch(_ db: Database, arrayID: Int64) throws {
+    guard launches[arrayID] == nil else { return }
+    let spec = try LaunchSpec.decode(JobStore.launch(db, arrayID: arrayID))
+    launches[arrayID] = (spec, JobEnvironment.Base(spec.env))
   }
 
   func arrayOf(_ db: Database, jobID: Int64) throws -> Int64? {
@@ -214,12 +301,14 @@ public final class Daemon {
 
   func order(for active: Active) -> JobOrder {
     let job = active.job
-    let launch = launches[job.arrayID] ?? LaunchSpec(env: [:], cwd: "/", submitHost: host)
+    let launch = launches[job.arrayID]?.spec ?? LaunchSpec(env: [:], cwd: "/", submitHost: host)
     let config = JobConfig.parse(job.config)
     let identity = JobIdentity(
       jobID: job.id, arrayID: job.arrayID, arrayIndex: job.arrayIndex, isArray: job.isArray, attempt: job.attempt,
       name: job.name, key: job.key, runDir: job.runDir, home: home.path)
-    let env = JobEnvironment.build(launch: launch, extra: config.env, job: identity, cpus: active.cpus, host: host)
+    let env = JobEnvironment.build(
+      base: launches[job.arrayID]?.env ?? JobEnvironment.Base([:]), launch: launch, extra: config.env, job: identity,
+      cpus: active.cpus, host: host)
     let paths = OutputPaths.resolve(launch: launch, job: identity, host: host)
     // An engine job is the worker binary in engine mode; a command job is its own argv.
     let argv =
@@ -252,7 +341,7 @@ public final class Daemon {
       let pid = try Spawn.start(
         argv: [options.workerBinary, "serve", "--control-fd", "3", "--journal", journal], env: env, cwd: nil,
         stdout: logFD, stderr: logFD, events: pair[1])
-      return Slot(pid: pid, fd: pair[0], journal: journal, active: nil)
+      return Slot(pid: pid, fd: pair[0], journal: journal)
     } catch {
       close(pair[0])
       throw OrchError.failure("cannot start worker \(options.workerBinary): \(error)")
@@ -272,6 +361,7 @@ public final class Daemon {
       switch try? WorkerMessage.decode(buffer[0..<n]) {
       case .report(let report):
         reports.append((index, report))
+        slots[index].reportsReceived += 1
         dirty = true
       case .events(let job, let attempt, let offset, let data):
         events.append(EventChunk(jobID: job, attempt: attempt, offset: offset, data: data))
@@ -294,8 +384,8 @@ public final class Daemon {
     waitpid(slot.pid, &status, 0)
     close(slot.fd)
     dirty = true
-    if let active = slot.active {
-      let journal = JournalSummary(path: slot.journal)
+    let journal = JournalSummary(path: slot.journal)
+    for active in slot.jobs {
       let job = active.job
       events += journal.events(job: job.id, attempt: job.attempt)
       if let report = journal.report(job: job.id, attempt: job.attempt) {
@@ -321,6 +411,8 @@ public final class Daemon {
       slots[index].pid = fresh.pid
       slots[index].fd = fresh.fd
       slots[index].journal = fresh.journal
+      slots[index].reportsReceived = 0
+      slots[index].lastDuration = .infinity
     } catch {
       log.say("cannot replace worker: \(error)")
       stopping = true
@@ -360,6 +452,7 @@ public final class Daemon {
     switch request.op {
     case "wake":
       checkDependencies = true
+      watchedArrays = [:]
       dirty = true
       return ControlReply(ok: true, message: nil, pid: getpid())
     case "ping":
@@ -367,9 +460,11 @@ public final class Daemon {
     case "cancel":
       var signalled = 0
       for id in request.jobs ?? [] {
-        if let i = slots.firstIndex(where: { $0.active?.job.id == id }), let active = slots[i].active {
-          slots[i].active?.cancelRequested = true
-          send(i, .cancel(jobID: id, attempt: active.job.attempt))
+        if let i = slots.firstIndex(where: { $0.jobs.contains { $0.job.id == id } }),
+          let j = slots[i].jobs.firstIndex(where: { $0.job.id == id })
+        {
+          slots[i].jobs[j].cancelRequested = true
+          send(i, .cancel(jobID: id, attempt: slots[i].jobs[j].job.attempt))
           signalled += 1
         } else if let a = adopted.first(where: { $0.jobID == id }) {
           if let pid = a.journal.flatMap({ JournalSummary(path: $0).started(job: id, attempt: a.attempt) }) {
