@@ -190,8 +190,12 @@ public final class Daemon {
     do {
       try store.write("while recording finished jobs and claiming new ones") { db in
         try EventIngest.ingest(db, chunks, now: now)
-        for (report, active) in ended {
-          if let active, active.revoked, report.reason == JobReport.neverStarted {
+        for (var report, active) in ended {
+          if let active, active.cancelRequested, report.reason == JobReport.neverStarted {
+            // Taken back while a cancel was on its way: cancelled, not requeued.
+            report.outcome = .cancelled
+            report.reason = "Cancelled"
+          } else if let active, active.revoked, report.reason == JobReport.neverStarted {
             _ = try JobStore.unclaim(db, jobID: report.jobID, attempt: report.attempt)
             continue
           }
