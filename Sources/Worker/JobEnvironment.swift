@@ -35,10 +35,25 @@ public struct JobIdentity: Sendable {
 
 public enum JobEnvironment {
   /// A launch record's environment as `NAME=value` entries, prepared once per array: the daemon
-  /// builds an environment for every job it dispatches.
-  public struct Base: Sendable {
+  /// builds an environment for every job it dispatches. Which of them a job's own variables
+  /// override depends only on the config's `env:` names and whether the job is an array element,
+  /// so the filtered list is kept per such shape.
+  public final class Base {
+    struct Shape: Hashable {
+      var extraNames: [String]
+      var arrayElement: Bool
+    }
     let entries: [(name: String, entry: String)]
+    var kept: [Shape: [String]] = [:]
+
     public init(_ env: [String: String]) { entries = env.map { ($0.key, "\($0.key)=\($0.value)") } }
+
+    func entries(overriddenBy own: [String: String], shape: Shape) -> [String] {
+      if let hit = kept[shape] { return hit }
+      let result = entries.filter { own[$0.name] == nil }.map(\.entry)
+      kept[shape] = result
+      return result
+    }
   }
 
   public static func build(
@@ -52,9 +67,9 @@ public enum JobEnvironment {
     base: Base, launch: LaunchSpec, extra: [String: String], job: JobIdentity, cpus: [Int], host: String
   ) -> [String] {
     let own = variables(launch: launch, extra: extra, job: job, cpus: cpus, host: host)
-    var result: [String] = []
-    result.reserveCapacity(base.entries.count + own.count)
-    for (name, entry) in base.entries where own[name] == nil { result.append(entry) }
+    let shape = Base.Shape(extraNames: extra.keys.sorted(), arrayElement: job.isArray && job.arrayIndex != nil)
+    var result = base.entries(overriddenBy: own, shape: shape)
+    result.reserveCapacity(result.count + own.count)
     for (name, value) in own { result.append("\(name)=\(value)") }
     return result
   }

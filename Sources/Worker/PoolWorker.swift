@@ -4,10 +4,10 @@ import Foundation
 /// A long-lived worker process of the daemon's pool (`orch-worker serve`). It receives job orders
 /// on its control socket, pins itself to the order's CPUs and spawns the job (which inherits the
 /// pinning), forwards the job's fd-3 event lines, enforces the time and memory limits, and reports
-/// how the attempt ended — each first to its journal, then to the daemon. It may hold one more
-/// order queued behind the running job and start it the moment the running one ends, without
-/// waiting for the daemon's round trip (the daemon sends one when jobs are short). If the daemon
-/// dies it finishes the job it has, drops the queued order, journals the outcome and exits, so a
+/// how the attempt ended — each first to its journal, then to the daemon. It may hold orders
+/// queued behind the running job and start the next the moment the running one ends, without
+/// waiting for the daemon's round trip (the daemon sends them when jobs are short). If the daemon
+/// dies it finishes the job it has, drops the queued orders, journals the outcome and exits, so a
 /// restarted daemon can adopt the result instead of running the job again.
 public final class PoolWorker {
   struct Running {
@@ -32,8 +32,8 @@ public final class PoolWorker {
   let journal: Journal
   var controlOpen = true
   var running: Running?
-  /// An order to start as soon as `running` ends; it has journaled nothing yet.
-  var queued: JobOrder?
+  /// Orders to start, in turn, as soon as `running` ends; they have journaled nothing yet.
+  var queued: [JobOrder] = []
   var reportsSent = 0
   /// Journal size above which entries the daemon has committed are dropped.
   let compactAbove = 256 << 10
@@ -94,15 +94,14 @@ public final class PoolWorker {
       if order.acked == reportsSent && journal.size > compactAbove {
         journal.compact(keep: running.map { ($0.order.jobID, $0.order.attempt) })
       }
-      if running == nil {
+      if running == nil && queued.isEmpty {
         launch(order)
-      } else if queued == nil {
-        queued = order
+      } else {
+        queued.append(order)
       }
     case .cancel(let job, let attempt):
-      if let q = queued, q.jobID == job, q.attempt == attempt {
-        queued = nil
-        finishUnstarted(q, outcome: .cancelled, reason: "Cancelled")
+      if let i = queued.firstIndex(where: { $0.jobID == job && $0.attempt == attempt }) {
+        finishUnstarted(queued.remove(at: i), outcome: .cancelled, reason: "Cancelled")
         return
       }
       guard var r = running, r.order.jobID == job, r.order.attempt == attempt, !r.cancelled else { return }
@@ -110,9 +109,8 @@ public final class PoolWorker {
       terminate(&r)
       running = r
     case .revoke(let job, let attempt):
-      guard let q = queued, q.jobID == job, q.attempt == attempt else { return }
-      queued = nil
-      finishUnstarted(q, outcome: .failed, reason: JobReport.neverStarted)
+      guard let i = queued.firstIndex(where: { $0.jobID == job && $0.attempt == attempt }) else { return }
+      finishUnstarted(queued.remove(at: i), outcome: .failed, reason: JobReport.neverStarted)
     case .started, .events, .report:
       return
     }
@@ -263,14 +261,12 @@ public final class PoolWorker {
       JobReport(
         jobID: job.order.jobID, attempt: job.order.attempt, outcome: outcome, exitCode: exitCode, signal: signal,
         reason: reason, pid: job.pid, startTime: job.start, endTime: Posix.now()))
-    if let next = queued {
-      queued = nil
-      launch(next)
-    }
+    // A launch that fails reports at once and leaves `running` empty: go on to the next.
+    while running == nil && !queued.isEmpty { launch(queued.removeFirst()) }
   }
 
-  /// Journals and sends a report. Without a daemon listening, the worker's work is over: a queued
-  /// order is dropped (it journaled nothing, so a new daemon undoes its claim).
+  /// Journals and sends a report. Without a daemon listening, the worker's work is over: queued
+  /// orders are dropped (they journaled nothing, so a new daemon undoes their claims).
   func finish(_ report: JobReport) {
     journal.append(.report(report))
     send(.report(report))

@@ -67,16 +67,18 @@ final class QueuedOrderTests: XCTestCase {
     }
   }
 
-  func testQueuedOrderStartsWhenTheRunningJobEnds() throws {
+  func testQueuedOrdersStartInTurnWhenTheRunningJobEnds() throws {
     let w = try WorkerUnderTest()
     w.send(.order(w.order(1, "sleep 0.3; echo one")))
-    w.send(.order(w.order(2, "echo two")))
-    let first = try w.nextReport()
-    let second = try w.nextReport()
-    XCTAssertEqual([first.jobID, second.jobID], [1, 2])
-    XCTAssertEqual([first.outcome, second.outcome], [.completed, .completed])
-    XCTAssertGreaterThanOrEqual(second.startTime, first.endTime, "the queued job starts after the running one")
-    XCTAssertEqual(try String(contentsOfFile: w.dir + "/run2/log.txt", encoding: .utf8), "two\n")
+    w.send(.order(w.order(2, "sleep 0.1; echo two")))
+    w.send(.order(w.order(3, "echo three")))
+    let reports = try (0..<3).map { _ in try w.nextReport() }
+    XCTAssertEqual(reports.map(\.jobID), [1, 2, 3])
+    XCTAssertEqual(reports.map(\.outcome), [.completed, .completed, .completed])
+    for (a, b) in zip(reports, reports.dropFirst()) {
+      XCTAssertGreaterThanOrEqual(b.startTime, a.endTime, "a queued job starts after the one before it")
+    }
+    XCTAssertEqual(try String(contentsOfFile: w.dir + "/run3/log.txt", encoding: .utf8), "three\n")
   }
 
   func testCancelAndRevokeDropAQueuedOrderWithoutRunningIt() throws {

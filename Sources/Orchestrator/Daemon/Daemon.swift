@@ -34,7 +34,7 @@ public final class Daemon {
     var pid: pid_t
     var fd: Int32
     var journal: String
-    /// The job the worker runs, then at most one queued behind it.
+    /// The job the worker runs, then up to `queueDepth` queued behind it.
     var jobs: [Active] = []
     /// When the running job was handed over or promoted (daemon's clock).
     var since = 0.0
@@ -44,10 +44,13 @@ public final class Daemon {
     var reportsReceived = 0
   }
 
-  /// Jobs shorter than this get the next order queued behind them on their worker, so the worker
-  /// starts it without waiting for a round trip through the daemon; a queued order still waiting
-  /// after this long behind a running job is taken back (its claim undone).
+  /// Jobs shorter than this get the next orders queued behind them on their worker, so the worker
+  /// starts each without waiting for a round trip through the daemon; queued orders still waiting
+  /// after this long behind a running job are taken back (their claims undone).
   static let shortJob = 0.25
+  /// Orders queued per worker: two let the daemon record finished jobs and refill queues in one
+  /// transaction per two jobs, instead of one per job.
+  static let queueDepth = 2
 
   /// A job still run by a worker of a previous daemon: watched through a pidfd on that worker.
   struct Adopted {
@@ -147,7 +150,7 @@ public final class Daemon {
   }
 
   func timeoutMillis() -> Int32 {
-    let revokes = slots.filter { $0.jobs.count == 2 && !$0.jobs[1].revoked }.map { $0.since + Self.shortJob }
+    let revokes = slots.filter { $0.jobs.dropFirst().contains { !$0.revoked } }.map { $0.since + Self.shortJob }
     guard let next = (revokes + [nextDependencyCheck].compactMap { $0 }).min() else { return -1 }
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
   }
@@ -216,21 +219,26 @@ public final class Daemon {
           try self.loadLaunch(db, arrayID: job.arrayID)
           claimed.append((slot, Active(job: job, cpus: cpus)))
         }
-        // Queue one order behind each running job that looks short.
+        // Queue orders behind each running job that looks short, each on (a prefix of) the cores of
+        // the job before it, so every one finds its cores free when its turn comes.
         for slot in self.slots.indices {
-          let jobs = slotJobs[slot] + claimed.filter { $0.slot == slot }.map(\.active)
-          guard jobs.count == 1 else { continue }
-          let running = jobs[0]
+          var jobs = slotJobs[slot] + claimed.filter { $0.slot == slot }.map(\.active)
           let duration = finished.last(where: { $0.slot == slot && $0.report.pid != 0 }).map {
             $0.report.endTime - $0.report.startTime
           }
-          guard (duration ?? self.slots[slot].lastDuration) < Self.shortJob, !running.cancelRequested,
-            let job = try JobStore.claim(
-              db, freeCPUs: running.cpus.count, now: now, workerPID: self.slots[slot].pid,
-              cpus: { Array(running.cpus.prefix($0)) })
+          guard let first = jobs.first, !first.cancelRequested, !jobs.contains(where: \.revoked),
+            (duration ?? self.slots[slot].lastDuration) < Self.shortJob
           else { continue }
-          try self.loadLaunch(db, arrayID: job.arrayID)
-          claimed.append((slot, Active(job: job, cpus: Array(running.cpus.prefix(job.cpus)), ownsCPUs: false)))
+          while jobs.count <= Self.queueDepth, let last = jobs.last,
+            let job = try JobStore.claim(
+              db, freeCPUs: last.cpus.count, now: now, workerPID: self.slots[slot].pid,
+              cpus: { Array(last.cpus.prefix($0)) })
+          {
+            try self.loadLaunch(db, arrayID: job.arrayID)
+            let queued = Active(job: job, cpus: Array(last.cpus.prefix(job.cpus)), ownsCPUs: false)
+            jobs.append(queued)
+            claimed.append((slot, queued))
+          }
         }
       }
     } catch {
@@ -259,12 +267,12 @@ public final class Daemon {
   /// Takes back queued orders that have waited too long behind a running job.
   func revokeStaleQueued() {
     let now = Posix.now()
-    for i in slots.indices where slots[i].jobs.count == 2 && !slots[i].jobs[1].revoked {
-      guard now - slots[i].since >= Self.shortJob else { continue }
-      let queued = slots[i].jobs[1]
-      slots[i].jobs[1].revoked = true
-      slots[i].lastDuration = .infinity
-      send(i, .revoke(jobID: queued.job.id, attempt: queued.job.attempt))
+    for i in slots.indices where slots[i].jobs.count > 1 && now - slots[i].since >= Self.shortJob {
+      for j in slots[i].jobs.indices.dropFirst() where !slots[i].jobs[j].revoked {
+        slots[i].jobs[j].revoked = true
+        slots[i].lastDuration = .infinity
+        send(i, .revoke(jobID: slots[i].jobs[j].job.id, attempt: slots[i].jobs[j].job.attempt))
+      }
     }
   }
 
@@ -366,7 +374,10 @@ public final class Daemon {
       case .report(let report):
         reports.append((index, report))
         slots[index].reportsReceived += 1
-        dirty = true
+        // While this worker still has a queued order to go on with, its report can wait for the
+        // next one: a step then records both and refills the queue in one transaction.
+        let pending = reports.reduce(0) { $0 + ($1.slot == index ? 1 : 0) }
+        if slots[index].jobs.count - pending <= 1 || report.pid == 0 { dirty = true }
       case .events(let job, let attempt, let offset, let data):
         events.append(EventChunk(jobID: job, attempt: attempt, offset: offset, data: data))
         dirty = true
