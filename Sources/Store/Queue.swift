@@ -92,9 +92,13 @@ extension JobStore {
         """)
     guard let row = try Row.fetchOne(statement, arguments: [now, freeCPUs]) else { return nil }
     let arrayID: Int64 = row[1]
+    // Only a `%N` throttle reads the running count: unthrottled arrays skip the write.
     let array = try db.cachedStatement(
-      sql: "UPDATE arrays SET running = running + 1 WHERE id = ? RETURNING is_array, name, output_root")
+      sql: "SELECT is_array, name, output_root, throttle IS NOT NULL FROM arrays WHERE id = ?")
     let arrayRow = try Row.fetchOne(array, arguments: [arrayID])!
+    if arrayRow[3] as Bool {
+      try db.cachedStatement(sql: "UPDATE arrays SET running = running + 1 WHERE id = ?").execute(arguments: [arrayID])
+    }
     let job = ClaimedJob(
       id: row[0], arrayID: arrayID, arrayIndex: row[2], isArray: arrayRow[0], attempt: row[3], cpus: row[4],
       timeLimit: row[5], memLimit: row[6], key: row[7], config: row[8],
@@ -131,7 +135,8 @@ extension JobStore {
       outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, outcome.startTime,
       outcome.jobID, outcome.attempt,
     ])
-    try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ?").execute(arguments: [arrayID])
+    try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ? AND throttle IS NOT NULL")
+      .execute(arguments: [arrayID])
     let retry = outcome.state != .completed && outcome.state != .cancelled && tries < maxAttempts
     if retry || !outcome.started {
       let reason = "Requeued: attempt \(outcome.attempt) \(outcome.reason ?? outcome.state.rawValue)"
@@ -168,7 +173,8 @@ extension JobStore {
     try db.cachedStatement(sql: "DELETE FROM attempts WHERE job_id = ? AND attempt = ?").execute(arguments: [
       jobID, attempt,
     ])
-    try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ?").execute(arguments: [arrayID])
+    try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ? AND throttle IS NOT NULL")
+      .execute(arguments: [arrayID])
     return true
   }
 
@@ -188,11 +194,13 @@ extension JobStore {
     }
   }
 
-  /// Recomputes every array's running count from the jobs (after a crash the counters may lag).
+  /// Recomputes each throttled array's running count from the jobs (after a crash the counters may
+  /// lag); unthrottled arrays keep none.
   public static func recountRunning(_ db: Database) throws {
     try db.execute(
       sql: """
         UPDATE arrays SET running = (SELECT COUNT(*) FROM jobs WHERE jobs.array_id = arrays.id AND state = 'RUNNING')
+        WHERE throttle IS NOT NULL
         """)
   }
 
