@@ -179,6 +179,8 @@ final class SbatchCorpusTests: XCTestCase {
     XCTAssertEqual(try c.waitFinished(a), ["\(a)": "FAILED 3:0"])
     XCTAssertEqual(try c.waitFinished(notok), ["\(notok)": "COMPLETED 0:0"])
     XCTAssertEqual(try c.waitFinished(killed)["\(killed)"]?.hasPrefix("CANCELLED"), true)
+    XCTAssertEqual(try c.queueState("\(killed)"), "CANCELLED DependencyNeverSatisfied")
+    XCTAssertEqual(try c.queueState("\(a)"), "FAILED NonZeroExitCode")
     try c.waitUntil("afterok is never satisfied") {
       try c.queueState("\(ok)") == "PENDING DependencyNeverSatisfied"
     }
@@ -268,9 +270,17 @@ final class SbatchCorpusTests: XCTestCase {
     XCTAssertEqual(
       try c.accounting(id1),
       ["\(id1)_0": "COMPLETED 0:0", "\(id1)_1": "FAILED 1:0", "\(id1)_2": "FAILED 2:0", "\(id1)_3": "FAILED 3:0"])
+    // squeue and scontrol keep the reason an ended job got, in SLURM's words.
+    XCTAssertEqual(try c.queueState("\(id1)_0"), "COMPLETED None")
+    XCTAssertEqual(try c.queueState("\(id1)_2"), "FAILED NonZeroExitCode")
+    XCTAssertEqual(try c.run(["squeue", "-h", "-t", "all", "-j", "\(id1)_2", "-o", "%R"]).out, "(NonZeroExitCode)\n")
     let (k, killed) = try c.sbatch(["-W", "killed.sbatch"])
     XCTAssertEqual(k.code, 1, "sbatch(1): a job ended by a signal makes --wait exit 1")
-    XCTAssertEqual(try c.accounting(try XCTUnwrap(killed)).values.first, "FAILED 0:9")
+    let killedID = try XCTUnwrap(killed)
+    XCTAssertEqual(try c.accounting(killedID).values.first, "FAILED 0:9")
+    XCTAssertEqual(try c.queueState("\(killedID)"), "FAILED JobLaunchFailure", "slurmctld's reason for a signal")
+    XCTAssertTrue(
+      try c.run(["scontrol", "show", "job", "\(killedID)"]).out.contains("JobState=FAILED Reason=JobLaunchFailure"))
     let (ok, _) = try c.sbatch(["--wait", "--wrap", "true"])
     XCTAssertEqual(ok.code, 0)
   }
