@@ -284,7 +284,8 @@ final class SideRun {
     }
   }
 
-  /// An environment dump's identity lines masked by role, then everything else by `mask`.
+  /// An environment dump's identity lines masked by role, SLURM's srun retry notices dropped, then
+  /// everything else masked by `mask`.
   func maskFile(_ text: String) -> String {
     let vars = variables(text)
     var own: Int?
@@ -298,6 +299,13 @@ final class SideRun {
     var lines: [String] = []
     for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
       var l = String(line)
+      // Timing, not semantics: SLURM's srun retries while slurmctld still counts the previous
+      // step's CPUs as busy.
+      if l.hasPrefix("srun: Job ") && l.contains(" step creation temporarily disabled, retrying")
+        || l.hasPrefix("srun: Step created for job ")
+      {
+        continue
+      }
       for key in ["SLURM_JOB_ID", "SLURM_JOBID"] where l.hasPrefix(key + "=") {
         if let own, l == "\(key)=\(own)" { l = "\(key)=<own job id>" }
       }
