@@ -65,6 +65,13 @@ touch "$dir/log/munged.log" && chown munge:munge "$dir/log/munged.log"
 # MemTotal: more than slurmd finds would drain the node as "Low RealMemory").
 cpus=$(nproc)
 mem_mb=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.98 }' /proc/meminfo)
+# Sockets, cores and threads as slurmd finds them, when they add up to those CPUs (task/affinity
+# binds by them); CPUs alone otherwise.
+topology=""
+hw=$(slurmd -C 2>/dev/null | head -n 1)
+if [ "$(echo "$hw" | sed -n 's/.* CPUs=\([0-9]*\) .*/\1/p')" = "$cpus" ]; then
+  topology=$(echo "$hw" | grep -o -E '(Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=[0-9]+' | tr '\n' ' ')
+fi
 
 cat >"$dir/slurm.conf" <<CONF
 # Written by deploy/slurm-local/start.sh: one node on loopback, no systemd, no cgroups.
@@ -91,9 +98,10 @@ TaskPlugin=task/affinity
 MpiDefault=none
 SwitchType=switch/none
 ReturnToService=2
-# Cores are the consumable; memory is not (a job without --mem would otherwise take the node).
+# CPUs (hardware threads) are the consumable, as orch allocates them; memory is not (a job
+# without --mem would otherwise take the whole node).
 SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
+SelectTypeParameters=CR_CPU
 SchedulerType=sched/backfill
 # Schedule at once instead of in batches: ~40-50 no-op array tasks/s instead of under 1/s.
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
@@ -117,7 +125,7 @@ AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/log/jobcomp.log
 JobAcctGatherType=jobacct_gather/none
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus ${topology}RealMemory=$mem_mb State=UNKNOWN
 PartitionName=local Nodes=$node Default=YES MaxTime=INFINITE State=UP
 CONF
 printf 'export SLURM_CONF=%q\n' "$SLURM_CONF" >"$dir/env.sh"
