@@ -94,7 +94,9 @@ public enum JobEnvironment {
     env["SLURM_JOB_NAME"] = job.name
     env["SLURM_SUBMIT_DIR"] = launch.submitDir ?? launch.cwd
     env["SLURM_SUBMIT_HOST"] = launch.submitHost
-    env["SLURM_RESTART_COUNT"] = String(max(0, job.attempt - 1))
+    // sbatch(1): set only once the job "has been restarted due to system failure or has been
+    // explicitly requeued"; a first run has none (as slurmd gives it).
+    if job.attempt > 1 { env["SLURM_RESTART_COUNT"] = String(job.attempt - 1) }
     env["SLURM_CPUS_ON_NODE"] = n
     env["SLURM_JOB_CPUS_PER_NODE"] = n
     env["SLURM_JOB_NODELIST"] = host

@@ -156,7 +156,7 @@ final class SbatchCompanionTests: XCTestCase {
   func testScontrolShowHoldReleaseRequeue() throws {
     let c = try Cluster()
     try c.startDaemon()
-    try c.write("count.sbatch", "#!/bin/bash\n#SBATCH --open-mode=append\necho run $SLURM_RESTART_COUNT\n")
+    try c.write("count.sbatch", "#!/bin/bash\n#SBATCH --open-mode=append\necho run ${SLURM_RESTART_COUNT-unset}\n")
     let id = try c.submit(["--wait", "count.sbatch"])
     var show = try c.run(["scontrol", "show", "job", "\(id)"])
     XCTAssertEqual(show.code, 0, show.err)
@@ -176,7 +176,7 @@ final class SbatchCompanionTests: XCTestCase {
     XCTAssertTrue(show.out.hasPrefix("JobId=\(id) JobName=count.sbatch UserId="), show.out)
 
     XCTAssertEqual(try c.run(["scontrol", "requeue", "\(id)"]).code, 0)
-    try c.waitUntil("it ran again") { c.read("slurm-\(id).out") == "run 0\nrun 1\n" }
+    try c.waitUntil("it ran again") { c.read("slurm-\(id).out") == "run unset\nrun 1\n" }
     XCTAssertEqual(try c.waitFinished(id), ["\(id)": "COMPLETED 0:0"])
     XCTAssertEqual(try c.run(["sacct", "-j", "\(id)", "-X", "-n", "-P", "-o", "Restarts"]).out, "1\n")
 

@@ -46,7 +46,7 @@ final class SbatchCorpusTests: XCTestCase {
       XCTAssertEqual(v["SLURM_LOCALID"], "0")
       XCTAssertEqual(v["SLURM_NODEID"], "0")
       XCTAssertEqual(v["SLURM_JOB_NUM_NODES"], "1")
-      XCTAssertEqual(v["SLURM_RESTART_COUNT"], "0")
+      XCTAssertEqual(v["SLURM_RESTART_COUNT"], "unset", "SLURM sets it only once a job was restarted")
       XCTAssertEqual(v["ARGS"], "one two words")
     }
     XCTAssertFalse(FileManager.default.fileExists(atPath: c.root.path + "/slurm-\(id).out"))
@@ -179,6 +179,8 @@ final class SbatchCorpusTests: XCTestCase {
     XCTAssertEqual(try c.waitFinished(a), ["\(a)": "FAILED 3:0"])
     XCTAssertEqual(try c.waitFinished(notok), ["\(notok)": "COMPLETED 0:0"])
     XCTAssertEqual(try c.waitFinished(killed)["\(killed)"]?.hasPrefix("CANCELLED"), true)
+    XCTAssertEqual(try c.queueState("\(killed)"), "CANCELLED DependencyNeverSatisfied")
+    XCTAssertEqual(try c.queueState("\(a)"), "FAILED NonZeroExitCode")
     try c.waitUntil("afterok is never satisfied") {
       try c.queueState("\(ok)") == "PENDING DependencyNeverSatisfied"
     }
@@ -268,9 +270,17 @@ final class SbatchCorpusTests: XCTestCase {
     XCTAssertEqual(
       try c.accounting(id1),
       ["\(id1)_0": "COMPLETED 0:0", "\(id1)_1": "FAILED 1:0", "\(id1)_2": "FAILED 2:0", "\(id1)_3": "FAILED 3:0"])
+    // squeue and scontrol keep the reason an ended job got, in SLURM's words.
+    XCTAssertEqual(try c.queueState("\(id1)_0"), "COMPLETED None")
+    XCTAssertEqual(try c.queueState("\(id1)_2"), "FAILED NonZeroExitCode")
+    XCTAssertEqual(try c.run(["squeue", "-h", "-t", "all", "-j", "\(id1)_2", "-o", "%R"]).out, "(NonZeroExitCode)\n")
     let (k, killed) = try c.sbatch(["-W", "killed.sbatch"])
-    XCTAssertEqual(k.code, 128 + 9, "a task killed by a signal counts as 128 + the signal")
-    XCTAssertEqual(try c.accounting(try XCTUnwrap(killed)).values.first, "FAILED 0:9")
+    XCTAssertEqual(k.code, 1, "sbatch(1): a job ended by a signal makes --wait exit 1")
+    let killedID = try XCTUnwrap(killed)
+    XCTAssertEqual(try c.accounting(killedID).values.first, "FAILED 0:9")
+    XCTAssertEqual(try c.queueState("\(killedID)"), "FAILED JobLaunchFailure", "slurmctld's reason for a signal")
+    XCTAssertTrue(
+      try c.run(["scontrol", "show", "job", "\(killedID)"]).out.contains("JobState=FAILED Reason=JobLaunchFailure"))
     let (ok, _) = try c.sbatch(["--wait", "--wrap", "true"])
     XCTAssertEqual(ok.code, 0)
   }

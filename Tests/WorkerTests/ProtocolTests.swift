@@ -55,6 +55,11 @@ final class ProtocolTests: XCTestCase {
     ] {
       XCTAssertTrue(env.contains(expected), expected)
     }
+    var first = job
+    first.attempt = 1
+    let firstEnv = JobEnvironment.build(launch: launch, extra: [:], job: first, cpus: [2], host: "node")
+    XCTAssertFalse(
+      firstEnv.contains { $0.hasPrefix("SLURM_RESTART_COUNT=") }, "SLURM sets it only once a job was restarted")
   }
 
   func testAffinityPinsTheCallingThread() throws {

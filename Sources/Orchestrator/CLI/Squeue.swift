@@ -136,8 +136,18 @@ struct Squeue: ParsableCommand {
 
     var collapsed: Bool { indices.count > 1 }
 
+    /// SLURM's reason: why a pending job waits; for an ended one, what slurmctld recorded when it
+    /// ended (a non-zero exit, a signal — `JobLaunchFailure` in SLURM's words —, the time or memory
+    /// limit, a dependency that can never be met); `None` otherwise.
     static func reason(_ row: JobRow, array: ArrayRecord?) -> String {
-      guard row.state == .pending else { return "None" }
+      switch row.state {
+      case .pending: break
+      case .running, .completed: return "None"
+      case .failed: return row.reason == "NonZeroExitCode" ? "NonZeroExitCode" : "JobLaunchFailure"
+      case .timeout: return "TimeLimit"
+      case .outOfMemory: return "OutOfMemory"
+      case .cancelled: return row.reason == "DependencyNeverSatisfied" ? "DependencyNeverSatisfied" : "None"
+      }
       if let reason = row.reason, !reason.isEmpty, !reason.contains(" ") { return reason }
       if let array, let throttle = array.throttle, array.running >= throttle { return "JobArrayTaskLimit" }
       return "Priority"
@@ -162,7 +172,8 @@ struct Squeue: ParsableCommand {
         return TimeFormat.squeueTime(Int((r.endTime ?? now) - start))
       case "l": return TimeFormat.squeueTimeLimit(minutes: r.timeLimit.map { $0 / 60 })
       case "D": return "1"
-      case "R": return r.state == .pending ? "(\(reason))" : host
+      // A job that ended for a reason shows it, as squeue does: `(NonZeroExitCode)`.
+      case "R": return r.state == .pending || reason != "None" ? "(\(reason))" : host
       case "r": return reason
       case "N": return r.state == .pending ? "" : host
       case "C": return String(r.cpus)

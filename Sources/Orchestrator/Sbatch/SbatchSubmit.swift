@@ -156,9 +156,11 @@ struct SbatchSubmit {
     return rows.map(exitStatus).max() ?? 0
   }
 
+  /// A task's part in `sbatch --wait`'s exit code. sbatch(1): "If the job terminated due to a
+  /// signal rather than a normal exit, the exit code will be set to 1."
   static func exitStatus(_ row: JobRow) -> Int32 {
     if let code = row.exitCode { return code }
-    if let signal = row.signal { return 128 + signal }
+    if row.signal != nil { return 1 }
     return row.state == .completed || row.state == .cancelled ? 0 : 1
   }
 
