@@ -22,11 +22,14 @@ public struct LaunchSpec: Codable, Sendable, Hashable {
   public var arrayTaskMin: Int
   public var arrayTaskMax: Int
   public var arrayTaskStep: Int
+  /// `sbatch --signal`: sent before the time limit. Nil for sweep jobs and when not asked for.
+  public var warning: JobOrder.Warning?
 
   public init(
     env: [String: String], cwd: String, submitDir: String? = nil, submitHost: String, argv: [String]? = nil,
     output: String? = nil, error: String? = nil, appendOutput: Bool = false, cpusGiven: Bool = false,
-    arrayTaskCount: Int = 1, arrayTaskMin: Int = 0, arrayTaskMax: Int = 0, arrayTaskStep: Int = 1
+    arrayTaskCount: Int = 1, arrayTaskMin: Int = 0, arrayTaskMax: Int = 0, arrayTaskStep: Int = 1,
+    warning: JobOrder.Warning? = nil
   ) {
     self.env = env
     self.cwd = cwd
@@ -41,6 +44,7 @@ public struct LaunchSpec: Codable, Sendable, Hashable {
     self.arrayTaskMin = arrayTaskMin
     self.arrayTaskMax = arrayTaskMax
     self.arrayTaskStep = arrayTaskStep
+    self.warning = warning
   }
 
   public func encoded() -> String {

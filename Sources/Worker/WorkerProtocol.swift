@@ -2,6 +2,20 @@ import Foundation
 
 /// One job attempt handed to a pool worker by the daemon.
 public struct JobOrder: Sendable, Equatable {
+  /// SLURM's `--signal=[B:]SIG[@SECONDS]`: `signal` goes out `seconds` before the time limit, to
+  /// the batch shell alone (`batchOnly`) or to every other process of the job (its steps).
+  public struct Warning: Codable, Sendable, Hashable {
+    public var signal: Int32
+    public var seconds: Int
+    public var batchOnly: Bool
+
+    public init(signal: Int32, seconds: Int, batchOnly: Bool) {
+      self.signal = signal
+      self.seconds = seconds
+      self.batchOnly = batchOnly
+    }
+  }
+
   public var jobID: Int64
   public var attempt: Int
   public var argv: [String]
@@ -20,11 +34,13 @@ public struct JobOrder: Sendable, Equatable {
   public var memLimit: Int64?
   /// Seconds between SIGTERM and SIGKILL (SLURM's KillWait).
   public var killWait: Double
+  /// Only honoured with a time limit.
+  public var warning: Warning?
 
   public init(
     jobID: Int64, attempt: Int, argv: [String], env: [String], cwd: String, runDir: String, stdoutPath: String,
     stderrPath: String?, appendOutput: Bool, configJSON: String, cpus: [Int], timeLimit: Int?,
-    memLimit: Int64?, killWait: Double
+    memLimit: Int64?, killWait: Double, warning: Warning? = nil
   ) {
     self.jobID = jobID
     self.attempt = attempt
@@ -40,6 +56,7 @@ public struct JobOrder: Sendable, Equatable {
     self.timeLimit = timeLimit
     self.memLimit = memLimit
     self.killWait = killWait
+    self.warning = warning
   }
 }
 
@@ -115,6 +132,10 @@ public enum WorkerMessage: Sendable, Equatable {
       for a in o.argv { w.add(a) }
       w.add(o.env.count)
       for e in o.env { w.add(e) }
+      // Last and optional, so an order without it reads the same as before.
+      if let warning = o.warning {
+        w.add("\(warning.signal),\(warning.seconds),\(warning.batchOnly ? "B" : "")")
+      }
     case .cancel(let job, let attempt):
       w.add("C")
       w.add(job)
@@ -159,11 +180,18 @@ public enum WorkerMessage: Sendable, Equatable {
       for _ in 0..<(try r.int()) { argv.append(try r.string()) }
       var env: [String] = []
       for _ in 0..<(try r.int()) { env.append(try r.string()) }
+      var warning: JobOrder.Warning?
+      if !r.rest.isEmpty {
+        let parts = try r.string().split(separator: ",", omittingEmptySubsequences: false)
+        if parts.count == 3, let signal = Int32(parts[0]), let seconds = Int(parts[1]) {
+          warning = JobOrder.Warning(signal: signal, seconds: seconds, batchOnly: parts[2] == "B")
+        }
+      }
       return .order(
         JobOrder(
           jobID: job, attempt: attempt, argv: argv, env: env, cwd: cwd, runDir: runDir, stdoutPath: out,
           stderrPath: err.isEmpty ? nil : err, appendOutput: append, configJSON: config,
-          cpus: cpus, timeLimit: time, memLimit: mem, killWait: killWait))
+          cpus: cpus, timeLimit: time, memLimit: mem, killWait: killWait, warning: warning))
     case "C":
       return .cancel(jobID: try r.int64(), attempt: try r.int())
     case "S":

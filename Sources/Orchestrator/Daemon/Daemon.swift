@@ -229,7 +229,7 @@ public final class Daemon {
       cwd: launch.cwd, runDir: job.runDir, stdoutPath: paths.stdout, stderrPath: paths.stderr,
       appendOutput: launch.appendOutput || job.attempt > 1, configJSON: job.config, cpus: active.cpus,
       timeLimit: job.timeLimit, memLimit: job.memLimit,
-      killWait: options.killWait)
+      killWait: options.killWait, warning: launch.warning)
   }
 
   // MARK: - Workers

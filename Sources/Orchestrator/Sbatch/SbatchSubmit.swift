@@ -51,7 +51,10 @@ struct SbatchSubmit {
           argv: request.interpreter + [scriptPath] + request.scriptArguments, output: request.output,
           error: request.error, appendOutput: request.openMode == .append, cpusGiven: request.cpusPerTaskGiven,
           arrayTaskCount: numbers.count, arrayTaskMin: numbers.min() ?? 0, arrayTaskMax: numbers.max() ?? 0,
-          arrayTaskStep: Submitter.step(of: numbers))
+          arrayTaskStep: Submitter.step(of: numbers),
+          warning: request.signal.map {
+            JobOrder.Warning(signal: $0.number, seconds: $0.seconds, batchOnly: $0.batchOnly)
+          })
         let resources = JobResources(
           cpus: request.cpusPerTask, timeLimit: request.timeLimit, memLimit: request.memoryLimit)
         let jobs = indices.map { index in
