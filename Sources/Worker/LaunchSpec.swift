@@ -24,12 +24,15 @@ public struct LaunchSpec: Codable, Sendable, Hashable {
   public var arrayTaskStep: Int
   /// `sbatch --signal`: sent before the time limit. Nil for sweep jobs and when not asked for.
   public var warning: JobOrder.Warning?
+  /// `sbatch --requeue` (true, SLURM's default) or `--no-requeue` (false); nil for sweep jobs,
+  /// which follow their max attempts instead.
+  public var requeue: Bool?
 
   public init(
     env: [String: String], cwd: String, submitDir: String? = nil, submitHost: String, argv: [String]? = nil,
     output: String? = nil, error: String? = nil, appendOutput: Bool = false, cpusGiven: Bool = false,
     arrayTaskCount: Int = 1, arrayTaskMin: Int = 0, arrayTaskMax: Int = 0, arrayTaskStep: Int = 1,
-    warning: JobOrder.Warning? = nil
+    warning: JobOrder.Warning? = nil, requeue: Bool? = nil
   ) {
     self.env = env
     self.cwd = cwd
@@ -45,6 +48,7 @@ public struct LaunchSpec: Codable, Sendable, Hashable {
     self.arrayTaskMax = arrayTaskMax
     self.arrayTaskStep = arrayTaskStep
     self.warning = warning
+    self.requeue = requeue
   }
 
   public func encoded() -> String {

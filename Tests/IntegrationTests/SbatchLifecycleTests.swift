@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-/// What happens to a running sbatch job as SLURM defines it: `--signal` before the time limit.
+/// What happens to a running sbatch job as SLURM defines it: `--signal` before the time limit,
+/// `--requeue`/`--no-requeue`.
 final class SbatchLifecycleTests: XCTestCase {
   func testSignalArrivesBeforeTheTimeLimit() throws {
     let c = try Cluster()
@@ -55,5 +56,66 @@ final class SbatchLifecycleTests: XCTestCase {
     XCTAssertLessThan(Int(warned.split(separator: " ")[4]) ?? 99, 10, warned)
     XCTAssertEqual(try c.waitFinished(shell, timeout: 90), ["\(shell)": "TIMEOUT 0:15"])
     XCTAssertEqual(warned.split(separator: "\n").count, 1, "one warning, then the limit")
+  }
+
+  func testNoRequeueRefusesScontrolRequeue() throws {
+    let c = try Cluster()
+    try c.startDaemon()
+    let once = try c.submit(["--no-requeue", "--wait", "--wrap", "echo run $SLURM_RESTART_COUNT"])
+    var show = try c.run(["scontrol", "show", "job", "\(once)"]).out
+    XCTAssertTrue(show.contains("Requeue=0 Restarts=0 "), show)
+    let refused = try c.run(["scontrol", "requeue", "\(once)"])
+    XCTAssertEqual(refused.code, 1)
+    XCTAssertEqual(refused.err, "Requested operation is presently disabled for job \(once)\n")
+    XCTAssertEqual(try c.queueState("\(once)"), "COMPLETED None", "nothing was requeued")
+
+    // --requeue (SLURM's default too): requeued under the same id, Restarts and
+    // SLURM_RESTART_COUNT count the runs.
+    let again = try c.submit(["--requeue", "--open-mode=append", "--wait", "--wrap", "echo run $SLURM_RESTART_COUNT"])
+    show = try c.run(["scontrol", "show", "job", "\(again)"]).out
+    XCTAssertTrue(show.contains("Requeue=1 Restarts=0 "), show)
+    for expected in ["run 0\nrun 1\n", "run 0\nrun 1\nrun 2\n"] {
+      XCTAssertEqual(try c.run(["scontrol", "requeue", "\(again)"]).code, 0)
+      try c.waitUntil("it ran again") { c.read("slurm-\(again).out") == expected }
+      try c.waitFinished(again)
+    }
+    XCTAssertEqual(
+      try c.run(["sacct", "-j", "\(again)", "-X", "-n", "-P", "-o", "State,Restarts"]).out, "COMPLETED|2\n")
+    show = try c.run(["scontrol", "show", "job", "\(again)"]).out
+    XCTAssertTrue(show.contains("Requeue=1 Restarts=2 "), show)
+
+    // The directive and SBATCH_NO_REQUEUE say the same; the command line overrides both.
+    try c.write("norequeue.sbatch", "#!/bin/bash\n#SBATCH --no-requeue -H\ntrue\n")
+    let directive = try c.submit(["norequeue.sbatch"])
+    let overridden = try c.submit(["--requeue", "norequeue.sbatch"], env: ["SBATCH_NO_REQUEUE": "1"])
+    XCTAssertTrue(try c.run(["scontrol", "show", "job", "\(directive)"]).out.contains("Requeue=0 "))
+    XCTAssertTrue(try c.run(["scontrol", "show", "job", "\(overridden)"]).out.contains("Requeue=1 "))
+  }
+
+  func testLostWorkerRequeuesUnlessNoRequeue() throws {
+    let c = try Cluster()
+    // The first run kills its own worker (the batch shell's parent): orch's node failure.
+    try c.write(
+      "lost.sbatch",
+      """
+      #!/bin/bash
+      #SBATCH --open-mode=append
+      echo "run $SLURM_RESTART_COUNT"
+      if [ "$SLURM_RESTART_COUNT" = 0 ]; then kill -9 $PPID; sleep 30; fi
+
+      """)
+    try c.startDaemon()
+    let requeued = try c.submit(["--wait", "lost.sbatch"])
+    XCTAssertEqual(c.read("slurm-\(requeued).out"), "run 0\nrun 1\n")
+    XCTAssertEqual(
+      try c.run(["sacct", "-j", "\(requeued)", "-X", "-n", "-P", "-o", "State,ExitCode,Restarts"]).out,
+      "COMPLETED|0:0|1\n")
+
+    let (r, id) = try c.sbatch(["--no-requeue", "--wait", "lost.sbatch"])
+    let failed = try XCTUnwrap(id, r.err)
+    XCTAssertNotEqual(r.code, 0)
+    XCTAssertEqual(c.read("slurm-\(failed).out"), "run 0\n")
+    XCTAssertEqual(
+      try c.run(["sacct", "-j", "\(failed)", "-X", "-n", "-P", "-o", "State,Restarts"]).out, "FAILED|0\n")
   }
 }

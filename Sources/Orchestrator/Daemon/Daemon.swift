@@ -201,7 +201,11 @@ public final class Daemon {
     let outcome = AttemptOutcome(
       jobID: report.jobID, attempt: report.attempt, state: state, exitCode: report.exitCode, signal: report.signal,
       reason: reason, endTime: report.endTime, started: report.reason != JobReport.neverStarted)
-    if case .terminal = try JobStore.finish(db, outcome), let arrayID = try arrayOf(db, jobID: report.jobID),
+    let result = try JobStore.finish(db, outcome)
+    // An sbatch job whose worker was lost is requeued unless it was submitted with --no-requeue.
+    let lost = result == .terminal(.failed) && report.reason == "WorkerLost"
+    if lost, try SbatchRequeue.afterLostWorker(db, report.jobID) { return }
+    if case .terminal = result, let arrayID = try arrayOf(db, jobID: report.jobID),
       try JobStore.isDependencyTarget(db, arrayID: arrayID) || JobStore.singletonWaits(db, behind: arrayID)
     {
       checkDependencies = true

@@ -54,7 +54,9 @@ struct SbatchSubmit {
           arrayTaskStep: Submitter.step(of: numbers),
           warning: request.signal.map {
             JobOrder.Warning(signal: $0.number, seconds: $0.seconds, batchOnly: $0.batchOnly)
-          })
+          },
+          // SLURM's default (JobRequeue=1): a batch job may be requeued.
+          requeue: request.requeue ?? true)
         let resources = JobResources(
           cpus: request.cpusPerTask, timeLimit: request.timeLimit, memLimit: request.memoryLimit)
         let jobs = indices.map { index in
