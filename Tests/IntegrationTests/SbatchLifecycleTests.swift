@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// What happens to a running sbatch job as SLURM defines it: `--signal` before the time limit,
-/// `--requeue`/`--no-requeue`.
+/// `--requeue`/`--no-requeue`, and the steps sacct lists for it.
 final class SbatchLifecycleTests: XCTestCase {
   func testSignalArrivesBeforeTheTimeLimit() throws {
     let c = try Cluster()
@@ -117,5 +117,43 @@ final class SbatchLifecycleTests: XCTestCase {
     XCTAssertEqual(c.read("slurm-\(failed).out"), "run 0\n")
     XCTAssertEqual(
       try c.run(["sacct", "-j", "\(failed)", "-X", "-n", "-P", "-o", "State,Restarts"]).out, "FAILED|0\n")
+  }
+
+  func testSacctStepsOfACancelledJob() throws {
+    let c = try Cluster()
+    try c.installShims()
+    try c.write(
+      "long.sbatch",
+      "#!/bin/bash\nsrun -c 1 true\nsrun --job-name=nap sleep 300\n")
+    try c.startDaemon()
+    let r = try c.shell("sbatch --parsable long.sbatch")
+    let id = try XCTUnwrap(Int(r.out.trimmingCharacters(in: .whitespacesAndNewlines)), r.err)
+    let format = ["-P", "-n", "-o", "JobID,JobName,State,ExitCode,AllocCPUS"]
+    try c.waitUntil("the second step runs") {
+      try c.run(["sacct", "-j", "\(id)"] + format).out.contains("\(id).1|nap|RUNNING|0:0|1\n")
+    }
+    XCTAssertEqual(
+      try c.run(["sacct", "-j", "\(id)"] + format).out,
+      """
+      \(id)|long.sbatch|RUNNING|0:0|1
+      \(id).batch|batch|RUNNING|0:0|1
+      \(id).extern|extern|RUNNING|0:0|1
+      \(id).0|true|COMPLETED|0:0|1
+      \(id).1|nap|RUNNING|0:0|1
+
+      """)
+    XCTAssertEqual(try c.run(["scancel", "\(id)"]).code, 0)
+    try c.waitFinished(id)
+    let lines = try c.run(["sacct", "-j", "\(id)"] + format).out.split(separator: "\n").map(String.init)
+    XCTAssertEqual(
+      Array(lines.prefix(4)),
+      [
+        "\(id)|long.sbatch|CANCELLED by \(getuid())|0:15|1", "\(id).batch|batch|CANCELLED|0:15|1",
+        "\(id).extern|extern|COMPLETED|0:0|1", "\(id).0|true|COMPLETED|0:0|1",
+      ])
+    // TERM ended the step; its srun records that unless the job's final SIGKILL came first.
+    XCTAssertTrue(
+      ["\(id).1|nap|CANCELLED|0:15|1", "\(id).1|nap|CANCELLED|0:9|1"].contains(lines.last), lines.last ?? "")
+    XCTAssertEqual(lines.count, 5)
   }
 }
