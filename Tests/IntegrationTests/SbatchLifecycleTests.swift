@@ -92,6 +92,28 @@ final class SbatchLifecycleTests: XCTestCase {
     XCTAssertTrue(try c.run(["scontrol", "show", "job", "\(overridden)"]).out.contains("Requeue=1 "))
   }
 
+  func testAJobRequeuesItself() throws {
+    let c = try Cluster()
+    try c.installShims()
+    // What submitit does on preemption: the job runs `scontrol requeue` on itself; the cancel that
+    // ends this run must not take the scontrol with it.
+    try c.write(
+      "self.sbatch",
+      """
+      #!/bin/bash
+      #SBATCH --open-mode=append
+      echo "run $SLURM_RESTART_COUNT"
+      if [ "$SLURM_RESTART_COUNT" = 0 ]; then scontrol requeue $SLURM_JOB_ID; sleep 30; fi
+
+      """)
+    try c.startDaemon()
+    let r = try c.shell("sbatch --parsable self.sbatch")
+    let id = try XCTUnwrap(Int(r.out.trimmingCharacters(in: .whitespacesAndNewlines)), r.err)
+    try c.waitUntil("it ran again") { c.read("slurm-\(id).out") == "run 0\nrun 1\n" }
+    XCTAssertEqual(try c.waitFinished(id), ["\(id)": "COMPLETED 0:0"])
+    XCTAssertEqual(try c.run(["sacct", "-j", "\(id)", "-X", "-n", "-P", "-o", "Restarts"]).out, "1\n")
+  }
+
   func testLostWorkerRequeuesUnlessNoRequeue() throws {
     let c = try Cluster()
     // The first run kills its own worker (the batch shell's parent): orch's node failure.

@@ -4,7 +4,7 @@ import XCTest
 /// A real SLURM client, unmodified: submitit's SLURM executor against the shims on PATH. It
 /// submits with `sbatch`, polls `sacct -o JobID,State,NodeList --parsable2`, wraps each task in
 /// `srun --unbuffered --output … --error …`, reads the SLURM_* variables in the job and cancels
-/// with `scancel`.
+/// with `scancel`; on preemption its job requeues itself with `scontrol requeue`.
 final class SubmititTests: XCTestCase {
   static let script = #"""
     import json, socket, subprocess, sys, time
@@ -22,6 +22,16 @@ final class SubmititTests: XCTestCase {
     def sleeper(x):
         time.sleep(600)
         return x
+
+    class Resumable(submitit.helpers.Checkpointable):
+        def __init__(self):
+            self.starts = 0
+
+        def __call__(self, x):
+            self.starts += 1
+            if self.starts == 1:
+                time.sleep(600)
+            return [x, self.starts]
 
     def wait_until(what, condition, timeout=60):
         deadline = time.time() + timeout
@@ -42,7 +52,9 @@ final class SubmititTests: XCTestCase {
         assert r["array_task_id"] == str(i), r
         assert (r["global_rank"], r["local_rank"], r["node"], r["num_tasks"], r["num_nodes"]) == (0, 0, 0, 1, 1), r
         assert r["hostnames"] == [socket.gethostname().split(".")[0]], r
-    assert all(job.state == "COMPLETED" for job in jobs), [job.get_info() for job in jobs]
+    # A result can be read before its task exits; sacct then shows it COMPLETED.
+    wait_until("sacct shows every task COMPLETED",
+               lambda: all(job.get_info(mode="force").get("State") == "COMPLETED" for job in jobs))
 
     # scancel of a running job, then of an array element: submitit reports both cancelled.
     single = executor.submit(sleeper, 1)
@@ -60,7 +72,18 @@ final class SubmititTests: XCTestCase {
         assert isinstance(error, submitit.core.utils.UncompletedJobError), repr(error)
         assert "CANCELLED" in str(error), str(error)
         cancelled.append([job.job_id, job.state])
-    print(json.dumps({"results": [r["square"] for r in results], "cancelled": cancelled}))
+
+    # Preemption as submitit simulates it (scancel --signal TERM, then USR2): its handler
+    # checkpoints and runs `scontrol requeue` on its own job, which starts again from the checkpoint.
+    preempted = executor.submit(Resumable(), 7)
+    wait_until("it runs", lambda: preempted.get_info(mode="force").get("State") == "RUNNING")
+    time.sleep(1)
+    preempted._interrupt()
+    resumed = preempted.result()
+    restarts = subprocess.check_output(
+        ["sacct", "-j", preempted.job_id, "-X", "-n", "-P", "-o", "Restarts"], text=True).strip()
+    print(json.dumps({"results": [r["square"] for r in results], "cancelled": cancelled,
+                      "resumed": resumed, "restarts": restarts}))
     """#
 
   func testSubmititMapArrayAndScancel() throws {
@@ -78,6 +101,8 @@ final class SubmititTests: XCTestCase {
     let cancelled = try XCTUnwrap(report["cancelled"] as? [[String]])
     XCTAssertEqual(cancelled.count, 3)
     for entry in cancelled { XCTAssertTrue(entry[1].hasPrefix("CANCELLED"), "\(entry)") }
+    XCTAssertEqual(report["resumed"] as? [Int], [7, 2], "the requeued job resumed from its checkpoint")
+    XCTAssertEqual(report["restarts"] as? String, "1")
   }
 
   /// submitit from PyPI, as CI installs it; the test is skipped only when pip cannot install it.

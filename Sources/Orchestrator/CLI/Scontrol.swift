@@ -174,6 +174,9 @@ struct Scontrol: ParsableCommand {
       refuse(rows.filter { $0.state == .pending }, "Job is pending execution")
       let running = rows.filter { $0.state == .running }.map(\.id)
       if !running.isEmpty {
+        // From inside a job (submitit requeues its own job on preemption or timeout), leave the
+        // job's process group first: the cancel that ends the job must not end this scontrol too.
+        if ProcessInfo.processInfo.environment["SLURM_JOB_ID"] != nil { setpgid(0, 0) }
         // A running job is ended like a cancel, then queued again under the same id.
         guard try DaemonClient.cancelAndWait(home, store: store, jobs: running, timeout: 120) else {
           throw OrchError.failure("scontrol: error: no orch daemon answers; start one with `orch daemon`")
