@@ -132,14 +132,15 @@ final class SbatchLifecycleTests: XCTestCase {
 
   func testLostWorkerRequeuesUnlessNoRequeue() throws {
     let c = try Cluster()
-    // The first run kills its own worker (the batch shell's parent): orch's node failure.
+    // The first run kills its own worker (the batch shell's parent): orch's node failure. It waits
+    // a moment first: a worker lost before it journaled the start counts as never started.
     try c.write(
       "lost.sbatch",
       """
       #!/bin/bash
       #SBATCH --open-mode=append
       echo "run $SLURM_RESTART_COUNT"
-      if [ "$SLURM_RESTART_COUNT" = 0 ]; then kill -9 $PPID; sleep 30; fi
+      if [ "$SLURM_RESTART_COUNT" = 0 ]; then sleep 1; kill -9 $PPID; sleep 30; fi
 
       """)
     try c.startDaemon()
