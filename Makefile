@@ -26,6 +26,7 @@ test: build
 
 bench: release
 	bench/dispatch/run.sh
+	bench/sbatch/run.sh
 	bench/expand/run.sh
 	bench/idle/run.sh
 	bench/engine/run.sh

@@ -90,6 +90,61 @@ int orch_spawn(pid_t *pid, const char *path, char *const argv[], char *const env
   return rc;
 }
 
+int orch_spawn_step(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                    const char *cwd, int in_fd, int out_fd, int err_fd) {
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  int tmp[3], ntmp = 0, rc;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  in_fd = high_fd(in_fd, tmp, &ntmp);
+  out_fd = high_fd(out_fd, tmp, &ntmp);
+  err_fd = high_fd(err_fd, tmp, &ntmp);
+  if (in_fd >= 0) posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  if (cwd) posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
+  rc = posix_spawn(pid, path, &fa, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  for (int i = 0; i < ntmp; i++) close(tmp[i]);
+  return rc;
+}
+
+static void step_signal_set(sigset_t *set) {
+  static const int relayed[] = {SIGHUP, SIGINT, SIGQUIT, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2, SIGCONT, SIGPIPE, SIGCHLD};
+  sigemptyset(set);
+  for (size_t i = 0; i < sizeof(relayed) / sizeof(relayed[0]); i++) sigaddset(set, relayed[i]);
+}
+
+int orch_step_signals_block(void) {
+  sigset_t set;
+  step_signal_set(&set);
+  return sigprocmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -errno;
+}
+
+int orch_step_signals_wait(int *sender) {
+  sigset_t set;
+  siginfo_t info;
+  step_signal_set(&set);
+  for (;;) {
+    int signo = sigwaitinfo(&set, &info);
+    if (signo < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    int by_process = info.si_code == SI_USER || info.si_code == SI_QUEUE || info.si_code == SI_TKILL;
+    *sender = by_process ? (int)info.si_pid : 0;
+    return signo;
+  }
+}
+
 int orch_signalfd(void) {
   sigset_t set;
   sigemptyset(&set);

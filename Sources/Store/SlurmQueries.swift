@@ -88,14 +88,17 @@ extension JobStore {
 
   /// `scontrol requeue` of finished jobs: like `orch retry`, but COMPLETED ones too, as SLURM allows.
   public func requeueFinished(jobIDs: [Int64]) throws(StoreError) -> [Int64] {
-    try write("while requeueing jobs") { db in
-      let statement = try db.cachedStatement(
-        sql: """
-          UPDATE jobs SET \(JobStore.backToQueue)
-          WHERE id = ? AND state IN ('COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY') RETURNING id
-          """)
-      return try jobIDs.compactMap { try Int64.fetchOne(statement, arguments: [$0]) }
-    }
+    try write("while requeueing jobs") { db in try jobIDs.filter { try JobStore.requeueFinished(db, jobID: $0) } }
+  }
+
+  /// Puts one finished job back in the queue under the same id; false if it was not finished.
+  public static func requeueFinished(_ db: Database, jobID: Int64) throws -> Bool {
+    let statement = try db.cachedStatement(
+      sql: """
+        UPDATE jobs SET \(JobStore.backToQueue)
+        WHERE id = ? AND state IN ('COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY') RETURNING id
+        """)
+    return try Int64.fetchOne(statement, arguments: [jobID]) != nil
   }
 
   /// The worker process of each RUNNING job's current attempt (its job process is the worker's

@@ -22,11 +22,17 @@ public struct LaunchSpec: Codable, Sendable, Hashable {
   public var arrayTaskMin: Int
   public var arrayTaskMax: Int
   public var arrayTaskStep: Int
+  /// `sbatch --signal`: sent before the time limit. Nil for sweep jobs and when not asked for.
+  public var warning: JobOrder.Warning?
+  /// `sbatch --requeue` (true, SLURM's default) or `--no-requeue` (false); nil for sweep jobs,
+  /// which follow their max attempts instead.
+  public var requeue: Bool?
 
   public init(
     env: [String: String], cwd: String, submitDir: String? = nil, submitHost: String, argv: [String]? = nil,
     output: String? = nil, error: String? = nil, appendOutput: Bool = false, cpusGiven: Bool = false,
-    arrayTaskCount: Int = 1, arrayTaskMin: Int = 0, arrayTaskMax: Int = 0, arrayTaskStep: Int = 1
+    arrayTaskCount: Int = 1, arrayTaskMin: Int = 0, arrayTaskMax: Int = 0, arrayTaskStep: Int = 1,
+    warning: JobOrder.Warning? = nil, requeue: Bool? = nil
   ) {
     self.env = env
     self.cwd = cwd
@@ -41,6 +47,8 @@ public struct LaunchSpec: Codable, Sendable, Hashable {
     self.arrayTaskMin = arrayTaskMin
     self.arrayTaskMax = arrayTaskMax
     self.arrayTaskStep = arrayTaskStep
+    self.warning = warning
+    self.requeue = requeue
   }
 
   public func encoded() -> String {

@@ -21,6 +21,8 @@ public final class PoolWorker {
     var partial: [UInt8] = []
     var start: Double
     var deadline: Double?
+    /// When `--signal` fires (before the deadline).
+    var warnAt: Double?
     var killAt: Double?
     var nextMemoryCheck: Double?
     var cancelled = false
@@ -82,7 +84,7 @@ public final class PoolWorker {
 
   func timeoutMillis() -> Int32 {
     guard let job = running else { return -1 }
-    let next = [job.deadline, job.killAt, job.nextMemoryCheck].compactMap { $0 }.min()
+    let next = [job.deadline, job.warnAt, job.killAt, job.nextMemoryCheck].compactMap { $0 }.min()
     guard let next else { return -1 }
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
   }
@@ -162,7 +164,10 @@ public final class PoolWorker {
       _ = fcntl(pidfd, F_SETFD, FD_CLOEXEC)
       journal.append(.started(jobID: order.jobID, attempt: order.attempt, pid: pid))
       var job = Running(order: order, pid: pid, pidfd: pidfd, events: pipe[0], start: start)
-      if let limit = order.timeLimit { job.deadline = start + Double(limit) }
+      if let limit = order.timeLimit {
+        job.deadline = start + Double(limit)
+        if let warning = order.warning { job.warnAt = start + Double(max(0, limit - warning.seconds)) }
+      }
       if order.memLimit != nil { job.nextMemoryCheck = start + memoryInterval }
       running = job
     } catch {
@@ -290,6 +295,12 @@ public final class PoolWorker {
   func enforceLimits() {
     guard var job = running else { return }
     let now = Posix.now()
+    if let warnAt = job.warnAt, now >= warnAt {
+      job.warnAt = nil
+      if !job.cancelled && !job.timedOut, let warning = job.order.warning {
+        JobSignals.warn(shell: job.pid, warning)
+      }
+    }
     if let deadline = job.deadline, now >= deadline, !job.timedOut {
       job.timedOut = true
       job.deadline = nil

@@ -60,6 +60,21 @@ public enum Posix {
   /// Whether a process exists (and is not a zombie we could reap).
   public static func alive(_ pid: pid_t) -> Bool { pid > 0 && (kill(pid, 0) == 0 || errno == EPERM) }
 
+  /// The processes of process group `pgid` (from /proc).
+  public static func processGroup(_ pgid: pid_t) -> [pid_t] {
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+    var out: [pid_t] = []
+    for entry in entries where entry.first?.isNumber == true {
+      guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+      else { continue }
+      // After "comm)": state, ppid, pgrp, …
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      if fields.count > 2, pid_t(fields[2]) == pgid { out.append(pid) }
+    }
+    return out
+  }
+
   /// Resident memory of every process in process group `pgid`, in bytes (from /proc).
   public static func residentBytes(processGroup pgid: pid_t) -> Int64 {
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return 0 }

@@ -2,6 +2,20 @@ import Foundation
 
 /// One job attempt handed to a pool worker by the daemon.
 public struct JobOrder: Sendable, Equatable {
+  /// SLURM's `--signal=[B:]SIG[@SECONDS]`: `signal` goes out `seconds` before the time limit, to
+  /// the batch shell alone (`batchOnly`) or to every other process of the job (its steps).
+  public struct Warning: Codable, Sendable, Hashable {
+    public var signal: Int32
+    public var seconds: Int
+    public var batchOnly: Bool
+
+    public init(signal: Int32, seconds: Int, batchOnly: Bool) {
+      self.signal = signal
+      self.seconds = seconds
+      self.batchOnly = batchOnly
+    }
+  }
+
   public var jobID: Int64
   public var attempt: Int
   public var argv: [String]
@@ -23,11 +37,13 @@ public struct JobOrder: Sendable, Equatable {
   /// How many of this worker's reports the daemon had committed when it sent the order: when that
   /// is all of them, the worker may drop finished jobs from its journal.
   public var acked: Int
+  /// Only honoured with a time limit.
+  public var warning: Warning?
 
   public init(
     jobID: Int64, attempt: Int, argv: [String], env: [String], cwd: String, runDir: String, stdoutPath: String,
     stderrPath: String?, appendOutput: Bool, configJSON: String, cpus: [Int], timeLimit: Int?,
-    memLimit: Int64?, killWait: Double, acked: Int = 0
+    memLimit: Int64?, killWait: Double, acked: Int = 0, warning: Warning? = nil
   ) {
     self.jobID = jobID
     self.attempt = attempt
@@ -44,6 +60,7 @@ public struct JobOrder: Sendable, Equatable {
     self.memLimit = memLimit
     self.killWait = killWait
     self.acked = acked
+    self.warning = warning
   }
 }
 
@@ -123,6 +140,10 @@ public enum WorkerMessage: Sendable, Equatable {
       for a in o.argv { w.add(a) }
       w.add(o.env.count)
       for e in o.env { w.add(e) }
+      // Last and optional, so an order without it reads the same as before.
+      if let warning = o.warning {
+        w.add("\(warning.signal),\(warning.seconds),\(warning.batchOnly ? "B" : "")")
+      }
     case .cancel(let job, let attempt):
       w.add("C")
       w.add(job)
@@ -172,11 +193,18 @@ public enum WorkerMessage: Sendable, Equatable {
       for _ in 0..<(try r.int()) { argv.append(try r.string()) }
       var env: [String] = []
       for _ in 0..<(try r.int()) { env.append(try r.string()) }
+      var warning: JobOrder.Warning?
+      if !r.rest.isEmpty {
+        let parts = try r.string().split(separator: ",", omittingEmptySubsequences: false)
+        if parts.count == 3, let signal = Int32(parts[0]), let seconds = Int(parts[1]) {
+          warning = JobOrder.Warning(signal: signal, seconds: seconds, batchOnly: parts[2] == "B")
+        }
+      }
       return .order(
         JobOrder(
           jobID: job, attempt: attempt, argv: argv, env: env, cwd: cwd, runDir: runDir, stdoutPath: out,
           stderrPath: err.isEmpty ? nil : err, appendOutput: append, configJSON: config,
-          cpus: cpus, timeLimit: time, memLimit: mem, killWait: killWait, acked: acked))
+          cpus: cpus, timeLimit: time, memLimit: mem, killWait: killWait, acked: acked, warning: warning))
     case "C":
       return .cancel(jobID: try r.int64(), attempt: try r.int())
     case "V":

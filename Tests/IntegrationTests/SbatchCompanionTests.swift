@@ -119,7 +119,8 @@ final class SbatchCompanionTests: XCTestCase {
         + "\(failed)|\(failed)|broken|FAILED|7:0|\(host)|0\n")
     r = try c.run(["sacct", "-j", "\(failed)", "-p", "-n", "-o", "JobID,State"])
     XCTAssertEqual(
-      r.out, "\(failed)|FAILED|\n\(failed).batch|FAILED|\n", "-p ends lines with the delimiter; steps show")
+      r.out, "\(failed)|FAILED|\n\(failed).batch|FAILED|\n\(failed).extern|COMPLETED|\n",
+      "-p ends lines with the delimiter; steps show")
     r = try c.run([
       "sacct", "--jobs=\(ok)", "--parsable2", "--delimiter=,", "--noheader", "--allocations", "--format=jobname,state",
     ])
@@ -213,7 +214,21 @@ final class SbatchCompanionTests: XCTestCase {
     XCTAssertEqual(c.read("step-\(id).0.err"), "err\n")
     XCTAssertEqual(
       c.read("slurm-\(id).out"),
-      "second step 1\nstatus 4\nsrun: error: --ntasks=2 is not supported: orch runs one task per step\nn2 1\n")
+      "second step 1\nsrun: error: \(host): task 0: Exited with exit code 4\nstatus 4\n"
+        + "srun: error: --ntasks=2 is not supported: orch runs one task per step\nn2 1\n")
+    // sacct lists the job, its batch and extern steps and each srun step; -X the job alone.
+    XCTAssertEqual(
+      try c.run(["sacct", "-j", "\(id)", "-P", "-n", "-o", "JobID,JobIDRaw,JobName,State,ExitCode"]).out,
+      """
+      \(id)|\(id)|steps.sbatch|COMPLETED|0:0
+      \(id).batch|\(id).batch|batch|COMPLETED|0:0
+      \(id).extern|\(id).extern|extern|COMPLETED|0:0
+      \(id).0|\(id).0|bash|COMPLETED|0:0
+      \(id).1|\(id).1|bash|COMPLETED|0:0
+      \(id).2|\(id).2|bash|FAILED|4:0
+
+      """)
+    XCTAssertEqual(try c.run(["sacct", "-j", "\(id)", "-X", "-P", "-n", "-o", "JobID"]).out, "\(id)\n")
     let outside = try c.shell("srun true")
     XCTAssertEqual(outside.code, 1)
     XCTAssertTrue(outside.err.hasPrefix("srun: error: orch runs srun only inside a batch job"), outside.err)

@@ -253,4 +253,16 @@ final class SbatchParseTests: XCTestCase {
     XCTAssertNil(r.timeLimit)
     XCTAssertEqual(r.output, "logs/%x_%A_%a.out")
   }
+
+  func testConfigTemplateMatchesPerElementSerialization() throws {
+    var request = SbatchRequest()
+    request.jobName = "a \"quoted\" name"
+    request.scriptArguments = ["x", "\"index\":1"]
+    request.interpreter = ["/bin/bash"]
+    request.workingDirectory = "/tmp/w"
+    let template = SbatchSubmit.configTemplate(request, scriptPath: "/s/1.sh", digest: "ab")
+    for index in [nil, 0, 7, 1000] {
+      XCTAssertEqual(template(index), SbatchSubmit.config(request, index: index, scriptPath: "/s/1.sh", digest: "ab"))
+    }
+  }
 }

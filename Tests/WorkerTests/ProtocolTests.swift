@@ -14,6 +14,16 @@ final class ProtocolTests: XCTestCase {
     XCTAssertEqual(try WorkerMessage.decode(bytes[...]), .order(order))
   }
 
+  func testOrderCarriesItsWarningSignalLast() throws {
+    var order = JobOrder(
+      jobID: 1, attempt: 1, argv: ["true"], env: [], cwd: "/", runDir: "/tmp/r", stdoutPath: "/tmp/r/out",
+      stderrPath: nil, appendOutput: false, configJSON: "{}", cpus: [0], timeLimit: 120, memLimit: nil, killWait: 30,
+      warning: JobOrder.Warning(signal: SIGUSR1, seconds: 90, batchOnly: true))
+    XCTAssertEqual(try WorkerMessage.decode(WorkerMessage.order(order).encoded()[...]), .order(order))
+    order.warning = nil
+    XCTAssertEqual(try WorkerMessage.decode(WorkerMessage.order(order).encoded()[...]), .order(order))
+  }
+
   func testReportRoundTrips() throws {
     let report = JobReport(
       jobID: 5, attempt: 1, outcome: .timeout, exitCode: nil, signal: 9, reason: "TimeLimit", pid: 4242,

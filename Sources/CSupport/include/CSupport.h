@@ -14,6 +14,17 @@ int orch_pidfd_open(pid_t pid);
 /// The child inherits the calling thread's CPU affinity. Returns 0 or errno.
 int orch_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                const char *cwd, int out_fd, int err_fd, int events_fd, int new_session);
+/// Spawns `argv` (a path) as a job step: in the caller's process group, with an empty signal mask
+/// and default dispositions; `in_fd`/`out_fd`/`err_fd` become 0/1/2 when >= 0 (else inherited).
+/// `cwd` may be NULL. Returns 0 or errno.
+int orch_spawn_step(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                    const char *cwd, int in_fd, int out_fd, int err_fd);
+/// Blocks the signals a step's srun relays (HUP INT QUIT ALRM TERM USR1 USR2 CONT PIPE) and
+/// SIGCHLD in the calling thread. Returns 0 or -errno.
+int orch_step_signals_block(void);
+/// Waits for one of the signals `orch_step_signals_block` blocked; returns its number (or -errno)
+/// and sets `*sender` to the sending process, 0 when no process sent it (the kernel did).
+int orch_step_signals_wait(int *sender);
 /// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and returns a signalfd that reports them.
 int orch_signalfd(void);
 /// Reads one signal from `fd`; returns its number or -errno.

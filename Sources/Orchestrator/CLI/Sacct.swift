@@ -83,9 +83,8 @@ struct Sacct: ParsableCommand {
       let context = Context(now: now, host: SlurmTool.host, user: SlurmTool.user, uid: String(getuid()))
       var lines: [[String]] = []
       for record in Self.records(rows) {
-        lines.append(columns.map { $0.field.value(record, false, context) })
-        if !args.has("allocations") && record.row.startTime != nil && !record.collapsed {
-          lines.append(columns.map { $0.field.value(record, true, context) })
+        for line in args.has("allocations") ? [.job] : Self.lines(record) {
+          lines.append(columns.map { $0.field.value(record, line, context) })
         }
       }
 
@@ -145,6 +144,74 @@ struct Sacct: ParsableCommand {
     return out
   }
 
+  /// What one output line describes: the job (its allocation), or one of its steps — the batch
+  /// shell (`ID.batch`), the job's extern step (`ID.extern`, which SLURM creates with
+  /// PrologFlags=contain and orch always lists), and each srun step (`ID.0`, `ID.1`, …).
+  enum Line: Sendable {
+    case job, batch, extern
+    case step(StepRecord)
+
+    var suffix: String {
+      switch self {
+      case .job: ""
+      case .batch: ".batch"
+      case .extern: ".extern"
+      case .step(let step): ".\(step.id)"
+      }
+    }
+
+    var isStep: Bool {
+      if case .job = self { return false }
+      return true
+    }
+  }
+
+  /// A record's lines without -X: the job, then (once it started) its batch and extern steps and
+  /// its srun steps of the current attempt, in SLURM's order.
+  static func lines(_ record: Record) -> [Line] {
+    let r = record.row
+    guard r.startTime != nil, r.state != .pending, !record.collapsed else { return [.job] }
+    let steps = StepLog.read(path: StepLog.path(runDir: r.runDir, attempt: r.attempt))
+    return [.job, .batch, .extern] + steps.map { .step($0) }
+  }
+
+  /// A step's state: from how it ended, or from the job's when it never recorded an end.
+  static func stepState(_ line: Line, _ r: JobRow) -> String {
+    let killed = r.state == .cancelled || r.state == .timeout
+    switch line {
+    case .job: return r.state.rawValue
+    case .batch:
+      // The batch shell of a job that was cancelled or timed out was killed by a signal.
+      return killed ? JobState.cancelled.rawValue : r.state.rawValue
+    case .extern:
+      return r.state == .running ? JobState.running.rawValue : JobState.completed.rawValue
+    case .step(let step):
+      guard step.end != nil else {
+        if r.state == .running { return JobState.running.rawValue }
+        return r.state == .outOfMemory ? r.state.rawValue : JobState.cancelled.rawValue
+      }
+      if step.signal != nil { return killed ? JobState.cancelled.rawValue : JobState.failed.rawValue }
+      return step.exitCode == 0 ? JobState.completed.rawValue : JobState.failed.rawValue
+    }
+  }
+
+  static func exitCode(_ line: Line, _ r: JobRow) -> String {
+    switch line {
+    case .job, .batch: "\(r.exitCode ?? 0):\(r.signal ?? 0)"
+    case .extern: "0:0"
+    case .step(let step):
+      // A step with no recorded end in a job that ended went with the job's SIGKILL.
+      step.end == nil && r.state.isTerminal ? "0:\(SIGKILL)" : "\(step.exitCode ?? 0):\(step.signal ?? 0)"
+    }
+  }
+
+  /// Start and end of a line's run (end nil while it runs).
+  static func span(_ line: Line, _ r: JobRow) -> (start: Double?, end: Double?) {
+    let jobEnd = r.state.isTerminal ? r.endTime : nil
+    guard case .step(let step) = line else { return (r.startTime, jobEnd) }
+    return (step.start, step.end ?? jobEnd)
+  }
+
   struct Context: Sendable {
     var now: Double
     var host: String
@@ -155,45 +222,68 @@ struct Sacct: ParsableCommand {
   struct Field: Sendable {
     let name: String
     let width: Int
-    /// (record, whether this is its `.batch` step line, context) → text.
-    let value: @Sendable (Record, Bool, Context) -> String
+    /// (record, which of its lines, context) → text.
+    let value: @Sendable (Record, Line, Context) -> String
   }
 
-  static func elapsed(_ r: JobRow, now: Double) -> Int {
-    guard let start = r.startTime, r.state != .pending else { return 0 }
-    return max(0, Int((r.endTime ?? now) - start))
+  static func elapsed(_ r: JobRow, _ line: Line, now: Double) -> Int {
+    guard r.state != .pending, case let (start?, end) = span(line, r) else { return 0 }
+    return max(0, Int((end ?? now) - start))
   }
 
-  static func state(_ r: JobRow, step: Bool, uid: String) -> String {
+  static func state(_ r: JobRow, _ line: Line, uid: String) -> String {
     // A cancel by the user reads "CANCELLED by UID" on the job line, as sacct prints it.
-    if r.state == .cancelled && !step && r.reason == "Cancelled" { return "CANCELLED by \(uid)" }
-    return r.state.rawValue
+    if r.state == .cancelled && !line.isStep && r.reason == "Cancelled" { return "CANCELLED by \(uid)" }
+    return stepState(line, r)
+  }
+
+  static func cpus(_ r: JobRow, _ line: Line) -> String {
+    if case .step(let step) = line { return String(step.cpus) }
+    return r.startTime == nil ? "0" : String(r.cpus)
   }
 
   static let fields: [Field] = [
-    Field(name: "JobID", width: -12) { r, step, _ in r.jobID + (step ? ".batch" : "") },
-    Field(name: "JobIDRaw", width: -12) { r, step, _ in r.rawID + (step ? ".batch" : "") },
-    Field(name: "JobName", width: 10) { r, step, _ in step ? "batch" : r.row.name },
-    Field(name: "Partition", width: 10) { _, step, _ in step ? "" : SbatchSubmit.partition },
-    Field(name: "Account", width: 10) { _, _, _ in "" },
-    Field(name: "User", width: 9) { _, step, c in step ? "" : c.user },
-    Field(name: "UID", width: 6) { _, step, c in step ? "" : c.uid },
-    Field(name: "AllocCPUS", width: 10) { r, _, _ in r.row.startTime == nil ? "0" : String(r.row.cpus) },
-    Field(name: "NCPUS", width: 10) { r, _, _ in r.row.startTime == nil ? "0" : String(r.row.cpus) },
-    Field(name: "ReqCPUS", width: 8) { r, _, _ in String(r.row.cpus) },
-    Field(name: "NNodes", width: 8) { _, _, _ in "1" },
-    Field(name: "State", width: 10) { r, step, c in state(r.row, step: step, uid: c.uid) },
-    Field(name: "ExitCode", width: 8) { r, _, _ in "\(r.row.exitCode ?? 0):\(r.row.signal ?? 0)" },
-    Field(name: "DerivedExitCode", width: 15) { r, _, _ in "\(r.row.exitCode ?? 0):\(r.row.signal ?? 0)" },
-    Field(name: "Elapsed", width: 10) { r, _, c in TimeFormat.sacctElapsed(elapsed(r.row, now: c.now)) },
-    Field(name: "ElapsedRaw", width: 10) { r, _, c in String(elapsed(r.row, now: c.now)) },
-    Field(name: "Timelimit", width: 10) { r, step, _ in
-      step ? "" : TimeFormat.sacctTimelimit(minutes: r.row.timeLimit.map { $0 / 60 })
+    Field(name: "JobID", width: -12) { r, line, _ in r.jobID + line.suffix },
+    Field(name: "JobIDRaw", width: -12) { r, line, _ in r.rawID + line.suffix },
+    Field(name: "JobName", width: 10) { r, line, _ in
+      switch line {
+      case .job: r.row.name
+      case .batch: "batch"
+      case .extern: "extern"
+      case .step(let step): step.name
+      }
     },
-    Field(name: "Submit", width: 19) { r, _, _ in Clock.format(r.row.submitTime) },
-    Field(name: "Eligible", width: 19) { r, _, _ in Clock.format(r.row.submitTime) },
-    Field(name: "Start", width: 19) { r, _, _ in Clock.format(r.row.startTime) },
-    Field(name: "End", width: 19) { r, _, _ in r.row.state.isTerminal ? Clock.format(r.row.endTime) : "Unknown" },
+    Field(name: "Partition", width: 10) { _, line, _ in line.isStep ? "" : SbatchSubmit.partition },
+    Field(name: "Account", width: 10) { _, _, _ in "" },
+    Field(name: "User", width: 9) { _, line, c in line.isStep ? "" : c.user },
+    Field(name: "UID", width: 6) { _, line, c in line.isStep ? "" : c.uid },
+    Field(name: "AllocCPUS", width: 10) { r, line, _ in cpus(r.row, line) },
+    Field(name: "NCPUS", width: 10) { r, line, _ in cpus(r.row, line) },
+    Field(name: "ReqCPUS", width: 8) { r, line, _ in
+      if case .step(let step) = line { return String(step.cpus) }
+      return String(r.row.cpus)
+    },
+    Field(name: "NNodes", width: 8) { _, _, _ in "1" },
+    Field(name: "State", width: 10) { r, line, c in state(r.row, line, uid: c.uid) },
+    Field(name: "ExitCode", width: 8) { r, line, _ in exitCode(line, r.row) },
+    Field(name: "DerivedExitCode", width: 15) { r, line, _ in
+      line.isStep ? "" : "\(r.row.exitCode ?? 0):\(r.row.signal ?? 0)"
+    },
+    Field(name: "Elapsed", width: 10) { r, line, c in TimeFormat.sacctElapsed(elapsed(r.row, line, now: c.now)) },
+    Field(name: "ElapsedRaw", width: 10) { r, line, c in String(elapsed(r.row, line, now: c.now)) },
+    Field(name: "Timelimit", width: 10) { r, line, _ in
+      line.isStep ? "" : TimeFormat.sacctTimelimit(minutes: r.row.timeLimit.map { $0 / 60 })
+    },
+    Field(name: "Submit", width: 19) { r, line, _ in
+      if case .step(let step) = line { return Clock.format(step.start) }
+      return Clock.format(r.row.submitTime)
+    },
+    Field(name: "Eligible", width: 19) { r, line, _ in
+      if case .step(let step) = line { return Clock.format(step.start) }
+      return Clock.format(r.row.submitTime)
+    },
+    Field(name: "Start", width: 19) { r, line, _ in Clock.format(span(line, r.row).start) },
+    Field(name: "End", width: 19) { r, line, _ in span(line, r.row).end.map { Clock.format($0) } ?? "Unknown" },
     Field(name: "NodeList", width: 15) { r, _, c in r.row.startTime == nil ? "None assigned" : c.host },
     Field(name: "Restarts", width: 8) { r, _, _ in String(max(0, r.row.attempt - 1)) },
     Field(name: "Reason", width: 20) { r, _, _ in
@@ -298,7 +388,7 @@ struct Sacct: ParsableCommand {
       -s, --state=state(s)        CD, F, CA, TO, OOM, PD, R (or full names)
       -S, --starttime=time        jobs in any state after this time (default: midnight without -j)
       -u, --user=user(s)          jobs of these users
-      -X, --allocations           only the job lines, not their .batch steps
+      -X, --allocations           only the job lines, not their steps (.batch, .extern, srun's .0 .1 …)
 
     Example:
       sacct -j 12 -X -P -o JobID,State,ExitCode,Elapsed

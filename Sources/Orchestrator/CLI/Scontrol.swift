@@ -120,7 +120,7 @@ struct Scontrol: ParsableCommand {
       "UserId=\(user)(\(getuid())) GroupId=\(group)(\(getgid())) MCS_label=N/A",
       "Priority=1 Nice=0 Account=(null) QOS=normal",
       "JobState=\(r.state.rawValue) Reason=\(record.reason) Dependency=\(dependency)",
-      "Requeue=1 Restarts=\(max(0, r.attempt - 1)) BatchFlag=1 Reboot=0 ExitCode=\(r.exitCode ?? 0):\(r.signal ?? 0)",
+      "Requeue=\(launch?.requeue == false ? 0 : 1) Restarts=\(max(0, r.attempt - 1)) BatchFlag=1 Reboot=0 ExitCode=\(r.exitCode ?? 0):\(r.signal ?? 0)",
       "RunTime=\(TimeFormat.sacctElapsed(runTime)) TimeLimit=\(limit) TimeMin=N/A",
       "SubmitTime=\(Clock.format(r.submitTime)) EligibleTime=\(eligible)",
       "StartTime=\(started ? Clock.format(r.startTime) : "Unknown") EndTime=\(end) Deadline=N/A",
@@ -166,9 +166,17 @@ struct Scontrol: ParsableCommand {
       }
       if !released.isEmpty { try DaemonClient.ensureRunning(home) }
     case "requeue", "requeuehold":
+      // SLURM checks the job's own `--no-requeue` first (ESLURM_DISABLED), then its state.
+      let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
+      let disabled = Set(rows.filter { Self.requeueDisabled(arrays[$0.arrayID]) }.map(\.id))
+      refuse(rows.filter { disabled.contains($0.id) }, "Requested operation is presently disabled")
+      let rows = rows.filter { !disabled.contains($0.id) }
       refuse(rows.filter { $0.state == .pending }, "Job is pending execution")
       let running = rows.filter { $0.state == .running }.map(\.id)
       if !running.isEmpty {
+        // From inside a job (submitit requeues its own job on preemption or timeout), leave the
+        // job's process group first: the cancel that ends the job must not end this scontrol too.
+        if ProcessInfo.processInfo.environment["SLURM_JOB_ID"] != nil { setpgid(0, 0) }
         // A running job is ended like a cancel, then queued again under the same id.
         guard try DaemonClient.cancelAndWait(home, store: store, jobs: running, timeout: 120) else {
           throw OrchError.failure("scontrol: error: no orch daemon answers; start one with `orch daemon`")
@@ -185,6 +193,12 @@ struct Scontrol: ParsableCommand {
       break
     }
     if failed { throw ExitCode(1) }
+  }
+
+  /// A job submitted with `sbatch --no-requeue`: SLURM never requeues it, not even on request.
+  static func requeueDisabled(_ array: ArrayRecord?) -> Bool {
+    guard let array, let launch = try? LaunchSpec.decode(array.launch) else { return false }
+    return launch.requeue == false
   }
 
   static let usage = """

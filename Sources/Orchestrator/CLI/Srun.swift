@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSupport
 import Foundation
 import Worker
 
@@ -7,9 +8,10 @@ struct Srun: ParsableCommand {
     commandName: "srun",
     abstract: "Inside a batch job: run a command as a step of that job (one task, its cores, its output).",
     discussion: """
-      The step replaces srun (exec), so signals, exit status and the job's cancel reach it directly;
-      SLURM clients such as submitit wrap their payload this way. Outside a job it is an error:
-      submit with sbatch (or sbatch --wrap) instead.
+      The step runs as srun's child in the job's process group, so the job's cancel, time limit and
+      --signal reach it directly; srun waits, records the step for sacct (ID.0, ID.1, …) and exits
+      with its status. SLURM clients such as submitit wrap their payload this way. Outside a job it
+      is an error: submit with sbatch (or sbatch --wrap) instead.
       Examples:
         srun python train.py --lr 0.1
         srun --unbuffered --output=%j_%t.out --error=%j_%t.err python -u worker.py
@@ -52,7 +54,14 @@ struct Srun: ParsableCommand {
       }
       guard !args.operands.isEmpty else { throw OrchError.badInput("srun: fatal: No command given to execute.") }
 
-      let step = Self.nextStep(runDir: environment["ORCH_RUN_DIR"], jobID: jobID)
+      let cpus = Int(args.last("cpus-per-task") ?? "") ?? Int(environment["SLURM_CPUS_ON_NODE"] ?? "") ?? 1
+      let log =
+        environment["ORCH_RUN_DIR"].map {
+          StepLog.path(runDir: $0, attempt: Int(environment["ORCH_ATTEMPT"] ?? "") ?? 1)
+        }
+        ?? NSTemporaryDirectory() + "/.orch-steps-\(jobID)"
+      let name = args.last("job-name") ?? (args.operands[0] as NSString).lastPathComponent
+      let step = StepLog.begin(path: log, name: name, cpus: cpus, now: Posix.now())
       var env = environment
       if let text = args.last("export") {
         let export = SbatchValues.export(text)
@@ -68,7 +77,7 @@ struct Srun: ParsableCommand {
         "SLURM_STEP_ID": String(step), "SLURM_STEPID": String(step), "SLURM_STEP_NUM_TASKS": "1",
         "SLURM_STEP_NUM_NODES": "1", "SLURM_STEP_NODELIST": host, "SLURM_STEP_TASKS_PER_NODE": "1",
         "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NTASKS": "1", "SLURM_NPROCS": "1",
-        "SLURM_TASK_PID": String(getpid()), "SLURM_LAUNCH_NODE_IPADDR": "127.0.0.1",
+        "SLURM_LAUNCH_NODE_IPADDR": "127.0.0.1",
       ] {
         env[k] = v
       }
@@ -90,9 +99,20 @@ struct Srun: ParsableCommand {
       let outPath = args.last("output").map(path)
       let errPath = args.last("error").map(path)
       let inPath = args.last("input").map { $0.lowercased() == "none" ? "/dev/null" : path($0) }
-      try Self.exec(
+      let status = Self.runStep(
         args.operands, env: env, cwd: args.last("chdir"), stdout: outPath, stderr: errPath ?? outPath, stdin: inPath,
         append: append)
+      StepLog.end(path: log, step: step, now: Posix.now(), exitCode: status.exitCode, signal: status.signal)
+      // srun's own report of a task that failed, on srun's stderr (the batch job's output).
+      if let signal = status.signal {
+        FileHandle.standardError.write(
+          Data("srun: error: \(host): task 0: \(String(cString: strsignal(signal)))\n".utf8))
+        throw ExitCode(128 + signal)
+      }
+      if let code = status.exitCode, code != 0 {
+        FileHandle.standardError.write(Data("srun: error: \(host): task 0: Exited with exit code \(code)\n".utf8))
+        throw ExitCode(code)
+      }
     }
   }
 
@@ -128,60 +148,82 @@ struct Srun: ParsableCommand {
     return out
   }
 
-  /// Step ids count from 0 per job, in the job's run directory.
-  static func nextStep(runDir: String?, jobID: Int64) -> Int {
-    let path = (runDir ?? NSTemporaryDirectory()) + "/.srun-steps-\(jobID)"
-    let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { return 0 }
-    defer { close(fd) }
-    flock(fd, LOCK_EX)
-    var buffer = [UInt8](repeating: 0, count: 32)
-    let n = read(fd, &buffer, buffer.count)
-    let step = n > 0 ? Int(String(decoding: buffer[0..<n], as: UTF8.self)) ?? 0 : 0
-    _ = ftruncate(fd, 0)
-    _ = lseek(fd, 0, SEEK_SET)
-    _ = Posix.writeAll(fd, Array(String(step + 1).utf8))
-    return step
-  }
-
-  /// Replaces this process with the step: same pid, same process group, same cores.
-  static func exec(
+  /// Runs the step as srun's child, in the job's process group (so the job's cancel, time limit
+  /// and `--signal` reach it directly), and waits for it. A signal sent to srun by a process of the
+  /// job itself (the batch shell's `kill`, `timeout`) is relayed to the step, as srun does; one
+  /// from outside (the worker, scancel) already reached the step and is not sent twice.
+  static func runStep(
     _ argv: [String], env: [String: String], cwd: String?, stdout: String?, stderr: String?, stdin: String?,
     append: Bool
-  ) throws(OrchError) -> Never {
-    let flags = O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC)
-    func redirect(_ path: String, _ target: Int32, _ mode: Int32) throws(OrchError) {
-      let fd = open(path, mode, 0o644)
-      if fd < 0 { throw .failure("srun: error: cannot open \(path): \(Posix.errorText())") }
-      if fd != target {
-        dup2(fd, target)
-        close(fd)
+  ) -> (exitCode: Int32?, signal: Int32?) {
+    func fail(_ text: String) -> (exitCode: Int32?, signal: Int32?) {
+      FileHandle.standardError.write(Data("srun: error: \(text)\n".utf8))
+      // SLURM reports a task that could not start with exit code 2.
+      return (2, nil)
+    }
+    if let cwd {
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
+        return fail("chdir(\(cwd)): \(Posix.errorText(ENOENT))")
       }
     }
-    if let cwd, chdir(cwd) != 0 { throw .failure("srun: error: chdir(\(cwd)): \(Posix.errorText())") }
-    if let stdin { try redirect(stdin, 0, O_RDONLY) }
-    if let stdout { try redirect(stdout, 1, flags) }
-    if let stderr {
-      if stderr == stdout {
-        dup2(1, 2)
-      } else {
-        try redirect(stderr, 2, flags)
-      }
+    let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
+    var opened: [Int32] = []
+    defer { for fd in opened { close(fd) } }
+    func open(_ path: String?, _ mode: Int32) -> Int32? {
+      guard let path else { return -1 }
+      let fd = Glibc.open(path, mode, 0o644)
+      if fd >= 0 { opened.append(fd) }
+      return fd >= 0 ? fd : nil
     }
+    guard let input = open(stdin, O_RDONLY | O_CLOEXEC) else {
+      return fail("cannot open \(stdin ?? ""): \(Posix.errorText())")
+    }
+    guard let output = open(stdout, flags) else { return fail("cannot open \(stdout ?? ""): \(Posix.errorText())") }
+    guard let error = stderr == stdout ? output : open(stderr, flags) else {
+      return fail("cannot open \(stderr ?? ""): \(Posix.errorText())")
+    }
+    guard let program = Self.resolve(argv[0], path: env["PATH"]) else {
+      return fail("execve(): \(argv[0]): \(Posix.errorText(ENOENT))")
+    }
+    _ = orch_step_signals_block()
+    var pid: pid_t = 0
     let cargv = argv.map { strdup($0) } + [nil]
     let cenv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    // The step's own PATH finds the program, as execvp would with the step's environment.
-    var reason = Posix.errorText(ENOENT)
-    let search =
-      argv[0].contains("/")
-      ? [""] : (env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map { $0 + "/" }
-    for dir in search {
-      execve(dir + argv[0], cargv, cenv)
-      if errno != ENOENT { reason = Posix.errorText() }
+    defer { for p in cargv + cenv { free(p) } }
+    let rc = orch_spawn_step(&pid, program, cargv, cenv, cwd, input, output, error)
+    if rc != 0 { return fail("execve(): \(argv[0]): \(Posix.errorText(rc))") }
+    let group = getpgrp()
+    while true {
+      var sender: Int32 = 0
+      let signal = orch_step_signals_wait(&sender)
+      if signal == SIGCHLD || signal < 0 {
+        var status: Int32 = 0
+        let done = waitpid(pid, &status, signal < 0 ? 0 : WNOHANG)
+        if done == pid {
+          let exited = (status & 0x7f) == 0
+          return exited ? ((status >> 8) & 0xff, nil) : (nil, status & 0x7f)
+        }
+        if done < 0 && errno != EINTR { return (1, nil) }
+        continue
+      }
+      if sender > 0 && sender != pid && getpgid(sender) == group { kill(pid, signal) }
     }
-    FileHandle.standardError.write(Data("srun: error: execve(): \(argv[0]): \(reason)\n".utf8))
-    // SLURM reports a task that could not start with exit code 2.
-    Glibc.exit(2)
+  }
+
+  /// The program as execvp would find it with the step's own PATH.
+  static func resolve(_ name: String, path: String?) -> String? {
+    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+    for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+      let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
+      var isDirectory: ObjCBool = false
+      if access(candidate, X_OK) == 0, FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory),
+        !isDirectory.boolValue
+      {
+        return candidate
+      }
+    }
+    return nil
   }
 
   static let usage = """

@@ -289,9 +289,11 @@ public final class Daemon {
       jobID: report.jobID, attempt: report.attempt, state: state, exitCode: report.exitCode, signal: report.signal,
       reason: reason, endTime: report.endTime, started: report.reason != JobReport.neverStarted,
       startTime: report.pid != 0 ? report.startTime : nil)
-    guard case .terminal = try JobStore.finish(db, outcome),
-      let arrayID = try arrayID ?? arrayOf(db, jobID: report.jobID)
-    else { return }
+    let result = try JobStore.finish(db, outcome)
+    // An sbatch job whose worker was lost is requeued unless it was submitted with --no-requeue.
+    let lost = result == .terminal(.failed) && report.reason == "WorkerLost"
+    if lost, try SbatchRequeue.afterLostWorker(db, report.jobID) { return }
+    guard case .terminal = result, let arrayID = try arrayID ?? arrayOf(db, jobID: report.jobID) else { return }
     if let watched = watchedArrays[arrayID] {
       if watched { checkDependencies = true }
       return
@@ -330,7 +332,7 @@ public final class Daemon {
       cwd: launch.cwd, runDir: job.runDir, stdoutPath: paths.stdout, stderrPath: paths.stderr,
       appendOutput: launch.appendOutput || job.attempt > 1, configJSON: job.config, cpus: active.cpus,
       timeLimit: job.timeLimit, memLimit: job.memLimit,
-      killWait: options.killWait)
+      killWait: options.killWait, warning: launch.warning)
   }
 
   // MARK: - Workers

@@ -13,7 +13,8 @@ import Worker
 ///    through a pidfd, and apply these rules again when it exits (it journals the outcome first).
 /// 3. The worker is gone and journaled the start but no end → the attempt is lost: kill what is
 ///    left of its process group and record FAILED (`WorkerLost`); the usual requeue rule applies
-///    (attempt + 1 while attempts remain, else the job stays FAILED).
+///    (attempt + 1 while attempts remain, else the job stays FAILED; an sbatch job is requeued
+///    unless it was submitted with `--no-requeue`, as SLURM requeues after a node failure).
 /// 4. The worker is gone and never journaled a start → the claim is undone: back to PENDING,
 ///    and the attempt does not count against the job's attempts.
 ///

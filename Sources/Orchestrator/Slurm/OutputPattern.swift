@@ -53,9 +53,13 @@ public enum OutputPattern {
 /// Where a job's stdout and stderr go: `<run dir>/log.txt` for sweep jobs, the sbatch patterns
 /// (relative to the working directory) otherwise.
 enum OutputPaths {
+  static let daemonUser = ProcessInfo.processInfo.environment["USER"] ?? "root"
+
   static func resolve(launch: LaunchSpec, job: JobIdentity, host: String) -> (stdout: String, stderr: String?) {
     guard let output = launch.output else { return (job.runDir + "/log.txt", nil) }
-    let user = ProcessInfo.processInfo.environment["USER"] ?? "root"
+    // The submitter's user; the daemon's own environment only as a fallback, read once (building
+    // ProcessInfo's environment dictionary on every dispatch is measurable in the daemon's loop).
+    let user = launch.env["USER"] ?? daemonUser
     func absolute(_ p: String) -> String { p.hasPrefix("/") ? p : launch.cwd + "/" + p }
     let out = absolute(OutputPattern.expand(output, job: job, host: host, user: user))
     let err = launch.error.map { absolute(OutputPattern.expand($0, job: job, host: host, user: user)) }
