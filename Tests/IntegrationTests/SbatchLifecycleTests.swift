@@ -77,7 +77,7 @@ final class SbatchLifecycleTests: XCTestCase {
   func testNoRequeueRefusesScontrolRequeue() throws {
     let c = try Cluster()
     try c.startDaemon()
-    let once = try c.submit(["--no-requeue", "--wait", "--wrap", "echo run $SLURM_RESTART_COUNT"])
+    let once = try c.submit(["--no-requeue", "--wait", "--wrap", "echo run ${SLURM_RESTART_COUNT:-0}"])
     var show = try c.run(["scontrol", "show", "job", "\(once)"]).out
     XCTAssertTrue(show.contains("Requeue=0 Restarts=0 "), show)
     let refused = try c.run(["scontrol", "requeue", "\(once)"])
@@ -86,8 +86,8 @@ final class SbatchLifecycleTests: XCTestCase {
     XCTAssertEqual(try c.queueState("\(once)"), "COMPLETED None", "nothing was requeued")
 
     // --requeue (SLURM's default too): requeued under the same id, Restarts and
-    // SLURM_RESTART_COUNT count the runs.
-    let again = try c.submit(["--requeue", "--open-mode=append", "--wait", "--wrap", "echo run $SLURM_RESTART_COUNT"])
+    // SLURM_RESTART_COUNT count the runs (SLURM leaves the variable unset on the first run).
+    let again = try c.submit(["--requeue", "--open-mode=append", "--wait", "--wrap", "echo run ${SLURM_RESTART_COUNT:-0}"])
     show = try c.run(["scontrol", "show", "job", "\(again)"]).out
     XCTAssertTrue(show.contains("Requeue=1 Restarts=0 "), show)
     for expected in ["run 0\nrun 1\n", "run 0\nrun 1\nrun 2\n"] {
@@ -118,8 +118,8 @@ final class SbatchLifecycleTests: XCTestCase {
       """
       #!/bin/bash
       #SBATCH --open-mode=append
-      echo "run $SLURM_RESTART_COUNT"
-      if [ "$SLURM_RESTART_COUNT" = 0 ]; then scontrol requeue $SLURM_JOB_ID; sleep 30; fi
+      echo "run ${SLURM_RESTART_COUNT:-0}"
+      if [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then scontrol requeue $SLURM_JOB_ID; sleep 30; fi
 
       """)
     try c.startDaemon()
@@ -139,8 +139,8 @@ final class SbatchLifecycleTests: XCTestCase {
       """
       #!/bin/bash
       #SBATCH --open-mode=append
-      echo "run $SLURM_RESTART_COUNT"
-      if [ "$SLURM_RESTART_COUNT" = 0 ]; then sleep 1; kill -9 $PPID; sleep 30; fi
+      echo "run ${SLURM_RESTART_COUNT:-0}"
+      if [ "${SLURM_RESTART_COUNT:-0}" = 0 ]; then sleep 1; kill -9 $PPID; sleep 30; fi
 
       """)
     try c.startDaemon()

@@ -315,6 +315,8 @@ final class SideRun {
       for key in ["SLURMD_NODENAME", "SLURM_JOB_NODELIST", "SLURM_NODELIST"] where l == "\(key)=\(node)" {
         l = "\(key)=<node>"
       }
+      // srun's report of a failed step names the node.
+      if l.hasPrefix("srun: error: \(node): ") { l = "srun: error: <node>: " + l.dropFirst(14 + node.count) }
       lines.append(l)
     }
     return mask(lines.joined(separator: "\n"), labels: false)
