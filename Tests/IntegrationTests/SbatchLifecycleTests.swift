@@ -87,7 +87,9 @@ final class SbatchLifecycleTests: XCTestCase {
 
     // --requeue (SLURM's default too): requeued under the same id, Restarts and
     // SLURM_RESTART_COUNT count the runs (SLURM leaves the variable unset on the first run).
-    let again = try c.submit(["--requeue", "--open-mode=append", "--wait", "--wrap", "echo run ${SLURM_RESTART_COUNT:-0}"])
+    let again = try c.submit([
+      "--requeue", "--open-mode=append", "--wait", "--wrap", "echo run ${SLURM_RESTART_COUNT:-0}",
+    ])
     show = try c.run(["scontrol", "show", "job", "\(again)"]).out
     XCTAssertTrue(show.contains("Requeue=1 Restarts=0 "), show)
     for expected in ["run 0\nrun 1\n", "run 0\nrun 1\nrun 2\n"] {
