@@ -96,6 +96,10 @@ public struct TransformConfig: Sendable, Hashable {
 
   /// The permutation the config asks for, for images of `sampleShape` ([H, W, C]); nil when off.
   public func permutation(sampleShape: [Int]) throws(EngineError) -> ImagePermutation? {
+    guard permutes else { return nil }
+    guard sampleShape.count == 3 else {
+      throw EngineError(.config, "block and pixel shuffles apply to [H, W, C] images, not samples of \(sampleShape)")
+    }
     let (h, w, c) = (sampleShape[0], sampleShape[1], sampleShape[2])
     if blockShuffle > 0 {
       return try ImagePermutation.blockShuffle(height: h, width: w, channels: c, block: blockShuffle, seed: shuffleSeed)
