@@ -49,6 +49,42 @@ final class EngineJobTests: XCTestCase {
     XCTAssertTrue(r.err.contains("did you mean 'optimizer.base_lr'"), r.err)
     XCTAssertFalse(FileManager.default.fileExists(atPath: c.home + "/orch.db"))
   }
+
+  /// An unknown transform and a block size that does not divide the dataset's images fail the
+  /// submission at the entry, before anything is queued.
+  func testBadTransformsAreBadInputAtSubmit() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/p100_bad.yaml",
+      """
+      register:
+        - key: ok/{data.block_shuffle}
+          engine: train
+          bindings: {data.name: digits, model.arch: cnn}
+          axes: {data.block_shuffle: [1, 2, 4, 8]}
+        - key: blk3
+          engine: train
+          bindings: {data.name: digits, model.arch: cnn, data.block_shuffle: 3}
+        - key: patch
+          engine: train
+          bindings: {data.name: digits, spurious.type: squares}
+      """)
+    for (match, mentions) in [
+      (
+        "blk3", ["p100_bad.yaml:6:", "'data.block_shuffle' (3) does not divide the 8×8 images of digits", "1, 2, 4, 8"]
+      ),
+      (
+        "patch", ["p100_bad.yaml:9:", "'spurious.type' expects one of none, square, gaussian", "did you mean 'square'"]
+      ),
+    ] {
+      let r = try c.run(["submit", "sweeps", "--match", match])
+      XCTAssertEqual(r.code, 2, r.err)
+      XCTAssertEqual(r.err.split(separator: "\n").count, 1, r.err)
+      for m in mentions { XCTAssertTrue(r.err.contains(m), "'\(m)' in: \(r.err)") }
+      XCTAssertFalse(FileManager.default.fileExists(atPath: c.home + "/orch.db"), "nothing queued")
+    }
+    XCTAssertEqual(try c.run(["submit", "sweeps", "--match", "^ok/", "--no-daemon"]).code, 0)
+  }
 }
 
 /// `train.finetune_from: KEY@E001 | KEY@latest` waits for that config and starts from its checkpoint.

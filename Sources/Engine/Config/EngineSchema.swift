@@ -61,14 +61,15 @@ private let positive: @Sendable (ConfigValue) -> String? = { v in (v.number ?? 0
 /// `train.`) are checked, plus names whose namespace is a typo of one; other bindings (`init`,
 /// `seed`, … used only in key templates) pass through untouched.
 public enum EngineSchema {
-  public static let namespaces = ["data.", "model.", "optimizer.", "lr_scheduler.", "train."]
+  public static let namespaces = ["data.", "model.", "optimizer.", "lr_scheduler.", "train.", "spurious."]
 
   public static let bindings: [BindingSpec] = [
     // data
     BindingSpec(
       "data.name", .string, "digits",
-      "built-in dataset (digits, mnist1d), a dataset directory name under the data root, or a path to a directory of"
-        + " {split}_x.npy or {split}_feats.npy with {split}_targets.npy or {split}_y.npy"),
+      "built-in dataset (digits, mnist1d; generated on first use: glyphs, glyphs_heldout, digits_rgb), a dataset"
+        + " directory name under the data root, or a path to a directory of {split}_x.npy or {split}_feats.npy with"
+        + " {split}_targets.npy or {split}_y.npy"),
     BindingSpec("data.normalize", .bool, true, "standardise inputs with per-channel mean/std of the train split"),
     BindingSpec(
       "data.layout", .choice(["auto", "NCHW", "NHWC"]), "auto",
@@ -79,6 +80,13 @@ public enum EngineSchema {
       "data.augment.crop_padding", .int, 0, "random crop with this zero padding on each side (0 = off)",
       rule: atLeast(0)),
     BindingSpec("data.augment.flip", .bool, false, "random horizontal flip"),
+    BindingSpec(
+      "data.block_shuffle", .int, 0,
+      "split images into b×b blocks and permute the blocks with one fixed permutation (0 = off); b divides H and W",
+      rule: atLeast(0)),
+    BindingSpec(
+      "data.pixel_shuffle", .bool, false, "permute all H·W·C entries of every image with one fixed permutation"),
+    BindingSpec("data.shuffle_seed", .int, 0, "seed of the block or pixel permutation"),
     // model
     BindingSpec("model.arch", .choice(Architecture.allCases.map(\.rawValue)), "mlp", "architecture"),
     BindingSpec(
@@ -138,6 +146,18 @@ public enum EngineSchema {
     BindingSpec(
       "train.transfer", .choice(["FULL", "FIXED"]), "FULL",
       "FULL trains everything; FIXED freezes the backbone (and its BatchNorm statistics) and trains the head"),
+    // spurious
+    BindingSpec(
+      "spurious.type", .choice(TransformConfig.SpuriousType.allCases.map(\.rawValue)), "none",
+      "spurious feature added after augmentation: square (yellow, top-left, side H/4) or gaussian (fixed pattern)"),
+    BindingSpec(
+      "spurious.fraction", .double, 1.0, "fraction of the images of spurious.classes that carry it, in every split",
+      rule: inUnit(closedTop: true)),
+    BindingSpec("spurious.classes", .intList, [], "classes whose images may carry it; empty = every class"),
+    BindingSpec(
+      "spurious.scale", .double, 0.05, "gaussian: pattern scale as a fraction of the data's value range",
+      rule: atLeast(0)),
+    BindingSpec("spurious.seed", .int, 0, "seed of the gaussian pattern and of which images are marked"),
   ]
 
   static let byName: [String: BindingSpec] = Dictionary(uniqueKeysWithValues: bindings.map { ($0.name, $0) })

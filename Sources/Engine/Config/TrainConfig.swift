@@ -1,4 +1,5 @@
 import Crypto
+
 /// How a 4-D image array is laid out on disk.
 public enum DataLayout: String, Sendable, Hashable {
   case auto, nchw = "NCHW", nhwc = "NHWC"
@@ -70,6 +71,8 @@ public struct TrainConfig: Sendable, Hashable {
   /// nil: train from scratch.
   public let finetuneFrom: String?
   public let transfer: TransferMode
+  /// `data.block_shuffle`, `data.pixel_shuffle`, `data.shuffle_seed`, `spurious.*`.
+  public let transforms: TransformConfig
 
   /// Resolved engine bindings (every schema name, defaults filled in, values normalised).
   public let bindings: [String: ConfigValue]
@@ -142,6 +145,7 @@ public struct TrainConfig: Sendable, Hashable {
     let from = string("train.finetune_from")
     finetuneFrom = from.isEmpty ? nil : from
     transfer = TransferMode(rawValue: string("train.transfer"))!
+    transforms = try TransformConfig(bindings: b)
 
     // Rules that involve more than one binding.
     if dataName.isEmpty { throw EngineError(.config, "binding 'data.name' must not be empty") }

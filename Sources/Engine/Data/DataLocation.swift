@@ -2,7 +2,8 @@ import Foundation
 
 /// Where datasets named in `data.name` are found.
 public enum DataLocation {
-  /// Datasets shipped in the project's `data/` folder.
+  /// Datasets shipped in the project's `data/` folder (`GeneratedDatasets.names` are generated
+  /// there on first use).
   public static let builtins = ["digits", "mnist1d"]
 
   /// The data root, the one place this is decided: `ORCH_DATA_DIR` when set; otherwise the
@@ -50,6 +51,9 @@ public enum DataLocation {
       return path
     }
     let root = root(environment: environment)
+    if let root, GeneratedDatasets.names.contains(name) {
+      return try GeneratedDatasets.materialize(name, root: root)
+    }
     if let root, isDirectory(root + "/" + name) { return root + "/" + name }
     if isDirectory(name) { return name }
     guard let root else {

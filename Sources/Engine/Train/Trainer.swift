@@ -18,7 +18,8 @@ public struct Trainer {
   public var runDir: String
   public var events: EventSink
   public var hooks: TrainHooks
-  /// Pre-loaded data (already normalised as wanted); nil loads `config.dataName`.
+  /// Pre-loaded data (already normalised as wanted; the config's transforms still apply); nil
+  /// loads `config.dataName`.
   public var dataset: Dataset?
 
   public init(
@@ -34,8 +35,12 @@ public struct Trainer {
   public func run() throws(EngineError) -> TrainResult {
     configureBLASThreads()
     let dir = runDir.hasPrefix("/") ? runDir : FileManager.default.currentDirectoryPath + "/" + runDir
-    let data: Dataset
-    if let dataset { data = dataset } else { data = try Dataset.load(for: config) }
+    let data: PreparedData
+    if let dataset {
+      data = try PreparedData.prepare(dataset, config: config.transforms, normalize: false)
+    } else {
+      data = try PreparedData.load(for: config)
+    }
     let session = try TrainingSession(config: config, runDir: dir, dataset: data, events: events, hooks: hooks)
     return try session.run()
   }
@@ -100,6 +105,9 @@ final class TrainingSession {
   let config: TrainConfig
   let runDir: String
   let dataset: Dataset
+  /// The spurious patch for the train split's marked samples, applied after augmentation.
+  let patch: SpuriousPatch?
+  let trainMarked: [Bool]
   let events: EventSink
   let hooks: TrainHooks
   let model: Model
@@ -117,12 +125,17 @@ final class TrainingSession {
   var skipped: [String] = []
   var resumedFrom: Int?
   private var evalLogits: [Float]  // [evalBatch, classes]
+  private(set) var patchedInputs: [Float]  // [batchSize, sampleSize] when patching, else empty
 
-  init(config: TrainConfig, runDir: String, dataset: Dataset, events: EventSink, hooks: TrainHooks) throws(EngineError)
+  init(config: TrainConfig, runDir: String, dataset data: PreparedData, events: EventSink, hooks: TrainHooks)
+    throws(EngineError)
   {
+    let dataset = data.dataset
     self.config = config
     self.runDir = runDir
     self.dataset = dataset
+    patch = data.patch
+    trainMarked = data.trainMarked
     self.events = events
     self.hooks = hooks
     let augmentation = Augmentation(cropPadding: config.cropPadding, flip: config.flip)
@@ -145,6 +158,7 @@ final class TrainingSession {
       augmentation: augmentation)
     schedule = config.schedule
     evalLogits = [Float](repeating: 0, count: min(evalBatch, maxBatch) * dataset.classes)
+    patchedInputs = [Float](repeating: 0, count: patch == nil ? 0 : loader.inputs.count)
   }
 
   func log(_ line: String) { hooks.log?(line) }
@@ -172,8 +186,10 @@ final class TrainingSession {
       let start = monotonicSeconds()
       for b in 0..<stepsPerEpoch {
         let n = loader.load(batch: b, rng: &augmentRNG)
+        if let patch { patchBatch(patch, index: b, count: n) }
         let r = model.trainBatch(
-          input: loader.inputs, labels: loader.labels, batch: n, labelSmoothing: smoothing, rng: &dropoutRNG)
+          input: patch == nil ? loader.inputs : patchedInputs, labels: loader.labels, batch: n,
+          labelSmoothing: smoothing, rng: &dropoutRNG)
         if clip > 0 { clipGradientNorm(&model.gradients, ranges: model.trainableRanges, maxNorm: clip) }
         let lr = schedule.learningRate(base: Float(config.baseLR), step: step, stepsPerEpoch: stepsPerEpoch)
         optimizer.step(
@@ -234,6 +250,17 @@ final class TrainingSession {
     TrainResult(
       metrics: stopped ? [:] : (lastMetrics ?? [:]), epoch: epoch, step: step, resumedFrom: resumedFrom,
       skippedCheckpoints: skipped, checkpoints: written, predictionsPath: predictions, stopped: stopped)
+  }
+
+  /// Copies batch `index` (of `count` samples) from the loader and patches its marked samples.
+  func patchBatch(_ patch: SpuriousPatch, index: Int, count: Int) {
+    let size = dataset.sampleSize
+    let start = index * loader.batchSize
+    let (inputs, order, marked) = (loader.inputs, loader.order, trainMarked)
+    patchedInputs.withUnsafeMutableBufferPointer { out in
+      out.baseAddress!.update(from: inputs, count: count * size)
+      for i in 0..<count where marked[order[start + i]] { patch.apply(to: out.baseAddress! + i * size) }
+    }
   }
 
   // MARK: Evaluation

@@ -1,14 +1,27 @@
 import Engine
 
 /// Engine configs are checked against the engine's binding schema before anything is stored:
-/// an unknown name fails with the entry's location and the closest valid name.
+/// an unknown name fails with the entry's location and the closest valid name. The data
+/// transforms are checked against the dataset's image shape when the dataset can be found here
+/// (a block size that does not divide the image, a transform on feature vectors).
 enum EngineBindings {
   static func check(_ selection: Submitter.Selection) throws(OrchError) {
     var seen = Set<String>()
+    var shapes: [String: (shape: [Int], kind: Dataset.Kind)?] = [:]
     var failure: OrchError?
     selection.forEach { _, config in
       guard failure == nil, case .engine = config.kind, seen.insert(config.hash).inserted else { return }
-      do { _ = try EngineSchema.validate(configJSON: config.canonicalJSON) } catch {
+      do {
+        let train = try EngineSchema.validate(configJSON: config.canonicalJSON)
+        guard !train.transforms.isIdentity else { return }
+        let probeKey = "\(train.layout.rawValue) \(train.dataName)"
+        if shapes[probeKey] == nil {
+          shapes[probeKey] = .some(TransformConfig.probeSampleShape(dataName: train.dataName, layout: train.layout))
+        }
+        if let (shape, kind) = shapes[probeKey]! {
+          try train.transforms.check(sampleShape: shape, kind: kind, dataName: train.dataName)
+        }
+      } catch {
         failure = OrchError.badInput("config '\(config.key)': \(error)", at: config.location)
       }
     }
