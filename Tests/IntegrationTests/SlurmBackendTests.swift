@@ -138,6 +138,32 @@ final class SlurmBackendTests: XCTestCase {
     XCTAssertEqual(compared, 11)
   }
 
+  func testARunningDaemonCollectsSlurmJobsByItself() throws {
+    let slurm = try RealSlurm.find()
+    let c = try Cluster()
+    try c.write(
+      "sweeps/pi.yaml",
+      """
+      register:
+        - key: "pi/{i}"
+          command: [/bin/sh, -c, 'echo "$0" >&3', '{{"type":"done","metrics":{{"i":{i}}}}}']
+          axes: {i: range(0, 3)}
+      """)
+    try c.startDaemon(env: slurm.env.merging(["ORCH_SLURM_COLLECT_INTERVAL": "0.5"]) { a, _ in a })
+    let r = try c.run(["submit", "sweeps/pi.yaml", "--backend", "slurm", "--output-root", c.runs], env: slurm.env)
+    XCTAssertEqual(r.code, 0, r.err)
+    // `orch results` only reads the store (queue and history would collect themselves).
+    try c.waitUntil("the daemon collected every element", timeout: 120) {
+      let out = try c.run(["results", "pi", "--json"]).out
+      let rows = (try? JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]]) ?? []
+      return rows.count == 3 && rows.allSatisfy { $0["state"] as? String == "COMPLETED" }
+    }
+    let out = try c.run(["results", "pi", "--json"]).out
+    let rows = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [[String: Any]]
+    XCTAssertEqual(
+      rows.compactMap { ($0["metrics"] as? [String: Double])?["i"] }.sorted(), [0, 1, 2], out)
+  }
+
   func keyed(_ rows: [[String: Any]]) throws -> [String: [String: Any]] {
     var out: [String: [String: Any]] = [:]
     for var row in rows {
