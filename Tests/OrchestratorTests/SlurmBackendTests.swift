@@ -3,6 +3,7 @@ import XCTest
 
 @testable import Orchestrator
 @testable import Store
+@testable import Worker
 
 /// What the SLURM backend reads from SLURM (records of `scontrol show job -o` and of the job
 /// completion log) and what it writes for it (sbatch scripts).
@@ -65,5 +66,99 @@ final class SlurmBackendTests: XCTestCase {
     let options = SlurmOptions(partition: "cpu", parallelism: 4, sbatchArgs: ["--qos=short"])
     XCTAssertEqual(SlurmOptions.decode(options.encoded()), options)
     XCTAssertEqual(SlurmOptions.decode(nil), SlurmOptions())
+  }
+}
+
+/// The submission side against a stand-in `sbatch` that records its calls and answers ids from 100.
+final class SlurmSubmitterTests: XCTestCase {
+  var dir: String!
+
+  override func setUpWithError() throws {
+    dir = NSTemporaryDirectory() + "orch-slurm-submit-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+  }
+
+  override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+  func testArraysSplitAtMaxArraySizeAndFineTunesFollowTheirSource() throws {
+    let sbatch = dir + "/sbatch"
+    try """
+    #!/bin/sh
+    n=$(cat \(dir!)/n 2>/dev/null || echo 100)
+    echo $((n + 1)) > \(dir!)/n
+    echo "$@" >> \(dir!)/calls
+    echo "$n;cluster"
+    """.write(toFile: sbatch, atomically: true, encoding: .utf8)
+    chmod(sbatch, 0o755)
+    let home = try OrchHome(path: dir + "/home")
+    let store = try home.openStore()
+    let first = try store.submit(now: 1) { tx in
+      let jobs = (0..<6).map {
+        NewJob(
+          arrayIndex: $0, key: "k\($0)", configHash: "h\($0)",
+          config: $0 == 5 ? #"{"bindings":{},"engine":"train"}"# : #"{"bindings":{},"command":["/bin/true"]}"#,
+          resources: JobResources(cpus: 1, timeLimit: 90, memLimit: 1 << 30))
+      }
+      let id = try tx.insert(
+        array: NewArray(sweep: "s", name: "s", source: "x", isArray: true, launch: "{}", outputRoot: dir + "/runs"),
+        jobs: jobs, dependencies: [])
+      try tx.assignToSlurm(jobIDs: (0..<6).map { id + $0 })
+      return id
+    }
+    let jobs = try store.slurmJobs(ids: (0..<6).map { first + $0 })
+    let submitter = SlurmSubmitter(
+      store: store, home: home, commands: SlurmCommands(sbatch: sbatch, scontrol: "/bin/false", scancel: "/bin/false"),
+      maxArraySize: 2, workerBinary: "/opt/orch-worker", cwd: dir)
+    // k5 fine-tunes from k1.
+    let arrays = try submitter.submit(
+      jobs: jobs, options: SlurmOptions(partition: "cpu", parallelism: 3, sbatchArgs: ["--qos=short"]),
+      sources: [first + 5: "k1"], label: "t")
+    XCTAssertEqual(arrays.map(\.slurmJobID), [100, 101, 102, 103])
+    XCTAssertEqual(arrays.map(\.jobs.count), [2, 2, 1, 1])
+    XCTAssertEqual(arrays.map(\.dependency), [nil, nil, nil, "afterok:100_1"])
+    let calls = try String(contentsOfFile: dir + "/calls", encoding: .utf8).split(separator: "\n")
+    XCTAssertEqual(calls.count, 4)
+    XCTAssertTrue(calls[0].hasPrefix("--parsable --qos=short "), String(calls[0]))
+    XCTAssertTrue(calls[3].hasPrefix("--parsable --dependency=afterok:100_1 --qos=short "), String(calls[3]))
+    let script = try String(contentsOfFile: home.path + "/slurm/t/array-1.sbatch", encoding: .utf8)
+    XCTAssertTrue(script.contains("#SBATCH --array=0-1%3\n"), script)
+    XCTAssertTrue(script.contains("#SBATCH --time=0-00:01:30\n"), script)
+    XCTAssertTrue(script.contains("#SBATCH --mem=1024M\n"), script)
+    XCTAssertTrue(script.contains("#SBATCH --partition=cpu\n"), script)
+    XCTAssertTrue(script.hasSuffix("--offset 2\n"), script)
+    // Manifest line offset + i is element i's config; the engine job has no argv.
+    let lines = try String(contentsOfFile: home.path + "/slurm/t/manifest.jsonl", encoding: .utf8).split(
+      separator: "\n")
+    XCTAssertEqual(lines.count, 6)
+    let entries = try lines.map { try JSONDecoder().decode(SlurmManifestEntry.self, from: Data($0.utf8)) }
+    XCTAssertEqual(entries.map(\.key), ["k0", "k1", "k2", "k3", "k4", "k5"])
+    XCTAssertEqual(entries[0].argv, ["/bin/true"])
+    XCTAssertNil(entries[5].argv)
+    XCTAssertEqual(entries.map(\.attempt), [1, 1, 1, 1, 1, 1])
+    let stored = try store.slurmJobs(ids: (0..<6).map { first + $0 })
+    XCTAssertEqual(stored.map(\.slurmID), ["100_0", "100_1", "101_0", "101_1", "102_0", "103_0"])
+    XCTAssertEqual(stored.map(\.attempt), [1, 1, 1, 1, 1, 1])
+  }
+
+  func testAFailedSbatchFailsTheJobsItDidNotSubmit() throws {
+    let home = try OrchHome(path: dir + "/home")
+    let store = try home.openStore()
+    let first = try store.submit(now: 1) { tx in
+      let id = try tx.insert(
+        array: NewArray(sweep: "s", name: "s", source: "x", isArray: true, launch: "{}", outputRoot: dir + "/runs"),
+        jobs: [NewJob(arrayIndex: 0, key: "k", configHash: "h", config: "{}", resources: JobResources())],
+        dependencies: [])
+      try tx.assignToSlurm(jobIDs: [id])
+      return id
+    }
+    let submitter = SlurmSubmitter(
+      store: store, home: home,
+      commands: SlurmCommands(sbatch: "/bin/false", scontrol: "/bin/false", scancel: "/bin/false"),
+      maxArraySize: 10, workerBinary: "/opt/orch-worker", cwd: dir)
+    XCTAssertThrowsError(
+      try submitter.submit(jobs: try store.slurmJobs(ids: [first]), options: SlurmOptions(), sources: [:], label: "f"))
+    let job = try store.slurmJobs(ids: [first])[0]
+    XCTAssertEqual(job.state, .failed)
+    XCTAssertTrue(job.reason?.hasPrefix("sbatch failed") == true, job.reason ?? "")
   }
 }
