@@ -164,6 +164,38 @@ final class SlurmBackendTests: XCTestCase {
       rows.compactMap { ($0["metrics"] as? [String: Double])?["i"] }.sorted(), [0, 1, 2], out)
   }
 
+  func testCancelScancelsRunningAndPendingElements() throws {
+    let slurm = try RealSlurm.find()
+    let c = try Cluster()
+    try c.write(
+      "sweeps/naps.yaml",
+      """
+      register:
+        - key: "nap/{i}"
+          command: [/bin/sleep, "300"]
+          axes: {i: range(0, 3)}
+      """)
+    let r = try c.run(
+      ["submit", "sweeps/naps.yaml", "--backend", "slurm", "--array-parallelism", "1", "--output-root", c.runs],
+      env: slurm.env)
+    XCTAssertEqual(r.code, 0, r.err)
+    try c.waitUntil("one element runs", timeout: 60) {
+      try c.states(sweep: "naps").values.contains("RUNNING")
+    }
+    let rows = try keyed(c.historyRows())
+    let array = try XCTUnwrap((rows["nap/0"]?["slurmID"] as? String)?.split(separator: "_").first)
+    let cancel = try c.run(["cancel", "--sweep", "naps"], env: slurm.env)
+    XCTAssertEqual(cancel.code, 0, cancel.err)
+    XCTAssertTrue(cancel.out.contains("cancelled 3 SLURM job(s)"), cancel.out)
+    XCTAssertEqual(Set(try c.states(sweep: "naps").values), ["CANCELLED"])
+    // SLURM has nothing of that array left to run.
+    try c.waitUntil("SLURM ended the array", timeout: 60) {
+      let q = try runProgram("/usr/bin/squeue", ["-h", "-j", String(array)], cwd: "/", env: slurm.env)
+      return q.out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+    }
+    XCTAssertEqual(Set(try c.states(sweep: "naps").values), ["CANCELLED"])
+  }
+
   func keyed(_ rows: [[String: Any]]) throws -> [String: [String: Any]] {
     var out: [String: [String: Any]] = [:]
     for var row in rows {
