@@ -162,3 +162,59 @@ final class SlurmSubmitterTests: XCTestCase {
     XCTAssertTrue(job.reason?.hasPrefix("sbatch failed") == true, job.reason ?? "")
   }
 }
+
+/// Collection against a stand-in `scontrol` that has forgotten the job: states come from the
+/// job-completion log, events from the run directories, and a second pass adds nothing.
+final class SlurmCollectorTests: XCTestCase {
+  func testForgottenJobsAreCollectedFromTheCompletionLogOnce() throws {
+    let dir = NSTemporaryDirectory() + "orch-slurm-collect-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try FileManager.default.createDirectory(atPath: dir + "/runs/k0", withIntermediateDirectories: true)
+    let scontrol = dir + "/scontrol"
+    try """
+    #!/bin/sh
+    if [ "$2" = config ]; then echo "JobCompLoc              = \(dir)/jobcomp.log"; exit 0; fi
+    echo "slurm_load_jobs error: Invalid job id specified" >&2
+    exit 1
+    """.write(toFile: scontrol, atomically: true, encoding: .utf8)
+    chmod(scontrol, 0o755)
+    try """
+    JobId=501 UserId=u(1) Name=s JobState=COMPLETED StartTime=2026-11-22T10:00:00 EndTime=2026-11-22T10:00:05 ArrayJobId=500 ArrayTaskId=0 DerivedExitCode=0:0 ExitCode=0:0
+    JobId=502 UserId=u(1) Name=s JobState=FAILED StartTime=2026-11-22T10:00:00 EndTime=2026-11-22T10:00:01 ArrayJobId=500 ArrayTaskId=1 DerivedExitCode=0:0 ExitCode=2:0
+    JobId=503 UserId=u(1) Name=other JobState=COMPLETED ArrayJobId=499 ArrayTaskId=1 ExitCode=0:0
+
+    """.write(toFile: dir + "/jobcomp.log", atomically: true, encoding: .utf8)
+    try """
+    {"type":"metric","name":"loss","value":0.5,"epoch":1,"seq":1}
+    {"type":"done","metrics":{"acc":0.9},"seq":2}
+
+    """.write(toFile: dir + "/runs/k0/events.jsonl", atomically: true, encoding: .utf8)
+
+    let store = try JobStore(path: dir + "/orch.db")
+    let first = try store.submit(now: 1) { tx in
+      let id = try tx.insert(
+        array: NewArray(sweep: "s", name: "s", source: "x", isArray: true, launch: "{}", outputRoot: dir + "/runs"),
+        jobs: (0..<2).map { (i: Int) in
+          NewJob(arrayIndex: i, key: "k\(i)", configHash: "h\(i)", config: "{}", resources: JobResources())
+        }, dependencies: [])
+      try tx.assignToSlurm(jobIDs: [id, id + 1])
+      return id
+    }
+    try store.recordSlurmSubmission([(first, 1, "500_0"), (first + 1, 1, "500_1")])
+    let collector = SlurmCollector(
+      store: store, commands: SlurmCommands(sbatch: "/bin/false", scontrol: scontrol, scancel: "/bin/false"))
+    let jobs = try store.activeSlurmJobs()
+    XCTAssertEqual(try collector.collect(sweep: nil), .init(jobs: 2, events: 2, changed: 2))
+    let rows = try store.jobs(JobFilter())
+    XCTAssertEqual(rows.map(\.state), [.completed, .failed])
+    XCTAssertEqual(rows[1].exitCode, 2)
+    XCTAssertEqual(rows[1].reason, "NonZeroExitCode")
+    XCTAssertEqual((rows[0].endTime ?? 0) - (rows[0].startTime ?? 0), 5)
+    XCTAssertEqual(try store.finalMetrics(jobIDs: [first])[first], ["acc": 0.9])
+    // Again: nothing left to collect; and the same observations forced through change nothing.
+    XCTAssertEqual(try collector.collect(sweep: nil), .init())
+    XCTAssertEqual(try collector.collect(jobs), .init(jobs: 2, events: 0, changed: 0))
+    XCTAssertEqual(try store.metrics(jobID: first).count, 2)
+    XCTAssertEqual(try store.attempts(jobID: first + 1).map(\.state), ["FAILED"])
+  }
+}
