@@ -164,6 +164,41 @@ final class SlurmBackendTests: XCTestCase {
       rows.compactMap { ($0["metrics"] as? [String: Double])?["i"] }.sorted(), [0, 1, 2], out)
   }
 
+  func testWaitCollectsUntilEveryElementEndedAndFailsIfOneFailed() throws {
+    let slurm = try RealSlurm.find()
+    let c = try Cluster()
+    try c.write(
+      "sweeps/exits.yaml",
+      """
+      register:
+        - key: "exit/{code}"
+          command: [/bin/sh, -c, "exit {code}"]
+          axes: {code: [0, 3]}
+          resources: {time: "5:00", mem: 100M}
+      """)
+    let r = try c.run(
+      ["submit", "sweeps/exits.yaml", "--backend", "slurm", "--output-root", c.runs, "--wait"], env: slurm.env)
+    XCTAssertEqual(r.code, 1, r.out + r.err)
+    XCTAssertTrue(r.out.contains("1 completed, 1 not completed"), r.out)
+    let rows = try keyed(c.historyRows())
+    XCTAssertEqual(rows["exit/0"]?["state"] as? String, "COMPLETED")
+    XCTAssertEqual(rows["exit/3"]?["state"] as? String, "FAILED")
+    XCTAssertEqual(rows["exit/3"]?["exitCode"] as? Int, 3)
+    // The sweep's resources became the array's directives.
+    let script = try String(contentsOfFile: try XCTUnwrap(Self.scripts(c.home).first), encoding: .utf8)
+    XCTAssertTrue(script.contains("#SBATCH --time=0-00:05:00\n"), script)
+    XCTAssertTrue(script.contains("#SBATCH --mem=100M\n"), script)
+  }
+
+  static func scripts(_ home: String) -> [String] {
+    let root = home + "/slurm"
+    let dirs = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+    return dirs.sorted().flatMap { d in
+      ((try? FileManager.default.contentsOfDirectory(atPath: root + "/" + d)) ?? []).filter { $0.hasSuffix(".sbatch") }
+        .sorted().map { root + "/" + d + "/" + $0 }
+    }
+  }
+
   func testCancelScancelsRunningAndPendingElements() throws {
     let slurm = try RealSlurm.find()
     let c = try Cluster()
