@@ -143,15 +143,9 @@ struct Cancel: ParsableCommand {
       }
     }
     // SLURM's jobs: scancel their elements, then record them cancelled.
-    let slurmJobs = try storeCall { () throws(StoreError) in try store.slurmJobs(ids: Array(Set(targets))) }
-      .filter { $0.slurmID != nil && !$0.state.isTerminal }
-    if !slurmJobs.isEmpty {
-      let commands = try SlurmCommands.locate()
-      try commands.cancel(slurmJobs.compactMap(\.slurmID))
-      try SlurmCollector(store: store, commands: commands).cancelled(slurmJobs)
-      let done = Set(slurmJobs.map(\.id))
-      targets.removeAll { done.contains($0) }
-    }
+    let slurmJobs = try SlurmCancel.cancel(targets, store: store)
+    let done = Set(slurmJobs.map(\.id))
+    targets.removeAll { done.contains($0) }
     let pendingCancelled = try storeCall { () throws(StoreError) in
       try store.cancelPending(ids: targets, now: Posix.now())
     }

@@ -107,3 +107,17 @@ struct SlurmCollector {
       jobs.map { ($0, SlurmObservation(state: .cancelled, reason: "Cancelled", startTime: nil, endTime: now)) })
   }
 }
+
+/// `orch cancel` and `orch scancel` of jobs SLURM runs: `scancel` on their elements, then the store.
+enum SlurmCancel {
+  /// Cancels the unfinished SLURM jobs among `ids`; returns them (the caller handles the rest).
+  static func cancel(_ ids: [Int64], store: JobStore) throws(OrchError) -> [SlurmJob] {
+    let jobs = try storeCall { () throws(StoreError) in try store.slurmJobs(ids: Array(Set(ids))) }
+      .filter { $0.slurmID != nil && !$0.state.isTerminal }
+    guard !jobs.isEmpty else { return [] }
+    let commands = try SlurmCommands.locate()
+    try commands.cancel(jobs.compactMap(\.slurmID))
+    try SlurmCollector(store: store, commands: commands).cancelled(jobs)
+    return jobs
+  }
+}
