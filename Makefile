@@ -30,6 +30,7 @@ bench: release
 	bench/expand/run.sh
 	bench/idle/run.sh
 	bench/engine/run.sh
+	bench/slurm/run.sh
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

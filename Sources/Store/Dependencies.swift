@@ -36,7 +36,9 @@ public struct TargetElement: Sendable {
 
 extension JobStore {
   public static func waitingArrays(_ db: Database) throws -> [WaitingArray] {
-    let ids = try Int64.fetchAll(db, sql: "SELECT DISTINCT array_id FROM jobs WHERE state = 'PENDING' AND ready = 0")
+    // SLURM's jobs wait on SLURM's dependencies, not on the daemon's check.
+    let ids = try Int64.fetchAll(
+      db, sql: "SELECT DISTINCT array_id FROM jobs WHERE state = 'PENDING' AND ready = 0 AND backend IS NULL")
     return try ids.map { id in
       let array = try Row.fetchOne(
         db, sql: "SELECT name, dep_or, kill_on_invalid_dep FROM arrays WHERE id = ?", arguments: [id])!

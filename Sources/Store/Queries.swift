@@ -21,6 +21,9 @@ public struct JobRow: Sendable, Codable {
   public var startTime: Double?
   public var endTime: Double?
   public var runDir: String
+  /// `slurm` for jobs SLURM runs (nil: the local daemon), and the SLURM element of the attempt.
+  public var backend: String?
+  public var slurmID: String?
 
   public var display: String { JobStore.display(arrayID: arrayID, index: arrayIndex, isArray: isArray) }
 }
@@ -109,7 +112,7 @@ extension JobStore {
         sql: """
           SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
             j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
-            a.output_root || '/' || j.key
+            a.output_root || '/' || j.key, j.backend, j.slurm_id
           FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
           \(whereSQL) ORDER BY j.id
           """, arguments: StatementArguments(args))
@@ -118,7 +121,7 @@ extension JobStore {
           id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
           state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
           exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
-          endTime: r[17], runDir: r[18])
+          endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20])
       }
     }
   }
@@ -189,10 +192,11 @@ extension JobStore {
   /// `jobs` rows of one array (two arguments: the array id twice), as a rowid range.
   static let inArray = "id >= ? AND id < (SELECT id + size FROM arrays WHERE id = ?)"
 
-  /// The columns a requeue by the user resets: a fresh attempt budget, same id, same config.
+  /// The columns a requeue by the user resets: a fresh attempt budget, same id, same config, back
+  /// on the local daemon (a SLURM resubmission assigns it to SLURM again in the same transaction).
   static let backToQueue = """
     state = 'PENDING', reason = NULL, ready = 1, held = 0, tries = 0, exit_code = NULL, signal = NULL,
-    start_time = NULL, end_time = NULL
+    start_time = NULL, end_time = NULL, backend = NULL, slurm_id = NULL
     """
 
   /// Requeues finished jobs (`orch retry`).

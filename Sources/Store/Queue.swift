@@ -85,7 +85,7 @@ extension JobStore {
           end_time = NULL, reason = NULL, exit_code = NULL, signal = NULL
         WHERE id = (
           SELECT j.id FROM jobs j INDEXED BY jobs_claim JOIN arrays a ON a.id = j.array_id
-          WHERE j.state = 'PENDING' AND j.ready = 1 AND j.held = 0 AND j.cpus <= ?
+          WHERE j.state = 'PENDING' AND j.ready = 1 AND j.held = 0 AND j.backend IS NULL AND j.cpus <= ?
             AND (a.throttle IS NULL OR a.running < a.throttle)
           ORDER BY j.priority DESC, j.id LIMIT 1)
         RETURNING id, array_id, array_index, attempt, cpus, time_limit, mem_limit, key, config
@@ -178,14 +178,15 @@ extension JobStore {
     return true
   }
 
-  /// Jobs recorded as RUNNING: what a starting daemon must recover.
+  /// Jobs recorded as RUNNING by the local daemon: what a starting daemon must recover (SLURM's
+  /// are SLURM's).
   public static func runningAttempts(_ db: Database) throws -> [RunningAttempt] {
     try Row.fetchAll(
       db,
       sql: """
         SELECT j.id, j.attempt, a.worker_pid, a.cpus FROM jobs j
         LEFT JOIN attempts a ON a.job_id = j.id AND a.attempt = j.attempt
-        WHERE j.state = 'RUNNING' ORDER BY j.id
+        WHERE j.state = 'RUNNING' AND j.backend IS NULL ORDER BY j.id
         """
     ).map {
       RunningAttempt(

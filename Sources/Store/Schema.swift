@@ -136,6 +136,18 @@ enum Schema {
           CREATE INDEX jobs_held ON jobs(id) WHERE held = 1;
           """)
     }
+    // The SLURM backend (`orch submit --backend slurm`): a job SLURM runs has backend 'slurm' and
+    // the SLURM element of its current attempt (`1234_5`); the local daemon never claims, checks
+    // or recovers it. An array keeps the sbatch options it was submitted with, for `orch retry`.
+    migrator.registerMigration("v3") { db in
+      try db.execute(
+        sql: """
+          ALTER TABLE jobs ADD COLUMN backend TEXT;
+          ALTER TABLE jobs ADD COLUMN slurm_id TEXT;
+          ALTER TABLE arrays ADD COLUMN slurm_options TEXT;
+          CREATE INDEX jobs_slurm_active ON jobs(id) WHERE backend = 'slurm' AND state IN ('PENDING', 'RUNNING');
+          """)
+    }
     return migrator
   }
 }

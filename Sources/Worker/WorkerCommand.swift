@@ -8,6 +8,8 @@ public enum WorkerCommand {
              Runs as a pool worker of `orch daemon` (started by it, not by hand).
            orch-worker engine --run-dir DIR
              Trains the engine job whose config is DIR/config.json; events go to $ORCH_EVENTS_FD.
+           orch-worker slurm-task --manifest M [--offset K]
+             Runs entry K + $SLURM_ARRAY_TASK_ID of manifest M (`orch submit --backend slurm`).
     """
 
   public static func main(_ args: [String]) -> Int32 {
@@ -37,6 +39,14 @@ public enum WorkerCommand {
       do {
         _ = try EngineJob.run(runDir: runDir)
         return 0
+      } catch {
+        FileHandle.standardError.write(Data("orch-worker: \(error)\n".utf8))
+        return 1
+      }
+    case "slurm-task":
+      guard let manifest = options["manifest"] else { break }
+      do {
+        return try SlurmTask.run(manifest: manifest, offset: options["offset"].flatMap(Int.init) ?? 0)
       } catch {
         FileHandle.standardError.write(Data("orch-worker: \(error)\n".utf8))
         return 1

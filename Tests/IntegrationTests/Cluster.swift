@@ -78,13 +78,14 @@ final class Cluster {
   }
 
   /// Starts `orch daemon --foreground` as a child we can kill -9.
-  func startDaemon(cpus: String = "0-1", killWait: String = "1") throws {
+  func startDaemon(cpus: String = "0-1", killWait: String = "1", env extra: [String: String] = [:]) throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: Cluster.binDir + "/orch")
     p.arguments = ["daemon", "--foreground", "--cpus", cpus, "--kill-wait", killWait]
     var env = ProcessInfo.processInfo.environment
     env["ORCH_HOME"] = home
     env["ORCH_INGEST_INTERVAL"] = "0.2"
+    for (k, v) in extra { env[k] = v }
     p.environment = env
     let log = FileHandle(forWritingAtPath: "/dev/null")
     p.standardOutput = log

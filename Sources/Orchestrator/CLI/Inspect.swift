@@ -16,18 +16,22 @@ struct Queue: ParsableCommand {
   func run() throws {
     let home = try OrchHome()
     let store = try home.openStore()
+    Collect.refresh(store, sweep: sweep)
     let rows = try storeCall { () throws(StoreError) in
       try store.jobs(JobFilter(states: [.running, .pending], sweep: sweep))
     }
     if json { return try Output.json(rows) }
     let now = Posix.now()
+    let withSlurm = rows.contains { $0.backend == "slurm" }
     var lines: [[String]] = []
     var i = 0
     while i < rows.count {
       let r = rows[i]
       var j = i + 1
       if !expand, r.state == .pending, r.isArray {
-        while j < rows.count, rows[j].arrayID == r.arrayID, rows[j].state == .pending, rows[j].reason == r.reason {
+        while j < rows.count, rows[j].arrayID == r.arrayID, rows[j].state == .pending, rows[j].reason == r.reason,
+          rows[j].backend == r.backend
+        {
           j += 1
         }
       }
@@ -36,10 +40,14 @@ struct Queue: ParsableCommand {
         ? "\(r.arrayID)_[\(ArraySpec.compress(rows[i..<j].compactMap(\.arrayIndex)))]" : r.display
       let time = r.state == .running ? TimeFormat.squeueTime(Int(now - (r.startTime ?? now))) : "0:00"
       let detail = r.state == .running ? r.key : "(\(r.reason ?? "Priority"))"
-      lines.append([id, r.name, r.state.code, time, String(r.cpus), detail])
+      var line = [id, r.name, r.state.code, time, String(r.cpus), detail]
+      if withSlurm { line.insert(j - i > 1 ? "" : r.slurmID ?? "", at: 1) }
+      lines.append(line)
       i = j
     }
-    Output.print(Output.table(["JOBID", "NAME", "ST", "TIME", "CPUS", "KEY/(REASON)"], lines))
+    var header = ["JOBID", "NAME", "ST", "TIME", "CPUS", "KEY/(REASON)"]
+    if withSlurm { header.insert("SLURM", at: 1) }
+    Output.print(Output.table(header, lines))
   }
 }
 
@@ -68,6 +76,7 @@ struct History: ParsableCommand {
       states.append(st)
     }
     let ids = try JobIDs.resolve(jobs, store: store)
+    Collect.refresh(store, sweep: sweep)
     let rows = try storeCall { () throws(StoreError) in
       try store.jobs(JobFilter(states: states, jobs: ids, sweep: sweep))
     }
@@ -95,14 +104,19 @@ struct History: ParsableCommand {
       return
     }
     if json { return try Output.json(rows) }
+    let withSlurm = rows.contains { $0.backend == "slurm" }
+    var header = ["JOBID", "NAME", "STATE", "EXITCODE", "ELAPSED", "ATTEMPTS", "KEY"]
+    if withSlurm { header.insert("SLURM", at: 1) }
     Output.print(
       Output.table(
-        ["JOBID", "NAME", "STATE", "EXITCODE", "ELAPSED", "ATTEMPTS", "KEY"],
+        header,
         rows.map { r in
-          [
+          var line = [
             r.display, r.name, r.state.rawValue, "\(r.exitCode ?? 0):\(r.signal ?? 0)", elapsed(r.startTime, r.endTime),
             String(r.attempt), r.key,
           ]
+          if withSlurm { line.insert(r.slurmID ?? "", at: 1) }
+          return line
         }))
   }
 }
@@ -128,6 +142,10 @@ struct Cancel: ParsableCommand {
         try store.jobs(JobFilter(states: [.pending, .running], sweep: sweep)).map(\.id)
       }
     }
+    // SLURM's jobs: scancel their elements, then record them cancelled.
+    let slurmJobs = try SlurmCancel.cancel(targets, store: store)
+    let done = Set(slurmJobs.map(\.id))
+    targets.removeAll { done.contains($0) }
     let pendingCancelled = try storeCall { () throws(StoreError) in
       try store.cancelPending(ids: targets, now: Posix.now())
     }
@@ -142,7 +160,14 @@ struct Cancel: ParsableCommand {
       }
     }
     if !pendingCancelled.isEmpty { DaemonClient.wake(home) }
-    Output.print("cancelled \(pendingCancelled.count) pending and \(running.count) running job(s)\n")
+    if slurmJobs.isEmpty || !pendingCancelled.isEmpty || !running.isEmpty {
+      Output.print("cancelled \(pendingCancelled.count) pending and \(running.count) running job(s)\n")
+    }
+    if !slurmJobs.isEmpty {
+      Output.print(
+        "cancelled \(slurmJobs.count) SLURM job(s): scancel \(slurmJobs.compactMap(\.slurmID).prefix(10).joined(separator: " "))\(slurmJobs.count > 10 ? " ..." : "")\n"
+      )
+    }
   }
 }
 
@@ -163,14 +188,68 @@ struct Retry: ParsableCommand {
     let home = try OrchHome()
     let store = try home.openStore()
     let named = try JobIDs.resolve(ids, store: store)
-    let rows = try storeCall { () throws(StoreError) in
+    var rows = try storeCall { () throws(StoreError) in
       try store.jobs(JobFilter(states: JobState.retryable, jobs: named, sweep: sweep))
+    }
+    // What SLURM ran is retried through SLURM: a new array of only those elements, same orch ids.
+    let slurmRows = rows.filter { $0.backend == "slurm" }
+    if !slurmRows.isEmpty {
+      try retryThroughSlurm(slurmRows, store: store, home: home)
+      rows.removeAll { $0.backend == "slurm" }
+      DaemonClient.wake(home)
+      if rows.isEmpty { return }
     }
     let n = try storeCall { () throws(StoreError) in try store.requeue(jobIDs: rows.map(\.id)) }
     Output.print(
       "requeued \(n) job(s)\(n > 0 ? ": " + rows.prefix(10).map(\.display).joined(separator: " ") + (n > 10 ? " ..." : "") : "")\n"
     )
     if n > 0 { try DaemonClient.ensureRunning(home) }
+  }
+}
+
+extension Retry {
+  func retryThroughSlurm(_ rows: [JobRow], store: JobStore, home: OrchHome) throws {
+    let commands = try SlurmCommands.locate()
+    let maxArraySize = try commands.config()["MaxArraySize"].flatMap(Int.init) ?? ArraySpec.defaultMaxArraySize
+    let requeued = try storeCall { () throws(StoreError) in try store.requeueForSlurm(jobIDs: rows.map(\.id)) }
+    let jobs = try storeCall { () throws(StoreError) in try store.slurmJobs(ids: requeued) }
+    // A fine-tune retried with its source waits for it again: the stored reference is the source's
+    // checkpoint path, inside the source's run directory.
+    var sources: [Int64: String] = [:]
+    for job in jobs {
+      guard let path = Self.finetunePath(job.config) else { continue }
+      if let source = jobs.first(where: { $0.id != job.id && path.hasPrefix($0.runDir + "/") || path == $0.runDir }) {
+        sources[job.id] = source.key
+      }
+    }
+    let submitter = SlurmSubmitter(
+      store: store, home: home, commands: commands, maxArraySize: max(1, maxArraySize),
+      workerBinary: DaemonClient.workerPath(), cwd: FileManager.default.currentDirectoryPath)
+    var order: [String?] = []
+    var byOptions: [String?: [SlurmJob]] = [:]
+    for job in jobs {
+      if byOptions[job.slurmOptions] == nil { order.append(job.slurmOptions) }
+      byOptions[job.slurmOptions, default: []].append(job)
+    }
+    for options in order {
+      let group = byOptions[options]!
+      let label = "retry-\(group[0].id)-\(Int(Posix.now() * 1000))"
+      let arrays = try submitter.submit(
+        jobs: group, options: SlurmOptions.decode(options), sources: sources, label: label)
+      for a in arrays {
+        Output.print(
+          "requeued \(a.jobs.count) job(s) as SLURM job \(a.slurmJobID)\(a.dependency.map { " (--dependency=\($0))" } ?? ""): "
+            + group.filter { a.jobs.contains($0.id) }.prefix(10).map(\.display).joined(separator: " ")
+            + (a.jobs.count > 10 ? " ..." : "") + "\n")
+      }
+    }
+  }
+
+  static func finetunePath(_ config: String) -> String? {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any],
+      let bindings = object["bindings"] as? [String: Any]
+    else { return nil }
+    return bindings[CheckpointReference.binding] as? String
   }
 }
 

@@ -39,7 +39,8 @@ struct Orch: ParsableCommand {
         orch queue ; orch history ; orch logs 12_3 -f
       """,
     subcommands: [
-      Configs.self, Show.self, Submit.self, DaemonCommand.self, Queue.self, History.self, Cancel.self, Retry.self,
+      Configs.self, Show.self, Submit.self, Collect.self, DaemonCommand.self, Queue.self, History.self, Cancel.self,
+      Retry.self,
       Logs.self, Metrics.self, Run.self, Results.self, SbatchCommand.self, Squeue.self, Sacct.self, Scancel.self,
       Scontrol.self, Srun.self, Shims.self,
     ])

@@ -89,6 +89,9 @@ struct Scancel: ParsableCommand {
   /// Pending jobs are cancelled in the store; running ones through the daemon, waiting briefly so a
   /// following squeue or sacct shows them CANCELLED (scancel returns before KillWait ends).
   static func cancel(_ ids: [Int64], store: JobStore, home: OrchHome) throws(OrchError) {
+    // Jobs of `orch submit --backend slurm` are the real SLURM's to cancel.
+    let slurm = Set(try SlurmCancel.cancel(ids, store: store).map(\.id))
+    let ids = ids.filter { !slurm.contains($0) }
     guard !ids.isEmpty else { return }
     let pending = try storeCall { () throws(StoreError) in try store.cancelPending(ids: ids, now: Posix.now()) }
     let rest = Array(Set(ids).subtracting(pending))

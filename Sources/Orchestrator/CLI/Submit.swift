@@ -15,6 +15,10 @@ struct Submit: ParsableCommand {
         orch submit sweeps/ --match '^demo/' --wait
         orch submit sweeps/p100_source.yaml --array 0-15%4 --cpus 2 --time 30:00
         orch submit sweeps/p200_finetune.yaml --after afterok:12
+        orch submit sweeps/demo.yaml --backend slurm --partition cpu --array-parallelism 8
+
+      With --backend slurm the jobs go to the real SLURM (sbatch on PATH) as job arrays; `orch collect`
+      brings their events and final states back into the store.
       """)
 
   @Argument(help: "A sweep file or a directory of sweep files.") var path: String
@@ -35,6 +39,14 @@ struct Submit: ParsableCommand {
   @Flag(help: "Rerun configs that already COMPLETED.") var force = false
   @Flag(name: .customLong("no-daemon"), help: "Do not start a daemon if none is running.") var noDaemon = false
   @Flag(help: "Print the submission as JSON.") var json = false
+  @Option(help: "Who runs the jobs: local (the daemon) or slurm (the real SLURM's sbatch).") var backend = "local"
+  @Option(help: "SLURM partition (--backend slurm).") var partition: String?
+  @Option(name: .customLong("array-parallelism"), help: "At most N elements of each SLURM array at once.")
+  var arrayParallelism: Int?
+  @Option(
+    name: .customLong("sbatch-arg"), parsing: .unconditionalSingleValue,
+    help: "An extra sbatch argument, e.g. --sbatch-arg=--qos=short (repeatable; --backend slurm).")
+  var sbatchArgs: [String] = []
 
   func run() throws {
     // Everything that can be wrong with the input is checked before the store is opened.
@@ -62,17 +74,23 @@ struct Submit: ParsableCommand {
     overrides.priority = priority
     let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text) }
     let sweep = name ?? Self.sweepName(path: path, files: selected.files)
+    // SLURM is asked before anything is written: a missing sbatch changes nothing.
+    let slurm = try slurmSetup(throttle: spec?.throttle)
 
     let home = try OrchHome()
     let store = try home.openStore()
     let root = outputRoot.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
-    let submitter = Submitter(store: store, outputRoot: root ?? home.defaultOutputRoot, force: force)
+    var submitter = Submitter(store: store, outputRoot: root ?? home.defaultOutputRoot, force: force)
+    submitter.slurm = slurm?.options
     let launch = LaunchSpec(
       env: ProcessInfo.processInfo.environment, cwd: FileManager.default.currentDirectoryPath,
       submitHost: ProcessInfo.processInfo.hostName)
     let result = try submitter.submit(
       sweep: sweep, source: path, selected: selected, throttle: spec?.throttle, dependency: dependency,
       overrides: overrides, launch: launch)
+    if let slurm {
+      return try submitToSlurm(slurm, result: result, selected: selected, sweep: sweep, store: store, home: home)
+    }
 
     if json {
       try Output.json(result)

@@ -85,6 +85,7 @@ public final class Daemon {
   var nextDependencyCheck: Double?
   var stopping = false
   var workerSerial = 0
+  var slurmCollect = SlurmCollectTimer()
   let log: DaemonLog
 
   public init(home: OrchHome, options: Options) throws(OrchError) {
@@ -106,6 +107,7 @@ public final class Daemon {
     log.say("daemon \(getpid()) started on CPUs \(options.cpus.map(String.init).joined(separator: ","))")
     try recover()
     for _ in 0..<options.cpus.count { try startWorker() }
+    scheduleSlurmCollect()
     try serve()
     log.say("daemon \(getpid()) stopping")
     unlink(home.socketPath)
@@ -146,12 +148,13 @@ public final class Daemon {
       }
       if let next = nextDependencyCheck, Posix.now() >= next { dirty = true }
       revokeStaleQueued()
+      tickSlurmCollect()
     }
   }
 
   func timeoutMillis() -> Int32 {
     let revokes = slots.filter { $0.jobs.dropFirst().contains { !$0.revoked } }.map { $0.since + Self.shortJob }
-    guard let next = (revokes + [nextDependencyCheck].compactMap { $0 }).min() else { return -1 }
+    guard let next = (revokes + [nextDependencyCheck, slurmCollect.next].compactMap { $0 }).min() else { return -1 }
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
   }
 
@@ -471,6 +474,7 @@ public final class Daemon {
       checkDependencies = true
       watchedArrays = [:]
       dirty = true
+      scheduleSlurmCollect()
       return ControlReply(ok: true, message: nil, pid: getpid())
     case "ping":
       return ControlReply(ok: true, message: nil, pid: getpid())

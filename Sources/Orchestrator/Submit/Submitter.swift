@@ -50,6 +50,9 @@ struct Submitter {
   let store: JobStore
   let outputRoot: String
   let force: Bool
+  /// Set for `--backend slurm`: the jobs are SLURM's (the daemon leaves them alone) and the array
+  /// keeps these sbatch options.
+  var slurm: SlurmOptions? = nil
 
   func submit(
     sweep: String, source: String, selected: Selection, throttle: Int?,
@@ -121,6 +124,10 @@ struct Submitter {
           result.arrayID = id
           result.new = fresh.count
           result.jobs += (0..<Int64(fresh.count)).map { id + $0 }
+        }
+        if let slurm {
+          try tx.assignToSlurm(jobIDs: result.jobs)
+          if let id = result.arrayID { try tx.setSlurmOptions(array: id, slurm.encoded()) }
         }
         return result
       }
