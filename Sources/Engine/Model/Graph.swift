@@ -35,6 +35,9 @@ struct ConvOp: Sendable {
   var weight: Int, bias: Int?
   var weightEntry: Int, biasEntry: Int?
   var shape: Conv2dShape
+  /// A ReLU directly after the convolution, run inside it (`conv2dForward(relu:)`) in place of
+  /// a separate op: the output slot holds the activation.
+  var relu = false
 }
 
 struct BatchNormOp: Sendable {
@@ -203,7 +206,13 @@ struct Graph {
     return y
   }
 
+  /// A ReLU right after a convolution (the `cnn` blocks without BatchNorm) is fused into it.
   mutating func activation(_ x: Value, _ kind: Activation) -> Value {
+    if kind == .relu, case .conv(var conv)? = ops.last, conv.output == x.slot, !conv.relu {
+      conv.relu = true
+      ops[ops.count - 1] = .conv(conv)
+      return x
+    }
     ops.append(kind == .relu ? .relu(slot: x.slot) : .tanh(slot: x.slot))
     return x
   }

@@ -32,6 +32,10 @@ public final class Model {
   private let intArena: UnsafeMutablePointer<Int32>
   private var needsGrad: [Bool] = []
   private var accumulate: [[Bool]] = []
+  /// Conv op index → index of the max-pool op run inside it (conv with ReLU, then a tiled pool
+  /// that alone reads its output); `runsInside` marks those pool ops, skipped in the op loops.
+  private(set) var fusedPools: [Int: Int] = [:]
+  private var runsInside: [Bool] = []
   private var lastBatch = 0
   private var lastTraining = false
 
@@ -140,6 +144,25 @@ public final class Model {
         written.insert(input)
       }
     }
+    fusedPools = [:]
+    for index in ops.indices.dropLast() {
+      guard case .conv(let conv) = ops[index], conv.relu, case .maxPool(let pool) = ops[index + 1],
+        pool.input == conv.output, pool.shape.fits(conv.shape), !accumulate[index + 1][0]
+      else { continue }
+      // The pool is the only reader of the conv's output, and nothing else writes it.
+      let others = ops.indices.filter { $0 != index && $0 != index + 1 }
+      guard others.allSatisfy({ !ops[$0].inputs.contains(conv.output) && ops[$0].output != conv.output }) else {
+        continue
+      }
+      fusedPools[index] = index + 1
+    }
+    runsInside = ops.indices.map { Set(fusedPools.values).contains($0) }
+  }
+
+  /// The pool op run inside conv op `index`, with its buffers.
+  private func fusedPool(_ index: Int) -> FusedMaxPool? {
+    guard let p = fusedPools[index], case .maxPool(let o) = ops[p] else { return nil }
+    return FusedMaxPool(shape: o.shape, y: value(o.output), argmax: intArena + o.argmax, dy: grad(o.output))
   }
 
   // MARK: Forward and backward
@@ -159,7 +182,7 @@ public final class Model {
       buffers.withUnsafeMutableBufferPointer { bb in
         let p = pb.baseAddress!
         let buf = bb.baseAddress ?? UnsafeMutablePointer(arena)
-        for op in ops {
+        for (index, op) in ops.enumerated() where !runsInside[index] {
           switch op {
           case .linear(let o):
             linearForward(
@@ -168,7 +191,8 @@ public final class Model {
           case .conv(let o):
             conv2dForward(
               y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
-              shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity)
+              shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, relu: o.relu,
+              pool: fusedPool(index))
           case .batchNorm(let o):
             let stats = arena + o.stats
             batchNormForward(
@@ -223,7 +247,7 @@ public final class Model {
       gradients.withUnsafeMutableBufferPointer { gb in
         let p = pb.baseAddress!
         let g = gb.baseAddress!
-        for (index, op) in ops.enumerated().reversed() where needsGrad[op.output] {
+        for (index, op) in ops.enumerated().reversed() where needsGrad[op.output] && !runsInside[index] {
           let acc = accumulate[index]
           switch op {
           case .linear(let o):
@@ -233,11 +257,19 @@ public final class Model {
               x: value(o.input), w: p + o.weight, batch: batch, inFeatures: o.inFeatures,
               outFeatures: o.outFeatures, accumulateDx: acc.first ?? false)
           case .conv(let o):
-            conv2dBackward(
-              dx: gradIfNeeded(o.input), dw: trainable[o.weightEntry] ? g + o.weight : nil,
-              db: o.biasEntry.flatMap { trainable[$0] ? g + o.bias! : nil }, dy: grad(o.output),
-              x: value(o.input), w: p + o.weight, shape: o.shape, batch: batch, cols: cols,
-              colsCapacity: colsCapacity, accumulateDx: acc.first ?? false)
+            let dx = gradIfNeeded(o.input)
+            let dw = trainable[o.weightEntry] ? g + o.weight : nil
+            let db = o.biasEntry.flatMap { trainable[$0] ? g + o.bias! : nil }
+            if o.relu {
+              conv2dReLUBackward(
+                dx: dx, dw: dw, db: db, dy: grad(o.output), y: value(o.output), x: value(o.input), w: p + o.weight,
+                shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, accumulateDx: acc.first ?? false,
+                pool: fusedPool(index))
+            } else {
+              conv2dBackward(
+                dx: dx, dw: dw, db: db, dy: grad(o.output), x: value(o.input), w: p + o.weight, shape: o.shape,
+                batch: batch, cols: cols, colsCapacity: colsCapacity, accumulateDx: acc.first ?? false)
+            }
           case .batchNorm(let o):
             let stats = arena + o.stats
             batchNormBackward(
