@@ -18,6 +18,11 @@ public struct Split: Sendable {
   }
 
   public var count: Int { labels.count }
+
+  /// Bytes held in memory: inputs, labels and group labels.
+  public var bytes: Int {
+    inputs.count * MemoryLayout<Float>.size + (labels.count + (bias?.count ?? 0)) * MemoryLayout<Int>.size
+  }
 }
 
 /// A classification dataset read from a directory of `.npy` files:
@@ -66,6 +71,9 @@ public struct Dataset: Sendable {
   }
 
   public var sampleSize: Int { sampleShape.reduce(1, *) }
+
+  /// Bytes of the splits in memory.
+  public var bytes: Int { train.bytes + (val?.bytes ?? 0) + test.bytes }
 
   /// Channels normalisation is per: the image channels, 1 for a signal, every feature.
   public var channels: Int {

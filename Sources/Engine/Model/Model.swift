@@ -30,6 +30,9 @@ public final class Model {
   private let colsCapacity: Int
   private let arena: UnsafeMutablePointer<Float>
   private let intArena: UnsafeMutablePointer<Int32>
+  /// Bytes of the arena (activations, their gradients, masks, im2col buffer, pool indices) for
+  /// `maxBatch` samples: the model's memory besides parameters, gradients and buffers.
+  public let workspaceBytes: Int
   private var needsGrad: [Bool] = []
   private var accumulate: [[Bool]] = []
   /// Conv op index → index of the max-pool op run inside it (conv with ReLU, then a tiled pool
@@ -69,6 +72,8 @@ public final class Model {
     arena.initialize(repeating: 0, count: max(1, g.arenaCount))
     intArena = .allocate(capacity: max(1, g.intArenaCount))
     intArena.initialize(repeating: 0, count: max(1, g.intArenaCount))
+    workspaceBytes =
+      max(1, g.arenaCount) * MemoryLayout<Float>.size + max(1, g.intArenaCount) * MemoryLayout<Int32>.size
     makePlan()
     initializeParameters(rng: &rng)
   }
