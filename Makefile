@@ -29,6 +29,7 @@ bench: release
 	bench/expand/run.sh
 	bench/idle/run.sh
 	bench/engine/run.sh
+	bench/engine/startup.sh
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

@@ -40,7 +40,7 @@ let package = Package(
     .executableTarget(name: "orch-worker", dependencies: ["Worker"]),
     .executableTarget(
       name: "engine-bench", dependencies: ["Engine"], path: "bench/engine",
-      exclude: ["run.sh", "numpy_mlp.py", "torch_bench.py"]),
+      exclude: ["run.sh", "numpy_mlp.py", "torch_bench.py", "startup.sh"]),
     .testTarget(name: "StoreTests", dependencies: ["Store"]),
     .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator"], exclude: ["Fixtures"]),
     .testTarget(name: "WorkerTests", dependencies: ["Worker"]),
