@@ -130,7 +130,7 @@ final class ModelTests: XCTestCase {
     XCTAssertEqual(model.forwardFLOPsPerSample, flops)
     XCTAssertEqual(model.parameterCount, 896 + 18496 + 73856 + 1290)
     // conv1 and conv2 run their ReLU and pool inside; conv3 its ReLU (its output goes to the average pool).
-    XCTAssertEqual(model.fusedPools.count, 2)
+    XCTAssertEqual(model.fusedPoolCount, 2)
   }
 
   func testResNetNamesAndBuffers() throws {

@@ -59,6 +59,12 @@ public struct Conv2dShape: Sendable, Hashable {
   public func samplesPerChunk(capacity: Int) -> Int {
     max(1, capacity / max(1, outHeight * outWidth * patchSize))
   }
+
+  /// Samples per chunk of `conv2dForward`/`conv2dBackward` for this batch and column buffer (a
+  /// pointwise convolution reads its input as the columns: one chunk).
+  public func chunkSamples(batch: Int, colsCapacity: Int) -> Int {
+    isPointwise ? batch : min(batch, samplesPerChunk(capacity: colsCapacity))
+  }
 }
 
 /// Copies `count` floats between non-overlapping buffers. Runs shorter than 64 are copied inline
@@ -186,8 +192,9 @@ public func col2im(
   }
 }
 
-/// A max pool that a convolution runs on each chunk of its output while the chunk is in cache,
-/// instead of a separate pass over the whole output: the pool's geometry and buffers.
+/// A max pool that a convolution with ReLU runs on each chunk of its output while the chunk is in
+/// cache, so that the convolution's output is never held for the whole batch: the pool's geometry
+/// and buffers. `argmax` indices are relative to the chunk.
 public struct FusedMaxPool {
   public var shape: PoolShape
   public var y: UnsafeMutablePointer<Float>  // [B, POH, POW, Cout]: the pool's output
@@ -208,10 +215,13 @@ public struct FusedMaxPool {
 
 /// y = conv(x, W) + b, processed in chunks of samples whose im2col fits `colsCapacity`. With
 /// `relu`, y = max(conv(x, W) + b, 0), applied to each chunk while it is in cache; its backward is
-/// `conv2dReLUBackward`. With `pool` (tiled windows, after the ReLU), each chunk of y is also
-/// max-pooled into `pool.y`, exactly as `maxPool2dForward` over the whole of y.
+/// `conv2dReLUBackward`.
+///
+/// With `pool` (tiled windows, after the ReLU), each chunk of y is max-pooled into `pool.y` as it
+/// is computed, with the values of `maxPool2dForward` over the whole of y, and `y` is only a
+/// workspace for one chunk (`shape.chunkSamples` samples): the pre-pool activation is not kept.
 public func conv2dForward(
-  y: UnsafeMutablePointer<Float>,  // [B, OH, OW, Cout]
+  y: UnsafeMutablePointer<Float>,  // [B, OH, OW, Cout], or [chunk, OH, OW, Cout] with pool
   x: UnsafePointer<Float>,  // [B, H, W, Cin]
   w: UnsafePointer<Float>,  // [Cout, kh, kw, Cin]
   b: UnsafePointer<Float>?,  // [Cout]
@@ -221,12 +231,12 @@ public func conv2dForward(
 ) {
   if let pool { precondition(relu && pool.shape.fits(s), "a fused pool follows a ReLU and matches the output") }
   let pixels = s.outHeight * s.outWidth
-  let chunk = s.isPointwise ? batch : s.samplesPerChunk(capacity: colsCapacity)
+  let chunk = s.chunkSamples(batch: batch, colsCapacity: colsCapacity)
   var start = 0
   while start < batch {
     let n = min(chunk, batch - start)
     let rows = n * pixels
-    let yc = y + start * s.outputSize
+    let yc = pool == nil ? y + start * s.outputSize : y
     let a: UnsafePointer<Float>
     if s.isPointwise {
       a = x + start * s.inputSize
@@ -242,7 +252,7 @@ public func conv2dForward(
       a: a, lda: s.patchSize, b: w, ldb: s.patchSize, beta: b == nil ? 0 : 1, c: yc, ldc: s.outChannels)
     if relu { reluForward(y: yc, x: yc, count: rows * s.outChannels) }
     if let pool {
-      maxPool2dForward(y: pool.y, argmax: pool.argmax, x: y, shape: pool.shape, samples: start..<(start + n))
+      maxPool2dForward(y: pool.y, argmax: pool.argmax, x: yc, shape: pool.shape, samples: start..<(start + n))
     }
     start += n
   }
@@ -269,15 +279,15 @@ public func conv2dBackward(
 /// masked in place by y > 0 one chunk at a time, just before that chunk's GEMMs, then as
 /// `conv2dBackward`. Same arithmetic as a separate `reluBackward` pass first.
 ///
-/// With `pool` (the forward's, with `pool.dy` set), `dy` is only a workspace: each chunk of it is
-/// first written by the pool's backward from `pool.dy` (`maxPool2dBackward`), the ReLU's mask
-/// applied at the same time, since a window's winner holds the pool's output.
+/// With `pool` (the forward's, with `pool.dy` set), `dy` is a workspace for one chunk (like the
+/// forward's `y`), written for each chunk by the pool's backward from `pool.dy`, with the ReLU's
+/// mask applied at the same time since a window's winner holds the pool's output; `y` is not read.
 public func conv2dReLUBackward(
   dx: UnsafeMutablePointer<Float>?,  // [B, H, W, Cin]
   dw: UnsafeMutablePointer<Float>?,  // [Cout, kh, kw, Cin]
   db: UnsafeMutablePointer<Float>?,  // [Cout]
   dy: UnsafeMutablePointer<Float>,  // [B, OH, OW, Cout], overwritten with the pre-activation gradient
-  y: UnsafePointer<Float>,  // [B, OH, OW, Cout]: the forward's output, after the ReLU
+  y: UnsafePointer<Float>,  // [B, OH, OW, Cout]: the forward's output, after the ReLU (not read with pool)
   x: UnsafePointer<Float>,  // [B, H, W, Cin]
   w: UnsafePointer<Float>,  // [Cout, kh, kw, Cin]
   shape s: Conv2dShape, batch: Int,
@@ -308,15 +318,15 @@ private func conv2dBackward(
   // db is summed chunk by chunk, while the chunk of dy is in cache for the GEMMs (same order of
   // additions as one pass over the batch).
   db?.update(repeating: 0, count: s.outChannels)
-  let chunk = s.isPointwise ? batch : s.samplesPerChunk(capacity: colsCapacity)
+  let chunk = s.chunkSamples(batch: batch, colsCapacity: colsCapacity)
   var start = 0
   while start < batch {
     let n = min(chunk, batch - start)
     let rows = n * pixels
-    let dyc = dy + start * s.outputSize
+    let dyc = pool == nil ? dy + start * s.outputSize : dy
     if let pool, let poolDy = pool.dy {
       maxPool2dBackwardTiled(
-        dx: dy, dy: poolDy, argmax: pool.argmax, reluOutput: pool.y, shape: pool.shape, samples: start..<(start + n))
+        dx: dyc, dy: poolDy, argmax: pool.argmax, reluOutput: pool.y, shape: pool.shape, samples: start..<(start + n))
     } else if let reluOutput {
       reluBackward(dx: dyc, dy: dyc, y: reluOutput + start * s.outputSize, count: rows * s.outChannels)
     }

@@ -31,7 +31,7 @@ public struct PoolShape: Sendable, Hashable {
   public var isTiled: Bool { strideHeight == kernelHeight && strideWidth == kernelWidth }
 
   /// Whether this tiled pool can run inside convolution `conv`, on its output.
-  func fits(_ conv: Conv2dShape) -> Bool {
+  public func fits(_ conv: Conv2dShape) -> Bool {
     isTiled && channels == conv.outChannels && inHeight == conv.outHeight && inWidth == conv.outWidth
   }
 }
@@ -46,19 +46,20 @@ public func maxPool2dForward(
   maxPool2dForward(y: y, argmax: argmax, x: x, shape: s, samples: 0..<batch)
 }
 
-/// `maxPool2dForward` of the samples in `samples` only; pointers and argmax indices are those of
-/// the whole batch (the fused convolution pools each chunk of samples as it is computed).
+/// `maxPool2dForward` of the samples in `samples` only (the fused convolution pools each chunk of
+/// samples as it is computed): `x` holds just those samples, and the argmax indices are relative
+/// to it; `y` and `argmax` are the whole batch's.
 func maxPool2dForward(
   y: UnsafeMutablePointer<Float>,  // [B, OH, OW, C]
   argmax: UnsafeMutablePointer<Int32>,  // [B, OH, OW, C]
-  x: UnsafePointer<Float>,  // [B, H, W, C]
+  x: UnsafePointer<Float>,  // [samples.count, H, W, C]
   shape s: PoolShape, samples: Range<Int>
 ) {
   let c = s.channels
   let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
   var out = samples.lowerBound * s.outputSize
   for b in samples {
-    let base = b * s.inputSize
+    let base = (b - samples.lowerBound) * s.inputSize
     for oy in 0..<s.outHeight {
       for ox in 0..<s.outWidth {
         let first = base + (oy * s.strideHeight * s.inWidth + ox * s.strideWidth) * c
@@ -118,15 +119,16 @@ public func maxPool2dBackward(
   for i in 0..<(batch * s.outputSize) { dx[Int(argmax[i])] += dy[i] }
 }
 
-/// `maxPool2dBackward` for windows that tile the input (`isTiled`), over the samples in
-/// `samples` (whole-batch pointers and indices): every input lies in at most one window, so each
-/// is written once — the gradient where it won, else zero — instead of zeroing the whole input
-/// gradient and scattering into it. Inputs past the last window get zero.
+/// `maxPool2dBackward` for windows that tile the input (`isTiled`), over the samples in `samples`
+/// (`dx` holds just those, argmax indices are relative to it; `dy`, `argmax` and `reluOutput` are
+/// the whole batch's): every input lies in at most one window, so each is written once — the
+/// gradient where it won, else zero — instead of zeroing the whole input gradient and scattering
+/// into it. Inputs past the last window get zero.
 ///
 /// With `reluOutput` (the pool's output `y`, when a ReLU precedes the pool), a winner whose value
 /// is not positive gets zero too: that is the ReLU's backward, since the winner's value is `y`.
 func maxPool2dBackwardTiled(
-  dx: UnsafeMutablePointer<Float>,  // [B, H, W, C]
+  dx: UnsafeMutablePointer<Float>,  // [samples.count, H, W, C]
   dy: UnsafePointer<Float>,  // [B, OH, OW, C]
   argmax: UnsafePointer<Int32>,  // [B, OH, OW, C]
   reluOutput: UnsafePointer<Float>? = nil,  // [B, OH, OW, C]
@@ -138,7 +140,7 @@ func maxPool2dBackwardTiled(
   let coveredWidth = s.outWidth * s.kernelWidth
   var out = samples.lowerBound * s.outputSize
   for b in samples {
-    let base = b * s.inputSize
+    let base = (b - samples.lowerBound) * s.inputSize
     for oy in 0..<s.outHeight {
       for ox in 0..<s.outWidth {
         var ch = 0

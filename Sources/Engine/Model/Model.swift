@@ -35,10 +35,6 @@ public final class Model {
   public let workspaceBytes: Int
   private var needsGrad: [Bool] = []
   private var accumulate: [[Bool]] = []
-  /// Conv op index → index of the max-pool op run inside it (conv with ReLU, then a tiled pool
-  /// that alone reads its output); `runsInside` marks those pool ops, skipped in the op loops.
-  private(set) var fusedPools: [Int: Int] = [:]
-  private var runsInside: [Bool] = []
   private var lastBatch = 0
   private var lastTraining = false
 
@@ -56,6 +52,7 @@ public final class Model {
     probsOffset = g.allocate(maxBatch * spec.classes)
     colsCapacity = g.colsCapacity
     colsOffset = g.allocate(colsCapacity)
+    g.allocateFusedWorkspaces(colsCapacity: colsCapacity)
     layout = g.layout
     bufferLayout = g.bufferLayout
     inits = g.inits
@@ -149,25 +146,11 @@ public final class Model {
         written.insert(input)
       }
     }
-    fusedPools = [:]
-    for index in ops.indices.dropLast() {
-      guard case .conv(let conv) = ops[index], conv.relu, case .maxPool(let pool) = ops[index + 1],
-        pool.input == conv.output, pool.shape.fits(conv.shape), !accumulate[index + 1][0]
-      else { continue }
-      // The pool is the only reader of the conv's output, and nothing else writes it.
-      let others = ops.indices.filter { $0 != index && $0 != index + 1 }
-      guard others.allSatisfy({ !ops[$0].inputs.contains(conv.output) && ops[$0].output != conv.output }) else {
-        continue
-      }
-      fusedPools[index] = index + 1
-    }
-    runsInside = ops.indices.map { Set(fusedPools.values).contains($0) }
   }
 
-  /// The pool op run inside conv op `index`, with its buffers.
-  private func fusedPool(_ index: Int) -> FusedMaxPool? {
-    guard let p = fusedPools[index], case .maxPool(let o) = ops[p] else { return nil }
-    return FusedMaxPool(shape: o.shape, y: value(o.output), argmax: intArena + o.argmax, dy: grad(o.output))
+  /// Convolutions running a max pool inside (for tests).
+  var fusedPoolCount: Int {
+    ops.filter { if case .conv(let o) = $0 { o.pool != nil } else { false } }.count
   }
 
   // MARK: Forward and backward
@@ -187,17 +170,23 @@ public final class Model {
       buffers.withUnsafeMutableBufferPointer { bb in
         let p = pb.baseAddress!
         let buf = bb.baseAddress ?? UnsafeMutablePointer(arena)
-        for (index, op) in ops.enumerated() where !runsInside[index] {
+        for op in ops {
           switch op {
           case .linear(let o):
             linearForward(
               y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
               batch: batch, inFeatures: o.inFeatures, outFeatures: o.outFeatures)
           case .conv(let o):
-            conv2dForward(
-              y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
-              shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, relu: o.relu,
-              pool: fusedPool(index))
+            if let pool = o.pool {
+              conv2dForward(
+                y: arena + pool.workspace, x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
+                shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, relu: true,
+                pool: FusedMaxPool(shape: pool.shape, y: value(o.output), argmax: intArena + pool.argmax))
+            } else {
+              conv2dForward(
+                y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
+                shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, relu: o.relu)
+            }
           case .batchNorm(let o):
             let stats = arena + o.stats
             batchNormForward(
@@ -252,7 +241,7 @@ public final class Model {
       gradients.withUnsafeMutableBufferPointer { gb in
         let p = pb.baseAddress!
         let g = gb.baseAddress!
-        for (index, op) in ops.enumerated().reversed() where needsGrad[op.output] && !runsInside[index] {
+        for (index, op) in ops.enumerated().reversed() where needsGrad[op.output] {
           let acc = accumulate[index]
           switch op {
           case .linear(let o):
@@ -265,11 +254,17 @@ public final class Model {
             let dx = gradIfNeeded(o.input)
             let dw = trainable[o.weightEntry] ? g + o.weight : nil
             let db = o.biasEntry.flatMap { trainable[$0] ? g + o.bias! : nil }
-            if o.relu {
+            if let pool = o.pool {
+              let fused = FusedMaxPool(
+                shape: pool.shape, y: value(o.output), argmax: intArena + pool.argmax, dy: grad(o.output))
+              conv2dReLUBackward(
+                dx: dx, dw: dw, db: db, dy: arena + pool.gradWorkspace, y: arena + pool.workspace, x: value(o.input),
+                w: p + o.weight, shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity,
+                accumulateDx: acc.first ?? false, pool: fused)
+            } else if o.relu {
               conv2dReLUBackward(
                 dx: dx, dw: dw, db: db, dy: grad(o.output), y: value(o.output), x: value(o.input), w: p + o.weight,
-                shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, accumulateDx: acc.first ?? false,
-                pool: fusedPool(index))
+                shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, accumulateDx: acc.first ?? false)
             } else {
               conv2dBackward(
                 dx: dx, dw: dw, db: db, dy: grad(o.output), x: value(o.input), w: p + o.weight, shape: o.shape,
