@@ -97,12 +97,14 @@ if part == "all" || part == "mlp" {
     }
   }
   let rawGFLOPs = gemmRates.wall * stepFLOPs / 1e9
-  // The same ratio by CPU time: the step's samples per CPU-second against sgemm's calls per CPU-second.
-  let cpuRatio = mlpCPURate / Double(batch) / gemmRates.cpu
+  // The same ratio by CPU time: GFLOP per CPU-second of the step and of sgemm.
+  let mlpCPUGFLOPs = mlpCPURate / Double(batch) * stepFLOPs / 1e9
+  let rawCPUGFLOPs = gemmRates.cpu * stepFLOPs / 1e9
   print(
     String(
-      format: "raw sgemm at the same shapes: %.1f GFLOP/s; MLP step / raw sgemm = %.2f (by CPU time %.2f)", rawGFLOPs,
-      mlpGFLOPs / rawGFLOPs, cpuRatio))
+      format: "raw sgemm at the same shapes: %.1f GFLOP/s (%.1f per CPU-second); MLP step / raw sgemm = %.2f "
+        + "(by CPU time %.2f, the step at %.1f GFLOP per CPU-second)", rawGFLOPs, rawCPUGFLOPs,
+      mlpGFLOPs / rawGFLOPs, mlpCPUGFLOPs / rawCPUGFLOPs, mlpCPUGFLOPs))
 }
 
 if part == "all" || part == "cnn" {

@@ -7,6 +7,8 @@
 #   --install-torch (or BENCH_INSTALL_TORCH=1) installs CPU PyTorch with pip first if it is not importable
 #   (the CPU wheel index first, then PyPI's torch). Otherwise PyTorch is used when importable, and the run
 #   says so when it is not.
+#   BENCH_ROUNDS (default 3): the engine, numpy and PyTorch are measured in turn this many times, and each
+#   figure is the best of its rounds: on a shared machine, the least disturbed measurement.
 #
 # Every rate is printed by the wall clock and per CPU-second of the measuring process; the second moves
 # less when other processes share the machine.
@@ -34,45 +36,64 @@ if [ "$install" = 1 ]; then
 fi
 
 swift build -c release --product engine-bench >/dev/null
-echo "load before the run: $(uptime)"
+rounds=${BENCH_ROUNDS:-3}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-.build/release/engine-bench "$seconds" | tee "$out/engine.txt"
-python3 bench/engine/numpy_mlp.py "$seconds" >"$out/numpy.txt"
-if python3 -c 'import torch' 2>/dev/null; then
-  python3 bench/engine/torch_bench.py "$seconds" >"$out/torch.txt"
-else
+if python3 -c 'import torch' 2>/dev/null; then torch=1; else torch=0; fi
+for round in $(seq "$rounds"); do
+  echo "round $round of $rounds, load before: $(uptime)"
+  .build/release/engine-bench "$seconds" | tee "$out/engine.$round"
+  python3 bench/engine/numpy_mlp.py "$seconds" >"$out/numpy.$round"
+  echo "numpy MLP: $(cat "$out/numpy.$round") (samples/s, per CPU-second)"
+  if [ "$torch" = 1 ]; then
+    python3 bench/engine/torch_bench.py "$seconds" >"$out/torch.$round"
+    echo "PyTorch (samples/s, per CPU-second):" $(cat "$out/torch.$round")
+  fi
+done
+if [ "$torch" = 0 ]; then
   echo "PyTorch is not installed: no PyTorch baseline in this run (bench/engine/run.sh --install-torch installs it)"
 fi
 echo "load after the run: $(uptime)"
 
-python3 - "$out" <<'EOF'
+python3 - "$out" "$rounds" <<'EOF'
 import re
 import sys
 from pathlib import Path
 
-out = Path(sys.argv[1])
-engine = (out / "engine.txt").read_text()
+out, rounds = Path(sys.argv[1]), range(1, int(sys.argv[2]) + 1)
 
 
-def engine_rates(prefix):
-    m = re.search(rf"^{prefix}.*?: (\d+) samples/s.*\((\d+) samples per CPU-second\)", engine, re.M)
-    return float(m[1]), float(m[2])
+def best(values):
+    """Best of the rounds, separately by the wall clock and by CPU time."""
+    return [max(v[0] for v in values), max(v[1] for v in values)]
 
 
-mlp, cnn = engine_rates("MLP"), engine_rates("CNN")
-step = re.search(r"MLP step / raw sgemm = ([\d.]+) \(by CPU time ([\d.]+)\)", engine)
-numpy = [float(v) for v in (out / "numpy.txt").read_text().split()]
-torch = {}
-if (out / "torch.txt").exists():
-    for line in (out / "torch.txt").read_text().splitlines():
-        key, *values = line.split()
-        torch[key] = values
+def numbers(pattern, text):
+    return [float(v) for v in re.search(pattern, text, re.M).groups()]
+
+
+engine = [(out / f"engine.{r}").read_text() for r in rounds]
+mlp = best([numbers(r"^MLP.*?: (\d+) samples/s.*\((\d+) samples per CPU-second\)", t) for t in engine])
+cnn = best([numbers(r"^CNN.*?: (\d+) samples/s.*\((\d+) samples per CPU-second\)", t) for t in engine])
+step = best([numbers(r"^MLP.*?, ([\d.]+) GFLOP/s", t) + numbers(r"step at ([\d.]+) GFLOP per CPU", t) for t in engine])
+raw = best([numbers(r"raw sgemm at the same shapes: ([\d.]+) GFLOP/s \(([\d.]+) per CPU-second\)", t) for t in engine])
+numpy = best([[float(v) for v in (out / f"numpy.{r}").read_text().split()] for r in rounds])
+torch = None
+if (out / "torch.1").exists():
+    runs = [{k: v for k, *v in (line.split() for line in (out / f"torch.{r}").read_text().splitlines())}
+            for r in rounds]
+    torch = {k: best([[float(x) for x in run[k]] for run in runs]) for k in ["mlp", "cnn_nchw", "cnn_channels_last"]}
+    version = runs[0]["version"][0]
+
+print(f"\nbest of {len(rounds)} rounds, by the wall clock (per CPU-second):")
+print(f"  engine: MLP {mlp[0]:.0f} samples/s ({mlp[1]:.0f}), step {step[0]:.1f} GFLOP/s ({step[1]:.1f}); "
+      f"raw sgemm {raw[0]:.1f} GFLOP/s ({raw[1]:.1f}); CNN {cnn[0]:.0f} samples/s ({cnn[1]:.0f})")
+print(f"  numpy: MLP {numpy[0]:.0f} samples/s ({numpy[1]:.0f})")
+if torch:
     t = torch
-    print(f"PyTorch {t['version'][0]}, same shapes: MLP {t['mlp'][0]} samples/s ({t['mlp'][1]} per CPU-second); "
-          f"CNN NCHW {t['cnn_nchw'][0]} ({t['cnn_nchw'][1]}), channels_last {t['cnn_channels_last'][0]} "
-          f"({t['cnn_channels_last'][1]}); the faster layout is the baseline")
-print(f"numpy MLP, same shapes: {numpy[0]:.0f} samples/s ({numpy[1]:.0f} per CPU-second)")
+    print(f"  PyTorch {version}: MLP {t['mlp'][0]:.0f} samples/s ({t['mlp'][1]:.0f}); CNN NCHW "
+          f"{t['cnn_nchw'][0]:.0f} ({t['cnn_nchw'][1]:.0f}), channels_last {t['cnn_channels_last'][0]:.0f} "
+          f"({t['cnn_channels_last'][1]:.0f}); the faster layout is the baseline")
 
 
 def ratio(name, ours, theirs, target, unit="x"):
@@ -83,10 +104,9 @@ def ratio(name, ours, theirs, target, unit="x"):
 
 ratio("engine MLP / numpy MLP", mlp, numpy, 1.0)
 if torch:
-    ratio("engine MLP / PyTorch MLP", mlp, [float(v) for v in torch["mlp"]], 1.25)
-    nchw, last = [float(v) for v in torch["cnn_nchw"]], [float(v) for v in torch["cnn_channels_last"]]
-    ratio("engine CNN / PyTorch CNN", cnn, [max(nchw[0], last[0]), max(nchw[1], last[1])], 1.0)
+    ratio("engine MLP / PyTorch MLP", mlp, torch["mlp"], 1.25)
+    ratio("engine CNN / PyTorch CNN", cnn, best([torch["cnn_nchw"], torch["cnn_channels_last"]]), 1.0)
 else:
     print("engine / PyTorch: not measured (PyTorch not installed)")
-ratio("MLP step GFLOP/s / raw sgemm GFLOP/s", [float(step[1]), float(step[2])], [1, 1], 0.75, unit="")
+ratio("MLP step GFLOP/s / raw sgemm GFLOP/s", step, raw, 0.75, unit="")
 EOF
