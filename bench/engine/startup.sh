@@ -5,7 +5,8 @@
 #
 # - Start-up: from just before posix_spawn to the arrival of the `heartbeat` event the engine writes right
 #   before its first training batch (after reading the config, loading and normalising the data, building
-#   the model and writing the E000 checkpoint).
+#   the model and writing the E000 checkpoint); and, from /proc/PID/task/*/schedstat at that moment, how
+#   much of it the worker spent on a CPU and how much runnable but waiting for one (a loaded machine).
 # - Memory: peak RSS of the job (getrusage of the reaped child, ru_maxrss) and RSS at the first batch, against
 #   64 MiB + the model + the data, the sizes taken from the `memory:` line the job logs: parameters;
 #   gradients and optimizer state; workspace (activations, their gradients, im2col buffer for the largest
@@ -92,8 +93,15 @@ def job(bindings, stop_after=None):
         *lines, pending = (pending + chunk).split(b"\n")
         if any(json.loads(line)["type"] == "heartbeat" for line in lines if line):
             first = time.monotonic() - start
-            with open(f"/proc/{child_of(pid)}/status") as f:
+            worker_pid = child_of(pid)
+            with open(f"/proc/{worker_pid}/status") as f:
                 rss = int(re.search(r"VmRSS:\s+(\d+)", f.read())[1]) * 1024
+            # On-CPU and runnable-but-waiting nanoseconds of the worker's threads so far (schedstat).
+            cpu = wait = 0
+            for task in os.listdir(f"/proc/{worker_pid}/task"):
+                with open(f"/proc/{worker_pid}/task/{task}/schedstat") as f:
+                    on, queued, _ = f.read().split()
+                cpu, wait = cpu + int(on) / 1e9, wait + int(queued) / 1e9
     if stop_after is not None:
         time.sleep(stop_after)
         os.kill(child_of(pid), signal.SIGKILL)
@@ -110,7 +118,7 @@ def job(bindings, stop_after=None):
                   r"\(batch (\d+)\), data (\d+) B", text)
     memory = dict(zip(["parameters", "state", "workspace", "batch", "data"], map(int, m.groups())))
     shutil.rmtree(run)
-    return first, rss, peak_of(f"{run}.peak"), memory
+    return first, rss, peak_of(f"{run}.peak"), memory, cpu, wait
 
 
 def summary(values, scale=1.0, unit=""):
@@ -188,6 +196,8 @@ for name, bindings, stop in cases:
              if torch_import else "")
           + (f"; / numpy preparing the data = {median_ms / numpy_ms:.2f}x" if stop is not None else "")
           + f"; target <= 100 ms: {'met' if median_ms <= 100 else 'not met'}")
+    print(f"  of which the worker on a CPU: {summary([r[4] for r in results], 1000, ' ms')}; runnable but waiting for "
+          f"a CPU (other processes): {summary([r[5] for r in results], 1000, ' ms')}")
     print(f"  model: parameters {m['parameters'] / MiB:.2f} MiB, gradients and optimizer state {m['state'] / MiB:.2f} MiB, "
           f"workspace {m['workspace'] / MiB:.2f} MiB (batch {m['batch']}); data {m['data'] / MiB:.2f} MiB")
     print(f"  RSS at first batch {summary([r[1] for r in results], 1 / MiB, ' MiB')}; "
