@@ -30,6 +30,7 @@ bench: release
 	bench/expand/run.sh
 	bench/idle/run.sh
 	bench/engine/run.sh
+	bench/engine/startup.sh
 	bench/slurm/run.sh
 
 format:

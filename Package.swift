@@ -39,7 +39,8 @@ let package = Package(
     .executableTarget(name: "orch", dependencies: ["Orchestrator"]),
     .executableTarget(name: "orch-worker", dependencies: ["Worker"]),
     .executableTarget(
-      name: "engine-bench", dependencies: ["Engine"], path: "bench/engine", exclude: ["run.sh", "numpy_mlp.py"]),
+      name: "engine-bench", dependencies: ["Engine"], path: "bench/engine",
+      exclude: ["run.sh", "numpy_mlp.py", "torch_bench.py", "startup.sh"]),
     .testTarget(name: "StoreTests", dependencies: ["Store"]),
     .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator"], exclude: ["Fixtures"]),
     .testTarget(name: "WorkerTests", dependencies: ["Worker"]),

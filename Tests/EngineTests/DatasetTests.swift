@@ -137,6 +137,41 @@ final class DatasetTests: XCTestCase {
     }
   }
 
+  /// The statistics and normalised values are exactly those of the plain loops (Double sums in
+  /// sample order per channel, then (x − mean) · (1/std)), whatever the number of channels.
+  func testNormalisationMatchesThePlainLoopsBitForBit() {
+    for c in [1, 2, 3, 4, 5, 17, 64] {
+      let n = 37
+      var rng = RNG(seed: UInt64(c))
+      let values = (0..<(n * c)).map { i in Float(i % c + 1) * 50 * rng.uniform() - 7 }
+      let features = Split(name: "train", inputs: values, labels: (0..<n).map { $0 % 2 })
+      var d = Dataset(
+        name: "t", kind: c <= 4 ? .images : .features, sampleShape: c <= 4 ? [1, 1, c] : [c], classes: 2,
+        train: features, test: features)
+      let (mean, std) = d.normalize()
+      var sum = [Double](repeating: 0, count: c)
+      var squares = [Double](repeating: 0, count: c)
+      for i in 0..<n {
+        for ch in 0..<c {
+          let v = Double(values[i * c + ch])
+          sum[ch] += v
+          squares[ch] += v * v
+        }
+      }
+      let expectedMean = sum.map { Float($0 / Double(n)) }
+      let expectedStd = (0..<c).map { ch -> Float in
+        let m = sum[ch] / Double(n)
+        let s = Float(max(0, squares[ch] / Double(n) - m * m).squareRoot())
+        return s > 1e-6 ? s : 1
+      }
+      XCTAssertEqual(mean, expectedMean, "\(c) channels")
+      XCTAssertEqual(std, expectedStd, "\(c) channels")
+      let expected = values.indices.map { (values[$0] - expectedMean[$0 % c]) * (1 / expectedStd[$0 % c]) }
+      XCTAssertEqual(d.train.inputs, expected, "\(c) channels")
+      XCTAssertEqual(d.test.inputs, expected, "\(c) channels")
+    }
+  }
+
   func testBadLabelsAndShapesAreClearErrors() throws {
     try write(NDArray(shape: [3, 4], float32: [Float](repeating: 0, count: 12)), "train_x.npy")
     try write(NDArray(shape: [3], int64: [0, 1, 2]), "train_targets.npy")

@@ -231,6 +231,12 @@ final class LayerGradientTests: XCTestCase {
         maxPool2dBackward(dx: $0.baseAddress!, dy: r, argmax: argmax, shape: s, batch: batch)
       }
       assertGradientsClose(dx, numericGradient(at: x0, h: 1e-2) { dot(r, forward($0)) }, "maxpool case \(index) dx")
+      // Tiled windows take a direct path; the scattering one (adding onto zeros) gives the same.
+      var scattered = [Float](repeating: 0, count: n)
+      scattered.withUnsafeMutableBufferPointer {
+        maxPool2dBackward(dx: $0.baseAddress!, dy: r, argmax: argmax, shape: s, batch: batch, accumulate: true)
+      }
+      XCTAssertEqual(dx, scattered, "maxpool case \(index): direct and scattering backward")
     }
   }
 

@@ -129,6 +129,8 @@ final class ModelTests: XCTestCase {
     let flops = 2 * (27 * 32 * 1024 + 288 * 64 * 256 + 576 * 128 * 64 + 128 * 10)
     XCTAssertEqual(model.forwardFLOPsPerSample, flops)
     XCTAssertEqual(model.parameterCount, 896 + 18496 + 73856 + 1290)
+    // conv1 and conv2 run their ReLU and pool inside; conv3 its ReLU (its output goes to the average pool).
+    XCTAssertEqual(model.fusedPoolCount, 2)
   }
 
   func testResNetNamesAndBuffers() throws {

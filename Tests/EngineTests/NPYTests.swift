@@ -19,6 +19,9 @@ final class NPYTests: XCTestCase {
       let path = "\(dir)/a\(i).npy"
       try NPY.write(a, to: path)
       XCTAssertEqual(try NPY.read(path), a)
+      let floats = try NPY.readFloats(path)
+      XCTAssertEqual(floats.shape, a.shape)
+      XCTAssertEqual(floats.values, a.floats())
       XCTAssertEqual((try readFile(path).count - a.count * a.dtype.byteSize) % 64, 0, "header padded to 64 bytes")
     }
     XCTAssertEqual(
@@ -73,11 +76,43 @@ final class NPYTests: XCTestCase {
     XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "ok")
   }
 
+  /// Both readers, the whole-file one and the chunked one, fail with the same message.
   func assertError(_ path: String, contains parts: [String], file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertThrowsError(try NPY.read(path), file: file, line: line) { error in
+    func check(_ error: Error) {
       let text = "\(error)"
       XCTAssert(text.hasPrefix("while reading \(path): "), text, file: file, line: line)
       for part in parts { XCTAssert(text.contains(part), "'\(text)' lacks '\(part)'", file: file, line: line) }
+    }
+    XCTAssertThrowsError(try NPY.read(path), file: file, line: line) { check($0) }
+    XCTAssertThrowsError(try NPY.readFloats(path), file: file, line: line) { check($0) }
+  }
+
+  /// The chunked Float reader gives `read(…).floats()` for every dtype and any chunk size, and
+  /// reorders NCHW to NHWC on the way in like `nchwToNHWC`.
+  func testReadFloatsMatchesReadInAnyChunks() throws {
+    for name in ["f32_nchw.npy", "f32_nhwc.npy", "i64.npy", "u8.npy", "f32_scalar.npy", "f32_v2.npy"] {
+      let whole = try NPY.read(fixture(name))
+      for chunk in [1, 7, 100, 1 << 22] {
+        let (shape, values) = try NPY.readFloats(fixture(name), chunkBytes: chunk)
+        XCTAssertEqual(shape, whole.shape, name)
+        XCTAssertEqual(values, whole.floats(), "\(name) in chunks of \(chunk) bytes")
+      }
+    }
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let bytes: [UInt8] = (0..<120).map { (i: Int) -> UInt8 in UInt8(i * 37 % 256) }
+    try NPY.write(NDArray(shape: [3, 2, 4, 5], uint8: bytes), to: dir + "/u8_nchw.npy")
+    let cases: [(String, [Float], [Int])] = [
+      (fixture("f32_nchw.npy"), try NPY.read(fixture("f32_nchw.npy")).floats(), [2, 3, 4, 5]),
+      (dir + "/u8_nchw.npy", bytes.map { Float($0) }, [3, 2, 4, 5]),
+    ]
+    for (path, values, s) in cases {
+      let expected = nchwToNHWC(values, batch: s[0], channels: s[1], height: s[2], width: s[3])
+      for chunk in [1, 50, 1 << 22] {
+        let read = try NPY.readFloats(path, chunkBytes: chunk) { $0.count == 4 }
+        XCTAssertEqual(read.shape, s)
+        XCTAssertEqual(read.values, expected, "\(path) in chunks of \(chunk) bytes")
+      }
     }
   }
 

@@ -323,8 +323,13 @@ final class TrainerTests: XCTestCase {
     XCTAssertTrue(checkpoints.allSatisfy { ($0["sha256"] as? String)?.count == 64 && $0["bytes"] is NSNumber })
     XCTAssertTrue(job.contains { $0["type"] as? String == "artifact" && $0["name"] as? String == "predictions" })
     XCTAssertTrue(objects[objects.count - 2]["value"] is NSNull)
-    XCTAssertEqual(lines.count, 3, "one line per epoch and one at the end")
-    XCTAssertTrue(lines[0].hasPrefix("epoch 1/2 step 11 train_loss"), lines[0])
+    XCTAssertEqual(lines.count, 4, "the memory line, one line per epoch and one at the end")
+    XCTAssertTrue(lines[0].hasPrefix("memory: parameters "), lines[0])
+    XCTAssertTrue(lines[1].hasPrefix("epoch 1/2 step 11 train_loss"), lines[1])
+    // The heartbeat before the first batch marks the end of start-up.
+    let types = job.map { $0["type"] as? String ?? "" }
+    XCTAssertEqual(types.filter { $0 == "heartbeat" }.count, 1)
+    XCTAssertEqual(types.firstIndex(of: "heartbeat"), types.firstIndex(of: "checkpoint").map { $0 + 1 })
   }
 
   func testInMemoryFeaturesWithValSplitAndGroups() throws {

@@ -18,6 +18,11 @@ public struct Split: Sendable {
   }
 
   public var count: Int { labels.count }
+
+  /// Bytes held in memory: inputs, labels and group labels.
+  public var bytes: Int {
+    inputs.count * MemoryLayout<Float>.size + (labels.count + (bias?.count ?? 0)) * MemoryLayout<Int>.size
+  }
 }
 
 /// A classification dataset read from a directory of `.npy` files:
@@ -67,6 +72,9 @@ public struct Dataset: Sendable {
 
   public var sampleSize: Int { sampleShape.reduce(1, *) }
 
+  /// Bytes of the splits in memory.
+  public var bytes: Int { train.bytes + (val?.bytes ?? 0) + test.bytes }
+
   /// Channels normalisation is per: the image channels, 1 for a signal, every feature.
   public var channels: Int {
     switch kind {
@@ -90,8 +98,16 @@ public struct Dataset: Sendable {
         let kind: Kind = exists("train_x.npy") ? .images : .features
         let inputSuffix = kind == .images ? "x" : "feats"
 
-        func readSplit(_ split: String) throws -> (inputs: NDArray, labels: NDArray, labelFile: String, bias: NDArray?)?
-        {
+        /// A split's files; the inputs already as floats in the models' layout (images NHWC), read
+        /// without a second copy of the file in memory.
+        struct Raw {
+          var shape: [Int]  // of the input file
+          var inputs: [Float]
+          var labels: NDArray
+          var labelFile: String
+          var bias: NDArray?
+        }
+        func readSplit(_ split: String) throws -> Raw? {
           let inputFile = "\(split)_\(inputSuffix).npy"
           guard exists(inputFile) else { return nil }
           let labelFile = exists("\(split)_targets.npy") ? "\(split)_targets.npy" : "\(split)_y.npy"
@@ -99,7 +115,12 @@ public struct Dataset: Sendable {
             throw EngineError(.io, "\(inputFile) has no labels (\(split)_targets.npy or \(split)_y.npy)")
           }
           let bias = exists("\(split)_bias.npy") ? try NPY.read("\(directory)/\(split)_bias.npy") : nil
-          return (try NPY.read("\(directory)/\(inputFile)"), try NPY.read("\(directory)/\(labelFile)"), labelFile, bias)
+          let (shape, inputs) = try NPY.readFloats("\(directory)/\(inputFile)") {
+            kind == .images && isNCHW($0, layout)
+          }
+          return Raw(
+            shape: shape, inputs: inputs, labels: try NPY.read("\(directory)/\(labelFile)"), labelFile: labelFile,
+            bias: bias)
         }
         guard let trainRaw = try readSplit("train") else { throw EngineError(.io, "no train split") }
         guard let testRaw = try readSplit("test") else {
@@ -107,24 +128,17 @@ public struct Dataset: Sendable {
         }
         let valRaw = try readSplit("val")
 
-        let sampleShape = try Self.sampleShape(of: trainRaw.inputs.shape, kind: kind, layout: layout, file: "train")
-        func convert(_ split: String, _ raw: (inputs: NDArray, labels: NDArray, labelFile: String, bias: NDArray?))
-          throws -> Split
-        {
+        let sampleShape = try Self.sampleShape(of: trainRaw.shape, kind: kind, layout: layout, file: "train")
+        func convert(_ split: String, _ raw: Raw) throws -> Split {
           let file = "\(split)_\(inputSuffix).npy"
-          let shape = try Self.sampleShape(of: raw.inputs.shape, kind: kind, layout: layout, file: file)
+          let shape = try Self.sampleShape(of: raw.shape, kind: kind, layout: layout, file: file)
           guard shape == sampleShape else {
             throw EngineError(.shape, "\(file) has samples of shape \(shape), train has \(sampleShape)")
           }
-          let n = raw.inputs.shape[0]
+          let n = raw.shape[0]
           guard raw.labels.shape == [n] else {
             throw EngineError(
               .shape, "\(raw.labelFile) has shape \(raw.labels.shape), expected [\(n)] (one label per sample)")
-          }
-          var inputs = raw.inputs.floats()
-          let s = raw.inputs.shape
-          if kind == .images && s.count == 4 && isNCHW(s, layout) {
-            inputs = nchwToNHWC(inputs, batch: n, channels: s[1], height: s[2], width: s[3])
           }
           let labels = try withContext("reading labels \(raw.labelFile)") { try raw.labels.integers() }
           var bias: [Int]?
@@ -134,7 +148,7 @@ public struct Dataset: Sendable {
             }
             bias = try withContext("reading \(split)_bias.npy") { try b.integers() }
           }
-          return Split(name: split, inputs: inputs, labels: labels, bias: bias)
+          return Split(name: split, inputs: raw.inputs, labels: labels, bias: bias)
         }
         let train = try convert("train", trainRaw)
         let test = try convert("test", testRaw)
@@ -202,12 +216,10 @@ public struct Dataset: Sendable {
     var sum = [Double](repeating: 0, count: c)
     var squares = [Double](repeating: 0, count: c)
     let n = train.inputs.count / c
-    train.inputs.withUnsafeBufferPointer { x in
-      for i in 0..<n {
-        for ch in 0..<c {
-          let v = Double(x[i * c + ch])
-          sum[ch] += v
-          squares[ch] += v * v
+    train.inputs.withUnsafeBufferPointer { xb in
+      sum.withUnsafeMutableBufferPointer { sb in
+        squares.withUnsafeMutableBufferPointer { qb in
+          Self.channelSums(xb.baseAddress!, rows: n, channels: c, sum: sb.baseAddress!, squares: qb.baseAddress!)
         }
       }
     }
@@ -219,10 +231,31 @@ public struct Dataset: Sendable {
       return s > 1e-6 ? s : 1
     }
     let inverse = std.map { 1 / $0 }
+    // (x − mean) · (1/std), element by element; the channel pattern repeats every lcm(c, 8) values,
+    // so whole runs of 8 go through SIMD with the same two operations per element.
+    var period = c
+    while period % 8 != 0 { period += c }
+    let meanPattern = (0..<period).map { mean[$0 % c] }
+    let inversePattern = (0..<period).map { inverse[$0 % c] }
     func apply(_ values: inout [Float]) {
-      values.withUnsafeMutableBufferPointer { x in
-        for i in 0..<(x.count / c) {
-          for ch in 0..<c { x[i * c + ch] = (x[i * c + ch] - mean[ch]) * inverse[ch] }
+      values.withUnsafeMutableBufferPointer { xb in
+        meanPattern.withUnsafeBufferPointer { mb in
+          inversePattern.withUnsafeBufferPointer { ib in
+            let (x, m, inv) = (xb.baseAddress!, mb.baseAddress!, ib.baseAddress!)
+            let whole = xb.count / period * period
+            var i = 0
+            while i < whole {
+              for k in stride(from: 0, to: period, by: 8) {
+                let p = UnsafeMutableRawPointer(x + i + k)
+                let v = p.loadUnaligned(as: SIMD8<Float>.self)
+                let mv = UnsafeRawPointer(m + k).loadUnaligned(as: SIMD8<Float>.self)
+                let iv = UnsafeRawPointer(inv + k).loadUnaligned(as: SIMD8<Float>.self)
+                p.storeBytes(of: (v - mv) * iv, as: SIMD8<Float>.self)
+              }
+              i += period
+            }
+            for j in whole..<xb.count { x[j] = (x[j] - m[j - whole]) * inv[j - whole] }
+          }
         }
       }
     }
@@ -230,6 +263,48 @@ public struct Dataset: Sendable {
     apply(&test.inputs)
     if val != nil { apply(&val!.inputs) }
     return (mean, std)
+  }
+
+  /// Per-channel Σx and Σx² in Double over `rows` rows of `channels` values, each channel's sums
+  /// accumulated in row order. A few channels (an image's) are summed in registers rather than
+  /// through memory, whose store-to-load latency bounded the loop.
+  static func channelSums(
+    _ x: UnsafePointer<Float>,  // [rows, channels]
+    rows: Int, channels c: Int,
+    sum: UnsafeMutablePointer<Double>,  // [channels]
+    squares: UnsafeMutablePointer<Double>  // [channels]
+  ) {
+    // One to four channels (images): all sums in registers, four lanes of a SIMD4.
+    if c <= 4 {
+      var s = SIMD4<Double>()
+      var q = SIMD4<Double>()
+      var v = SIMD4<Double>()
+      for r in 0..<rows {
+        let row = x + r * c
+        switch c {
+        case 1: v = SIMD4(Double(row[0]), 0, 0, 0)
+        case 2: v = SIMD4(Double(row[0]), Double(row[1]), 0, 0)
+        case 3: v = SIMD4(Double(row[0]), Double(row[1]), Double(row[2]), 0)
+        default: v = SIMD4(Double(row[0]), Double(row[1]), Double(row[2]), Double(row[3]))
+        }
+        s += v
+        q += v * v
+      }
+      for k in 0..<c {
+        sum[k] += s[k]
+        squares[k] += q[k]
+      }
+      return
+    }
+    // Many channels (feature vectors): their independent sums already keep the adds busy.
+    for r in 0..<rows {
+      let row = x + r * c
+      for k in 0..<c {
+        let v = Double(row[k])
+        sum[k] += v
+        squares[k] += v * v
+      }
+    }
   }
 
   /// Loads the dataset a config names and normalises it if the config says so.

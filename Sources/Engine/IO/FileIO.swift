@@ -33,6 +33,47 @@ public func readFile(_ path: String) throws -> [UInt8] {
   return bytes
 }
 
+/// A file open for reading at offsets (`pread`); closed when released.
+final class ReadOnlyFile {
+  let path: String
+  let fd: Int32
+  let size: Int
+
+  init(_ path: String) throws {
+    self.path = path
+    fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw posixError("cannot open", path) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else {
+      close(fd)
+      throw posixError("cannot stat", path)
+    }
+    size = Int(info.st_size)
+  }
+
+  deinit { close(fd) }
+
+  /// Fills `buffer` from `offset`; a file shorter than that is an error.
+  func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+    var done = 0
+    while done < buffer.count {
+      let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+      if n < 0 && errno == EINTR { continue }
+      guard n >= 0 else { throw posixError("cannot read", path) }
+      guard n > 0 else {
+        throw EngineError(.io, "\(path) ended at byte \(offset + done), expected \(offset + buffer.count)")
+      }
+      done += n
+    }
+  }
+
+  func read(at offset: Int, count: Int) throws -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
+    return bytes
+  }
+}
+
 /// Writes to a temporary file next to `path`, fsyncs it, renames it over `path` and fsyncs
 /// the directory, so readers see either the old file or the complete new one.
 public func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {

@@ -16,29 +16,39 @@ public enum NPY {
   }
 
   public static func decode(_ bytes: [UInt8]) throws -> NDArray {
-    guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
+    let (dtype, shape, dataStart) = try layout(bytes, fileSize: bytes.count)
+    return bytes.withUnsafeBytes { raw in
+      NDArray.fromBytes(UnsafeRawBufferPointer(rebasing: raw[dataStart...]), dtype: dtype, shape: shape)
+    }
+  }
+
+  /// Element type, shape and data offset of a `.npy` file of `fileSize` bytes whose first bytes
+  /// are `prefix` (at least the whole header, when the file has one), with every check of the
+  /// format and of the data's size.
+  static func layout(_ prefix: [UInt8], fileSize: Int) throws -> (dtype: DType, shape: [Int], dataStart: Int) {
+    guard prefix.count >= 10, Array(prefix[0..<6]) == magic else {
       throw EngineError(.format, "not a .npy file (missing \\x93NUMPY magic)")
     }
-    let major = bytes[6]
+    let major = prefix[6]
     let headerLength: Int
     let headerStart: Int
     switch major {
     case 1:
-      headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+      headerLength = Int(prefix[8]) | Int(prefix[9]) << 8
       headerStart = 10
     case 2, 3:
-      guard bytes.count >= 12 else { throw EngineError(.format, "truncated .npy header") }
-      headerLength = (0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }
+      guard prefix.count >= 12 else { throw EngineError(.format, "truncated .npy header") }
+      headerLength = (0..<4).reduce(0) { $0 | Int(prefix[8 + $1]) << (8 * $1) }
       headerStart = 12
     default:
-      throw EngineError(.format, "unsupported .npy format version \(major).\(bytes[7])")
+      throw EngineError(.format, "unsupported .npy format version \(major).\(prefix[7])")
     }
     let dataStart = headerStart + headerLength
-    guard dataStart <= bytes.count else {
+    guard dataStart <= prefix.count else {
       throw EngineError(
-        .format, "truncated .npy header: needs \(headerLength) bytes, file has \(bytes.count - headerStart)")
+        .format, "truncated .npy header: needs \(headerLength) bytes, file has \(fileSize - headerStart)")
     }
-    guard let header = String(validating: bytes[headerStart..<dataStart], as: UTF8.self) else {
+    guard let header = String(validating: prefix[headerStart..<dataStart], as: UTF8.self) else {
       throw EngineError(.format, ".npy header is not valid text")
     }
     let (descr, fortran, shape) = try parseHeader(header)
@@ -57,7 +67,7 @@ public enum NPY {
     }
     let count = shape.reduce(1, *)
     let needed = count * dtype.byteSize
-    let available = bytes.count - dataStart
+    let available = fileSize - dataStart
     guard available >= needed else {
       throw EngineError(
         .format, "truncated data: shape \(shape) of \(dtype.rawValue) needs \(needed) bytes, file has \(available)")
@@ -65,8 +75,91 @@ public enum NPY {
     guard available == needed else {
       throw EngineError(.format, "\(available - needed) unexpected bytes after the data of shape \(shape)")
     }
-    return bytes.withUnsafeBytes { raw in
-      NDArray.fromBytes(UnsafeRawBufferPointer(rebasing: raw[dataStart...]), dtype: dtype, shape: shape)
+    return (dtype, shape, dataStart)
+  }
+
+  /// The elements of a `.npy` file as Float (uint8 and int64 by value), read into the result a
+  /// chunk of `chunkBytes` at a time rather than through a copy of the whole file: a dataset's
+  /// images are held once, as floats. When `transpose(shape)` is true for a 4-D array, its axes
+  /// [N, C, H, W] are reordered to [N, H, W, C] on the way in (`shape` stays the file's). Same
+  /// checks and errors as `read`.
+  public static func readFloats(
+    _ path: String, chunkBytes: Int = 1 << 22, transpose: ([Int]) -> Bool = { _ in false }
+  ) throws -> (shape: [Int], values: [Float]) {
+    try withContext("reading \(path)") {
+      let file = try ReadOnlyFile(path)
+      // The header is at most a few KiB (numpy pads it to 64 bytes); read more if it says so.
+      var prefix = try file.read(at: 0, count: min(file.size, 4096))
+      if prefix.count >= 12, prefix[6] >= 1 {
+        let needed =
+          prefix[6] == 1
+          ? 10 + (Int(prefix[8]) | Int(prefix[9]) << 8)
+          : 12 + (0..<4).reduce(0) { $0 | Int(prefix[8 + $1]) << (8 * $1) }
+        if needed > prefix.count && needed <= file.size { prefix = try file.read(at: 0, count: needed) }
+      }
+      let (dtype, shape, dataStart) = try layout(prefix, fileSize: file.size)
+      let count = shape.reduce(1, *)
+      let swap = shape.count == 4 && transpose(shape)
+      let rows = shape.isEmpty ? 1 : shape[0]
+      let rowCount = rows == 0 ? 0 : count / rows  // elements per row of the first axis
+      let rowBytes = rowCount * dtype.byteSize
+      let values = try [Float](unsafeUninitializedCapacity: count) { out, done in
+        let dst = out.baseAddress!
+        if dtype == .float32 && !swap {
+          try file.read(at: dataStart, into: UnsafeMutableRawBufferPointer(out))
+        } else if count > 0 {
+          let chunkRows = max(1, chunkBytes / max(1, rowBytes))
+          var scratch = [UInt8](repeating: 0, count: chunkRows * rowBytes)
+          var row = 0
+          while row < rows {
+            let n = min(chunkRows, rows - row)
+            try scratch.withUnsafeMutableBytes { raw in
+              try file.read(
+                at: dataStart + row * rowBytes, into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<(n * rowBytes)]))
+              let rowDst = dst + row * rowCount
+              switch dtype {
+              case .float32:
+                convertRows(
+                  raw.baseAddress!.assumingMemoryBound(to: Float.self), rowDst, rows: n, shape: shape, swap: swap
+                ) { $0 }
+              case .uint8:
+                convertRows(
+                  raw.baseAddress!.assumingMemoryBound(to: UInt8.self), rowDst, rows: n, shape: shape, swap: swap
+                ) { Float($0) }
+              case .int64:
+                convertRows(
+                  raw.baseAddress!.assumingMemoryBound(to: Int64.self), rowDst, rows: n, shape: shape, swap: swap
+                ) { Float($0) }
+              }
+            }
+            row += n
+          }
+        }
+        done = count
+      }
+      return (shape, values)
+    }
+  }
+
+  /// Converts `rows` rows of the first axis to Float, reordering [C, H, W] to [H, W, C] if `swap`.
+  @inline(__always)
+  static func convertRows<T>(
+    _ src: UnsafePointer<T>,  // [rows, …]
+    _ dst: UnsafeMutablePointer<Float>,  // [rows, …]
+    rows: Int, shape: [Int], swap: Bool, _ float: (T) -> Float
+  ) {
+    let rowCount = shape.dropFirst().reduce(1, *)
+    if swap {
+      let (c, hw) = (shape[1], shape[2] * shape[3])
+      for r in 0..<rows {
+        for ch in 0..<c {
+          let plane = src + r * rowCount + ch * hw
+          let out = dst + r * rowCount + ch
+          for p in 0..<hw { out[p * c] = float(plane[p]) }
+        }
+      }
+    } else {
+      for i in 0..<(rows * rowCount) { dst[i] = float(src[i]) }
     }
   }
 

@@ -59,6 +59,53 @@ public struct Conv2dShape: Sendable, Hashable {
   public func samplesPerChunk(capacity: Int) -> Int {
     max(1, capacity / max(1, outHeight * outWidth * patchSize))
   }
+
+  /// Samples per chunk of `conv2dForward`/`conv2dBackward` for this batch and column buffer (a
+  /// pointwise convolution reads its input as the columns: one chunk).
+  public func chunkSamples(batch: Int, colsCapacity: Int) -> Int {
+    isPointwise ? batch : min(batch, samplesPerChunk(capacity: colsCapacity))
+  }
+}
+
+/// Copies `count` floats between non-overlapping buffers. Runs shorter than 64 are copied inline
+/// with 8-wide loads and stores: im2col copies one kernel row per call (9 floats for a 3-channel
+/// image), where a `memmove` call per row cost more than the copy.
+@inline(__always)
+func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+  if count >= 64 {
+    dst.update(from: src, count: count)
+  } else if count >= 8 {
+    var i = 0
+    while i + 8 <= count {
+      let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+      UnsafeMutableRawPointer(dst + i).storeBytes(of: v, as: SIMD8<Float>.self)
+      i += 8
+    }
+    if i < count {
+      // The last 8, overlapping what is already copied.
+      let v = UnsafeRawPointer(src + count - 8).loadUnaligned(as: SIMD8<Float>.self)
+      UnsafeMutableRawPointer(dst + count - 8).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+  } else {
+    for i in 0..<count { dst[i] = src[i] }
+  }
+}
+
+/// Sets `count` floats to zero; short runs inline, as in `copyFloats`.
+@inline(__always)
+func zeroFloats(_ dst: UnsafeMutablePointer<Float>, count: Int) {
+  if count >= 64 {
+    dst.update(repeating: 0, count: count)
+  } else if count >= 8 {
+    var i = 0
+    while i + 8 <= count {
+      UnsafeMutableRawPointer(dst + i).storeBytes(of: SIMD8<Float>(), as: SIMD8<Float>.self)
+      i += 8
+    }
+    if i < count { UnsafeMutableRawPointer(dst + count - 8).storeBytes(of: SIMD8<Float>(), as: SIMD8<Float>.self) }
+  } else {
+    for i in 0..<count { dst[i] = 0 }
+  }
 }
 
 /// Gathers receptive fields into rows; out-of-image taps are zero.
@@ -81,17 +128,17 @@ public func im2col(
         for ky in 0..<s.kernelHeight {
           let iy = oy * s.strideHeight - s.padHeight + ky
           if iy < 0 || iy >= s.inHeight {
-            dst.update(repeating: 0, count: rowRun)
+            zeroFloats(dst, count: rowRun)
           } else if inside {
             // NHWC: a kernel row inside the image is one contiguous run of kw·Cin values.
-            dst.update(from: xs + (iy * s.inWidth + ix0) * cin, count: rowRun)
+            copyFloats(dst, xs + (iy * s.inWidth + ix0) * cin, count: rowRun)
           } else {
             for kx in 0..<s.kernelWidth {
               let ix = ix0 + kx
               if ix >= 0 && ix < s.inWidth {
-                (dst + kx * cin).update(from: xs + (iy * s.inWidth + ix) * cin, count: cin)
+                copyFloats(dst + kx * cin, xs + (iy * s.inWidth + ix) * cin, count: cin)
               } else {
-                (dst + kx * cin).update(repeating: 0, count: cin)
+                zeroFloats(dst + kx * cin, count: cin)
               }
             }
           }
@@ -145,23 +192,51 @@ public func col2im(
   }
 }
 
-/// y = conv(x, W) + b, processed in chunks of samples whose im2col fits `colsCapacity`.
+/// A max pool that a convolution with ReLU runs on each chunk of its output while the chunk is in
+/// cache, so that the convolution's output is never held for the whole batch: the pool's geometry
+/// and buffers. `argmax` indices are relative to the chunk.
+public struct FusedMaxPool {
+  public var shape: PoolShape
+  public var y: UnsafeMutablePointer<Float>  // [B, POH, POW, Cout]: the pool's output
+  public var argmax: UnsafeMutablePointer<Int32>  // [B, POH, POW, Cout]
+  /// The gradient of the pool's output, for the backward.
+  public var dy: UnsafePointer<Float>?  // [B, POH, POW, Cout]
+
+  public init(
+    shape: PoolShape, y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+    dy: UnsafePointer<Float>? = nil
+  ) {
+    self.shape = shape
+    self.y = y
+    self.argmax = argmax
+    self.dy = dy
+  }
+}
+
+/// y = conv(x, W) + b, processed in chunks of samples whose im2col fits `colsCapacity`. With
+/// `relu`, y = max(conv(x, W) + b, 0), applied to each chunk while it is in cache; its backward is
+/// `conv2dReLUBackward`.
+///
+/// With `pool` (tiled windows, after the ReLU), each chunk of y is max-pooled into `pool.y` as it
+/// is computed, with the values of `maxPool2dForward` over the whole of y, and `y` is only a
+/// workspace for one chunk (`shape.chunkSamples` samples): the pre-pool activation is not kept.
 public func conv2dForward(
-  y: UnsafeMutablePointer<Float>,  // [B, OH, OW, Cout]
+  y: UnsafeMutablePointer<Float>,  // [B, OH, OW, Cout], or [chunk, OH, OW, Cout] with pool
   x: UnsafePointer<Float>,  // [B, H, W, Cin]
   w: UnsafePointer<Float>,  // [Cout, kh, kw, Cin]
   b: UnsafePointer<Float>?,  // [Cout]
   shape s: Conv2dShape, batch: Int,
   cols: UnsafeMutablePointer<Float>,  // [colsCapacity]
-  colsCapacity: Int
+  colsCapacity: Int, relu: Bool = false, pool: FusedMaxPool? = nil
 ) {
+  if let pool { precondition(relu && pool.shape.fits(s), "a fused pool follows a ReLU and matches the output") }
   let pixels = s.outHeight * s.outWidth
-  let chunk = s.isPointwise ? batch : s.samplesPerChunk(capacity: colsCapacity)
+  let chunk = s.chunkSamples(batch: batch, colsCapacity: colsCapacity)
   var start = 0
   while start < batch {
     let n = min(chunk, batch - start)
     let rows = n * pixels
-    let yc = y + start * s.outputSize
+    let yc = pool == nil ? y + start * s.outputSize : y
     let a: UnsafePointer<Float>
     if s.isPointwise {
       a = x + start * s.inputSize
@@ -170,11 +245,15 @@ public func conv2dForward(
       a = UnsafePointer(cols)
     }
     if let b {
-      for r in 0..<rows { (yc + r * s.outChannels).update(from: b, count: s.outChannels) }
+      for r in 0..<rows { copyFloats(yc + r * s.outChannels, b, count: s.outChannels) }
     }
     gemm(
       transA: false, transB: true, m: rows, n: s.outChannels, k: s.patchSize,
       a: a, lda: s.patchSize, b: w, ldb: s.patchSize, beta: b == nil ? 0 : 1, c: yc, ldc: s.outChannels)
+    if relu { reluForward(y: yc, x: yc, count: rows * s.outChannels) }
+    if let pool {
+      maxPool2dForward(y: pool.y, argmax: pool.argmax, x: yc, shape: pool.shape, samples: start..<(start + n))
+    }
     start += n
   }
 }
@@ -191,14 +270,67 @@ public func conv2dBackward(
   cols: UnsafeMutablePointer<Float>,  // [colsCapacity]
   colsCapacity: Int, accumulateDx: Bool = false
 ) {
+  conv2dBackward(
+    dx: dx, dw: dw, db: db, dy: UnsafeMutablePointer(mutating: dy), reluOutput: nil, pool: nil, x: x, w: w,
+    shape: s, batch: batch, cols: cols, colsCapacity: colsCapacity, accumulateDx: accumulateDx)
+}
+
+/// The backward of `conv2dForward(relu: true)`: `dy` (the gradient of the ReLU's output) is
+/// masked in place by y > 0 one chunk at a time, just before that chunk's GEMMs, then as
+/// `conv2dBackward`. Same arithmetic as a separate `reluBackward` pass first.
+///
+/// With `pool` (the forward's, with `pool.dy` set), `dy` is a workspace for one chunk (like the
+/// forward's `y`), written for each chunk by the pool's backward from `pool.dy`, with the ReLU's
+/// mask applied at the same time since a window's winner holds the pool's output; `y` is not read.
+public func conv2dReLUBackward(
+  dx: UnsafeMutablePointer<Float>?,  // [B, H, W, Cin]
+  dw: UnsafeMutablePointer<Float>?,  // [Cout, kh, kw, Cin]
+  db: UnsafeMutablePointer<Float>?,  // [Cout]
+  dy: UnsafeMutablePointer<Float>,  // [B, OH, OW, Cout], overwritten with the pre-activation gradient
+  y: UnsafePointer<Float>,  // [B, OH, OW, Cout]: the forward's output, after the ReLU (not read with pool)
+  x: UnsafePointer<Float>,  // [B, H, W, Cin]
+  w: UnsafePointer<Float>,  // [Cout, kh, kw, Cin]
+  shape s: Conv2dShape, batch: Int,
+  cols: UnsafeMutablePointer<Float>,  // [colsCapacity]
+  colsCapacity: Int, accumulateDx: Bool = false, pool: FusedMaxPool? = nil
+) {
+  if let pool { precondition(pool.dy != nil && pool.shape.fits(s), "a fused pool's backward needs its dy") }
+  conv2dBackward(
+    dx: dx, dw: dw, db: db, dy: dy, reluOutput: y, pool: pool, x: x, w: w, shape: s, batch: batch, cols: cols,
+    colsCapacity: colsCapacity, accumulateDx: accumulateDx)
+}
+
+/// Both backwards; `dy` is written only when `reluOutput` is given.
+private func conv2dBackward(
+  dx: UnsafeMutablePointer<Float>?,  // [B, H, W, Cin]
+  dw: UnsafeMutablePointer<Float>?,  // [Cout, kh, kw, Cin]
+  db: UnsafeMutablePointer<Float>?,  // [Cout]
+  dy: UnsafeMutablePointer<Float>,  // [B, OH, OW, Cout]
+  reluOutput: UnsafePointer<Float>?,  // [B, OH, OW, Cout]
+  pool: FusedMaxPool?,
+  x: UnsafePointer<Float>,  // [B, H, W, Cin]
+  w: UnsafePointer<Float>,  // [Cout, kh, kw, Cin]
+  shape s: Conv2dShape, batch: Int,
+  cols: UnsafeMutablePointer<Float>,  // [colsCapacity]
+  colsCapacity: Int, accumulateDx: Bool
+) {
   let pixels = s.outHeight * s.outWidth
-  if let db { columnSums(db, dy, rows: batch * pixels, columns: s.outChannels) }
-  let chunk = s.isPointwise ? batch : s.samplesPerChunk(capacity: colsCapacity)
+  // db is summed chunk by chunk, while the chunk of dy is in cache for the GEMMs (same order of
+  // additions as one pass over the batch).
+  db?.update(repeating: 0, count: s.outChannels)
+  let chunk = s.chunkSamples(batch: batch, colsCapacity: colsCapacity)
   var start = 0
   while start < batch {
     let n = min(chunk, batch - start)
     let rows = n * pixels
-    let dyc = dy + start * s.outputSize
+    let dyc = pool == nil ? dy + start * s.outputSize : dy
+    if let pool, let poolDy = pool.dy {
+      maxPool2dBackwardTiled(
+        dx: dyc, dy: poolDy, argmax: pool.argmax, reluOutput: pool.y, shape: pool.shape, samples: start..<(start + n))
+    } else if let reluOutput {
+      reluBackward(dx: dyc, dy: dyc, y: reluOutput + start * s.outputSize, count: rows * s.outChannels)
+    }
+    if let db { addColumnSums(db, dyc, rows: rows, columns: s.outChannels) }
     if let dw {
       let a: UnsafePointer<Float>
       if s.isPointwise {

@@ -51,6 +51,16 @@ func columnSums(
   rows: Int, columns: Int
 ) {
   out.update(repeating: 0, count: columns)
+  addColumnSums(out, m, rows: rows, columns: columns)
+}
+
+/// out[c] += Σ_r m[r, c], rows in order.
+@inline(__always)
+func addColumnSums(
+  _ out: UnsafeMutablePointer<Float>,  // [C]
+  _ m: UnsafePointer<Float>,  // [R, C]
+  rows: Int, columns: Int
+) {
   for r in 0..<rows {
     let row = m + r * columns
     for c in 0..<columns { out[c] += row[c] }

@@ -27,6 +27,13 @@ public struct PoolShape: Sendable, Hashable {
   public var outWidth: Int { (inWidth - kernelWidth) / strideWidth + 1 }
   public var inputSize: Int { inHeight * inWidth * channels }
   public var outputSize: Int { outHeight * outWidth * channels }
+  /// Windows side by side (stride = kernel): no input is in two windows.
+  public var isTiled: Bool { strideHeight == kernelHeight && strideWidth == kernelWidth }
+
+  /// Whether this tiled pool can run inside convolution `conv`, on its output.
+  public func fits(_ conv: Conv2dShape) -> Bool {
+    isTiled && channels == conv.outChannels && inHeight == conv.outHeight && inWidth == conv.outWidth
+  }
 }
 
 /// y = window maximum; `argmax` records the winning input index (within the batch) per output.
@@ -36,11 +43,23 @@ public func maxPool2dForward(
   x: UnsafePointer<Float>,  // [B, H, W, C]
   shape s: PoolShape, batch: Int
 ) {
+  maxPool2dForward(y: y, argmax: argmax, x: x, shape: s, samples: 0..<batch)
+}
+
+/// `maxPool2dForward` of the samples in `samples` only (the fused convolution pools each chunk of
+/// samples as it is computed): `x` holds just those samples, and the argmax indices are relative
+/// to it; `y` and `argmax` are the whole batch's.
+func maxPool2dForward(
+  y: UnsafeMutablePointer<Float>,  // [B, OH, OW, C]
+  argmax: UnsafeMutablePointer<Int32>,  // [B, OH, OW, C]
+  x: UnsafePointer<Float>,  // [samples.count, H, W, C]
+  shape s: PoolShape, samples: Range<Int>
+) {
   let c = s.channels
   let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
-  var out = 0
-  for b in 0..<batch {
-    let base = b * s.inputSize
+  var out = samples.lowerBound * s.outputSize
+  for b in samples {
+    let base = (b - samples.lowerBound) * s.inputSize
     for oy in 0..<s.outHeight {
       for ox in 0..<s.outWidth {
         let first = base + (oy * s.strideHeight * s.inWidth + ox * s.strideWidth) * c
@@ -92,8 +111,79 @@ public func maxPool2dBackward(
   argmax: UnsafePointer<Int32>,  // [B, OH, OW, C]
   shape s: PoolShape, batch: Int, accumulate: Bool = false
 ) {
+  if !accumulate && s.isTiled {
+    maxPool2dBackwardTiled(dx: dx, dy: dy, argmax: argmax, shape: s, samples: 0..<batch)
+    return
+  }
   if !accumulate { dx.update(repeating: 0, count: batch * s.inputSize) }
   for i in 0..<(batch * s.outputSize) { dx[Int(argmax[i])] += dy[i] }
+}
+
+/// `maxPool2dBackward` for windows that tile the input (`isTiled`), over the samples in `samples`
+/// (`dx` holds just those, argmax indices are relative to it; `dy`, `argmax` and `reluOutput` are
+/// the whole batch's): every input lies in at most one window, so each is written once — the
+/// gradient where it won, else zero — instead of zeroing the whole input gradient and scattering
+/// into it. Inputs past the last window get zero.
+///
+/// With `reluOutput` (the pool's output `y`, when a ReLU precedes the pool), a winner whose value
+/// is not positive gets zero too: that is the ReLU's backward, since the winner's value is `y`.
+func maxPool2dBackwardTiled(
+  dx: UnsafeMutablePointer<Float>,  // [samples.count, H, W, C]
+  dy: UnsafePointer<Float>,  // [B, OH, OW, C]
+  argmax: UnsafePointer<Int32>,  // [B, OH, OW, C]
+  reluOutput: UnsafePointer<Float>? = nil,  // [B, OH, OW, C]
+  shape s: PoolShape, samples: Range<Int>
+) {
+  let c = s.channels
+  let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+  let coveredHeight = s.outHeight * s.kernelHeight
+  let coveredWidth = s.outWidth * s.kernelWidth
+  var out = samples.lowerBound * s.outputSize
+  for b in samples {
+    let base = (b - samples.lowerBound) * s.inputSize
+    for oy in 0..<s.outHeight {
+      for ox in 0..<s.outWidth {
+        var ch = 0
+        while ch + 8 <= c {
+          var g = UnsafeRawPointer(dy + out + ch).loadUnaligned(as: SIMD8<Float>.self)
+          if let reluOutput {
+            let y = UnsafeRawPointer(reluOutput + out + ch).loadUnaligned(as: SIMD8<Float>.self)
+            g.replace(with: 0, where: .!(y .> 0))
+          }
+          let arg = UnsafeRawPointer(argmax + out + ch).loadUnaligned(as: SIMD8<Int32>.self)
+          for ky in 0..<s.kernelHeight {
+            for kx in 0..<s.kernelWidth {
+              let idx = base + ((oy * s.kernelHeight + ky) * s.inWidth + ox * s.kernelWidth + kx) * c + ch
+              var v = SIMD8<Float>()
+              v.replace(with: g, where: arg .== SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: idx)) &+ lanes)
+              UnsafeMutableRawPointer(dx + idx).storeBytes(of: v, as: SIMD8<Float>.self)
+            }
+          }
+          ch += 8
+        }
+        while ch < c {
+          let winner = Int(argmax[out + ch])
+          let g = (reluOutput.map { $0[out + ch] > 0 } ?? true) ? dy[out + ch] : 0
+          for ky in 0..<s.kernelHeight {
+            for kx in 0..<s.kernelWidth {
+              let idx = base + ((oy * s.kernelHeight + ky) * s.inWidth + ox * s.kernelWidth + kx) * c + ch
+              dx[idx] = idx == winner ? g : 0
+            }
+          }
+          ch += 1
+        }
+        out += c
+      }
+    }
+    // Rows below and columns right of the last window.
+    for y in 0..<s.inHeight {
+      if y >= coveredHeight {
+        (dx + base + y * s.inWidth * c).update(repeating: 0, count: s.inWidth * c)
+      } else if coveredWidth < s.inWidth {
+        (dx + base + (y * s.inWidth + coveredWidth) * c).update(repeating: 0, count: (s.inWidth - coveredWidth) * c)
+      }
+    }
+  }
 }
 
 /// y[b, c] = mean over pixels of x[b, :, c].

@@ -35,6 +35,20 @@ struct ConvOp: Sendable {
   var weight: Int, bias: Int?
   var weightEntry: Int, biasEntry: Int?
   var shape: Conv2dShape
+  /// A ReLU directly after the convolution, run inside it (`conv2dForward(relu:)`) in place of
+  /// a separate op: the output slot holds the activation.
+  var relu = false
+  /// A max pool after the ReLU, run inside the convolution on each chunk; `output` is then the
+  /// pool's output, and the convolution's own output lives only in a one-chunk workspace.
+  var pool: FusedPoolOp?
+}
+
+/// A tiled max pool fused into the convolution before it.
+struct FusedPoolOp: Sendable {
+  var shape: PoolShape
+  var argmax: Int  // offset in the Int32 arena; indices relative to the chunk
+  var workspace = -1  // arena offset: one chunk of the convolution's output
+  var gradWorkspace = -1  // arena offset: its gradient
 }
 
 struct BatchNormOp: Sendable {
@@ -203,7 +217,13 @@ struct Graph {
     return y
   }
 
+  /// A ReLU right after a convolution (the `cnn` blocks without BatchNorm) is fused into it.
   mutating func activation(_ x: Value, _ kind: Activation) -> Value {
+    if kind == .relu, case .conv(var conv)? = ops.last, conv.output == x.slot, !conv.relu {
+      conv.relu = true
+      ops[ops.count - 1] = .conv(conv)
+      return x
+    }
     ops.append(kind == .relu ? .relu(slot: x.slot) : .tanh(slot: x.slot))
     return x
   }
@@ -216,15 +236,42 @@ struct Graph {
     return y
   }
 
-  /// 2×2 max pool (1×2 on height-1 signals).
+  /// 2×2 max pool (1×2 on height-1 signals). Right after a convolution with its ReLU it is fused
+  /// into it: the convolution's output slot, allocated last, is given back, so the pre-pool
+  /// activation and its gradient take one chunk of workspace (`allocateFusedWorkspaces`) instead of
+  /// the whole batch.
   mutating func maxPool(_ x: Value) -> Value {
     let (h, w, c) = (x.shape[0], x.shape[1], x.shape[2])
     let shape = PoolShape(channels: c, inHeight: h, inWidth: w, kernelHeight: h == 1 ? 1 : 2, kernelWidth: 2)
+    if case .conv(var conv)? = ops.last, conv.relu, conv.pool == nil, conv.output == x.slot,
+      x.slot == slots.count - 1, slots[x.slot].gradOffset + x.size * maxBatch == arenaCount, shape.fits(conv.shape)
+    {
+      arenaCount = slots.removeLast().offset
+      let y = newSlot([shape.outHeight, shape.outWidth, c])
+      conv.output = y.slot
+      conv.pool = FusedPoolOp(shape: shape, argmax: intArenaCount)
+      intArenaCount += shape.outputSize * maxBatch
+      ops[ops.count - 1] = .conv(conv)
+      return y
+    }
     let y = newSlot([shape.outHeight, shape.outWidth, c])
     let argmax = intArenaCount
     intArenaCount += shape.outputSize * maxBatch
     ops.append(.maxPool(PoolOp(input: x.slot, output: y.slot, argmax: argmax, shape: shape)))
     return y
+  }
+
+  /// The one-chunk workspaces of the fused convolution + pool ops, once the column buffer's
+  /// capacity (which sets the chunks) is known.
+  mutating func allocateFusedWorkspaces(colsCapacity: Int) {
+    for (index, op) in ops.enumerated() {
+      guard case .conv(var conv) = op, var pool = conv.pool else { continue }
+      let size = conv.shape.chunkSamples(batch: maxBatch, colsCapacity: colsCapacity) * conv.shape.outputSize
+      pool.workspace = allocate(size)
+      pool.gradWorkspace = allocate(size)
+      conv.pool = pool
+      ops[index] = .conv(conv)
+    }
   }
 
   mutating func globalAvgPool(_ x: Value) -> Value {

@@ -30,6 +30,9 @@ public final class Model {
   private let colsCapacity: Int
   private let arena: UnsafeMutablePointer<Float>
   private let intArena: UnsafeMutablePointer<Int32>
+  /// Bytes of the arena (activations, their gradients, masks, im2col buffer, pool indices) for
+  /// `maxBatch` samples: the model's memory besides parameters, gradients and buffers.
+  public let workspaceBytes: Int
   private var needsGrad: [Bool] = []
   private var accumulate: [[Bool]] = []
   private var lastBatch = 0
@@ -49,6 +52,7 @@ public final class Model {
     probsOffset = g.allocate(maxBatch * spec.classes)
     colsCapacity = g.colsCapacity
     colsOffset = g.allocate(colsCapacity)
+    g.allocateFusedWorkspaces(colsCapacity: colsCapacity)
     layout = g.layout
     bufferLayout = g.bufferLayout
     inits = g.inits
@@ -65,6 +69,8 @@ public final class Model {
     arena.initialize(repeating: 0, count: max(1, g.arenaCount))
     intArena = .allocate(capacity: max(1, g.intArenaCount))
     intArena.initialize(repeating: 0, count: max(1, g.intArenaCount))
+    workspaceBytes =
+      max(1, g.arenaCount) * MemoryLayout<Float>.size + max(1, g.intArenaCount) * MemoryLayout<Int32>.size
     makePlan()
     initializeParameters(rng: &rng)
   }
@@ -142,6 +148,11 @@ public final class Model {
     }
   }
 
+  /// Convolutions running a max pool inside (for tests).
+  var fusedPoolCount: Int {
+    ops.filter { if case .conv(let o) = $0 { o.pool != nil } else { false } }.count
+  }
+
   // MARK: Forward and backward
 
   private func value(_ slot: Int) -> UnsafeMutablePointer<Float> { arena + slots[slot].offset }
@@ -166,9 +177,16 @@ public final class Model {
               y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
               batch: batch, inFeatures: o.inFeatures, outFeatures: o.outFeatures)
           case .conv(let o):
-            conv2dForward(
-              y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
-              shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity)
+            if let pool = o.pool {
+              conv2dForward(
+                y: arena + pool.workspace, x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
+                shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, relu: true,
+                pool: FusedMaxPool(shape: pool.shape, y: value(o.output), argmax: intArena + pool.argmax))
+            } else {
+              conv2dForward(
+                y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
+                shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, relu: o.relu)
+            }
           case .batchNorm(let o):
             let stats = arena + o.stats
             batchNormForward(
@@ -233,11 +251,25 @@ public final class Model {
               x: value(o.input), w: p + o.weight, batch: batch, inFeatures: o.inFeatures,
               outFeatures: o.outFeatures, accumulateDx: acc.first ?? false)
           case .conv(let o):
-            conv2dBackward(
-              dx: gradIfNeeded(o.input), dw: trainable[o.weightEntry] ? g + o.weight : nil,
-              db: o.biasEntry.flatMap { trainable[$0] ? g + o.bias! : nil }, dy: grad(o.output),
-              x: value(o.input), w: p + o.weight, shape: o.shape, batch: batch, cols: cols,
-              colsCapacity: colsCapacity, accumulateDx: acc.first ?? false)
+            let dx = gradIfNeeded(o.input)
+            let dw = trainable[o.weightEntry] ? g + o.weight : nil
+            let db = o.biasEntry.flatMap { trainable[$0] ? g + o.bias! : nil }
+            if let pool = o.pool {
+              let fused = FusedMaxPool(
+                shape: pool.shape, y: value(o.output), argmax: intArena + pool.argmax, dy: grad(o.output))
+              conv2dReLUBackward(
+                dx: dx, dw: dw, db: db, dy: arena + pool.gradWorkspace, y: arena + pool.workspace, x: value(o.input),
+                w: p + o.weight, shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity,
+                accumulateDx: acc.first ?? false, pool: fused)
+            } else if o.relu {
+              conv2dReLUBackward(
+                dx: dx, dw: dw, db: db, dy: grad(o.output), y: value(o.output), x: value(o.input), w: p + o.weight,
+                shape: o.shape, batch: batch, cols: cols, colsCapacity: colsCapacity, accumulateDx: acc.first ?? false)
+            } else {
+              conv2dBackward(
+                dx: dx, dw: dw, db: db, dy: grad(o.output), x: value(o.input), w: p + o.weight, shape: o.shape,
+                batch: batch, cols: cols, colsCapacity: colsCapacity, accumulateDx: acc.first ?? false)
+            }
           case .batchNorm(let o):
             let stats = arena + o.stats
             batchNormBackward(

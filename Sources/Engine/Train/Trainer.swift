@@ -171,6 +171,9 @@ final class TrainingSession {
     }
     try resumeOrStart()
     if config.transfer == .fixed { model.freezeBackbone() }
+    log(memoryLine())
+    // The first batch is next: the end of the job's start-up (bench/engine/startup.sh times it).
+    if epoch < config.epochs { events.emit(.heartbeat) }
 
     let stepsPerEpoch = loader.batchesPerEpoch
     var predictions: [Float]?  // [test N, classes]
@@ -478,6 +481,19 @@ final class TrainingSession {
   }
 
   // MARK: Formatting
+
+  /// What the run holds in memory, in bytes: the model's parameters; their gradients, buffers and
+  /// optimizer moments; the activation workspace (arena) for the largest batch; the batch buffers
+  /// and evaluation logits; the dataset.
+  func memoryLine() -> String {
+    let float = MemoryLayout<Float>.size
+    let state =
+      (model.gradients.count + model.buffers.count + optimizer.moment1.count + optimizer.moment2.count) * float
+    let batchBuffers =
+      loader.inputs.count * float + loader.labels.count * MemoryLayout<Int>.size + evalLogits.count * float
+    return "memory: parameters \(model.parameters.count * float) B, gradients and optimizer state \(state) B, "
+      + "workspace \(model.workspaceBytes + batchBuffers) B (batch \(model.maxBatch)), data \(dataset.bytes) B"
+  }
 
   func epochLine(_ m: [String: Double]) -> String {
     var parts = ["epoch \(epoch)/\(config.epochs)", "step \(step)"]
