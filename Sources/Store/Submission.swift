@@ -120,17 +120,18 @@ public struct Submission {
     return ExistingJob(id: row[0], state: state, display: display)
   }
 
-  /// The newest job with this key, with its run directory.
-  public func newest(key: String) throws -> (arrayID: Int64, arrayIndex: Int?, runDir: String)? {
+  /// The newest job with this key, with its run directory and config JSON.
+  public func newest(key: String) throws -> (arrayID: Int64, arrayIndex: Int?, runDir: String, config: String)? {
     guard
       let row = try Row.fetchOne(
         db,
         sql: """
-          SELECT j.array_id, j.array_index, a.output_root || '/' || j.key FROM jobs j JOIN arrays a ON a.id = j.array_id
+          SELECT j.array_id, j.array_index, a.output_root || '/' || j.key, j.config
+          FROM jobs j JOIN arrays a ON a.id = j.array_id
           WHERE j.key = ? ORDER BY j.id DESC LIMIT 1
           """, arguments: [key])
     else { return nil }
-    return (row[0], row[1], row[2])
+    return (row[0], row[1], row[2], row[3])
   }
 
   /// Whether the store has any job at all (lets a first submission skip hash look-ups).

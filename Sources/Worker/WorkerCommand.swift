@@ -7,7 +7,8 @@ public enum WorkerCommand {
     usage: orch-worker serve --control-fd FD --journal PATH
              Runs as a pool worker of `orch daemon` (started by it, not by hand).
            orch-worker engine --run-dir DIR
-             Trains the engine job whose config is DIR/config.json; events go to $ORCH_EVENTS_FD.
+             Trains (engine: train) or evaluates (engine: eval) the engine job whose config is
+             DIR/config.json; events go to $ORCH_EVENTS_FD.
            orch-worker slurm-task --manifest M [--offset K]
              Runs entry K + $SLURM_ARRAY_TASK_ID of manifest M (`orch submit --backend slurm`).
     """

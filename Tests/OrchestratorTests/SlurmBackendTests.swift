@@ -112,7 +112,7 @@ final class SlurmSubmitterTests: XCTestCase {
     // k5 fine-tunes from k1.
     let arrays = try submitter.submit(
       jobs: jobs, options: SlurmOptions(partition: "cpu", parallelism: 3, sbatchArgs: ["--qos=short"]),
-      sources: [first + 5: "k1"], label: "t")
+      sources: [first + 5: ["k1"]], label: "t")
     XCTAssertEqual(arrays.map(\.slurmJobID), [100, 101, 102, 103])
     XCTAssertEqual(arrays.map(\.jobs.count), [2, 2, 1, 1])
     XCTAssertEqual(arrays.map(\.dependency), [nil, nil, nil, "afterok:100_1"])

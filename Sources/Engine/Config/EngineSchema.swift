@@ -61,7 +61,7 @@ private let positive: @Sendable (ConfigValue) -> String? = { v in (v.number ?? 0
 /// `train.`) are checked, plus names whose namespace is a typo of one; other bindings (`init`,
 /// `seed`, … used only in key templates) pass through untouched.
 public enum EngineSchema {
-  public static let namespaces = ["data.", "model.", "optimizer.", "lr_scheduler.", "train.", "spurious."]
+  public static let namespaces = ["data.", "model.", "optimizer.", "lr_scheduler.", "train.", "spurious.", "eval."]
 
   public static let bindings: [BindingSpec] = [
     // data
@@ -160,7 +160,19 @@ public enum EngineSchema {
     BindingSpec("spurious.seed", .int, 0, "seed of the gaussian pattern and of which images are marked"),
   ]
 
-  static let byName: [String: BindingSpec] = Dictionary(uniqueKeysWithValues: bindings.map { ($0.name, $0) })
+  /// The bindings only `engine: eval` configs take (see `EvalConfig`).
+  public static let evalBindings: [BindingSpec] = [
+    BindingSpec(
+      "eval.checkpoint", .string, "",
+      "checkpoint to evaluate: KEY@E010, KEY@final, KEY@latest (resolved at submission) or a path"),
+    BindingSpec(
+      "eval.checkpoint_b", .string, "",
+      "second checkpoint (same forms): evaluate θ = (1−α)·θ_checkpoint + α·θ_checkpoint_b; empty = no interpolation"),
+    BindingSpec("eval.alpha", .double, 0.0, "interpolation weight α of eval.checkpoint_b"),
+  ]
+
+  static let byName: [String: BindingSpec] = Dictionary(
+    uniqueKeysWithValues: (bindings + evalBindings).map { ($0.name, $0) })
 
   /// Every engine binding name, in declaration order.
   public static var names: [String] { bindings.map(\.name) }
@@ -185,7 +197,7 @@ public enum EngineSchema {
   /// plausible typo.
   public static func suggestion(for name: String) -> String? {
     var best: (String, Int)?
-    for candidate in names {
+    for candidate in names + evalBindings.map(\.name) {
       let d = editDistance(name, candidate)
       if d < (best?.1 ?? Int.max) { best = (candidate, d) }
     }
@@ -244,6 +256,10 @@ public enum EngineSchema {
     var extra: [String: ConfigValue] = [:]
     var problems: [String] = []
     for name in bindings.keys.sorted() {
+      if name.hasPrefix("eval.") {
+        problems.append("binding '\(name)' applies only to `engine: eval` configs")
+        continue
+      }
       do {
         let value = try check(name: name, value: bindings[name]!)
         if isEngineName(name) { resolved[name] = value } else { extra[name] = value }
@@ -266,7 +282,7 @@ public enum EngineSchema {
   public static func validate(configJSON: String) throws(EngineError) -> TrainConfig {
     let (engine, bindings) = try parseJob(configJSON)
     guard engine == "train" else {
-      throw EngineError(.config, "engine '\(engine)' is not supported by this worker (supported: train)")
+      throw EngineError(.config, "engine '\(engine)' is not a training engine (this path takes: train)")
     }
     return try validate(bindings)
   }
@@ -310,7 +326,7 @@ public enum EngineSchema {
 
   private static func namespaceHint(_ name: String) -> String {
     guard let ns = namespaces.first(where: { name.hasPrefix($0) }) else { return "" }
-    let inNamespace = names.filter { $0.hasPrefix(ns) }
+    let inNamespace = (names + evalBindings.map(\.name)).filter { $0.hasPrefix(ns) }
     return " (\(ns)* bindings: \(inNamespace.joined(separator: ", ")))"
   }
 }

@@ -61,7 +61,8 @@ public func configureBLASThreads(environment: [String: String] = ProcessInfo.pro
 }
 
 /// What an `orch-worker` engine job does: reads `<runDir>/config.json`, validates it, sets the
-/// BLAS threads, writes events to `ORCH_EVENTS_FD` and trains, printing one line per epoch.
+/// BLAS threads, writes events to `ORCH_EVENTS_FD` and trains (`engine: train`, printing one line
+/// per epoch) or evaluates a checkpoint (`engine: eval`, see `Evaluator`).
 public enum EngineJob {
   public static func run(
     runDir: String, environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -69,7 +70,8 @@ public enum EngineJob {
   ) throws(EngineError) -> TrainResult {
     let path = runDir + "/config.json"
     let bytes = try rethrowingEngineError("reading the job config") { try readFile(path) }
-    let config = try EngineSchema.validate(configJSON: String(decoding: bytes, as: UTF8.self))
+    let json = String(decoding: bytes, as: UTF8.self)
+    let engine = try EngineSchema.parseJob(json).engine
     configureBLASThreads(environment: environment)
     var h = hooks ?? TrainHooks()
     if h.log == nil {
@@ -80,7 +82,14 @@ public enum EngineJob {
       }
     }
     let sink = events ?? EventStream.fromEnvironment(environment)
-    return try Trainer(config: config, runDir: runDir, events: sink, hooks: h).run()
+    switch engine {
+    case "train":
+      return try Trainer(config: EngineSchema.validate(configJSON: json), runDir: runDir, events: sink, hooks: h).run()
+    case "eval":
+      return try Evaluator(config: EvalConfig.validate(configJSON: json), runDir: runDir, events: sink, hooks: h).run()
+    default:
+      throw EngineError(.config, "engine '\(engine)' is not supported by this worker (supported: train, eval)")
+    }
   }
 }
 

@@ -213,13 +213,15 @@ extension Retry {
     let maxArraySize = try commands.config()["MaxArraySize"].flatMap(Int.init) ?? ArraySpec.defaultMaxArraySize
     let requeued = try storeCall { () throws(StoreError) in try store.requeueForSlurm(jobIDs: rows.map(\.id)) }
     let jobs = try storeCall { () throws(StoreError) in try store.slurmJobs(ids: requeued) }
-    // A fine-tune retried with its source waits for it again: the stored reference is the source's
-    // checkpoint path, inside the source's run directory.
-    var sources: [Int64: String] = [:]
+    // A fine-tune or an evaluation retried with its source waits for it again: the stored references
+    // are the source's checkpoint paths, inside the source's run directory.
+    var sources: [Int64: [String]] = [:]
     for job in jobs {
-      guard let path = Self.finetunePath(job.config) else { continue }
-      if let source = jobs.first(where: { $0.id != job.id && path.hasPrefix($0.runDir + "/") || path == $0.runDir }) {
-        sources[job.id] = source.key
+      for path in Self.checkpointPaths(job.config) {
+        if let source = jobs.first(where: { $0.id != job.id && (path.hasPrefix($0.runDir + "/") || path == $0.runDir) })
+        {
+          sources[job.id, default: []].append(source.key)
+        }
       }
     }
     let submitter = SlurmSubmitter(
@@ -245,11 +247,11 @@ extension Retry {
     }
   }
 
-  static func finetunePath(_ config: String) -> String? {
+  static func checkpointPaths(_ config: String) -> [String] {
     guard let object = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any],
       let bindings = object["bindings"] as? [String: Any]
-    else { return nil }
-    return bindings[CheckpointReference.binding] as? String
+    else { return [] }
+    return CheckpointReference.bindings.compactMap { bindings[$0] as? String }
   }
 }
 

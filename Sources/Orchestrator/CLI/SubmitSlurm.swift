@@ -52,15 +52,17 @@ extension Submit {
   ) throws {
     let jobs = try storeCall { () throws(StoreError) in try store.slurmJobs(ids: result.jobs) }
     // Checkpoint references by key: the registry's binding (the stored one is already a path).
-    var sourceOfKey: [String: String] = [:]
+    var sourceOfKey: [String: [String]] = [:]
     selected.forEach { _, config in
-      if case .string(let text)? = config.binding(CheckpointReference.binding),
-        let ref = CheckpointReference.parse(text)
-      {
-        sourceOfKey[config.key] = ref.key
+      for binding in CheckpointReference.bindings {
+        if case .string(let text)? = config.binding(binding), let ref = CheckpointReference.parse(text),
+          sourceOfKey[config.key]?.contains(ref.key) != true
+        {
+          sourceOfKey[config.key, default: []].append(ref.key)
+        }
       }
     }
-    var sources: [Int64: String] = [:]
+    var sources: [Int64: [String]] = [:]
     for job in jobs { if let source = sourceOfKey[job.key] { sources[job.id] = source } }
     let submitter = SlurmSubmitter(
       store: store, home: home, commands: setup.commands, maxArraySize: setup.maxArraySize,

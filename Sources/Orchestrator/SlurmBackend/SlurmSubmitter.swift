@@ -43,8 +43,9 @@ struct SlurmSubmitter {
   let workerBinary: String
   let cwd: String
 
-  /// `sources`: job id → key of the config whose checkpoint it starts from.
-  func submit(jobs: [SlurmJob], options: SlurmOptions, sources: [Int64: String], label: String) throws(OrchError)
+  /// `sources`: job id → keys of the configs whose checkpoints it reads (a fine-tune's source, an
+  /// evaluation's one or two).
+  func submit(jobs: [SlurmJob], options: SlurmOptions, sources: [Int64: [String]], label: String) throws(OrchError)
     -> [Submitted]
   {
     guard !jobs.isEmpty else { return [] }
@@ -62,16 +63,17 @@ struct SlurmSubmitter {
     var failed: [(Int64, String)] = []
 
     // Dependencies outside this batch are known now; inside it, once the source is submitted.
-    var outside: [Int64: String?] = [:]
+    var outside: [Int64: [String]] = [:]
     for job in jobs {
-      guard let source = sources[job.id], byKey[source] == nil else { continue }
-      guard let newest = try storeCall({ () throws(StoreError) in try store.newest(key: source) }) else { continue }
-      if newest.state == .completed {
-        outside[job.id] = .some(nil)
-      } else if newest.slurm, !newest.state.isTerminal, let id = newest.slurmID {
-        outside[job.id] = "afterok:\(id)"
-      } else {
-        failed.append((job.id, "DependencyNeverSatisfied: \(source) is \(newest.state.rawValue)"))
+      for source in sources[job.id] ?? [] where byKey[source] == nil {
+        guard let newest = try storeCall({ () throws(StoreError) in try store.newest(key: source) }) else { continue }
+        if newest.state == .completed { continue }
+        if newest.slurm, !newest.state.isTerminal, let id = newest.slurmID {
+          outside[job.id, default: []].append(id)
+        } else {
+          failed.append((job.id, "DependencyNeverSatisfied: \(source) is \(newest.state.rawValue)"))
+          break
+        }
       }
     }
     let never = Set(failed.map(\.0))
@@ -82,15 +84,14 @@ struct SlurmSubmitter {
         var ready: [(job: SlurmJob, dependency: String?)] = []
         var waiting: [SlurmJob] = []
         for job in remaining {
-          if let source = sources[job.id], let sourceJob = byKey[source], sourceJob != job.id {
-            if let element = elementOf[sourceJob] {
-              ready.append((job, "afterok:\(element)"))
-            } else {
-              waiting.append(job)
-            }
-          } else {
-            ready.append((job, outside[job.id] ?? nil))
+          let inside = (sources[job.id] ?? []).compactMap { byKey[$0] }.filter { $0 != job.id }
+          let elements = inside.compactMap { elementOf[$0] }
+          guard elements.count == inside.count else {
+            waiting.append(job)
+            continue
           }
+          let after = (outside[job.id] ?? []) + elements
+          ready.append((job, after.isEmpty ? nil : "afterok:" + after.joined(separator: ":")))
         }
         if ready.isEmpty {
           failed += waiting.map { ($0.id, "DependencyNeverSatisfied: a cycle of checkpoint references") }

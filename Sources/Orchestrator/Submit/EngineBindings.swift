@@ -3,7 +3,9 @@ import Engine
 /// Engine configs are checked against the engine's binding schema before anything is stored:
 /// an unknown name fails with the entry's location and the closest valid name. The data
 /// transforms are checked against the dataset's image shape when the dataset can be found here
-/// (a block size that does not divide the image, a transform on feature vectors).
+/// (a block size that does not divide the image, a transform on feature vectors). An
+/// `engine: eval` config is checked against `EvalConfig` (its transforms when it names its
+/// `data.name`).
 enum EngineBindings {
   static func check(_ selection: Submitter.Selection) throws(OrchError) {
     var seen = Set<String>()
@@ -12,7 +14,15 @@ enum EngineBindings {
     selection.forEach { _, config in
       guard failure == nil, case .engine = config.kind, seen.insert(config.hash).inserted else { return }
       do {
-        let train = try EngineSchema.validate(configJSON: config.canonicalJSON)
+        let train: TrainConfig
+        if try EngineSchema.parseJob(config.canonicalJSON).engine == "eval" {
+          // The checkpoint supplies the rest; its own data is checked when it trains.
+          let eval = try EvalConfig.validate(configJSON: config.canonicalJSON)
+          guard eval.overrides["data.name"] != nil else { return }
+          train = try EngineSchema.validate(eval.overrides)
+        } else {
+          train = try EngineSchema.validate(configJSON: config.canonicalJSON)
+        }
         guard !train.transforms.isIdentity else { return }
         let probeKey = "\(train.layout.rawValue) \(train.dataName)"
         if shapes[probeKey] == nil {

@@ -87,7 +87,7 @@ struct Submitter {
               break
             }
           }
-          if case .string(let from)? = config.binding(CheckpointReference.binding), from.contains("@") {
+          if CheckpointReference.references(config) {
             referencing.append((fresh.count, index, config))
           }
           fresh.append(
@@ -97,16 +97,16 @@ struct Submitter {
         }
         var deps = try resolve(dependency, tx)
         if !referencing.isEmpty {
-          var inSubmission: [String: Int] = [:]
-          for job in fresh { inSubmission[job.key] = job.arrayIndex }
+          var inSubmission: [String: (index: Int, config: String)] = [:]
+          for job in fresh { if let i = job.arrayIndex { inSubmission[job.key] = (i, job.config) } }
           for (position, index, config) in referencing {
             guard
-              let (resolved, row) = try CheckpointReference.resolve(
+              let (resolved, rows) = try CheckpointReference.resolve(
                 config, index: index, outputRoot: outputRoot, inSubmission: inSubmission, tx: tx)
             else { continue }
             // The hash stays the registry's, so a resubmission still recognises the config.
             fresh[position].config = resolved.canonicalJSON
-            deps.append(row)
+            deps += rows
           }
         }
         if !fresh.isEmpty {
