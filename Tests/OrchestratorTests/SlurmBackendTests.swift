@@ -80,6 +80,39 @@ final class SlurmSubmitterTests: XCTestCase {
 
   override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
+  /// An evaluation of two sources waits for both: one `afterok` naming both elements.
+  func testAJobWithTwoSourcesWaitsForBoth() throws {
+    let sbatch = dir + "/sbatch"
+    try """
+    #!/bin/sh
+    n=$(cat \(dir!)/n 2>/dev/null || echo 100)
+    echo $((n + 1)) > \(dir!)/n
+    echo "$n;cluster"
+    """.write(toFile: sbatch, atomically: true, encoding: .utf8)
+    chmod(sbatch, 0o755)
+    let home = try OrchHome(path: dir + "/home")
+    let store = try home.openStore()
+    let first = try store.submit(now: 1) { tx in
+      let jobs = (0..<3).map { (i: Int) in
+        NewJob(
+          arrayIndex: i, key: "k\(i)", configHash: "h\(i)", config: #"{"bindings":{},"engine":"train"}"#,
+          resources: JobResources())
+      }
+      let id = try tx.insert(
+        array: NewArray(sweep: "s", name: "s", source: "x", isArray: true, launch: "{}", outputRoot: dir + "/runs"),
+        jobs: jobs, dependencies: [])
+      try tx.assignToSlurm(jobIDs: (0..<3).map { id + $0 })
+      return id
+    }
+    let submitter = SlurmSubmitter(
+      store: store, home: home, commands: SlurmCommands(sbatch: sbatch, scontrol: "/bin/false", scancel: "/bin/false"),
+      maxArraySize: 1, workerBinary: "/opt/orch-worker", cwd: dir)
+    let arrays = try submitter.submit(
+      jobs: try store.slurmJobs(ids: (0..<3).map { first + $0 }), options: SlurmOptions(),
+      sources: [first + 2: ["k0", "k1"]], label: "two")
+    XCTAssertEqual(arrays.map(\.dependency), [nil, nil, "afterok:100_0:101_0"])
+  }
+
   func testArraysSplitAtMaxArraySizeAndFineTunesFollowTheirSource() throws {
     let sbatch = dir + "/sbatch"
     try """
