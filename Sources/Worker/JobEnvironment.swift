@@ -74,21 +74,33 @@ public enum JobEnvironment {
     return result
   }
 
+  /// The thread caps and `ORCH_*` variables of every job, whether a pool worker or a SLURM element
+  /// (`SlurmTask`) starts it.
+  public static func setOrchVariables(
+    _ env: inout [String: String], threads: Int, jobID: String, key: String, runDir: String, attempt: Int,
+    cpus: [Int], home: String
+  ) {
+    let n = String(threads)
+    env["OMP_NUM_THREADS"] = n
+    env["OPENBLAS_NUM_THREADS"] = n
+    env["MKL_NUM_THREADS"] = n
+    env["ORCH_JOB_ID"] = jobID
+    env["ORCH_KEY"] = key
+    env["ORCH_RUN_DIR"] = runDir
+    env["ORCH_ATTEMPT"] = String(attempt)
+    env["ORCH_EVENTS_FD"] = "3"
+    env["ORCH_CPUS"] = cpus.map(String.init).joined(separator: ",")
+    env["ORCH_HOME"] = home
+  }
+
   static func variables(
     launch: LaunchSpec, extra: [String: String], job: JobIdentity, cpus: [Int], host: String
   ) -> [String: String] {
     var env = extra
     let n = String(cpus.count)
-    env["OMP_NUM_THREADS"] = n
-    env["OPENBLAS_NUM_THREADS"] = n
-    env["MKL_NUM_THREADS"] = n
-    env["ORCH_JOB_ID"] = job.display
-    env["ORCH_KEY"] = job.key
-    env["ORCH_RUN_DIR"] = job.runDir
-    env["ORCH_ATTEMPT"] = String(job.attempt)
-    env["ORCH_EVENTS_FD"] = "3"
-    env["ORCH_CPUS"] = cpus.map(String.init).joined(separator: ",")
-    env["ORCH_HOME"] = job.home
+    setOrchVariables(
+      &env, threads: cpus.count, jobID: job.display, key: job.key, runDir: job.runDir, attempt: job.attempt,
+      cpus: cpus, home: job.home)
     env["SLURM_JOB_ID"] = String(job.jobID)
     env["SLURM_JOBID"] = String(job.jobID)
     env["SLURM_JOB_NAME"] = job.name

@@ -89,17 +89,9 @@ public enum SlurmTask {
     let cpus = environment["SLURM_CPUS_PER_TASK"].flatMap(Int.init) ?? e.cpus
     var env = environment
     for (k, v) in e.env { env[k] = v }
-    let n = String(cpus)
-    env["OMP_NUM_THREADS"] = n
-    env["OPENBLAS_NUM_THREADS"] = n
-    env["MKL_NUM_THREADS"] = n
-    env["ORCH_JOB_ID"] = e.job
-    env["ORCH_KEY"] = e.key
-    env["ORCH_RUN_DIR"] = e.runDir
-    env["ORCH_ATTEMPT"] = String(e.attempt)
-    env["ORCH_EVENTS_FD"] = "3"
-    env["ORCH_CPUS"] = Posix.allowedCPUs().map(String.init).joined(separator: ",")
-    env["ORCH_HOME"] = e.home
+    JobEnvironment.setOrchVariables(
+      &env, threads: cpus, jobID: e.job, key: e.key, runDir: e.runDir, attempt: e.attempt,
+      cpus: Posix.allowedCPUs(), home: e.home)
     let argv = e.argv ?? [selfPath(), "engine", "--run-dir", e.runDir]
     let pid = try Spawn.start(
       argv: argv, env: env.map { "\($0.key)=\($0.value)" }, cwd: e.cwd, stdout: log, stderr: log, events: events)
