@@ -212,6 +212,23 @@ final class RegistryTests: XCTestCase {
     XCTAssertEqual(d.resources.maxAttempts, 3)
   }
 
+  func testCheckpointReferencesRenderTheirHolesFromTheConfigsBindings() throws {
+    let r = try load("references/p200_refs.yaml")
+    let evals = r.configs.filter { !$0.key.hasPrefix("train/") }
+    XCTAssertEqual(evals.map(\.key), ["eval/a/seed0", "eval/b/seed0", "again/a/seed0"])
+    XCTAssertEqual(evals[1].binding("eval.checkpoint"), .string("train/b/seed0@final"))
+    XCTAssertEqual(evals[1].binding("eval.checkpoint_b"), .string("train/b/seed{1}@E001"))
+    // The hash is that of the rendered config; a derive copies the rendered reference.
+    XCTAssertTrue(
+      evals[1].canonicalJSON.contains("\"eval.checkpoint\":\"train/b/seed0@final\""), evals[1].canonicalJSON)
+    XCTAssertNotEqual(evals[0].hash, evals[1].hash)
+    XCTAssertEqual(evals[2].binding("eval.checkpoint"), .string("train/a/seed0@final"))
+    XCTAssertTrue(
+      failure("errors/reference_unbound.yaml").hasSuffix(
+        "reference_unbound.yaml:2:10: config 'eval/0': eval.checkpoint 'train/{sed}@final' uses unbound name 'sed'"),
+      failure("errors/reference_unbound.yaml"))
+  }
+
   // MARK: Hashing
 
   func testHashIgnoresYAMLOrderKeyAndResources() throws {

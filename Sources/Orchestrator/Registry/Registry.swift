@@ -88,7 +88,7 @@ private struct Builder {
           resources: e.resources, location: e.key.location)
         try Expander.expand(
           file: stem, units: [unit], axes: e.axes, whens: e.whens, willEmit: { reserve($0) },
-          emit: { c throws(OrchError) in try register(c) })
+          emit: { c throws(OrchError) in try register(try Self.renderingReferences(c) ?? c) })
       case .derive(let d):
         try derive(d, stem: stem)
       }
@@ -159,6 +159,42 @@ private struct Builder {
         argv: argv.map { Template.literal($0, at: at) },
         env: env.map { (name: $0.key, value: Template.literal($0.value, at: at)) })
     }
+  }
+
+  /// A checkpoint reference may name its source with holes (`train/{data.name}/seed{train.seed}@final`),
+  /// rendered from the config's own bindings when its entry expands, so one entry can evaluate or
+  /// fine-tune each of a grid's models (a `derive` copies the rendered text); nil when no
+  /// reference has a hole (the common case: no copy).
+  static func renderingReferences(_ c: ConfigSpec) throws(OrchError) -> ConfigSpec? {
+    var bindings: [String: BindingValue]?
+    for name in CheckpointReference.bindings {
+      guard case .string(let text)? = c.binding(name), text.contains("{") || text.contains("}") else { continue }
+      let template = try Template.parse(text, at: c.location, firstColumn: nil)
+      var all = bindings ?? c.bindings
+      var out = ""
+      for piece in template.pieces {
+        switch piece {
+        case .literal(let s): out += s
+        case .hole(let hole, _):
+          if hole == "key" {
+            out += c.key
+            continue
+          }
+          guard let value = all[hole] else {
+            throw .badInput(
+              "config '\(c.key)': \(name) '\(text)' uses unbound name '\(hole)'", at: c.location)
+          }
+          out += value.templateText
+        }
+      }
+      all[name] = .string(out)
+      bindings = all
+    }
+    guard let bindings else { return nil }
+    var rendered = ConfigSpec(
+      key: c.key, file: c.file, bindings: bindings, kind: c.kind, resources: c.resources, location: c.location)
+    rendered.templates = c.templates
+    return rendered
   }
 
   private mutating func reserve(_ n: Int) {
