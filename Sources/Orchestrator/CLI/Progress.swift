@@ -5,7 +5,11 @@ import Worker
 /// `--wait`: live progress (completed, running, pending, failed, ETA) until every job of the
 /// submission is finished, then a summary table. Returns how many did not complete.
 enum Progress {
-  static func wait(store: JobStore, result: Submitter.Result, home: OrchHome) throws(OrchError) -> Int {
+  /// Shows progress until every job of the submission has ended; returns how many did not complete.
+  /// The summary table goes to stdout, or to stderr when stdout is the caller's (`--json`, `--csv`).
+  static func wait(store: JobStore, result: Submitter.Result, home: OrchHome, summaryToStderr: Bool = false)
+    throws(OrchError) -> Int
+  {
     let filter = JobFilter(arrays: result.arrayID.map { [$0] } ?? [], jobs: result.requeuedJobs)
     let total = result.jobs.count
     let start = Posix.now()
@@ -39,7 +43,8 @@ enum Progress {
     }
     if tty { FileHandle.standardError.write(Data("\n".utf8)) }
     let rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
-    Output.print(summary(rows, elapsed: Posix.now() - start))
+    let text = summary(rows, elapsed: Posix.now() - start)
+    if summaryToStderr { FileHandle.standardError.write(Data(text.utf8)) } else { Output.print(text) }
     return rows.filter { $0.state != .completed }.count
   }
 

@@ -1,0 +1,112 @@
+import Foundation
+import XCTest
+
+/// `orch analyze` through the real binaries: interpolation queues evaluation jobs for the daemon
+/// and reads their metrics back; the other analyses read a real sweep's results.
+final class AnalyzeTests: XCTestCase {
+  func testInterpolateQueuesEvaluationsOnceAndItsEndpointsAreTheModels() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/p100_src.yaml",
+      """
+      register:
+        - key: "src/seed{train.seed}"
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, model.width: 32, train.epochs: 2}
+          axes: {train.seed: range(0, 2)}
+      """)
+    try c.startDaemon()
+    XCTAssertEqual(try c.run(["submit", "sweeps", "--output-root", c.runs, "--wait"]).code, 0)
+    let plot = c.root.appendingPathComponent("plots/i.svg").path
+    let r = try c.run(["analyze", "interpolate", "src/seed0", "src/seed1", "--points", "5", "--json", "--plot", plot])
+    XCTAssertEqual(r.code, 0, r.err)
+    XCTAssertTrue(r.err.contains("queued 5 evaluation(s)"), r.err)
+    let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+    let rows = report["rows"] as! [[String: Double]]
+    XCTAssertEqual(rows.map { $0["alpha"]! }, [0, 0.25, 0.5, 0.75, 1])
+    // α = 0 and 1 are each model, evaluated exactly as its own last epoch.
+    let results = try c.run(["results", "p100_src", "--json"]).out
+    let models = try JSONSerialization.jsonObject(with: Data(results.utf8)) as! [[String: Any]]
+    func final(_ key: String, _ metric: String) -> Double? {
+      (models.first { $0["key"] as? String == key }?["metrics"] as? [String: Double])?[metric]
+    }
+    XCTAssertEqual(rows[0]["test_loss"], final("src/seed0", "test_loss"))
+    XCTAssertEqual(rows[4]["test_acc"], final("src/seed1", "test_acc"))
+    // The barrier is the largest rise above the line between the endpoints.
+    let summary = report["summary"] as! [String: Double]
+    let l0 = rows[0]["test_loss"]!
+    let l1 = rows[4]["test_loss"]!
+    let expected = rows.map { $0["test_loss"]! - ((1 - $0["alpha"]!) * l0 + $0["alpha"]! * l1) }.max()!
+    XCTAssertEqual(summary["loss_barrier"]!, expected, accuracy: 1e-12)
+    XCTAssertGreaterThanOrEqual(summary["loss_barrier"]!, 0)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: plot))
+    // The evaluations are jobs of sweep `interpolate`; asking again queues nothing.
+    XCTAssertEqual(try c.states(sweep: "interpolate").count, 5)
+    let again = try c.run(["analyze", "interpolate", "src/seed0", "src/seed1", "--points", "5", "--csv", "--no-plot"])
+    XCTAssertEqual(again.code, 0, again.err)
+    XCTAssertFalse(again.err.contains("queued"), again.err)
+    XCTAssertEqual(again.out.split(separator: "\n").first, "alpha,test_loss,test_acc")
+    XCTAssertEqual(try c.states(sweep: "interpolate").count, 5)
+  }
+
+  func testInterpolatingAModelThatIsNotInTheStoreQueuesNothing() throws {
+    let c = try Cluster()
+    let r = try c.run(["analyze", "interpolate", "train/nowhere/seed0", "train/nowhere/seed1", "--no-wait"])
+    XCTAssertEqual(r.code, 2, r.err)
+    XCTAssertTrue(r.err.contains("'train/nowhere/seed0', which is neither in this submission nor in the store"), r.err)
+    XCTAssertEqual(try c.states(), [:])
+    let bad = try c.run(["analyze", "block-shuffle", "p200_nothing"])
+    XCTAssertEqual(bad.code, 2)
+    XCTAssertTrue(bad.err.contains("no jobs in sweep 'p200_nothing'"), bad.err)
+  }
+
+  func testBlockShuffleAndTrajectoryReadARealSweep() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/p100_source.yaml",
+      """
+      register:
+        - key: src
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, model.width: 32, train.epochs: 2, train.checkpoint_every: 1}
+      """)
+    try c.write(
+      "sweeps/p200_wit.yaml",
+      """
+      register:
+        - key: "train/{init}/blk{data.block_shuffle}"
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, model.width: 32, train.epochs: 1, init: randinit}
+          axes:
+            - init: [randinit, finetune]
+            - data.block_shuffle: [0, 4]
+          when:
+            - if: {init: finetune}
+              set: {train.finetune_from: "src@final"}
+        - key: "ckpt/E{ckpt}"
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, model.width: 32, train.epochs: 1}
+          axes:
+            - zip: {ckpt: [0, 1], train.finetune_from: ["src@E000", "src@E001"]}
+      """)
+    try c.startDaemon()
+    XCTAssertEqual(try c.run(["submit", "sweeps/p100_source.yaml", "--output-root", c.runs]).code, 0)
+    let s = try c.run(["submit", "sweeps/p200_wit.yaml", "--output-root", c.runs, "--wait"])
+    XCTAssertEqual(s.code, 0, s.out + s.err)
+    let blocks = try c.run(["analyze", "block-shuffle", "p200_wit", "--csv", "--no-plot"])
+    XCTAssertEqual(blocks.code, 0, blocks.err)
+    let lines = blocks.out.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+    XCTAssertEqual(lines.count, 3, blocks.out)
+    XCTAssertEqual(lines[1][1], "4")
+    XCTAssertEqual(lines[2][1], "none")
+    // One random-init and one fine-tuned run per block; the trajectory runs are not among them.
+    XCTAssertEqual(lines[1][4], "1.0")
+    XCTAssertEqual(lines[2][7], "1.0")
+    let trajectory = try c.run(["analyze", "trajectory", "p200_wit", "--json", "--plot", c.root.path + "/t.svg"])
+    XCTAssertEqual(trajectory.code, 0, trajectory.err)
+    let rows =
+      (try JSONSerialization.jsonObject(with: Data(trajectory.out.utf8)) as! [String: Any])["rows"] as! [[String: Any]]
+    XCTAssertEqual(rows.map { "\($0["source_epoch"]!)" }, ["randinit", "0", "1", "2"])
+    XCTAssertTrue(trajectory.err.contains("plot: \(c.root.path)/t.svg"), trajectory.err)
+  }
+}
