@@ -1,8 +1,10 @@
 SWIFT ?= swift
 RELEASE := .build/release
 DEMO_HOME := $(CURDIR)/.demo
+REPRO_HOME ?= $(CURDIR)/.reproduce
+REPRO_ORCH = ORCH_HOME=$(REPRO_HOME) $(RELEASE)/orch
 
-.PHONY: build release demo test bench format clean
+.PHONY: build release demo test bench format clean reproduce-transfer
 
 build:
 	$(SWIFT) build
@@ -19,6 +21,22 @@ demo: release
 	ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch submit sweeps/demo.yaml --wait --output-root $(DEMO_HOME)/runs
 	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch results demo --metrics test_acc,test_loss,train_acc
 	@ORCH_HOME=$(DEMO_HOME) $(RELEASE)/orch daemon --stop
+
+# Papers 000 (bias transfer) and 004 (what is being transferred) at small scale: the source
+# models, both p200 sweeps and the interpolation evaluations through a fresh daemon, then every
+# analysis's table; plots go to $(REPRO_HOME)/plots. README "Reproducing the papers" shows a run.
+reproduce-transfer: release
+	@rm -rf $(REPRO_HOME)
+	$(REPRO_ORCH) submit sweeps/p100_source.yaml --wait
+	$(REPRO_ORCH) submit sweeps/p200_bias_transfer.yaml --wait
+	$(REPRO_ORCH) submit sweeps/p200_what_is_transferred.yaml --wait
+	$(REPRO_ORCH) analyze bias-transfer p200_bias_transfer --plot $(REPRO_HOME)/plots/bias-transfer.svg
+	$(REPRO_ORCH) analyze block-shuffle p200_what_is_transferred --plot $(REPRO_HOME)/plots/block-shuffle.svg
+	$(REPRO_ORCH) analyze trajectory p200_what_is_transferred --plot $(REPRO_HOME)/plots/trajectory.svg
+	@for target in digits_rgb glyphs_heldout; do for init in randinit-lr0.1 finetune-lr0.02; do \
+	  $(REPRO_ORCH) analyze interpolate train/$$target/cnn/$$init/seed0 train/$$target/cnn/$$init/seed1 \
+	    --plot $(REPRO_HOME)/plots/interpolate-$$target-$$init.svg || exit 1; done; done
+	@$(REPRO_ORCH) daemon --stop
 
 # Builds the binaries first: the integration tests drive them.
 test: build
