@@ -103,6 +103,9 @@ final class EvalJobTests: XCTestCase {
         - key: okeval
           engine: eval
           bindings: {eval.checkpoint: "src@final"}
+        - key: nopath
+          engine: eval
+          bindings: {eval.checkpoint: "runs/src/checkpoints/ckpt-E004.safetensors"}
       """)
     let cases: [(String, [String])] = [
       (
@@ -112,6 +115,10 @@ final class EvalJobTests: XCTestCase {
       ("^(src|noepoch)$", ["p200_bad.yaml:5:", "eval.checkpoint_b 'src@E003'", "no epoch E003", "E000, E002, E004"]),
       ("^model$", ["p200_bad.yaml:8:", "'model.arch' does not apply to `engine: eval`"]),
       ("^(src|okeval|fromeval)$", ["p200_bad.yaml:11:", "'okeval' is an `engine: eval` config"]),
+      (
+        "^nopath$",
+        ["p200_bad.yaml:17:", "eval.checkpoint 'runs/src/checkpoints/ckpt-E004.safetensors' does not exist"]
+      ),
     ]
     for (match, mentions) in cases {
       let r = try c.run(["submit", "sweeps", "--match", match, "--no-daemon"])
@@ -127,5 +134,32 @@ final class EvalJobTests: XCTestCase {
     XCTAssertEqual(r.code, 2, r.err)
     XCTAssertTrue(r.err.contains("no epoch E003"), r.err)
     XCTAssertEqual(try c.states().count, 1, "only the source is queued")
+  }
+
+  /// `orch run -k KEY` resolves `KEY@…` from the store as a submission does (no waiting).
+  func testRunResolvesCheckpointReferencesFromTheStore() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/p100_src.yaml",
+      """
+      register:
+        - key: src
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, model.width: 32, train.epochs: 1}
+        - key: "ft/{from}"
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, model.width: 32, train.epochs: 1}
+          axes:
+            - list:
+                - {from: src, train.finetune_from: "src@final"}
+                - {from: nothere, train.finetune_from: "nothere@final"}
+      """)
+    XCTAssertEqual(try c.run(["submit", "sweeps", "--match", "^src$", "--output-root", c.runs, "--wait"]).code, 0)
+    let r = try c.run(["run", "-k", "ft/src", "--output-root", c.runs])
+    XCTAssertEqual(r.code, 0, r.err)
+    XCTAssertTrue(c.read("runs/ft/src/config.json").contains(c.runs + "/src/checkpoints/ckpt-E001.safetensors"))
+    let bad = try c.run(["run", "-k", "ft/nothere", "--output-root", c.runs])
+    XCTAssertEqual(bad.code, 2, bad.err)
+    XCTAssertTrue(bad.err.contains("names 'nothere', which is neither in this submission nor in the store"), bad.err)
   }
 }

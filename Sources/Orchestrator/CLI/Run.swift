@@ -21,10 +21,22 @@ struct Run: ParsableCommand {
 
   func run() throws {
     let registry = try Registry.load(path: sweeps)
-    guard let config = registry.configs.first(where: { $0.key == key }) else {
+    guard var config = registry.configs.first(where: { $0.key == key }) else {
       throw OrchError.badInput("no config '\(key)' in \(sweeps)")
     }
     let home = try OrchHome()
+    // KEY@E010 names the newest job with that key in the store, as at submission (no waiting:
+    // the checkpoint must be there already).
+    if CheckpointReference.references(config) {
+      let store = try home.openStore()
+      let source = config
+      let resolved = try storeCall { () throws(StoreError) in
+        try store.submit(now: Posix.now()) { tx in
+          try CheckpointReference.resolve(source, index: 0, outputRoot: "", inSubmission: [:], tx: tx)
+        }
+      }
+      if let resolved { config = resolved.config }
+    }
     let root = outputRoot.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
     let runDir = (root ?? home.defaultOutputRoot) + "/" + config.key
     do {

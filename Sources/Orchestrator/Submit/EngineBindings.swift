@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 
 /// Engine configs are checked against the engine's binding schema before anything is stored:
 /// an unknown name fails with the entry's location and the closest valid name. The data
@@ -14,6 +15,7 @@ enum EngineBindings {
     selection.forEach { _, config in
       guard failure == nil, case .engine = config.kind, seen.insert(config.hash).inserted else { return }
       do {
+        try checkPaths(config)
         let train: TrainConfig
         if try EngineSchema.parseJob(config.canonicalJSON).engine == "eval" {
           // The checkpoint supplies the rest; its own data is checked when it trains.
@@ -36,5 +38,21 @@ enum EngineBindings {
       }
     }
     if let failure { throw failure }
+  }
+
+  /// A checkpoint named by path (not `KEY@…`) must exist when the sweep is submitted: the job
+  /// runs in the submission's working directory, and a typo would otherwise fail only when it runs.
+  static func checkPaths(_ config: ConfigSpec) throws(EngineError) {
+    for name in CheckpointReference.bindings {
+      guard case .string(let text)? = config.binding(name), !text.isEmpty, CheckpointReference.parse(text) == nil
+      else { continue }
+      let path = (text as NSString).expandingTildeInPath
+      if !FileManager.default.fileExists(atPath: path) {
+        throw EngineError(
+          .config,
+          "\(name) '\(text)' does not exist (to wait for another config's checkpoint, name it KEY@E010, KEY@final or KEY@latest)"
+        )
+      }
+    }
   }
 }
