@@ -71,6 +71,10 @@ final class StatsTests: XCTestCase {
       XCTAssertEqual(influence.influence(of: 2, on: t), 0, accuracy: 1e-12)
     }
     XCTAssertEqual(influence.classOrder(), [1, 2, 0])
+    XCTAssertEqual(
+      try InfluenceMatrix.masks(kept: [[0], [1], [0, 2]], classes: 3),
+      [true, false, false, false, true, false, true, false, true])
+    XCTAssertThrowsError(try InfluenceMatrix.masks(kept: [[3]], classes: 3))
     let flat = try InfluenceMatrix(
       masks: [true, false, false, true], values: [1, 1], models: 2, classes: 2, targets: 1)
     XCTAssertEqual(flat.values, [0, 0])

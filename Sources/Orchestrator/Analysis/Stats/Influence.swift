@@ -74,6 +74,19 @@ struct InfluenceMatrix: Sendable, Equatable {
       masks: masks.flatMap { $0 }, values: f.flatMap { $0 }, models: masks.count, classes: classes, targets: targets)
   }
 
+  /// The [models, classes] masks of models that trained on the class ids in `kept[m]` (e.g.
+  /// `Engine.ClassSubset.randomHalf(classes:seed:)` of each model's `data.class_subset_seed`).
+  static func masks(kept: [[Int]], classes: Int) throws(OrchError) -> [Bool] {
+    var masks = [Bool](repeating: false, count: kept.count * classes)  // [models, classes]
+    for (m, ids) in kept.enumerated() {
+      for c in ids {
+        guard c >= 0 && c < classes else { throw .badInput("model \(m) lists class \(c), outside 0..<\(classes)") }
+        masks[m * classes + c] = true
+      }
+    }
+    return masks
+  }
+
   func influence(of c: Int, on t: Int) -> Double { values[c * targets + t] }
 
   /// Each class's influence averaged over `targets` (all when nil), in Double. [classes]
