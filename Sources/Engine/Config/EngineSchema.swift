@@ -52,6 +52,11 @@ private func inUnit(closedTop: Bool) -> @Sendable (ConfigValue) -> String? {
     return x >= 0 && (closedTop ? x <= 1 : x < 1) ? nil : (closedTop ? "a value in [0, 1]" : "a value in [0, 1)")
   }
 }
+/// A probability, or -1 for "off".
+private let probabilityOrOff: @Sendable (ConfigValue) -> String? = { v in
+  let x = v.number ?? 0
+  return x == -1 || (x >= 0 && x <= 1) ? nil : "a value in [0, 1], or -1 (off)"
+}
 private let positive: @Sendable (ConfigValue) -> String? = { v in (v.number ?? 0) > 0 ? nil : "a value > 0" }
 
 /// The engine's binding schema, declared once: the sweep loader checks names against it, the
@@ -61,7 +66,9 @@ private let positive: @Sendable (ConfigValue) -> String? = { v in (v.number ?? 0
 /// `train.`) are checked, plus names whose namespace is a typo of one; other bindings (`init`,
 /// `seed`, … used only in key templates) pass through untouched.
 public enum EngineSchema {
-  public static let namespaces = ["data.", "model.", "optimizer.", "lr_scheduler.", "train.", "spurious.", "eval."]
+  public static let namespaces = [
+    "data.", "model.", "optimizer.", "lr_scheduler.", "train.", "spurious.", "shift.", "eval.",
+  ]
 
   public static let bindings: [BindingSpec] = [
     // data
@@ -87,6 +94,15 @@ public enum EngineSchema {
     BindingSpec(
       "data.pixel_shuffle", .bool, false, "permute all H·W·C entries of every image with one fixed permutation"),
     BindingSpec("data.shuffle_seed", .int, 0, "seed of the block or pixel permutation"),
+    BindingSpec(
+      "data.classes", .intList, [],
+      "train only on images of these class ids (labels kept, the model keeps every class; val and test unfiltered);"
+        + " empty = all"),
+    BindingSpec("data.exclude_classes", .intList, [], "train on every class but these ids (labels kept)"),
+    BindingSpec(
+      "data.class_subset_seed", .int, -1,
+      "train on a seeded random half of the classes (⌊C/2⌋, ClassSubset.randomHalf; labels kept); -1 = off",
+      rule: atLeast(-1)),
     // model
     BindingSpec("model.arch", .choice(Architecture.allCases.map(\.rawValue)), "mlp", "architecture"),
     BindingSpec(
@@ -158,6 +174,17 @@ public enum EngineSchema {
       "spurious.scale", .double, 0.05, "gaussian: pattern scale as a fraction of the data's value range",
       rule: atLeast(0)),
     BindingSpec("spurious.seed", .int, 0, "seed of the gaussian pattern and of which images are marked"),
+    // shift
+    BindingSpec(
+      "shift.tint", .double, -1.0,
+      "tint: probability that an image is blended (0.75·x + 0.25·colour) with its class's colour, else another"
+        + " class's; train split, and val/test unless shift.tint_test; -1 = off",
+      rule: probabilityOrOff),
+    BindingSpec(
+      "shift.tint_test", .double, -1.0,
+      "tint probability of the val and test splits (0 = the shifted set); -1 = as shift.tint", rule: probabilityOrOff),
+    BindingSpec("shift.seed", .int, 0, "seed of the tint's class colours and of each image's colour draw"),
+    BindingSpec("shift.vflip", .bool, false, "flip every image of every split upside down"),
   ]
 
   /// The bindings only `engine: eval` configs take (see `EvalConfig`).

@@ -3,8 +3,10 @@
 ///
 /// The model (every `model.*` binding) and the evaluation batch size come from the checkpoint's
 /// metadata (`config`, the resolved bindings of the training job that wrote it), so an eval config
-/// never repeats them. The data (`data.*`) and transforms (`spurious.*`) are the checkpoint's too,
-/// except for the ones the eval config binds itself. `model.*`, `optimizer.*`, `lr_scheduler.*`
+/// never repeats them. The data (`data.*`) and transforms (`spurious.*`, `shift.*`) are the
+/// checkpoint's too, except for the ones the eval config binds itself: `shift.tint_test: 0`
+/// evaluates a tint-trained checkpoint on the shifted test set, `shift.vflip: true` on flipped
+/// images. `model.*`, `optimizer.*`, `lr_scheduler.*`
 /// and `train.*` (but `train.eval_batch_size`) are errors in an eval config.
 public struct EvalConfig: Sendable, Hashable {
   /// A path (file, or a run directory meaning its newest valid checkpoint) once submitted; a
@@ -13,14 +15,15 @@ public struct EvalConfig: Sendable, Hashable {
   /// nil: evaluate `checkpoint` alone.
   public let checkpointB: String?
   public let alpha: Double
-  /// Explicit `data.*`, `spurious.*` and `train.eval_batch_size` bindings, normalised.
+  /// Explicit `data.*`, `spurious.*`, `shift.*` and `train.eval_batch_size` bindings, normalised.
   public let overrides: [String: ConfigValue]
   /// Bindings outside the engine namespaces (key templates only).
   public let extraBindings: [String: ConfigValue]
 
   /// Binding names an eval config may set outside `eval.*`.
   public static func isOverride(_ name: String) -> Bool {
-    name.hasPrefix("data.") || name.hasPrefix("spurious.") || name == "train.eval_batch_size"
+    name.hasPrefix("data.") || name.hasPrefix("spurious.") || name.hasPrefix("shift.")
+      || name == "train.eval_batch_size"
   }
 
   /// Checks an eval config's bindings; every problem is reported, one per line.
@@ -34,7 +37,7 @@ public struct EvalConfig: Sendable, Hashable {
       if isEngine && !name.hasPrefix("eval.") && !isOverride(name) {
         problems.append(
           "binding '\(name)' does not apply to `engine: eval`: the model and its training come from the checkpoint"
-            + " (an eval config takes eval.*, data.*, spurious.* and train.eval_batch_size)")
+            + " (an eval config takes eval.*, data.*, spurious.*, shift.* and train.eval_batch_size)")
         continue
       }
       do {

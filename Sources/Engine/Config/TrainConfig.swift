@@ -71,7 +71,8 @@ public struct TrainConfig: Sendable, Hashable {
   /// nil: train from scratch.
   public let finetuneFrom: String?
   public let transfer: TransferMode
-  /// `data.block_shuffle`, `data.pixel_shuffle`, `data.shuffle_seed`, `spurious.*`.
+  /// `data.block_shuffle`, `data.pixel_shuffle`, `data.shuffle_seed`, the class subset (`data.classes`,
+  /// `data.exclude_classes`, `data.class_subset_seed`), `spurious.*` and `shift.*`.
   public let transforms: TransformConfig
 
   /// Resolved engine bindings (every schema name, defaults filled in, values normalised).

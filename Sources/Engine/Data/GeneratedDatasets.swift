@@ -42,6 +42,11 @@ public enum GeneratedDatasets {
   /// `digits_rgb`: labelled train images per class taken from `digits` (in file order), and the
   /// seed of the per-image draws.
   static let digitsTrainPerClass = 30
+
+  /// The class count of generated dataset `name`; nil for any other name.
+  public static func classCount(_ name: String) -> Int? {
+    recipes[name]?.classes ?? (name == "digits_rgb" ? 10 : nil)
+  }
   static let digitsSampleSeed: UInt64 = 13
 
   /// The arrays of dataset `name` (`{split}_x` uint8 [N, 16, 16, 3], `{split}_y` int64 [N]).

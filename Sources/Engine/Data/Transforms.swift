@@ -1,14 +1,19 @@
 import Foundation
 
-/// The data transforms of a config (`data.block_shuffle`, `data.pixel_shuffle`,
-/// `data.shuffle_seed`, `spurious.*`), applied identically to every split — in training and in
-/// evaluation:
+/// The data transforms of a config, applied in training and in evaluation, in this order:
 ///
-/// 1. at load, before normalisation: the block or pixel permutation, one fixed permutation per
-///    seed and image shape;
-/// 2. normalisation (`data.normalize`), with statistics of the transformed, unpatched train split;
-/// 3. the spurious patch on a fixed seeded subset of each split's images — for training after the
-///    random crop and flip of each batch (so a square stays top-left), for evaluation at load.
+/// 1. at load, in raw units: the shifts (`shift.tint`, then `shift.vflip`; see `Tint`), the
+///    train split with `shift.tint`'s p, val and test with `shift.tint_test`'s;
+/// 2. at load, before normalisation: the block or pixel permutation (`data.block_shuffle`,
+///    `data.pixel_shuffle`, `data.shuffle_seed`), one fixed permutation per seed and image shape;
+/// 3. normalisation (`data.normalize`), with statistics of the transformed, unpatched train split —
+///    all of it, before the class subset, so a subset changes which images are trained on and
+///    nothing else (as the fixed ImageNet statistics do in the influence paper);
+/// 4. the class subset of the train split (`data.classes`, `data.exclude_classes`,
+///    `data.class_subset_seed`; labels are kept, val and test are not filtered);
+/// 5. the spurious patch (`spurious.*`) on a fixed seeded subset of each split's images — for
+///    training after the random crop and flip of each batch (so a square stays top-left), for
+///    evaluation at load.
 public struct TransformConfig: Sendable, Hashable {
   public enum SpuriousType: String, Sendable, Hashable, CaseIterable {
     case none, square, gaussian
@@ -26,10 +31,26 @@ public struct TransformConfig: Sendable, Hashable {
   /// Gaussian pattern scale, as a fraction of the data's value range.
   public var spuriousScale: Double
   public var spuriousSeed: UInt64
+  /// Train only on these classes (`data.classes`); empty = every class.
+  public var classes: [Int]
+  /// Train on every class but these (`data.exclude_classes`).
+  public var excludeClasses: [Int]
+  /// Train on `ClassSubset.randomHalf(classes:seed:)` (`data.class_subset_seed`); nil = off.
+  public var classSubsetSeed: UInt64?
+  /// Probability that a train image is tinted with its own class's colour (`shift.tint`); nil = off.
+  public var tint: Double?
+  /// The same for val and test (`shift.tint_test`); nil = as `tint`.
+  public var tintTest: Double?
+  /// Seed of the class colours and of each image's colour draw (`shift.seed`).
+  public var shiftSeed: UInt64
+  /// Flip every image of every split upside down (`shift.vflip`).
+  public var vflip: Bool
 
   public init(
     blockShuffle: Int = 0, pixelShuffle: Bool = false, shuffleSeed: UInt64 = 0, spuriousType: SpuriousType = .none,
-    spuriousFraction: Double = 1, spuriousClasses: [Int] = [], spuriousScale: Double = 0.05, spuriousSeed: UInt64 = 0
+    spuriousFraction: Double = 1, spuriousClasses: [Int] = [], spuriousScale: Double = 0.05, spuriousSeed: UInt64 = 0,
+    classes: [Int] = [], excludeClasses: [Int] = [], classSubsetSeed: UInt64? = nil, tint: Double? = nil,
+    tintTest: Double? = nil, shiftSeed: UInt64 = 0, vflip: Bool = false
   ) {
     self.blockShuffle = blockShuffle
     self.pixelShuffle = pixelShuffle
@@ -39,6 +60,13 @@ public struct TransformConfig: Sendable, Hashable {
     self.spuriousClasses = spuriousClasses
     self.spuriousScale = spuriousScale
     self.spuriousSeed = spuriousSeed
+    self.classes = classes
+    self.excludeClasses = excludeClasses
+    self.classSubsetSeed = classSubsetSeed
+    self.tint = tint
+    self.tintTest = tintTest
+    self.shiftSeed = shiftSeed
+    self.vflip = vflip
   }
 
   /// From resolved, type-checked engine bindings; rules across these bindings are checked here.
@@ -51,15 +79,24 @@ public struct TransformConfig: Sendable, Hashable {
       guard case .double(let d)? = b[n] else { preconditionFailure("schema type of \(n)") }
       return d
     }
+    func ints(_ n: String) -> [Int] {
+      guard case .list(let items)? = b[n] else { preconditionFailure("schema type of \(n)") }
+      return items.map { if case .int(let i) = $0 { i } else { preconditionFailure("schema type of \(n)") } }
+    }
+    func seed(_ n: String) -> UInt64 { UInt64(bitPattern: Int64(int(n))) }
     guard case .bool(let pixel)? = b["data.pixel_shuffle"], case .string(let type)? = b["spurious.type"],
-      case .list(let classes)? = b["spurious.classes"]
+      case .bool(let vflip)? = b["shift.vflip"]
     else { preconditionFailure("schema types of the transform bindings") }
+    // -1 is "off" for the subset seed and the tint probabilities (0 is a meaningful value of each).
+    let subset = int("data.class_subset_seed")
+    let (tint, tintTest) = (double("shift.tint"), double("shift.tint_test"))
     self.init(
-      blockShuffle: int("data.block_shuffle"), pixelShuffle: pixel,
-      shuffleSeed: UInt64(bitPattern: Int64(int("data.shuffle_seed"))), spuriousType: SpuriousType(rawValue: type)!,
-      spuriousFraction: double("spurious.fraction"),
-      spuriousClasses: classes.map { if case .int(let i) = $0 { i } else { -1 } },
-      spuriousScale: double("spurious.scale"), spuriousSeed: UInt64(bitPattern: Int64(int("spurious.seed"))))
+      blockShuffle: int("data.block_shuffle"), pixelShuffle: pixel, shuffleSeed: seed("data.shuffle_seed"),
+      spuriousType: SpuriousType(rawValue: type)!, spuriousFraction: double("spurious.fraction"),
+      spuriousClasses: ints("spurious.classes"), spuriousScale: double("spurious.scale"),
+      spuriousSeed: seed("spurious.seed"), classes: ints("data.classes"), excludeClasses: ints("data.exclude_classes"),
+      classSubsetSeed: subset < 0 ? nil : UInt64(subset), tint: tint < 0 ? nil : tint,
+      tintTest: tintTest < 0 ? nil : tintTest, shiftSeed: seed("shift.seed"), vflip: vflip)
     if blockShuffle > 0 && pixelShuffle {
       throw EngineError(
         .config, "bindings 'data.block_shuffle' and 'data.pixel_shuffle' exclude each other; set one of them")
@@ -67,17 +104,81 @@ public struct TransformConfig: Sendable, Hashable {
     if let bad = spuriousClasses.first(where: { $0 < 0 }) {
       throw EngineError(.config, "binding 'spurious.classes' expects class indices ≥ 0, got \(bad)")
     }
+    let subsetBindings = [
+      ("data.classes", !classes.isEmpty), ("data.exclude_classes", !excludeClasses.isEmpty),
+      ("data.class_subset_seed", classSubsetSeed != nil),
+    ].filter(\.1).map { "'\($0.0)'" }
+    if subsetBindings.count > 1 {
+      throw EngineError(
+        .config,
+        "bindings \(subsetBindings.joined(separator: " and ")) exclude each other: a class subset is given by one of"
+          + " data.classes (keep), data.exclude_classes (drop) or data.class_subset_seed (a seeded random half)")
+    }
+    for (name, list) in [("data.classes", classes), ("data.exclude_classes", excludeClasses)] {
+      if let bad = list.first(where: { $0 < 0 }) {
+        throw EngineError(.config, "binding '\(name)' expects class ids ≥ 0, got \(bad)")
+      }
+      if let twice = list.first(where: { c in list.filter { $0 == c }.count > 1 }) {
+        throw EngineError(.config, "binding '\(name)' lists class \(twice) more than once")
+      }
+    }
   }
 
   public var permutes: Bool { blockShuffle > 0 || pixelShuffle }
-  public var isIdentity: Bool { !permutes && spuriousType == .none }
+  /// Whether the train split is a class subset.
+  public var subsetsClasses: Bool { !classes.isEmpty || !excludeClasses.isEmpty || classSubsetSeed != nil }
+  /// Whether a distribution shift (`shift.*`) applies to some split.
+  public var shifts: Bool { tint != nil || tintTest != nil || vflip }
+  public var isIdentity: Bool { !permutes && spuriousType == .none && !subsetsClasses && !shifts }
+
+  /// The classes of the train split for a dataset of `classCount` classes, ascending. Ids out of
+  /// range and an empty subset are errors.
+  public func keptClasses(classCount: Int, dataName: String = "the dataset") throws(EngineError) -> [Int] {
+    for (name, list) in [("data.classes", classes), ("data.exclude_classes", excludeClasses)] {
+      if let bad = list.first(where: { $0 < 0 || $0 >= classCount }) {
+        throw EngineError(
+          .config,
+          "binding '\(name)' names class \(bad), and \(dataName) has \(classCount) classes (ids 0…\(classCount - 1))")
+      }
+    }
+    let kept: [Int]
+    if let seed = classSubsetSeed {
+      kept = ClassSubset.randomHalf(classes: classCount, seed: seed)
+    } else if !classes.isEmpty {
+      kept = classes.sorted()
+    } else {
+      let dropped = Set(excludeClasses)
+      kept = (0..<classCount).filter { !dropped.contains($0) }
+    }
+    if kept.isEmpty {
+      throw EngineError(
+        .config,
+        excludeClasses.isEmpty
+          ? "the class subset of \(dataName) (\(classCount) classes) is empty: nothing to train on"
+          : "binding 'data.exclude_classes' drops all \(classCount) classes of \(dataName): nothing to train on")
+    }
+    return kept
+  }
 
   /// Checks the transforms against a dataset's per-sample shape ([H, W, C] images, [L] signals,
-  /// [F] features): the block side must divide the image, and every transform needs images.
-  public func check(sampleShape: [Int], kind: Dataset.Kind, dataName: String) throws(EngineError) {
+  /// [F] features) and, when known, its class count (`classes`; generated datasets are known by
+  /// name): the block side must divide the image, every transform but the class subset needs
+  /// images, class ids must exist.
+  public func check(
+    sampleShape: [Int], kind: Dataset.Kind, dataName: String, classes classCount: Int? = nil
+  ) throws(EngineError) {
     guard !isIdentity else { return }
+    if subsetsClasses, let count = classCount ?? GeneratedDatasets.classCount(dataName) {
+      _ = try keptClasses(classCount: count, dataName: dataName)
+    }
+    guard permutes || spuriousType != .none || shifts else { return }
     let what =
-      blockShuffle > 0 ? "data.block_shuffle" : pixelShuffle ? "data.pixel_shuffle" : "spurious.type"
+      blockShuffle > 0
+      ? "data.block_shuffle"
+      : pixelShuffle
+        ? "data.pixel_shuffle"
+        : spuriousType != .none
+          ? "spurious.type" : tint != nil ? "shift.tint" : tintTest != nil ? "shift.tint_test" : "shift.vflip"
     guard kind == .images, sampleShape.count == 3 else {
       throw EngineError(
         .config,
@@ -302,7 +403,22 @@ public struct PreparedData: Sendable {
     _ dataset: Dataset, config transforms: TransformConfig, normalize: Bool
   ) throws(EngineError) -> PreparedData {
     var data = dataset
-    try transforms.check(sampleShape: data.sampleShape, kind: data.kind, dataName: data.name)
+    try transforms.check(sampleShape: data.sampleShape, kind: data.kind, dataName: data.name, classes: data.classes)
+    if transforms.tint != nil || transforms.tintTest != nil {
+      let tint = Tint(
+        classes: data.classes, channels: data.sampleShape[2], seed: transforms.shiftSeed,
+        rawLow: data.train.inputs.min() ?? 0, rawHigh: data.train.inputs.max() ?? 0)
+      let (p, pTest) = (transforms.tint, transforms.tintTest ?? transforms.tint)
+      if let p { tint.apply(to: &data.train, p: p) }
+      if let pTest {
+        tint.apply(to: &data.test, p: pTest)
+        if data.val != nil { tint.apply(to: &data.val!, p: pTest) }
+      }
+    }
+    if transforms.vflip {
+      for split in [\Dataset.train, \Dataset.test] { verticalFlip(&data[keyPath: split].inputs, data.sampleShape) }
+      if data.val != nil { verticalFlip(&data.val!.inputs, data.sampleShape) }
+    }
     if let permutation = try transforms.permutation(sampleShape: data.sampleShape) {
       permutation.apply(to: &data.train.inputs)
       permutation.apply(to: &data.test.inputs)
@@ -312,6 +428,13 @@ public struct PreparedData: Sendable {
     let rawHigh = data.train.inputs.max() ?? 0
     var stats = (mean: [Float](repeating: 0, count: data.channels), std: [Float](repeating: 1, count: data.channels))
     if normalize { stats = data.normalize() }
+    if transforms.subsetsClasses {
+      let kept = try transforms.keptClasses(classCount: data.classes, dataName: data.name)
+      data.train = data.train.keeping(classes: kept)
+      if data.train.count == 0 {
+        throw EngineError(.config, "the train split of \(data.name) has no image of the classes \(kept)")
+      }
+    }
     guard transforms.spuriousType != .none else { return PreparedData(dataset: data, patch: nil, trainMarked: []) }
     if let bad = transforms.spuriousClasses.first(where: { $0 >= data.classes }) {
       throw EngineError(

@@ -4,7 +4,8 @@ import Foundation
 /// θ = (1−α)·θ_A + α·θ_B over every parameter and BatchNorm buffer, in Float), builds the model
 /// the checkpoint's metadata describes, evaluates it on the config's data exactly as a training
 /// job evaluates its final epoch (same code, same batch size), and reports the metrics (as
-/// epoch-0 metric events plus `done`) and `predictions.npy` (test logits, [N, classes]).
+/// epoch-0 metric events plus `done`), `predictions.npy` (test logits, [N, classes]) and the
+/// per-example `margins.npy` and `correct.npy` (see `PerExampleOutputs`).
 public struct Evaluator {
   public var config: EvalConfig
   public var runDir: String
@@ -85,10 +86,13 @@ public struct Evaluator {
       try writeFileAtomically(dir + "/evaluated.json", Array((ConfigValue.map(record).json + "\n").utf8))
       try NPY.write(NDArray(shape: [data.dataset.test.count, data.dataset.classes], float32: logits), to: predictions)
     }
+    let perExample = try PerExampleOutputs.write(
+      logits: logits, labels: data.dataset.test.labels, classes: data.dataset.classes, directory: dir)
     for name in metrics.keys.sorted(by: metricOrder) {
       events.emit(.metric(name: name, value: metrics[name]!, epoch: 0, step: 0))
     }
     events.emit(.artifact(name: "predictions", path: predictions))
+    for (name, path) in perExample { events.emit(.artifact(name: name, path: path)) }
     events.emit(.done(metrics: metrics))
     let summary = metrics.keys.filter { !$0.contains("_class_") }.sorted(by: metricOrder)
     hooks.log?(

@@ -251,6 +251,11 @@ final class TrainingSession {
       try NPY.write(NDArray(shape: [dataset.test.count, dataset.classes], float32: predictions!), to: path)
     }
     events.emit(.artifact(name: "predictions", path: path))
+    for (name, file) in try PerExampleOutputs.write(
+      logits: predictions!, labels: dataset.test.labels, classes: dataset.classes, directory: runDir)
+    {
+      events.emit(.artifact(name: name, path: file))
+    }
     let result = finish(stopped: false, predictions: path)
     events.emit(.done(metrics: result.metrics))
     let summary = result.metrics.keys.filter { !$0.contains("_class_") }.sorted(by: metricOrder)
