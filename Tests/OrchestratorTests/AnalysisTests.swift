@@ -31,6 +31,8 @@ final class AnalysisTests: XCTestCase {
     var curve: [Int: Double] = [:]
     /// Test logits [N, classes], written as the job's predictions.npy.
     var logits: [[Float]]? = nil
+    /// Other per-example artifacts (name → float32 [N]), e.g. margins.
+    var arrays: [String: [Float]] = [:]
   }
 
   /// One sweep of jobs, completed with their metrics and predictions.
@@ -63,6 +65,13 @@ final class AnalysisTests: XCTestCase {
         for (name, value) in j.metrics {
           try db.execute(
             sql: "INSERT INTO metrics VALUES (?, 1, ?, ?, ?, NULL, NULL, 1)", arguments: [id, seq, name, value])
+        }
+        for (name, values) in j.arrays {
+          let path = root + "/" + j.key + "/\(name).npy"
+          try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+          try NPY.write(NDArray(shape: [values.count], float32: values), to: path)
+          try db.execute(sql: "INSERT INTO artifacts VALUES (?, ?, 1, ?, 0)", arguments: [id, name, path])
         }
         if let logits = j.logits {
           let path = root + "/" + j.key + "/predictions.npy"
@@ -266,6 +275,109 @@ final class AnalysisTests: XCTestCase {
     XCTAssertTrue(partial.summary.allSatisfy { $0.value.isNaN })
     XCTAssertTrue(partial.notes.first?.contains("α = 1") == true, "\(partial.notes)")
     XCTAssertTrue(partial.json().contains("\"loss_barrier\" : null"), partial.json())
+  }
+
+  // MARK: influence and counterfactual
+
+  /// Four sources on 3 classes, each transferred to target "t" with margins on 2 examples.
+  func influenceFixture() throws {
+    let kept: [[Int]] = [[0, 1], [1, 2], [0, 2], [0]]
+    let margins: [[Float]] = [[1, 2], [3, 0], [2, 2], [0, 4]]
+    try add(
+      sweep: "inf",
+      kept.enumerated().map { m, classes in
+        Fixture(key: "src/\(m)", bindings: ["data.name": "glyphs", "data.num_classes": 3, "data.classes": classes])
+      }
+        + margins.enumerated().map { m, values in
+          Fixture(
+            key: "tgt/\(m)", bindings: ["data.name": "t", "train.finetune_from": checkpoint("src/\(m)", 8)],
+            metrics: ["test_acc": 0.5], arrays: ["margins": values])
+        })
+  }
+
+  func testInfluenceIsMeanWithTheClassMinusMeanWithoutAndOrdersClasses() throws {
+    try influenceFixture()
+    let set = try AnalysisSet(store: store, sweep: "inf")
+    let r = try InfluenceAnalysis.compute(set, target: "t", value: .margin)
+    XCTAssertEqual(r.models, 4)
+    // c0: with m0, m2, m3 → (1+2+0)/3 − 3 = −2 and (2+2+4)/3 − 0; c1: 2 − 1, 1 − 3; c2: 2.5 − 0.5, 1 − 3.
+    let expected: [Double] = [-2, 8.0 / 3, 1, -2, 2, -2]
+    for (got, want) in zip(r.matrix.values, expected) { XCTAssertEqual(got, want, accuracy: 1e-12) }
+    XCTAssertEqual(r.order, [0, 2, 1])
+    let files = try InfluenceAnalysis.write(r, to: dir + "/out")
+    XCTAssertEqual(try NPY.read(files[0]).shape, [3, 2])
+    XCTAssertEqual(try NPY.read(files[0]).floats(), expected.map(Float.init))
+    let csv = try String(contentsOfFile: files[1], encoding: .utf8).split(separator: "\n")
+    XCTAssertEqual(csv[0], "rank,class,mean_influence")
+    XCTAssertTrue(csv[1].hasPrefix("0,0,0.333"), String(csv[1]))
+    XCTAssertEqual(try Counterfactual.readOrder(files[1], classes: 3), [0, 2, 1])
+    let report = InfluenceAnalysis.report(set, target: "t", value: .margin, result: r)
+    XCTAssertEqual(report.rows.map { number($0[1]) }, [0, 2, 1])
+    // A target with no transferred model is bad input.
+    XCTAssertThrowsError(try InfluenceAnalysis.compute(set, target: "other", value: .margin))
+  }
+
+  func testCounterfactualRegistersLoadableConfigsAndRejectsBadOrdersAndK() throws {
+    try influenceFixture()
+    let set = try AnalysisSet(store: store, sweep: "inf")
+    let order = dir + "/order.csv"
+    try "rank,class,mean_influence\n0,0,1\n1,2,0\n".write(toFile: order, atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try Counterfactual.readOrder(order, classes: 3)) { error in
+      XCTAssertTrue("\(error)".contains("lists 2 classes"), "\(error)")
+    }
+    XCTAssertThrowsError(try Counterfactual.parseK("1:3:1", classes: 3)) { error in
+      XCTAssertTrue("\(error)".contains("K must be below 3"), "\(error)")
+    }
+    XCTAssertEqual(try Counterfactual.parseK("1:2:1", classes: 3), [1, 2])
+    XCTAssertEqual(Counterfactual.removed(.top, k: 1, order: [0, 2, 1], seed: 0), [0])
+    XCTAssertEqual(Counterfactual.removed(.bottom, k: 2, order: [0, 2, 1], seed: 0), [1, 2])
+    XCTAssertEqual(
+      Counterfactual.removed(.random, k: 2, order: [0, 2, 1], seed: 5),
+      Counterfactual.removed(.random, k: 2, order: [0, 2, 1], seed: 5))
+    let (text, count) = try Counterfactual.sweepFile(
+      set,
+      Counterfactual.Options(
+        sweep: "inf", target: "t", order: [0, 2, 1], ks: [1], removals: [.top, .bottom], seeds: 1, command: "test"))
+    XCTAssertEqual(count, 6)
+    let file = dir + "/p310_cf.yaml"
+    try text.write(toFile: file, atomically: true, encoding: .utf8)
+    let registry = try Registry.load(path: file)
+    XCTAssertEqual(
+      registry.configs.map(\.key),
+      [
+        "counterfactual/glyphs/remove-none-k0/seed0", "counterfactual/t/remove-none-k0/seed0",
+        "counterfactual/glyphs/remove-top-k1/seed0", "counterfactual/t/remove-top-k1/seed0",
+        "counterfactual/glyphs/remove-bottom-k1/seed0", "counterfactual/t/remove-bottom-k1/seed0",
+      ])
+    let top = try XCTUnwrap(registry.config(key: "counterfactual/glyphs/remove-top-k1/seed0"))
+    XCTAssertEqual(top.binding("data.exclude_classes"), .list([.int(0)]))
+    XCTAssertNil(top.binding("data.classes"))
+    let transfer = try XCTUnwrap(registry.config(key: "counterfactual/t/remove-bottom-k1/seed0"))
+    XCTAssertEqual(
+      transfer.binding("train.finetune_from"), .string("counterfactual/glyphs/remove-bottom-k1/seed0@final"))
+    XCTAssertEqual(transfer.binding("cf_remove"), .string("bottom"))
+  }
+
+  func testCounterfactualReportComparesRemovalsWithTheBaseline() throws {
+    func model(_ key: String, _ removal: String, _ k: Int, _ acc: Double) -> Fixture {
+      Fixture(
+        key: key,
+        bindings: [
+          "data.name": "t", "train.finetune_from": checkpoint("s/" + key, 8), "cf_remove": removal, "cf_k": k,
+        ],
+        metrics: ["test_acc": acc])
+    }
+    try add(
+      sweep: "cf",
+      [
+        model("n0", "none", 0, 0.6), model("n1", "none", 0, 0.7), model("t", "top", 2, 0.5),
+        model("b", "bottom", 2, 0.8), model("r", "random", 2, 0.62),
+      ])
+    let report = Counterfactual.report(try AnalysisSet(store: store, sweep: "cf"))
+    XCTAssertEqual(report.rows.map { $0[0] }, [.text("none"), .text("top"), .text("bottom"), .text("random")])
+    XCTAssertEqual(number(report.rows[2][5])!, 0.15, accuracy: 1e-12)
+    XCTAssertEqual(
+      report.charts[0].series.map(\.name), ["remove top", "remove bottom", "remove random", "nothing removed"])
   }
 
   // MARK: charts

@@ -99,18 +99,7 @@ enum BiasTransfer {
 
   /// Test labels of a dataset, as the engine reads them.
   static func testLabels(_ name: String) throws(OrchError) -> [Int] {
-    do {
-      let directory = try DataLocation.resolve(name)
-      let file = ["test_targets.npy", "test_y.npy"].map { directory + "/" + $0 }.first {
-        FileManager.default.fileExists(atPath: $0)
-      }
-      guard let file else { throw OrchError.failure("dataset \(directory) has no test_targets.npy or test_y.npy") }
-      return try NPY.read(file).integers()
-    } catch let error as OrchError {
-      throw error
-    } catch {
-      throw OrchError.failure("cannot read the test labels of '\(name)': \(error)")
-    }
+    try DatasetLabels.read(name, split: "test")
   }
 
   static let sourceOrder = ["clean", "square", "gaussian"]

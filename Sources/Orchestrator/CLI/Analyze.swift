@@ -17,7 +17,10 @@ struct Analyze: ParsableCommand {
         orch analyze trajectory p200_what_is_transferred --json
         orch analyze interpolate train/digits_rgb/cnn/finetune-lr0.02/seed0 train/digits_rgb/cnn/finetune-lr0.02/seed1
       """,
-    subcommands: [AnalyzeBiasTransfer.self, AnalyzeInterpolate.self, AnalyzeBlockShuffle.self, AnalyzeTrajectory.self])
+    subcommands: [
+      AnalyzeBiasTransfer.self, AnalyzeInterpolate.self, AnalyzeBlockShuffle.self, AnalyzeTrajectory.self,
+      AnalyzeInfluence.self, AnalyzeCounterfactual.self,
+    ])
 }
 
 /// Output options shared by the analyses.
@@ -184,5 +187,58 @@ struct AnalyzeInterpolate: ParsableCommand {
     let report = Interpolation.report(a: refA, b: refB, points: points, missing: missing)
     try output.emit(report, home: home, name: "interpolate-\(refA)-vs-\(refB)")
     if points.isEmpty { throw ExitCode(1) }
+  }
+}
+
+struct AnalyzeInfluence: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "influence",
+    abstract: "Class × target-example influences of the sources' classes, saved as .npy, with the class order as CSV.",
+    discussion: """
+      The sweep's training jobs on --target that were fine-tuned from a source; each source's
+      classes come from its data.class_subset_seed / data.classes / data.exclude_classes. Writes
+      influence.npy (float32 [classes, target test examples]) and order.csv (rank, class, mean
+      influence; most positive first) to --out (default $ORCH_HOME/analysis/influence-SWEEP-TARGET).
+
+      Example:
+        orch analyze influence p300_influence --target digits_rgb
+      """)
+  @Argument(help: "The sweep name.") var sweep: String
+  @Option(help: "The target dataset (data.name of the transferred models).") var target: String
+  @Option(help: "Per-example value: margin (correct logit − best other) or correct (0/1).") var value = "margin"
+  @Option(help: "Directory for influence.npy and order.csv.") var out: String?
+  @OptionGroup var output: AnalysisOutput
+
+  func run() throws {
+    guard let kind = InfluenceAnalysis.Value(rawValue: value) else {
+      throw OrchError.badInput("--value must be margin or correct, not '\(value)'")
+    }
+    let home = try OrchHome()
+    let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
+    let result = try InfluenceAnalysis.compute(set, target: target, value: kind)
+    var directory = out ?? home.path + "/analysis/influence-\(sweep)-\(target)"
+    if !directory.hasPrefix("/") { directory = FileManager.default.currentDirectoryPath + "/" + directory }
+    let files = try InfluenceAnalysis.write(result, to: directory)
+    try output.emit(
+      InfluenceAnalysis.report(set, target: target, value: kind, result: result), home: home,
+      name: "influence-\(sweep)-\(target)")
+    FileHandle.standardError.write(Data("wrote \(files.joined(separator: ", "))\n".utf8))
+  }
+}
+
+struct AnalyzeCounterfactual: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "counterfactual",
+    abstract:
+      "Target accuracy after removing the top, bottom or random K source classes (see `orch derive counterfactual`).",
+    discussion: "Example:\n  orch analyze counterfactual p310_counterfactual")
+  @Argument(help: "The counterfactual sweep's name.") var sweep: String
+  @Option(help: "The final metric to compare.") var metric = "test_acc"
+  @OptionGroup var output: AnalysisOutput
+
+  func run() throws {
+    let home = try OrchHome()
+    let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
+    try output.emit(Counterfactual.report(set, metric: metric), home: home, name: "counterfactual-\(sweep)")
   }
 }
