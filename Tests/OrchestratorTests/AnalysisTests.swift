@@ -380,6 +380,41 @@ final class AnalysisTests: XCTestCase {
       report.charts[0].series.map(\.name), ["remove top", "remove bottom", "remove random", "nothing removed"])
   }
 
+  // MARK: groups
+
+  func testGroupsSummariseSeedsPerMethodNamedByWhatDiffers() throws {
+    func run(_ seed: Int, caml: Bool, worst: Double, mean: Double) -> Fixture {
+      var bindings: [String: Any] = ["data.name": "feats", "train.seed": seed, "model.width": 128]
+      var metrics = ["test_worst_group_acc": worst, "test_mean_group_acc": mean, "test_acc": mean]
+      if caml {
+        bindings["train.loss"] = "caml"
+        bindings["caml.seed"] = seed
+        bindings["caml.reference"] = root + "/erm/\(seed)/checkpoints/ckpt-E050.safetensors"
+        metrics["nmi_bias"] = 0.9
+        metrics["nmi_target"] = 0.5
+      }
+      return Fixture(key: "\(caml ? "caml" : "erm")/\(seed)", bindings: bindings, metrics: metrics)
+    }
+    try add(
+      sweep: "groups",
+      [
+        run(2411, caml: false, worst: 0.3, mean: 0.6), run(5193, caml: false, worst: 0.4, mean: 0.7),
+        run(2411, caml: true, worst: 0.8, mean: 0.85), run(5193, caml: true, worst: 0.7, mean: 0.85),
+        // No group labels: not part of it.
+        Fixture(key: "other", bindings: ["data.name": "digits"], metrics: ["test_acc": 0.9]),
+      ])
+    let report = GroupsAnalysis.report(try AnalysisSet(store: store, sweep: "groups"))
+    XCTAssertEqual(report.rows.map { $0[0] }, [.text("train.loss=—"), .text("train.loss=caml")], report.text())
+    XCTAssertEqual(report.rows[0][1], .text("2411 5193"))
+    XCTAssertEqual(number(report.rows[0][2])!, 0.35, accuracy: 1e-12)
+    XCTAssertEqual(number(report.rows[0][3])!, (0.005 as Double).squareRoot(), accuracy: 1e-12)
+    XCTAssertEqual(number(report.rows[1][2])!, 0.75, accuracy: 1e-12)
+    XCTAssertEqual(number(report.rows[1][4])!, 0.85, accuracy: 1e-12)
+    XCTAssertEqual(report.rows[0][7], .missing)
+    XCTAssertEqual(number(report.rows[1][7]), 0.9)
+    XCTAssertEqual(report.charts[0].categories, ["train.loss=—", "train.loss=caml"])
+  }
+
   // MARK: charts
 
   func testChartsAreSVGWithEveryPointAndAPNGWhereAConverterExists() throws {

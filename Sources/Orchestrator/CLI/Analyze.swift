@@ -19,7 +19,7 @@ struct Analyze: ParsableCommand {
       """,
     subcommands: [
       AnalyzeBiasTransfer.self, AnalyzeInterpolate.self, AnalyzeBlockShuffle.self, AnalyzeTrajectory.self,
-      AnalyzeInfluence.self, AnalyzeCounterfactual.self,
+      AnalyzeInfluence.self, AnalyzeCounterfactual.self, AnalyzeGroups.self,
     ])
 }
 
@@ -240,5 +240,26 @@ struct AnalyzeCounterfactual: ParsableCommand {
     let home = try OrchHome()
     let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
     try output.emit(Counterfactual.report(set, metric: metric), home: home, name: "counterfactual-\(sweep)")
+  }
+}
+
+struct AnalyzeGroups: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "groups",
+    abstract: "Worst-group and mean-of-groups accuracy per method over seeds, and the NMI of CAML's clusters.",
+    discussion: """
+      Works on any sweep trained on data with {split}_bias.npy group labels: the methods are the
+      sweep's configs with the seeds (train.seed, caml.seed) and per-seed references set aside.
+
+      Example:
+        orch analyze groups p300_caml
+      """)
+  @Argument(help: "The sweep name.") var sweep: String
+  @OptionGroup var output: AnalysisOutput
+
+  func run() throws {
+    let home = try OrchHome()
+    let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
+    try output.emit(GroupsAnalysis.report(set), home: home, name: "groups-\(sweep)")
   }
 }
