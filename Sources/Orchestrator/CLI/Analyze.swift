@@ -35,6 +35,15 @@ struct AnalysisOutput: ParsableArguments {
     if csv && json { throw ValidationError("give at most one of --csv and --json") }
   }
 
+  /// Reads the sweep, builds the analysis's report and prints it (and its plot).
+  func analyze(_ sweep: String, _ analysis: String, _ build: (AnalysisSet) throws(OrchError) -> Report)
+    throws(OrchError)
+  {
+    let home = try OrchHome()
+    let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
+    try emit(try build(set), home: home, name: "\(analysis)-\(sweep)")
+  }
+
   func emit(_ report: Report, home: OrchHome, name: String) throws(OrchError) {
     if csv {
       Output.print(report.csv())
@@ -69,9 +78,7 @@ struct AnalyzeBiasTransfer: ParsableCommand {
   @OptionGroup var output: AnalysisOutput
 
   func run() throws {
-    let home = try OrchHome()
-    let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
-    try output.emit(try BiasTransfer.report(set), home: home, name: "bias-transfer-\(sweep)")
+    try output.analyze(sweep, "bias-transfer") { set throws(OrchError) in try BiasTransfer.report(set) }
   }
 }
 
@@ -85,10 +92,9 @@ struct AnalyzeBlockShuffle: ParsableCommand {
   @OptionGroup var output: AnalysisOutput
 
   func run() throws {
-    let home = try OrchHome()
-    let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
-    try output.emit(
-      try WhatIsTransferred.blockShuffle(set, metric: metric), home: home, name: "block-shuffle-\(sweep)")
+    try output.analyze(sweep, "block-shuffle") { set throws(OrchError) in
+      try WhatIsTransferred.blockShuffle(set, metric: metric)
+    }
   }
 }
 
@@ -102,9 +108,9 @@ struct AnalyzeTrajectory: ParsableCommand {
   @OptionGroup var output: AnalysisOutput
 
   func run() throws {
-    let home = try OrchHome()
-    let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
-    try output.emit(try WhatIsTransferred.trajectory(set, metric: metric), home: home, name: "trajectory-\(sweep)")
+    try output.analyze(sweep, "trajectory") { set throws(OrchError) in
+      try WhatIsTransferred.trajectory(set, metric: metric)
+    }
   }
 }
 
@@ -237,9 +243,7 @@ struct AnalyzeCounterfactual: ParsableCommand {
   @OptionGroup var output: AnalysisOutput
 
   func run() throws {
-    let home = try OrchHome()
-    let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
-    try output.emit(Counterfactual.report(set, metric: metric), home: home, name: "counterfactual-\(sweep)")
+    try output.analyze(sweep, "counterfactual") { set in Counterfactual.report(set, metric: metric) }
   }
 }
 
@@ -258,8 +262,6 @@ struct AnalyzeGroups: ParsableCommand {
   @OptionGroup var output: AnalysisOutput
 
   func run() throws {
-    let home = try OrchHome()
-    let set = try AnalysisSet(store: try home.openStore(), sweep: sweep)
-    try output.emit(GroupsAnalysis.report(set), home: home, name: "groups-\(sweep)")
+    try output.analyze(sweep, "groups") { set in GroupsAnalysis.report(set) }
   }
 }
