@@ -252,16 +252,19 @@ public enum GeneratedDatasets {
   /// `{split}_targets` and `{split}_bias` int64 [N].
   static func waterbirdsArrays() -> [String: NDArray] {
     let d = Waterbirds.dimension
-    // Q [d, d], rows orthonormal (modified Gram–Schmidt in Double).
+    // Q [d, d] row-major, rows orthonormal (modified Gram–Schmidt in Double).
     var rotationRNG = RNG(seed: Waterbirds.rotationSeed, stream: 0)
-    var q = (0..<d).map { _ in (0..<d).map { _ in Double(rotationRNG.normal()) } }
+    var q = (0..<(d * d)).map { _ in Double(rotationRNG.normal()) }
     for i in 0..<d {
       for j in 0..<i {
-        let p = (0..<d).reduce(0.0) { $0 + q[i][$1] * q[j][$1] }
-        for t in 0..<d { q[i][t] -= p * q[j][t] }
+        var p = 0.0
+        for t in 0..<d { p += q[i * d + t] * q[j * d + t] }
+        for t in 0..<d { q[i * d + t] -= p * q[j * d + t] }
       }
-      let norm = q[i].reduce(0.0) { $0 + $1 * $1 }.squareRoot()
-      for t in 0..<d { q[i][t] /= norm }
+      var norm = 0.0
+      for t in 0..<d { norm += q[i * d + t] * q[i * d + t] }
+      norm = norm.squareRoot()
+      for t in 0..<d { q[i * d + t] /= norm }
     }
     var out: [String: NDArray] = [:]
     for (split, counts, stream) in Waterbirds.groups {
@@ -275,9 +278,15 @@ public enum GeneratedDatasets {
           for t in Waterbirds.coreDimensions..<(Waterbirds.coreDimensions + Waterbirds.spuriousDimensions) {
             z[t] += Waterbirds.spuriousShift * Double(2 * b - 1)
           }
-          // x = Q z: x[t] = Σ_i z[i]·Q[i][t] (Q's rows are the latent axes in feature space).
-          var x = [Float](repeating: 0, count: d)
-          for t in 0..<d { x[t] = Float((0..<d).reduce(0.0) { $0 + z[$1] * q[$1][t] }) }
+          // x[t] = Σ_i z[i]·Q[i, t]: Q's rows are the latent axes in feature space.
+          var acc = [Double](repeating: 0, count: d)
+          q.withUnsafeBufferPointer { qb in
+            for i in 0..<d {
+              let (zi, row) = (z[i], qb.baseAddress! + i * d)
+              for t in 0..<d { acc[t] += zi * row[t] }
+            }
+          }
+          let x = acc.map { Float($0) }
           rows.append((x, Int64(y), Int64(b)))
         }
       }
