@@ -23,7 +23,8 @@ public struct CAMLMargins: Sendable {
   /// P(y = j | cluster c) at [c, j]; a cluster without samples (impossible after k-means) is uniform.
   public let table: [Float]  // [K, classes]
   public let inertia: Double
-  /// NMI of the clusters with the training targets and (when present) bias labels.
+  /// NMI of the clusters with the training targets and (when present) bias labels (samples with
+  /// bias ≥ 0).
   public let nmiTarget: Double
   public let nmiBias: Double?
   public let sigma: Float
@@ -93,7 +94,11 @@ public struct CAMLMargins: Sendable {
     return CAMLMargins(
       clusterCount: k, classes: c, clusters: fit.labels, table: table, inertia: fit.inertia,
       nmiTarget: normalizedMutualInformation(fit.labels, dataset.train.labels),
-      nmiBias: dataset.train.bias.map { normalizedMutualInformation(fit.labels, $0) }, sigma: Float(config.camlSigma),
+      nmiBias: dataset.train.bias.map { bias in
+        // Samples without a group (bias −1) are left out, as from the group accuracies.
+        let kept = bias.indices.filter { bias[$0] >= 0 }
+        return normalizedMutualInformation(kept.map { fit.labels[$0] }, kept.map { bias[$0] })
+      }, sigma: Float(config.camlSigma),
       marginOn: config.camlMarginOn, referencePath: path)
   }
 

@@ -86,7 +86,6 @@ public enum KMeans {
     let first = rng.below(n)
     for j in 0..<d { centroids[j] = points[first * d + j] }
     var closest = distances(points, squaredNorms: squaredNorms, centroids: Array(centroids[0..<d]), n: n, d: d, k: 1)
-    var potential = closest.reduce(0.0) { $0 + Double($1) }
     for c in 1..<max(1, k) {
       // Cumulative weights for inverse-CDF sampling.
       var cumulative = [Double](repeating: 0, count: n)
@@ -123,9 +122,7 @@ public enum KMeans {
       }
       for j in 0..<d { centroids[c * d + j] = points[chosen * d + j] }
       closest = chosenClosest
-      potential = chosenPotential
     }
-    _ = potential
     return centroids
   }
 
