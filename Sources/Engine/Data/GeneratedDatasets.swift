@@ -1,7 +1,8 @@
 import Foundation
 
-/// Built-in image datasets for transfer experiments, generated procedurally (no downloads) on
-/// first use and cached as ordinary dataset directories under the data root:
+/// Built-in datasets generated procedurally (no downloads) on first use and cached as ordinary
+/// dataset directories under the data root — images for transfer experiments and one feature
+/// set for group robustness:
 ///
 /// - `glyphs`: the source task. 64 classes of procedural glyphs (2–4 strokes — segments and arcs
 ///   between points of a 5×5 grid — drawn from family seed 1), 100 train and 20 test images per

@@ -12,7 +12,8 @@ import Foundation
 /// of `train.seed` (0, 1, 2, 3); checkpoints are taken at epoch boundaries with the parameters,
 /// BatchNorm statistics, optimizer moments and all RNG states, so a run resumed from epoch E
 /// ends bit-for-bit where an uninterrupted one does (with a fixed BLAS thread count; one thread
-/// is what the workers use).
+/// is what the workers use). CAML's margin noise of step s draws from stream 1000 + s, so it
+/// needs no saved state; its clusters are recomputed (seeded) at every start.
 public struct Trainer {
   public var config: TrainConfig
   public var runDir: String
