@@ -71,3 +71,41 @@ extension Array where Element == UInt8 {
     try writeFileAtomically(path, self)
   }
 }
+
+extension GeneratedDatasetTests {
+  func testWaterbirdsFeatsAreDeterministicWithTheDocumentedGroups() throws {
+    let a = GeneratedDatasets.waterbirdsArrays()
+    XCTAssertEqual(a, GeneratedDatasets.waterbirdsArrays(), "same bytes every time")
+    XCTAssertEqual(GeneratedDatasets.probe("waterbirds_feats").shape, [64])
+    for (split, counts, _) in GeneratedDatasets.Waterbirds.groups {
+      let n = counts.reduce(0, +)
+      XCTAssertEqual(a["\(split)_feats"]?.shape, [n, 64])
+      guard case .int64(let y)? = a["\(split)_targets"]?.storage, case .int64(let b)? = a["\(split)_bias"]?.storage
+      else { return XCTFail("dtypes") }
+      let groups = (0..<4).map { g in zip(y, b).filter { Int($0) == g / 2 && Int($1) == g % 2 }.count }
+      XCTAssertEqual(groups, counts, split)
+    }
+    XCTAssertEqual(GeneratedDatasets.Waterbirds.groups[0].counts, [2280, 120, 120, 2280], "train: b = y for 95 %")
+    XCTAssertEqual(Set(GeneratedDatasets.Waterbirds.groups[1].counts), [300], "val: balanced")
+    XCTAssertEqual(Set(GeneratedDatasets.Waterbirds.groups[2].counts), [1450], "test: balanced")
+    // The spurious direction is the easier one: on the balanced test split the class means lie
+    // 2·0.5·√8 ≈ 2.8 apart by target, 2·1.5·√4 = 6 by bias.
+    guard case .float32(let x)? = a["test_feats"]?.storage, case .int64(let y)? = a["test_targets"]?.storage,
+      case .int64(let b)? = a["test_bias"]?.storage
+    else { return XCTFail("dtypes") }
+    func separation(_ labels: [Int64]) -> Double {
+      var means = [[Double]](repeating: [Double](repeating: 0, count: 64), count: 2)
+      var counts = [0.0, 0.0]
+      for i in 0..<labels.count {
+        counts[Int(labels[i])] += 1
+        for j in 0..<64 { means[Int(labels[i])][j] += Double(x[i * 64 + j]) }
+      }
+      return (0..<64).reduce(0.0) { s, j in
+        let d = means[1][j] / counts[1] - means[0][j] / counts[0]
+        return s + d * d
+      }.squareRoot()
+    }
+    XCTAssertEqual(separation(y), 2 * 0.5 * 8.0.squareRoot(), accuracy: 0.3)
+    XCTAssertEqual(separation(b), 6, accuracy: 0.3)
+  }
+}

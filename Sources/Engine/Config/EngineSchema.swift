@@ -67,14 +67,15 @@ private let positive: @Sendable (ConfigValue) -> String? = { v in (v.number ?? 0
 /// `seed`, … used only in key templates) pass through untouched.
 public enum EngineSchema {
   public static let namespaces = [
-    "data.", "model.", "optimizer.", "lr_scheduler.", "train.", "spurious.", "shift.", "eval.",
+    "data.", "model.", "optimizer.", "lr_scheduler.", "train.", "spurious.", "shift.", "eval.", "caml.",
   ]
 
   public static let bindings: [BindingSpec] = [
     // data
     BindingSpec(
       "data.name", .string, "digits",
-      "built-in dataset (digits, mnist1d; generated on first use: glyphs, glyphs_heldout, digits_rgb), a dataset"
+      "built-in dataset (digits, mnist1d; generated on first use: glyphs, glyphs_heldout, digits_rgb,"
+        + " waterbirds_feats), a dataset"
         + " directory name under the data root, or a path to a directory of {split}_x.npy or {split}_feats.npy with"
         + " {split}_targets.npy or {split}_y.npy"),
     BindingSpec("data.normalize", .bool, true, "standardise inputs with per-channel mean/std of the train split"),
@@ -162,6 +163,25 @@ public enum EngineSchema {
     BindingSpec(
       "train.transfer", .choice(["FULL", "FIXED"]), "FULL",
       "FULL trains everything; FIXED freezes the backbone (and its BatchNorm statistics) and trains the head"),
+    BindingSpec(
+      "train.loss", .choice(["cross_entropy", "caml"]), "cross_entropy",
+      "training loss: softmax cross-entropy, or CAML's angular-margin loss on a cosine head (see caml.*)"),
+    // caml
+    BindingSpec(
+      "caml.reference", .string, "",
+      "checkpoint of the reference (ERM) model whose hidden features are clustered: KEY@final, KEY@latest"
+        + " (resolved at submission) or a path"),
+    BindingSpec("caml.clusters", .int, 2, "k-means clusters K of the reference features", rule: atLeast(2)),
+    BindingSpec(
+      "caml.sigma", .double, 0.15, "standard deviation σ of the margin draw m = 1 − N(P(y|cluster), σ)",
+      rule: atLeast(0)),
+    BindingSpec("caml.scale", .double, 8.0, "scale s of the cosine logits s·cos θ", rule: positive),
+    BindingSpec("caml.seed", .int, 0, "seed of the k-means initialisations"),
+    BindingSpec(
+      "caml.restarts", .int, 10, "k-means restarts (k-means++ each); the lowest inertia wins", rule: positive),
+    BindingSpec(
+      "caml.margin_on", .choice(["target", "all"]), "target",
+      "target: margin on the true class only; all: every class j gets m_j from P(j|cluster) (the published code)"),
     // spurious
     BindingSpec(
       "spurious.type", .choice(TransformConfig.SpuriousType.allCases.map(\.rawValue)), "none",

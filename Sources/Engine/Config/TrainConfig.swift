@@ -13,6 +13,18 @@ public enum ScheduleName: String, Sendable, Hashable {
   case constant, step, multiStep = "MultiStepLR", cosine, cyclic
 }
 
+public enum LossName: String, Sendable, Hashable {
+  case crossEntropy = "cross_entropy", caml
+}
+
+/// Which classes' logits get CAML's angular margin.
+public enum MarginTarget: String, Sendable, Hashable {
+  /// Only the true class: s·cos(θ_y + m), m = 1 − N(P[cluster, y], σ).
+  case target
+  /// Every class j with its own m_j = 1 − N(P[cluster, j], σ), as the published code does.
+  case all
+}
+
 public enum TransferMode: String, Sendable, Hashable {
   case full = "FULL", fixed = "FIXED"
 }
@@ -71,6 +83,16 @@ public struct TrainConfig: Sendable, Hashable {
   /// nil: train from scratch.
   public let finetuneFrom: String?
   public let transfer: TransferMode
+  public let loss: LossName
+  // caml (used when loss == .caml)
+  /// Checkpoint of the reference (ERM) model: a file, or a run directory meaning its newest valid one.
+  public let camlReference: String
+  public let camlClusters: Int
+  public let camlSigma: Double
+  public let camlScale: Double
+  public let camlSeed: UInt64
+  public let camlRestarts: Int
+  public let camlMarginOn: MarginTarget
   /// `data.block_shuffle`, `data.pixel_shuffle`, `data.shuffle_seed`, the class subset (`data.classes`,
   /// `data.exclude_classes`, `data.class_subset_seed`), `spurious.*` and `shift.*`.
   public let transforms: TransformConfig
@@ -146,6 +168,14 @@ public struct TrainConfig: Sendable, Hashable {
     let from = string("train.finetune_from")
     finetuneFrom = from.isEmpty ? nil : from
     transfer = TransferMode(rawValue: string("train.transfer"))!
+    loss = LossName(rawValue: string("train.loss"))!
+    camlReference = string("caml.reference")
+    camlClusters = int("caml.clusters")
+    camlSigma = double("caml.sigma")
+    camlScale = double("caml.scale")
+    camlSeed = UInt64(bitPattern: Int64(int("caml.seed")))
+    camlRestarts = int("caml.restarts")
+    camlMarginOn = MarginTarget(rawValue: string("caml.margin_on"))!
     transforms = try TransformConfig(bindings: b)
 
     // Rules that involve more than one binding.
@@ -155,6 +185,15 @@ public struct TrainConfig: Sendable, Hashable {
     }
     if scheduleName == .multiStep && milestones != milestones.sorted() {
       throw EngineError(.config, "binding 'lr_scheduler.milestones' must be increasing, got \(milestones)")
+    }
+    if loss == .caml && camlReference.isEmpty {
+      throw EngineError(
+        .config,
+        "binding 'train.loss: caml' needs 'caml.reference' (the ERM model's checkpoint: KEY@final, KEY@latest or a path)"
+      )
+    }
+    if loss == .caml && labelSmoothing > 0 {
+      throw EngineError(.config, "binding 'train.label_smoothing' does not apply to 'train.loss: caml'")
     }
     if scheduleName == .cyclic && peakEpoch > Double(epochs) {
       throw EngineError(
@@ -202,6 +241,7 @@ public struct TrainConfig: Sendable, Hashable {
       architecture: architecture, inputShape: flat ? [inputShape.reduce(1, *)] : inputShape, classes: classes,
       width: width, depth: depth, activation: activation, dropout: Float(dropout), batchNorm: batchNorm,
       kernelSize: kernelSize, convStride: convStride, pool: pool, globalPool: globalPool,
-      channelGrowth: channelGrowth, blocksPerStage: blocksPerStage, batchNormMomentum: Float(batchNormMomentum))
+      channelGrowth: channelGrowth, blocksPerStage: blocksPerStage, batchNormMomentum: Float(batchNormMomentum),
+      cosineScale: loss == .caml ? Float(camlScale) : 0)
   }
 }

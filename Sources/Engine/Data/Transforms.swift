@@ -455,7 +455,7 @@ extension TransformConfig {
   public static func probeSampleShape(
     dataName: String, layout: DataLayout, environment: [String: String] = ProcessInfo.processInfo.environment
   ) -> (shape: [Int], kind: Dataset.Kind)? {
-    if GeneratedDatasets.names.contains(dataName) { return (GeneratedDatasets.sampleShape, .images) }
+    if GeneratedDatasets.names.contains(dataName) { return GeneratedDatasets.probe(dataName) }
     guard let directory = try? DataLocation.resolve(dataName, environment: environment) else { return nil }
     for (file, kind) in [("train_x.npy", Dataset.Kind.images), ("train_feats.npy", .features)] {
       guard let shape = NPY.readShape(directory + "/" + file) else { continue }

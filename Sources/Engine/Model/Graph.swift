@@ -30,6 +30,17 @@ struct LinearOp: Sendable {
   var inFeatures: Int, outFeatures: Int
 }
 
+/// A cosine classifier: y = scale · x̂ · Ŵᵀ (`cosineForward`), with its saved normalisations and
+/// backward scratch in the arena.
+struct CosineOp: Sendable {
+  var input: Int, output: Int
+  var weight: Int, weightEntry: Int
+  var inFeatures: Int, outFeatures: Int
+  var scale: Float
+  var xHat: Int, xNorm: Int, wHat: Int, wNorm: Int  // arena offsets: [B, in], [B], [out, in], [out]
+  var dxHat: Int, dwHat: Int  // arena offsets: [B, in], [out, in]
+}
+
 struct ConvOp: Sendable {
   var input: Int, output: Int
   var weight: Int, bias: Int?
@@ -69,6 +80,7 @@ struct PoolOp: Sendable {
 
 enum Op: Sendable {
   case linear(LinearOp)
+  case cosine(CosineOp)
   case conv(ConvOp)
   case batchNorm(BatchNormOp)
   case relu(slot: Int)  // in place: its backward needs only the output
@@ -82,6 +94,7 @@ enum Op: Sendable {
   var inputs: [Int] {
     switch self {
     case .linear(let o): [o.input]
+    case .cosine(let o): [o.input]
     case .conv(let o): [o.input]
     case .batchNorm(let o): [o.input]
     case .maxPool(let o): [o.input]
@@ -95,6 +108,7 @@ enum Op: Sendable {
   var output: Int {
     switch self {
     case .linear(let o): o.output
+    case .cosine(let o): o.output
     case .conv(let o): o.output
     case .batchNorm(let o): o.output
     case .maxPool(let o): o.output
@@ -108,6 +122,7 @@ enum Op: Sendable {
   var entries: [Int] {
     switch self {
     case .linear(let o): [o.weightEntry] + (o.biasEntry.map { [$0] } ?? [])
+    case .cosine(let o): [o.weightEntry]
     case .conv(let o): [o.weightEntry] + (o.biasEntry.map { [$0] } ?? [])
     case .batchNorm(let o): [o.gammaEntry, o.betaEntry]
     default: []
@@ -177,6 +192,29 @@ struct Graph {
           input: x.slot, output: y.slot, weight: w.offset, bias: b.offset, weightEntry: w.entry,
           biasEntry: b.entry, inFeatures: inFeatures, outFeatures: outFeatures)))
     return y
+  }
+
+  /// Cosine classifier without bias; Xavier-uniform weights (bound √(6/(fan_in + fan_out))), as
+  /// the CAML reference code initialises its normalised classifier.
+  mutating func cosine(_ x: Value, _ outFeatures: Int, scale: Float, name: String) -> Value {
+    let inFeatures = x.size
+    let bound = (6 / Float(inFeatures + outFeatures)).squareRoot()
+    let w = param("\(name).weight", [outFeatures, inFeatures], .uniform(bound))
+    let y = newSlot([outFeatures])
+    ops.append(
+      .cosine(
+        CosineOp(
+          input: x.slot, output: y.slot, weight: w.offset, weightEntry: w.entry, inFeatures: inFeatures,
+          outFeatures: outFeatures, scale: scale, xHat: allocate(maxBatch * inFeatures), xNorm: allocate(maxBatch),
+          wHat: allocate(outFeatures * inFeatures), wNorm: allocate(outFeatures),
+          dxHat: allocate(maxBatch * inFeatures), dwHat: allocate(outFeatures * inFeatures))))
+    return y
+  }
+
+  /// The classifier: linear, or cosine when the spec asks for it.
+  mutating func head(_ x: Value, _ spec: ModelSpec) -> Value {
+    spec.cosineScale > 0
+      ? cosine(x, spec.classes, scale: spec.cosineScale, name: "head") : linear(x, spec.classes, name: "head")
   }
 
   /// He-normal weights (std √(2/fan_in)), zero bias; `kernel`/`stride` apply to the width axis
@@ -303,7 +341,7 @@ extension Graph {
     switch spec.architecture {
     case .linear:
       let x = g.input([spec.inputSize])
-      let logits = g.linear(x, spec.classes, name: "head")
+      let logits = g.head(x, spec)
       return (g, logits)
     case .mlp:
       var h = g.input([spec.inputSize])
@@ -313,7 +351,7 @@ extension Graph {
         h = g.activation(h, spec.activation)
         h = g.dropout(h, spec.dropout)
       }
-      let logits = g.linear(h, spec.classes, name: "head")
+      let logits = g.head(h, spec)
       return (g, logits)
     case .cnn:
       let (height, width, channels) = spec.imageShape
@@ -329,7 +367,7 @@ extension Graph {
       }
       h = spec.globalPool ? g.globalAvgPool(h) : g.flatten(h)
       h = g.dropout(h, spec.dropout)
-      let logits = g.linear(h, spec.classes, name: "head")
+      let logits = g.head(h, spec)
       return (g, logits)
     case .resnet:
       let (height, width, channels) = spec.imageShape
@@ -357,7 +395,7 @@ extension Graph {
         }
       }
       h = g.globalAvgPool(h)
-      let logits = g.linear(h, spec.classes, name: "head")
+      let logits = g.head(h, spec)
       return (g, logits)
     }
   }

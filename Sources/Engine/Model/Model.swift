@@ -25,7 +25,10 @@ public final class Model {
   private let inits: [ParameterInit]
   private let bufferInits: [Float]
   private let outputSlot: Int
+  /// The slot the head reads: the features a cosine classifier (or any head) sees.
+  private let headInputSlot: Int
   private let probsOffset: Int
+  private let slopeOffset: Int  // [maxBatch, classes]: dz'/dz of the margin loss
   private let colsOffset: Int
   private let colsCapacity: Int
   private let arena: UnsafeMutablePointer<Float>
@@ -37,6 +40,8 @@ public final class Model {
   private var accumulate: [[Bool]] = []
   private var lastBatch = 0
   private var lastTraining = false
+  /// Whether the last `loss` was the angular-margin one, so `backward` applies its slope.
+  private var lastMargin = false
 
   /// Builds the graph for `spec` and initialises the parameters from `rng`.
   public init(spec: ModelSpec, maxBatch: Int, rng: inout RNG) throws {
@@ -49,7 +54,9 @@ public final class Model {
     self.spec = spec
     self.maxBatch = maxBatch
     outputSlot = output.slot
+    headInputSlot = g.ops.last!.inputs[0]
     probsOffset = g.allocate(maxBatch * spec.classes)
+    slopeOffset = g.allocate(maxBatch * spec.classes)
     colsCapacity = g.colsCapacity
     colsOffset = g.allocate(colsCapacity)
     g.allocateFusedWorkspaces(colsCapacity: colsCapacity)
@@ -90,6 +97,7 @@ public final class Model {
     ops.reduce(0) { total, op in
       switch op {
       case .linear(let o): total + 2 * o.inFeatures * o.outFeatures
+      case .cosine(let o): total + 2 * o.inFeatures * o.outFeatures
       case .conv(let o): total + 2 * o.shape.patchSize * o.shape.outChannels * o.shape.outHeight * o.shape.outWidth
       default: total
       }
@@ -176,6 +184,11 @@ public final class Model {
             linearForward(
               y: value(o.output), x: value(o.input), w: p + o.weight, b: o.bias.map { p + $0 },
               batch: batch, inFeatures: o.inFeatures, outFeatures: o.outFeatures)
+          case .cosine(let o):
+            cosineForward(
+              y: value(o.output), xHat: arena + o.xHat, xNorm: arena + o.xNorm, wHat: arena + o.wHat,
+              wNorm: arena + o.wNorm, x: value(o.input), w: p + o.weight, batch: batch, inFeatures: o.inFeatures,
+              outFeatures: o.outFeatures, scale: o.scale)
           case .conv(let o):
             if let pool = o.pool {
               conv2dForward(
@@ -222,9 +235,23 @@ public final class Model {
 
   /// Mean softmax cross-entropy of the last forward's logits; keeps the softmax for `backward`.
   public func loss(labels: UnsafePointer<Int>, labelSmoothing: Float = 0) -> Float {
-    softmaxCrossEntropyForward(
+    lastMargin = false
+    return softmaxCrossEntropyForward(
       probs: arena + probsOffset, logits: value(outputSlot), labels: labels, batch: lastBatch,
       classes: spec.classes, labelSmoothing: labelSmoothing)
+  }
+
+  /// The CAML loss of the last forward's cosine logits with per-entry angular margins
+  /// (`angularMarginCrossEntropyForward`); `backward` then differentiates it. Needs a cosine head.
+  public func marginLoss(
+    labels: UnsafePointer<Int>,  // [B]
+    margins: UnsafePointer<Float>  // [B, classes] radians
+  ) -> Float {
+    precondition(spec.cosineScale > 0, "the margin loss needs a cosine head")
+    lastMargin = true
+    return angularMarginCrossEntropyForward(
+      probs: arena + probsOffset, slope: arena + slopeOffset, logits: value(outputSlot), labels: labels,
+      margins: margins, batch: lastBatch, classes: spec.classes, scale: spec.cosineScale)
   }
 
   /// Gradients of the mean loss into `gradients`; call after `forward` and `loss` with the
@@ -233,9 +260,15 @@ public final class Model {
     guard needsGrad[outputSlot] else { return }
     let batch = lastBatch
     let training = lastTraining
-    softmaxCrossEntropyBackward(
-      dLogits: grad(outputSlot), probs: arena + probsOffset, labels: labels, batch: batch,
-      classes: spec.classes, labelSmoothing: labelSmoothing)
+    if lastMargin {
+      angularMarginCrossEntropyBackward(
+        dLogits: grad(outputSlot), probs: arena + probsOffset, slope: arena + slopeOffset, labels: labels,
+        batch: batch, classes: spec.classes)
+    } else {
+      softmaxCrossEntropyBackward(
+        dLogits: grad(outputSlot), probs: arena + probsOffset, labels: labels, batch: batch,
+        classes: spec.classes, labelSmoothing: labelSmoothing)
+    }
     let cols = arena + colsOffset
     parameters.withUnsafeBufferPointer { pb in
       gradients.withUnsafeMutableBufferPointer { gb in
@@ -250,6 +283,12 @@ public final class Model {
               db: o.biasEntry.flatMap { trainable[$0] ? g + o.bias! : nil }, dy: grad(o.output),
               x: value(o.input), w: p + o.weight, batch: batch, inFeatures: o.inFeatures,
               outFeatures: o.outFeatures, accumulateDx: acc.first ?? false)
+          case .cosine(let o):
+            cosineBackward(
+              dx: gradIfNeeded(o.input), dw: trainable[o.weightEntry] ? g + o.weight : nil, dxHat: arena + o.dxHat,
+              dwHat: arena + o.dwHat, dy: grad(o.output), xHat: arena + o.xHat, xNorm: arena + o.xNorm,
+              wHat: arena + o.wHat, wNorm: arena + o.wNorm, batch: batch, inFeatures: o.inFeatures,
+              outFeatures: o.outFeatures, scale: o.scale, accumulateDx: acc.first ?? false)
           case .conv(let o):
             let dx = gradIfNeeded(o.input)
             let dw = trainable[o.weightEntry] ? g + o.weight : nil
@@ -321,18 +360,29 @@ public final class Model {
     Array(UnsafeBufferPointer(start: value(outputSlot), count: lastBatch * spec.classes))
   }
 
+  /// Values per sample the head reads (the penultimate features).
+  public var headInputSize: Int { slots[headInputSlot].size }
+
+  /// The head's input of the last forward pass (post-activation hidden features of an mlp).
+  public func copyHeadInput(to out: UnsafeMutablePointer<Float>) {  // [B, headInputSize]
+    out.update(from: value(headInputSlot), count: lastBatch * headInputSize)
+  }
+
   /// Correct predictions of the last forward pass.
   public func correct(labels: UnsafePointer<Int>) -> Int {
     countCorrect(logits: value(outputSlot), labels: labels, batch: lastBatch, classes: spec.classes)
   }
 
   /// Forward in training mode, loss, backward: gradients are left in `gradients`.
+  /// With `margins` ([B, classes]) the loss is the angular-margin one (`marginLoss`); accuracy is
+  /// still that of the plain logits.
   public func trainBatch(
     input: UnsafePointer<Float>, labels: UnsafePointer<Int>, batch: Int, labelSmoothing: Float = 0,
-    rng: inout RNG
+    margins: UnsafePointer<Float>? = nil, rng: inout RNG
   ) -> BatchResult {
     forward(input: input, batch: batch, training: true, rng: &rng)
-    let l = loss(labels: labels, labelSmoothing: labelSmoothing)
+    let l =
+      margins.map { marginLoss(labels: labels, margins: $0) } ?? loss(labels: labels, labelSmoothing: labelSmoothing)
     backward(labels: labels, labelSmoothing: labelSmoothing)
     return BatchResult(loss: l, correct: correct(labels: labels), count: batch)
   }

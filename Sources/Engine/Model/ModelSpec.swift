@@ -19,7 +19,9 @@ public enum Activation: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// What to build. Per-sample input shape is `[features…]` for `linear`/`mlp` (flattened) and
 /// `[H, W, C]` (NHWC) for `cnn`/`resnet`; `[L]` or `[L, C]` is a 1-D signal, run as height 1.
-/// The classifier is always named `head` so transfer can replace or keep it.
+/// The classifier is always named `head` so transfer can replace or keep it; with
+/// `cosineScale` > 0 it is a cosine classifier (`head.weight` only, logits s·cos θ, see
+/// `cosineForward`) instead of a linear layer.
 public struct ModelSpec: Sendable, Hashable, Codable {
   public var architecture: Architecture
   public var inputShape: [Int]
@@ -36,12 +38,15 @@ public struct ModelSpec: Sendable, Hashable, Codable {
   public var channelGrowth: Int
   public var blocksPerStage: Int
   public var batchNormMomentum: Float
+  /// 0: linear head; s > 0: cosine head with logits s·cos θ (CAML).
+  public var cosineScale: Float
 
   public init(
     architecture: Architecture, inputShape: [Int], classes: Int, width: Int = 128, depth: Int = 2,
     activation: Activation = .relu, dropout: Float = 0, batchNorm: Bool = false,
     kernelSize: Int = 3, convStride: Int = 1, pool: Bool = true, globalPool: Bool = true,
-    channelGrowth: Int = 2, blocksPerStage: Int = 1, batchNormMomentum: Float = 0.1
+    channelGrowth: Int = 2, blocksPerStage: Int = 1, batchNormMomentum: Float = 0.1,
+    cosineScale: Float = 0
   ) {
     self.architecture = architecture
     self.inputShape = inputShape
@@ -58,6 +63,7 @@ public struct ModelSpec: Sendable, Hashable, Codable {
     self.channelGrowth = channelGrowth
     self.blocksPerStage = blocksPerStage
     self.batchNormMomentum = batchNormMomentum
+    self.cosineScale = cosineScale
   }
 
   /// Elements per input sample.
@@ -72,6 +78,9 @@ public struct ModelSpec: Sendable, Hashable, Codable {
     }
     guard classes >= 2 else { throw fail("classes must be at least 2, got \(classes)") }
     guard dropout >= 0 && dropout < 1 else { throw fail("dropout must be in [0, 1), got \(dropout)") }
+    guard cosineScale >= 0 && cosineScale.isFinite else {
+      throw fail("cosine scale must be finite and ≥ 0, got \(cosineScale)")
+    }
     switch architecture {
     case .linear:
       break

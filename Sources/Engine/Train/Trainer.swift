@@ -12,7 +12,8 @@ import Foundation
 /// of `train.seed` (0, 1, 2, 3); checkpoints are taken at epoch boundaries with the parameters,
 /// BatchNorm statistics, optimizer moments and all RNG states, so a run resumed from epoch E
 /// ends bit-for-bit where an uninterrupted one does (with a fixed BLAS thread count; one thread
-/// is what the workers use).
+/// is what the workers use). CAML's margin noise of step s draws from stream 1000 + s, so it
+/// needs no saved state; its clusters are recomputed (seeded) at every start.
 public struct Trainer {
   public var config: TrainConfig
   public var runDir: String
@@ -133,6 +134,9 @@ final class TrainingSession {
   var written: [Checkpoint.Written] = []
   var skipped: [String] = []
   var resumedFrom: Int?
+  /// `train.loss: caml`: the clusters and margin table, prepared at the start of `run`.
+  var caml: CAMLMargins?
+  private var margins: [Float] = []  // [batchSize, classes] when training with CAML
   private var evalLogits: [Float]  // [evalBatch, classes]
   private(set) var patchedInputs: [Float]  // [batchSize, sampleSize] when patching, else empty
 
@@ -178,6 +182,7 @@ final class TrainingSession {
         atPath: Checkpoint.directory(runDir: runDir), withIntermediateDirectories: true)
       try writeFileAtomically(runDir + "/resolved_config.json", Array((config.resolvedJSON + "\n").utf8))
     }
+    if config.loss == .caml { try prepareCAML() }
     try resumeOrStart()
     if config.transfer == .fixed { model.freezeBackbone() }
     log(memoryLine())
@@ -199,9 +204,17 @@ final class TrainingSession {
       for b in 0..<stepsPerEpoch {
         let n = loader.load(batch: b, rng: &augmentRNG)
         if let patch { patchBatch(patch, index: b, count: n) }
+        if let caml {
+          // The margin noise of step s comes from its own stream, so a resumed run draws the same.
+          var noise = RNG(seed: config.seed, stream: 1000 + UInt64(step))
+          let first = b * loader.batchSize
+          loader.labels.withUnsafeBufferPointer { y in
+            caml.fill(&margins, indices: loader.order[first..<(first + n)], labels: y.baseAddress!, rng: &noise)
+          }
+        }
         let r = model.trainBatch(
           input: patch == nil ? loader.inputs : patchedInputs, labels: loader.labels, batch: n,
-          labelSmoothing: smoothing, rng: &dropoutRNG)
+          labelSmoothing: smoothing, margins: caml == nil ? nil : margins, rng: &dropoutRNG)
         if clip > 0 { clipGradientNorm(&model.gradients, ranges: model.trainableRanges, maxNorm: clip) }
         let lr = schedule.learningRate(base: Float(config.baseLR), step: step, stepsPerEpoch: stepsPerEpoch)
         optimizer.step(
@@ -223,6 +236,10 @@ final class TrainingSession {
       ]
       if e == config.epochs {
         predictions = evaluateAllCapturing(into: &metrics)
+        if let caml {
+          metrics["nmi_target"] = caml.nmiTarget
+          if let b = caml.nmiBias { metrics["nmi_bias"] = b }
+        }
       } else {
         evaluateAll(into: &metrics, capture: nil)
       }
@@ -267,6 +284,25 @@ final class TrainingSession {
     TrainResult(
       metrics: stopped ? [:] : (lastMetrics ?? [:]), epoch: epoch, step: step, resumedFrom: resumedFrom,
       skippedCheckpoints: skipped, checkpoints: written, predictionsPath: predictions, stopped: stopped)
+  }
+
+  /// Clusters the reference model's features for `train.loss: caml`. The group metrics it exists
+  /// for need bias labels, so a train or test split without them is an error.
+  func prepareCAML() throws(EngineError) {
+    for split in [dataset.train, dataset.test] where split.bias == nil {
+      let file = dataset.directory.isEmpty ? "\(split.name)_bias.npy" : "\(dataset.directory)/\(split.name)_bias.npy"
+      throw EngineError(
+        .config,
+        "\(file) is missing: train.loss caml reports nmi_bias and test group accuracies, which need the"
+          + " \(split.name) split's bias labels (int64 [N], one per sample)")
+    }
+    let prepared = try CAMLMargins.prepare(config: config, dataset: dataset)
+    caml = prepared
+    margins = [Float](repeating: 0, count: loader.batchSize * dataset.classes)
+    log(
+      "caml: reference \(prepared.referencePath); k-means K \(prepared.clusterCount), inertia "
+        + "\(format(prepared.inertia)); P(y|cluster) \(prepared.summary); nmi_bias "
+        + "\(prepared.nmiBias.map(format) ?? "-") nmi_target \(format(prepared.nmiTarget))")
   }
 
   /// Copies batch `index` (of `count` samples) from the loader and patches its marked samples.
@@ -315,10 +351,7 @@ final class TrainingSession {
     var correct = 0
     var classCorrect = [Int](repeating: 0, count: k)
     var classTotal = [Int](repeating: 0, count: k)
-    // Groups are (label, bias) pairs, keyed label * groups + bias.
-    let biasCount = split.bias.map { ($0.max() ?? 0) + 1 } ?? 0
-    var groupCorrect = [Int: Int]()
-    var groupTotal = [Int: Int]()
+    var groups = GroupAccuracy()
     let batch = evalLogits.count / k
     split.inputs.withUnsafeBufferPointer { x in
       split.labels.withUnsafeBufferPointer { y in
@@ -336,25 +369,17 @@ final class TrainingSession {
               let hit = argmax(logits.baseAddress! + i * k, count: k) == label
               classTotal[label] += 1
               if hit { classCorrect[label] += 1 }
-              if let bias = split.bias, bias[start + i] >= 0 {
-                let g = label * biasCount + bias[start + i]
-                groupTotal[g, default: 0] += 1
-                if hit { groupCorrect[g, default: 0] += 1 }
-              }
+              if let bias = split.bias { groups.add(label: label, bias: bias[start + i], correct: hit) }
             }
             start += m
           }
         }
       }
     }
-    let groupAccuracies = groupTotal.keys.sorted().map {
-      Double(groupCorrect[$0, default: 0]) / Double(groupTotal[$0]!)
-    }
     return Evaluation(
       loss: lossSum / Double(max(1, n)), accuracy: Double(correct) / Double(max(1, n)),
       classAccuracy: (0..<k).map { classTotal[$0] > 0 ? Double(classCorrect[$0]) / Double(classTotal[$0]) : nil },
-      worstGroup: groupAccuracies.min(),
-      meanGroup: groupAccuracies.isEmpty ? nil : groupAccuracies.reduce(0, +) / Double(groupAccuracies.count))
+      worstGroup: groups.worst, meanGroup: groups.mean)
   }
 
   // MARK: Checkpoints

@@ -3,7 +3,7 @@ import Foundation
 import GRDB
 import Store
 
-/// `train.finetune_from`, `eval.checkpoint`, `eval.checkpoint_b`: `KEY@E030 | KEY@final |
+/// `train.finetune_from`, `eval.checkpoint`, `eval.checkpoint_b`, `caml.reference`: `KEY@E030 | KEY@final |
 /// KEY@latest` names another config's checkpoint. At submission the reference becomes a path
 /// (`<its run dir>/checkpoints/ckpt-E030.safetensors`; `final` is the source's `train.epochs`; its
 /// run dir for `latest`, where the engine picks the newest valid checkpoint) and the job waits for
@@ -12,7 +12,7 @@ import Store
 /// an epoch), or an epoch the source never checkpoints (E000, every `train.checkpoint_every`, the
 /// last) is bad input at the referencing entry's location.
 struct CheckpointReference {
-  static let bindings = ["train.finetune_from", "eval.checkpoint", "eval.checkpoint_b"]
+  static let bindings = ["train.finetune_from", "eval.checkpoint", "eval.checkpoint_b", "caml.reference"]
 
   enum Tag: Equatable {
     case epoch(Int)
