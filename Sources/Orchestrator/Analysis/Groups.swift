@@ -31,9 +31,16 @@ enum GroupsAnalysis {
     let names = Set(methods.flatMap(\.keys)).sorted().filter { name in
       Set(methods.map { $0[name]?.json ?? "—" }).count > 1
     }
-    func label(_ m: [String: ConfigValue]) -> String {
+    // A method is named by its keys' common path (`…/erm-lr0.1` of `…/erm-lr0.1/seed2411`), or
+    // else by the bindings that differ.
+    func label(_ i: Int) -> String {
+      let paths = members[i].map { $0.key.split(separator: "/") }
+      var common = paths[0]
+      for p in paths.dropFirst() { common = Array(zip(common, p).prefix { $0 == $1 }.map(\.0)) }
+      if paths.count > 1, !common.isEmpty { return common.joined(separator: "/") }
+      if paths.count == 1 { return members[i][0].key }
       if names.isEmpty { return "all runs" }
-      return names.map { "\($0)=\(m[$0].map(display) ?? "—")" }.joined(separator: " ")
+      return names.map { "\($0)=\(methods[i][$0].map(display) ?? "—")" }.joined(separator: " ")
     }
     var report = Report(
       title:
@@ -52,11 +59,11 @@ enum GroupsAnalysis {
       let g = summary("test_mean_group_acc")
       func cell(_ s: Summary?) -> Report.Cell { s.map { .number($0.mean) } ?? .missing }
       report.rows.append([
-        .text(label(m)), .text(jobs.compactMap { $0.int("train.seed") }.map(String.init).joined(separator: " ")),
+        .text(label(i)), .text(jobs.compactMap { $0.int("train.seed") }.map(String.init).joined(separator: " ")),
         .number(w.mean), .number(w.sd), cell(g), g.map { .number($0.sd) } ?? .missing, cell(summary("test_acc")),
         cell(summary("nmi_bias")), cell(summary("nmi_target")),
       ])
-      labels.append(label(m))
+      labels.append(label(i))
       worst.append(Chart.Point(x: Double(i), y: w.mean, error: w.sd))
       if let g { mean.append(Chart.Point(x: Double(i), y: g.mean, error: g.sd)) }
     }
