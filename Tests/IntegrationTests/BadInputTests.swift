@@ -74,6 +74,49 @@ final class BadInputTests: XCTestCase {
     try c.write("sweeps/k.yaml", "register:\n  - key: \"../{x}\"\n    command: [\"true\"]\n    bindings: {x: up}\n")
     try check(c, ["submit", "sweeps/k.yaml"], mentions: ["k.yaml:2:", "../up"])
   }
+
+  /// A `.npy` file of `rows` float32 zeros ([rows, columns]) or int64 zeros ([rows]).
+  func npy(_ c: Cluster, _ relative: String, rows: Int, columns: Int? = nil) throws {
+    let shape = columns.map { "(\(rows), \($0))" } ?? "(\(rows),)"
+    var header = "{'descr': '\(columns == nil ? "<i8" : "<f4")', 'fortran_order': False, 'shape': \(shape), }"
+    while (10 + header.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count & 0xff), UInt8(header.count >> 8)]
+    bytes += Array(header.utf8) + [UInt8](repeating: 0, count: rows * (columns ?? 2) * 4)
+    let url = c.root.appendingPathComponent(relative)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    try Data(bytes).write(to: url)
+  }
+
+  /// A user's feature directory whose files disagree, or CAML on one without group labels: exit 2
+  /// at submission naming the file, nothing queued.
+  func testFeatureDirectoriesAreCheckedAtSubmission() throws {
+    let c = try Cluster()
+    for split in ["train", "test"] {
+      try npy(c, "feats/\(split)_feats.npy", rows: 10, columns: 4)
+      try npy(c, "feats/\(split)_targets.npy", rows: 10)
+    }
+    try npy(c, "feats/train_bias.npy", rows: 9)
+    try c.write(
+      "sweeps/p100_f.yaml",
+      """
+      register:
+        - key: erm
+          engine: train
+          bindings: {data.name: ./feats, model.arch: mlp}
+        - key: caml
+          engine: train
+          bindings: {data.name: ./feats, model.arch: mlp, train.loss: caml, caml.reference: runs/erm}
+      """)
+    try check(
+      c, ["submit", "sweeps/p100_f.yaml", "--match", "^erm$"],
+      mentions: ["p100_f.yaml:2:", "feats/train_bias.npy has 9 rows but train_feats.npy has 10"])
+    try npy(c, "feats/train_bias.npy", rows: 10)
+    try FileManager.default.createDirectory(atPath: c.root.path + "/runs/erm", withIntermediateDirectories: true)
+    try check(
+      c, ["submit", "sweeps/p100_f.yaml", "--match", "^caml$"],
+      mentions: ["p100_f.yaml:5:", "feats/test_bias.npy is missing", "`train.loss: caml` needs group labels"])
+  }
 }
 
 /// `orch configs` output, byte for byte, on a registry that derives p200 keys from p100 ones.

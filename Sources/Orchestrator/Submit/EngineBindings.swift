@@ -12,6 +12,7 @@ enum EngineBindings {
     var seen = Set<String>()
     var shapes: [String: (shape: [Int], kind: Dataset.Kind)?] = [:]
     var failure: OrchError?
+    var checkedData = Set<String>()
     selection.forEach { _, config in
       guard failure == nil, case .engine = config.kind, seen.insert(config.hash).inserted else { return }
       do {
@@ -24,6 +25,7 @@ enum EngineBindings {
           train = try EngineSchema.validate(eval.overrides)
         } else {
           train = try EngineSchema.validate(configJSON: config.canonicalJSON)
+          try checkFiles(train, checked: &checkedData)
         }
         guard !train.transforms.isIdentity else { return }
         let probeKey = "\(train.layout.rawValue) \(train.dataName)"
@@ -38,6 +40,17 @@ enum EngineBindings {
       }
     }
     if let failure { throw failure }
+  }
+
+  /// A dataset directory of the user's (not a generated one) whose files disagree, or a CAML run
+  /// on data without group labels, fails here rather than when the job loads it.
+  static func checkFiles(_ train: TrainConfig, checked: inout Set<String>) throws(EngineError) {
+    let needsBias = train.loss == .caml
+    guard !GeneratedDatasets.names.contains(train.dataName),
+      checked.insert("\(needsBias) \(train.dataName)").inserted,
+      let directory = try? DataLocation.resolve(train.dataName)
+    else { return }
+    try Dataset.checkFiles(directory: directory, needsBias: needsBias)
   }
 
   /// A checkpoint named by path (not `KEY@…`) must exist when the sweep is submitted: the job
