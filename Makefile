@@ -3,8 +3,10 @@ RELEASE := .build/release
 DEMO_HOME := $(CURDIR)/.demo
 REPRO_HOME ?= $(CURDIR)/.reproduce
 REPRO_ORCH = ORCH_HOME=$(REPRO_HOME) $(RELEASE)/orch
+REPRO_DATA_HOME ?= $(CURDIR)/.reproduce-data
+REPRO_DATA_ORCH = ORCH_HOME=$(REPRO_DATA_HOME) $(RELEASE)/orch
 
-.PHONY: build release demo test bench format clean reproduce-transfer
+.PHONY: build release demo test bench format clean reproduce-transfer reproduce-data
 
 build:
 	$(SWIFT) build
@@ -37,6 +39,22 @@ reproduce-transfer: release
 	  $(REPRO_ORCH) analyze interpolate train/$$target/cnn/$$init/seed0 train/$$target/cnn/$$init/seed1 \
 	    --plot $(REPRO_HOME)/plots/interpolate-$$target-$$init.svg || exit 1; done; done
 	@$(REPRO_ORCH) daemon --stop
+
+# Papers 001 (class influences), 002 (effective robustness) and 003 (CAML) at small scale: each
+# sweep through a fresh daemon, the counterfactual derived from the influence ordering and run,
+# then every analysis's table; plots go to $(REPRO_DATA_HOME)/plots. README "Reproducing the papers".
+reproduce-data: release
+	@rm -rf $(REPRO_DATA_HOME)
+	$(REPRO_DATA_ORCH) submit sweeps/p300_caml.yaml --wait
+	$(REPRO_DATA_ORCH) analyze groups p300_caml --plot $(REPRO_DATA_HOME)/plots/groups.svg
+	$(REPRO_DATA_ORCH) submit sweeps/p300_influence.yaml --wait
+	$(REPRO_DATA_ORCH) analyze influence p300_influence --target digits_rgb --out $(REPRO_DATA_HOME)/influence \
+	  --plot $(REPRO_DATA_HOME)/plots/influence.svg
+	$(REPRO_DATA_ORCH) derive counterfactual p300_influence --target digits_rgb --k 8:24:8 --remove all \
+	  --order $(REPRO_DATA_HOME)/influence/order.csv --out $(REPRO_DATA_HOME)/sweeps/p310_counterfactual.yaml
+	$(REPRO_DATA_ORCH) submit $(REPRO_DATA_HOME)/sweeps/p310_counterfactual.yaml --wait
+	$(REPRO_DATA_ORCH) analyze counterfactual p310_counterfactual --plot $(REPRO_DATA_HOME)/plots/counterfactual.svg
+	@$(REPRO_DATA_ORCH) daemon --stop
 
 # Builds the binaries first: the integration tests drive them.
 test: build
