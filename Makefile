@@ -50,7 +50,7 @@ reproduce-data: release
 	$(REPRO_DATA_ORCH) submit sweeps/p300_influence.yaml --wait
 	$(REPRO_DATA_ORCH) analyze influence p300_influence --target digits_rgb --out $(REPRO_DATA_HOME)/influence \
 	  --plot $(REPRO_DATA_HOME)/plots/influence.svg
-	$(REPRO_DATA_ORCH) derive counterfactual p300_influence --target digits_rgb --k 8:24:8 --remove all \
+	$(REPRO_DATA_ORCH) derive counterfactual p300_influence --target digits_rgb --k 8:24:8 --remove all --seeds 4 \
 	  --order $(REPRO_DATA_HOME)/influence/order.csv --out $(REPRO_DATA_HOME)/sweeps/p310_counterfactual.yaml
 	$(REPRO_DATA_ORCH) submit $(REPRO_DATA_HOME)/sweeps/p310_counterfactual.yaml --wait
 	$(REPRO_DATA_ORCH) analyze counterfactual p310_counterfactual --plot $(REPRO_DATA_HOME)/plots/counterfactual.svg
