@@ -110,3 +110,62 @@ final class AnalyzeTests: XCTestCase {
     XCTAssertTrue(trajectory.err.contains("plot: \(c.root.path)/t.svg"), trajectory.err)
   }
 }
+
+/// Class influences and the counterfactual through the real binaries, on the built-in digits.
+final class InfluenceCommandTests: XCTestCase {
+  func testInfluenceOrderDrivesTheCounterfactualAndBadOrdersOrKAreRejected() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/p300_inf.yaml",
+      """
+      register:
+        - key: "src/half{data.class_subset_seed}"
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, model.width: 16, train.epochs: 1, train.checkpoint_every: 0}
+          axes: {data.class_subset_seed: range(0, 8)}
+        - key: "tgt/half{half}"
+          engine: train
+          bindings: {data.name: digits, model.arch: mlp, model.width: 16, train.epochs: 1, train.transfer: FIXED,
+                     train.finetune_from: "src/half{half}@final"}
+          axes: {half: range(0, 8)}
+      """)
+    try c.startDaemon()
+    let s = try c.run(["submit", "sweeps/p300_inf.yaml", "--output-root", c.runs, "--wait"])
+    XCTAssertEqual(s.code, 0, s.out + s.err)
+    let out = c.root.path + "/influence"
+    let r = try c.run(["analyze", "influence", "p300_inf", "--target", "digits", "--out", out, "--csv", "--no-plot"])
+    XCTAssertEqual(r.code, 0, r.err)
+    XCTAssertEqual(r.out.split(separator: "\n").count, 11, r.out)
+    let order = c.read("influence/order.csv").split(separator: "\n")
+    XCTAssertEqual(order.count, 11)
+    XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/influence.npy"))
+
+    func derive(_ extra: [String]) throws -> Cluster.Result {
+      try c.run(
+        ["derive", "counterfactual", "p300_inf", "--target", "digits", "--out", "sweeps/p310_cf.yaml", "--force"]
+          + extra)
+    }
+    try c.write("short.csv", order.prefix(6).joined(separator: "\n") + "\n")
+    var bad = try derive(["--order", "short.csv", "--k", "2"])
+    XCTAssertEqual(bad.code, 2, bad.err)
+    XCTAssertTrue(bad.err.contains("lists 5 classes (5 distinct); the source has 10"), bad.err)
+    bad = try derive(["--order", out + "/order.csv", "--k", "2:10:4"])
+    XCTAssertEqual(bad.code, 2, bad.err)
+    XCTAssertTrue(bad.err.contains("K must be below 10"), bad.err)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: c.sweeps + "/p310_cf.yaml"))
+
+    let ok = try derive(["--order", out + "/order.csv", "--k", "2:4:2", "--remove", "top,bottom", "--seeds", "1"])
+    XCTAssertEqual(ok.code, 0, ok.err)
+    XCTAssertTrue(ok.out.hasPrefix("10 configs found"), ok.out)
+    let top = order[1].split(separator: ",")[1]
+    let text = c.read("sweeps/p310_cf.yaml")
+    XCTAssertTrue(text.contains("data.exclude_classes: [\(top)"), text)
+    let cf = try c.run(["submit", "sweeps/p310_cf.yaml", "--output-root", c.runs, "--wait"])
+    XCTAssertEqual(cf.code, 0, cf.out + cf.err)
+    let report = try c.run(["analyze", "counterfactual", "p310_cf", "--json", "--no-plot"])
+    XCTAssertEqual(report.code, 0, report.err)
+    let rows =
+      (try JSONSerialization.jsonObject(with: Data(report.out.utf8)) as! [String: Any])["rows"] as! [[String: Any]]
+    XCTAssertEqual(rows.map { "\($0["removal"]!)\($0["k"]!)" }, ["none0", "top2", "top4", "bottom2", "bottom4"])
+  }
+}

@@ -345,16 +345,16 @@ final class AnalysisTests: XCTestCase {
     XCTAssertEqual(
       registry.configs.map(\.key),
       [
-        "counterfactual/glyphs/remove-none-k0/seed0", "counterfactual/t/remove-none-k0/seed0",
-        "counterfactual/glyphs/remove-top-k1/seed0", "counterfactual/t/remove-top-k1/seed0",
-        "counterfactual/glyphs/remove-bottom-k1/seed0", "counterfactual/t/remove-bottom-k1/seed0",
+        "counterfactual/remove-none-k0/seed0/source-glyphs", "counterfactual/remove-none-k0/seed0/target-t",
+        "counterfactual/remove-top-k1/seed0/source-glyphs", "counterfactual/remove-top-k1/seed0/target-t",
+        "counterfactual/remove-bottom-k1/seed0/source-glyphs", "counterfactual/remove-bottom-k1/seed0/target-t",
       ])
-    let top = try XCTUnwrap(registry.config(key: "counterfactual/glyphs/remove-top-k1/seed0"))
+    let top = try XCTUnwrap(registry.config(key: "counterfactual/remove-top-k1/seed0/source-glyphs"))
     XCTAssertEqual(top.binding("data.exclude_classes"), .list([.int(0)]))
     XCTAssertNil(top.binding("data.classes"))
-    let transfer = try XCTUnwrap(registry.config(key: "counterfactual/t/remove-bottom-k1/seed0"))
+    let transfer = try XCTUnwrap(registry.config(key: "counterfactual/remove-bottom-k1/seed0/target-t"))
     XCTAssertEqual(
-      transfer.binding("train.finetune_from"), .string("counterfactual/glyphs/remove-bottom-k1/seed0@final"))
+      transfer.binding("train.finetune_from"), .string("counterfactual/remove-bottom-k1/seed0/source-glyphs@final"))
     XCTAssertEqual(transfer.binding("cf_remove"), .string("bottom"))
   }
 

@@ -113,8 +113,9 @@ enum Counterfactual {
       for name in bindings.keys.sorted() { text += "      \(name): \(bindings[name]!.json)\n" }
       count += 1
     }
+    // Source and target may be the same dataset: the keys say which is which.
     func pair(_ label: String, removed: [Int], removal: String, k: Int, seed: Int) {
-      let sourceKey = "counterfactual/\(sourceData)/\(label)/seed\(seed)"
+      let sourceKey = "counterfactual/\(label)/seed\(seed)/source-\(sourceData)"
       var s = source
       if !removed.isEmpty { s["data.exclude_classes"] = .list(removed.map { .int($0) }) }
       s["train.seed"] = .int(seed)
@@ -126,7 +127,7 @@ enum Counterfactual {
       t["train.seed"] = .int(seed)
       t["cf_remove"] = .string(removal)
       t["cf_k"] = .int(k)
-      entry("counterfactual/\(o.target)/\(label)/seed\(seed)", t)
+      entry("counterfactual/\(label)/seed\(seed)/target-\(o.target)", t)
     }
     for seed in 0..<o.seeds {
       pair("remove-none-k0", removed: [], removal: "none", k: 0, seed: seed)

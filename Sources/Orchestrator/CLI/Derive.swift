@@ -65,17 +65,26 @@ struct DeriveCounterfactual: ParsableCommand {
       set,
       Counterfactual.Options(
         sweep: sweep, target: target, order: ranking, ks: ks, removals: removals, seeds: seeds, command: command))
+    // What is written must load: the registry checks it as it would any sweep file, before it
+    // takes the place of --out.
+    let temporary = out + ".tmp"
     do {
       let directory = (out as NSString).deletingLastPathComponent
       if !directory.isEmpty {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
       }
-      try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+      try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
     } catch {
       throw OrchError.failure("cannot write \(out): \(error)")
     }
-    // What was written must load: the registry checks it as it would any sweep file.
-    let registry = try Registry.load(path: out)
+    let registry: Registry
+    do { registry = try Registry.load(path: temporary) } catch {
+      try? FileManager.default.removeItem(atPath: temporary)
+      throw error
+    }
+    guard rename(temporary, out) == 0 else {
+      throw OrchError.failure("cannot write \(out): \(String(cString: strerror(errno)))")
+    }
     Output.print(Registry.listing(registry.configs, regex: ""))
     FileHandle.standardError.write(Data("wrote \(count) configs to \(out)\n".utf8))
   }
