@@ -7,8 +7,8 @@ struct Analyze: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Analyses of the seed papers over the store: a table (terminal, --csv, --json) and a plot (SVG, PNG).",
     discussion: """
-      Each reads the completed jobs of a sweep (the newest job of each key) and writes its plot to
-      --plot (default $ORCH_HOME/analysis/<analysis>-<sweep>.svg, plus .png where rsvg-convert or
+      Each reads the completed jobs of a sweep (the newest job of each key) and writes its plot to \
+      --plot (default $ORCH_HOME/analysis/<analysis>-<sweep>.svg, plus .png where rsvg-convert or \
       ImageMagick is installed).
 
       Examples:
@@ -66,9 +66,9 @@ struct AnalyzeBiasTransfer: ParsableCommand {
     commandName: "bias-transfer",
     abstract: "Does a source's backdoor survive transfer? Patched vs clean prediction rates per source × transfer.",
     discussion: """
-      The sweep's evaluation jobs that patch the test set (spurious.type square|gaussian) are
-      matched with the model they evaluate and that model's source (train.finetune_from; a source
-      trained without spurious.type is `clean`; transfer `none` is a model evaluated on its own
+      The sweep's evaluation jobs that patch the test set (spurious.type square|gaussian) are \
+      matched with the model they evaluate and that model's source (train.finetune_from; a source \
+      trained without spurious.type is `clean`; transfer `none` is a model evaluated on its own \
       task: a source itself, or a target's scratch control).
 
       Example:
@@ -119,9 +119,9 @@ struct AnalyzeInterpolate: ParsableCommand {
     commandName: "interpolate",
     abstract: "Loss and accuracy along θ(α) = (1−α)θ_A + αθ_B, as evaluation jobs; the barrier height.",
     discussion: """
-      KEY_A and KEY_B are trained configs in the store (KEY means KEY@final; KEY@E010 names an
-      epoch). The evaluations are queued as sweep `interpolate` (keys interp/A/vs/B/alphaα);
-      those already completed are reused, so a second run only reads. Waits for them unless
+      KEY_A and KEY_B are trained configs in the store (KEY means KEY@final; KEY@E010 names an \
+      epoch). The evaluations are queued as sweep `interpolate` (keys interp/A/vs/B/alphaα); \
+      those already completed are reused, so a second run only reads. Waits for them unless \
       --no-wait.
 
       Example:
@@ -201,9 +201,9 @@ struct AnalyzeInfluence: ParsableCommand {
     commandName: "influence",
     abstract: "Class × target-example influences of the sources' classes, saved as .npy, with the class order as CSV.",
     discussion: """
-      The sweep's training jobs on --target that were fine-tuned from a source; each source's
-      classes come from its data.class_subset_seed / data.classes / data.exclude_classes. Writes
-      influence.npy (float32 [classes, target test examples]) and order.csv (rank, class, mean
+      The sweep's training jobs on --target that were fine-tuned from a source; each source's \
+      classes come from its data.class_subset_seed / data.classes / data.exclude_classes. Writes \
+      influence.npy (float32 [classes, target test examples]) and order.csv (rank, class, mean \
       influence; most positive first) to --out (default $ORCH_HOME/analysis/influence-SWEEP-TARGET).
 
       Example:
@@ -252,7 +252,7 @@ struct AnalyzeGroups: ParsableCommand {
     commandName: "groups",
     abstract: "Worst-group and mean-of-groups accuracy per method over seeds, and the NMI of CAML's clusters.",
     discussion: """
-      Works on any sweep trained on data with {split}_bias.npy group labels: the methods are the
+      Works on any sweep trained on data with {split}_bias.npy group labels: the methods are the \
       sweep's configs with the seeds (train.seed, caml.seed) and per-seed references set aside.
 
       Example:

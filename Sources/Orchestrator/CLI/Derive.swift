@@ -13,8 +13,8 @@ struct DeriveCounterfactual: ParsableCommand {
     abstract:
       "Retrain the source without the top, bottom or random K classes of an influence ordering, and transfer it.",
     discussion: """
-      Writes a sweep file (default sweeps/p310_counterfactual.yaml) with, per seed, the sweep's
-      source config on every class but the K removed (data.exclude_classes) and its transfer to
+      Writes a sweep file (default sweeps/p310_counterfactual.yaml) with, per seed, the sweep's \
+      source config on every class but the K removed (data.exclude_classes) and its transfer to \
       --target, plus a baseline with nothing removed; submit it, then `orch analyze counterfactual`.
 
       Example:
