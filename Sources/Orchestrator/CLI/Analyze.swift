@@ -17,7 +17,10 @@ struct Analyze: ParsableCommand {
         orch analyze trajectory p200_what_is_transferred --json
         orch analyze interpolate train/digits_rgb/cnn/finetune-lr0.02/seed0 train/digits_rgb/cnn/finetune-lr0.02/seed1
       """,
-    subcommands: [AnalyzeBiasTransfer.self, AnalyzeInterpolate.self, AnalyzeBlockShuffle.self, AnalyzeTrajectory.self])
+    subcommands: [
+      AnalyzeBiasTransfer.self, AnalyzeInterpolate.self, AnalyzeBlockShuffle.self, AnalyzeTrajectory.self,
+      AnalyzeEffectiveRobustness.self,
+    ])
 }
 
 /// Output options shared by the analyses.
