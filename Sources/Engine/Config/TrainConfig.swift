@@ -184,10 +184,7 @@ public struct TrainConfig: Sendable, Hashable {
         throw EngineError(
           .config, "binding 'select.bindings' is empty: name the bindings to copy from the chosen candidate")
       }
-      for name in selectBindings
-      where EngineSchema.byName[name] == nil || !EngineSchema.names.contains(name)
-        || name.hasPrefix("select.")
-      {
+      for name in selectBindings where !EngineSchema.names.contains(name) || name.hasPrefix("select.") {
         let hint = EngineSchema.suggestion(for: name).map { "; did you mean '\($0)'?" } ?? ""
         throw EngineError(
           .config, "select.bindings names '\(name)', which is not a training binding the select step can copy\(hint)")

@@ -4,11 +4,11 @@ import GRDB
 import Store
 
 /// `train.finetune_from`, `eval.checkpoint`, `eval.checkpoint_b` and each entry of the list
-/// `select.from`: `KEY@E030 | KEY@final | KEY@latest` names another config's checkpoint. At submission the reference becomes a path
-/// (`<its run dir>/checkpoints/ckpt-E030.safetensors`; `final` is the source's `train.epochs`; its
-/// run dir for `latest`, where the engine picks the newest valid checkpoint) and the job waits for
-/// that config (`afterok` on it): in the same submission, or the newest job with that key in the
-/// store. A key found in neither, a source that is not an `engine: train` config (for `final` or
+/// `select.from`: `KEY@E030 | KEY@final | KEY@latest` names another config's checkpoint. At
+/// submission the reference becomes a path (`<its run dir>/checkpoints/ckpt-E030.safetensors`;
+/// `final` is the source's `train.epochs`; its run dir for `latest`, where the engine picks the
+/// newest valid checkpoint) and the job waits for that config (`afterok` on it): in the same
+/// submission, or the newest job with that key in the store. A key found in neither, a source that is not an `engine: train` config (for `final` or
 /// an epoch), or an epoch the source never checkpoints (E000, every `train.checkpoint_every`, the
 /// last) is bad input at the referencing entry's location.
 struct CheckpointReference {
