@@ -109,6 +109,63 @@ final class AnalyzeTests: XCTestCase {
     XCTAssertEqual(rows.map { "\($0["source_epoch"]!)" }, ["randinit", "0", "1", "2"])
     XCTAssertTrue(trajectory.err.contains("plot: \(c.root.path)/t.svg"), trajectory.err)
   }
+
+  func testEffectiveRobustnessPairsTheEvaluationsOfEachCheckpoint() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/p300_er.yaml",
+      """
+      x-mlp: &mlp {data.name: digits, model.arch: mlp, model.width: 32, shift.tint: 0.9, train.checkpoint_every: 1}
+      register:
+        - key: "scratch/seed{train.seed}"
+          engine: train
+          bindings: {<<: *mlp, train.epochs: 2}
+          axes: {train.seed: range(0, 2)}
+        - key: ft
+          engine: train
+          bindings: {<<: *mlp, train.epochs: 1, train.finetune_from: "scratch/seed0@final"}
+        - key: "ev/scratch{s}/E{e}/{set}"
+          engine: eval
+          bindings: {eval.checkpoint: "scratch/seed{s}@E{e}"}
+          axes:
+            - s: [0, 1]
+            - e: [1, 2]
+            - list: [{set: id}, {set: tint, shift.tint_test: 0.0}, {set: vflip, shift.vflip: true}]
+        - key: "ev/ft/{set}"
+          engine: eval
+          bindings: {eval.checkpoint: "ft@final"}
+          axes:
+            - list: [{set: id}, {set: tint, shift.tint_test: 0.0}, {set: vflip, shift.vflip: true}]
+      """)
+    try c.startDaemon()
+    let s = try c.run(["submit", "sweeps", "--output-root", c.runs, "--wait"])
+    XCTAssertEqual(s.code, 0, s.out + s.err)
+    let plot = c.root.path + "/er.svg"
+    let r = try c.run(["analyze", "effective-robustness", "p300_er", "--json", "--plot", plot])
+    XCTAssertEqual(r.code, 0, r.err)
+    let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+    let rows = report["rows"] as! [[String: Any]]
+    // 4 baseline checkpoints and the fine-tuned model, per shift.
+    XCTAssertEqual(rows.count, 10, r.out)
+    let ft = rows.filter { $0["model"] as? String == "fine-tuned" }
+    XCTAssertEqual(ft.map { $0["shift"] as! String }, ["tint", "vflip"])
+    for row in ft {
+      XCTAssertEqual(row["key"] as? String, "ft")
+      let er = row["er"] as! Double
+      XCTAssertLessThan(row["er_low"] as! Double, er)
+      XCTAssertGreaterThan(row["er_high"] as! Double, er)
+    }
+    let summary = report["summary"] as! [String: Double]
+    XCTAssertEqual(summary["tint_baseline_n"], 4)
+    XCTAssertNotNil(summary["vflip_a"])
+    XCTAssertTrue(FileManager.default.fileExists(atPath: plot))
+    let one = try c.run([
+      "analyze", "effective-robustness", "p300_er", "--shift", "vflip", "--link", "logit", "--csv", "--no-plot",
+    ])
+    XCTAssertEqual(one.code, 0, one.err)
+    XCTAssertEqual(one.out.split(separator: "\n").count, 6, one.out)
+    XCTAssertEqual(try c.run(["analyze", "effective-robustness", "p300_er", "--shift", "blur"]).code, 2)
+  }
 }
 
 /// Class influences and the counterfactual through the real binaries, on the built-in digits.

@@ -250,6 +250,103 @@ final class AnalysisTests: XCTestCase {
     XCTAssertEqual(report.rows[2][2], .text("src"))
   }
 
+  // MARK: effective robustness
+
+  func testEffectiveRobustnessFitsTheBaselinePerShiftAndScoresTheFineTunedModels() throws {
+    let n = 200  // test-set size: the length of each evaluation's predictions
+    let logits = [[Float]](repeating: [0, 0, 0], count: n)
+    // Baseline checkpoints on an exact probit line for tint (a = 1, b = −0.5), scattered for vflip.
+    let ids = [0.6, 0.7, 0.8, 0.9]
+    let tint = ids.map { Normal.cdf(Normal.quantile($0) - 0.5) }
+    let flip = [0.3, 0.42, 0.5, 0.66]
+    let models = [("scratch/a", 10), ("scratch/a", 20), ("scratch/b", 10), ("scratch/b", 20)]
+    var jobs: [Fixture] = [
+      Fixture(key: "scratch/a", bindings: ["data.name": "digits_rgb", "train.epochs": 20]),
+      Fixture(key: "scratch/b", bindings: ["data.name": "digits_rgb", "train.epochs": 20]),
+      Fixture(
+        key: "ft/0",
+        bindings: ["data.name": "digits_rgb", "train.epochs": 20, "train.finetune_from": checkpoint("src", 5)]),
+    ]
+    func evals(_ name: String, _ path: String, id: Double, tint: Double, flip: Double) -> [Fixture] {
+      [
+        Fixture(
+          key: "ev/\(name)/id", engine: "eval", bindings: ["eval.checkpoint": path], metrics: ["test_acc": id],
+          logits: logits),
+        Fixture(
+          key: "ev/\(name)/tint", engine: "eval", bindings: ["eval.checkpoint": path, "shift.tint_test": 0.0],
+          metrics: ["test_acc": tint], logits: logits),
+        Fixture(
+          key: "ev/\(name)/vflip", engine: "eval", bindings: ["eval.checkpoint": path, "shift.vflip": true],
+          metrics: ["test_acc": flip], logits: logits),
+      ]
+    }
+    for (i, (key, epoch)) in models.enumerated() {
+      jobs += evals("\(key)/E\(epoch)", checkpoint(key, epoch), id: ids[i], tint: tint[i], flip: flip[i])
+    }
+    // The fine-tuned model: 5 points above the tint line.
+    let ftTint = Normal.cdf(Normal.quantile(0.75) - 0.5) + 0.05
+    jobs += evals("ft/0", checkpoint("ft/0", 20), id: 0.75, tint: ftTint, flip: 0.6)
+    // Not part of it: another override, an interpolation, a test p other than 0.
+    jobs += [
+      Fixture(
+        key: "ev/patched", engine: "eval",
+        bindings: ["eval.checkpoint": checkpoint("ft/0", 20), "spurious.type": "square"],
+        metrics: ["test_acc": 0.1], logits: logits),
+      Fixture(
+        key: "ev/interp", engine: "eval",
+        bindings: ["eval.checkpoint": checkpoint("ft/0", 20), "eval.checkpoint_b": checkpoint("scratch/a", 20)],
+        metrics: ["test_acc": 0.1], logits: logits),
+      Fixture(
+        key: "ev/half", engine: "eval", bindings: ["eval.checkpoint": checkpoint("ft/0", 20), "shift.tint_test": 0.5],
+        metrics: ["test_acc": 0.1], logits: logits),
+    ]
+    try add(sweep: "er", jobs)
+    let set = try AnalysisSet(store: store, sweep: "er")
+    let report = try EffectiveRobustnessAnalysis.report(set, shifts: [.tint, .vflip], link: .probit)
+    let summary = Dictionary(report.summary.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+    XCTAssertEqual(summary["tint_a"]!, 1, accuracy: 1e-9, report.text())
+    XCTAssertEqual(summary["tint_b"]!, -0.5, accuracy: 1e-9)
+    XCTAssertEqual(summary["tint_baseline_n"], 4)
+    XCTAssertEqual(report.rows.count, 10, report.text())
+    let columns = report.columns
+    func value(_ r: [Report.Cell], _ name: String) -> Double? { number(r[columns.firstIndex(of: name)!]) }
+    let ft = try XCTUnwrap(row(report, ["tint", "fine-tuned", "ft/0"]))
+    XCTAssertEqual(value(ft, "epoch"), 20)
+    XCTAssertEqual(value(ft, "er")!, 0.05, accuracy: 1e-12)
+    // On the exact line the fit adds no width: only the model's binomial terms (n = 200 each).
+    let z = Normal.quantile(0.975)
+    let yHat = Normal.quantile(0.75) - 0.5
+    let wOOD = z * (ftTint * (1 - ftTint) / Double(n)).squareRoot()
+    let wID = z * Normal.pdf(yHat) * 1 / Normal.pdf(Normal.quantile(0.75)) * (0.75 * 0.25 / Double(n)).squareRoot()
+    let w = (wOOD * wOOD + wID * wID).squareRoot()
+    XCTAssertEqual(value(ft, "er_low")!, 0.05 - w, accuracy: 1e-9)
+    XCTAssertEqual(value(ft, "er_high")!, 0.05 + w, accuracy: 1e-9)
+    XCTAssertEqual(summary["tint_er_mean"]!, 0.05, accuracy: 1e-12)
+    // vflip: the same numbers as the Stats functions on the same inputs.
+    let fit = try EffectiveRobustness(id: ids, ood: flip, link: .probit)
+    let expected = try fit.interval(id: 0.75, ood: 0.6, oodCount: n, idCount: n)
+    XCTAssertEqual(summary["vflip_a"]!, fit.line.a, accuracy: 1e-12)
+    XCTAssertEqual(summary["vflip_b"]!, fit.line.b, accuracy: 1e-12)
+    let ftFlip = try XCTUnwrap(row(report, ["vflip", "fine-tuned", "ft/0"]))
+    XCTAssertEqual(value(ftFlip, "er")!, expected.estimate, accuracy: 1e-12)
+    XCTAssertEqual(value(ftFlip, "er_low")!, expected.low, accuracy: 1e-12)
+    XCTAssertEqual(value(ftFlip, "expected_ood")!, fit.expectedOOD(id: 0.75), accuracy: 1e-12)
+    // A baseline row: its residual, no interval.
+    let base = try XCTUnwrap(row(report, ["vflip", "baseline", "scratch/b"]))
+    XCTAssertEqual(value(base, "id_acc"), 0.8)
+    XCTAssertEqual(value(base, "er")!, 0.5 - fit.expectedOOD(id: 0.8), accuracy: 1e-12)
+    XCTAssertNil(value(base, "er_low"))
+    // One chart per shift: baseline scatter, the fitted curve (no markers), fine-tuned scatter.
+    XCTAssertEqual(report.charts.count, 2)
+    XCTAssertEqual(report.charts[0].series.map(\.points.count), [4, 49, 1])
+    XCTAssertEqual(report.charts[0].series.map(\.markers), [true, false, true])
+    // The logit link fits on its own scale; one shift alone.
+    let logit = try EffectiveRobustnessAnalysis.report(set, shifts: [.vflip], link: .logit)
+    let logitFit = try EffectiveRobustness(id: ids, ood: flip, link: .logit)
+    XCTAssertEqual(logit.summary.first { $0.name == "vflip_a" }!.value, logitFit.line.a, accuracy: 1e-12)
+    XCTAssertTrue(logit.rows.allSatisfy { $0[0] == .text("vflip") })
+  }
+
   // MARK: interpolation
 
   func testInterpolationGridAndBarrier() {

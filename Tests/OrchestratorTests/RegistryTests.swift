@@ -214,8 +214,12 @@ final class RegistryTests: XCTestCase {
 
   func testCheckpointReferencesRenderTheirHolesFromTheConfigsBindings() throws {
     let r = try load("references/p200_refs.yaml")
-    let evals = r.configs.filter { !$0.key.hasPrefix("train/") }
+    let evals = r.configs.filter { !$0.key.hasPrefix("train/") && !$0.key.hasPrefix("copy/") }
     XCTAssertEqual(evals.map(\.key), ["eval/a/seed0", "eval/b/seed0", "again/a/seed0"])
+    // Each entry of the select step's candidate list is a reference too.
+    XCTAssertEqual(
+      r.configs.first { $0.key == "copy/b" }?.binding("select.from"),
+      .list([.string("train/b/seed0@final"), .string("train/b/seed{1}@final")]))
     XCTAssertEqual(evals[1].binding("eval.checkpoint"), .string("train/b/seed0@final"))
     XCTAssertEqual(evals[1].binding("eval.checkpoint_b"), .string("train/b/seed{1}@E001"))
     // The hash is that of the rendered config; a derive copies the rendered reference.

@@ -7,6 +7,7 @@ public struct BindingSpec: Sendable {
     case double
     case bool
     case intList
+    case stringList
     /// One of these strings; matched case-insensitively and stored in the spelling given here.
     case choice([String])
   }
@@ -37,6 +38,7 @@ public struct BindingSpec: Sendable {
     case .double: "a number"
     case .bool: "true or false"
     case .intList: "a list of integers"
+    case .stringList: "a list of strings"
     case .choice(let options): "one of \(options.joined(separator: ", "))"
     }
   }
@@ -68,6 +70,7 @@ private let positive: @Sendable (ConfigValue) -> String? = { v in (v.number ?? 0
 public enum EngineSchema {
   public static let namespaces = [
     "data.", "model.", "optimizer.", "lr_scheduler.", "train.", "spurious.", "shift.", "eval.", "caml.",
+    "select.",
   ]
 
   public static let bindings: [BindingSpec] = [
@@ -205,6 +208,16 @@ public enum EngineSchema {
       "tint probability of the val and test splits (0 = the shifted set); -1 = as shift.tint", rule: probabilityOrOff),
     BindingSpec("shift.seed", .int, 0, "seed of the tint's class colours and of each image's colour draw"),
     BindingSpec("shift.vflip", .bool, false, "flip every image of every split upside down"),
+    // select (see `SelectStep`); absent from the resolved bindings unless select.from is bound
+    BindingSpec(
+      "select.from", .stringList, [],
+      "candidate checkpoints (KEY@final, … resolved at submission, or paths): before training, copy select.bindings"
+        + " from the one with the best select.metric"),
+    BindingSpec(
+      "select.metric", .string, "test_acc",
+      "metric of the candidates' checkpoints to compare; higher is better (lower for names ending in 'loss')"),
+    BindingSpec(
+      "select.bindings", .stringList, [], "binding names copied from the chosen candidate over this config's"),
   ]
 
   /// The bindings only `engine: eval` configs take (see `EvalConfig`).
@@ -277,6 +290,9 @@ public enum EngineSchema {
     case (.intList, .list(let items)):
       guard items.allSatisfy({ if case .int = $0 { true } else { false } }) else { throw wrong() }
       normalised = value
+    case (.stringList, .list(let items)):
+      guard items.allSatisfy({ if case .string = $0 { true } else { false } }) else { throw wrong() }
+      normalised = value
     case (.choice(let options), .string(let s)):
       guard let match = options.first(where: { $0 == s }) ?? options.first(where: { $0.lowercased() == s.lowercased() })
       else {
@@ -315,6 +331,14 @@ public enum EngineSchema {
       }
     }
     for spec in Self.bindings where resolved[spec.name] == nil { resolved[spec.name] = spec.defaultValue }
+    // Without a select step its bindings stay out, so every other config's resolved bindings (and
+    // the hash its checkpoints carry) are what they were before the step existed.
+    if bindings["select.from"] == nil {
+      for name in ["select.metric", "select.bindings"] where bindings[name] != nil {
+        problems.append("binding '\(name)' needs 'select.from' (the candidates to select from)")
+      }
+      for spec in Self.bindings where spec.name.hasPrefix("select.") { resolved[spec.name] = nil }
+    }
     if problems.isEmpty {
       do {
         return try TrainConfig(resolved: resolved, extra: extra)
@@ -364,6 +388,7 @@ public enum EngineSchema {
       case .double: type = "float"
       case .bool: type = "bool"
       case .intList: type = "list of int"
+      case .stringList: type = "list of string"
       case .choice(let options): type = options.joined(separator: " \\| ")
       }
       out += "| `\(spec.name)` | \(type) | `\(spec.defaultValue.json)` | \(spec.doc) |\n"

@@ -85,7 +85,10 @@ public struct EvalConfig: Sendable, Hashable {
   /// The training config the evaluation runs under: the checkpoint's resolved bindings
   /// (`sourceBindings`) with `overrides` laid over them and no fine-tuning source.
   public func trainConfig(sourceBindings: [String: ConfigValue]) throws(EngineError) -> TrainConfig {
-    var merged = sourceBindings.filter { EngineSchema.isEngineName($0.key) && !$0.key.hasPrefix("eval.") }
+    // A selected model's checkpoint already holds the chosen bindings: an evaluation selects nothing.
+    var merged = sourceBindings.filter {
+      EngineSchema.isEngineName($0.key) && !$0.key.hasPrefix("eval.") && !$0.key.hasPrefix("select.")
+    }
     merged["train.finetune_from"] = ""
     for (name, value) in overrides { merged[name] = value }
     return try EngineSchema.validate(merged)

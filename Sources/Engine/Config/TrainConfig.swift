@@ -96,6 +96,13 @@ public struct TrainConfig: Sendable, Hashable {
   /// `data.block_shuffle`, `data.pixel_shuffle`, `data.shuffle_seed`, the class subset (`data.classes`,
   /// `data.exclude_classes`, `data.class_subset_seed`), `spurious.*` and `shift.*`.
   public let transforms: TransformConfig
+  // select (`SelectStep`)
+  /// Candidate checkpoints (paths once submitted); empty = no select step.
+  public let selectFrom: [String]
+  public let selectMetric: String
+  public let selectBindings: [String]
+  /// What the select step chose, once it ran: these bindings already hold the chosen values.
+  public internal(set) var selection: SelectStep.Choice?
 
   /// Resolved engine bindings (every schema name, defaults filled in, values normalised).
   public let bindings: [String: ConfigValue]
@@ -177,6 +184,14 @@ public struct TrainConfig: Sendable, Hashable {
     camlRestarts = int("caml.restarts")
     camlMarginOn = MarginTarget(rawValue: string("caml.margin_on"))!
     transforms = try TransformConfig(bindings: b)
+    func strings(_ n: String) -> [String] {
+      guard case .list(let items)? = b[n] else { return [] }
+      return items.map { if case .string(let s) = $0 { s } else { preconditionFailure("schema type of \(n)") } }
+    }
+    selectFrom = strings("select.from")
+    if case .string(let m)? = b["select.metric"] { selectMetric = m } else { selectMetric = "test_acc" }
+    selectBindings = strings("select.bindings")
+    selection = nil
 
     // Rules that involve more than one binding.
     if dataName.isEmpty { throw EngineError(.config, "binding 'data.name' must not be empty") }
@@ -199,6 +214,21 @@ public struct TrainConfig: Sendable, Hashable {
       throw EngineError(
         .config, "binding 'lr_scheduler.peak_epoch' (\(peakEpoch)) is after the last epoch (train.epochs \(epochs))")
     }
+    if b["select.from"] != nil {
+      if selectFrom.isEmpty {
+        throw EngineError(.config, "binding 'select.from' is empty: name the candidates (KEY@final, …) to select from")
+      }
+      if selectMetric.isEmpty { throw EngineError(.config, "binding 'select.metric' must not be empty") }
+      if selectBindings.isEmpty {
+        throw EngineError(
+          .config, "binding 'select.bindings' is empty: name the bindings to copy from the chosen candidate")
+      }
+      for name in selectBindings where !EngineSchema.names.contains(name) || name.hasPrefix("select.") {
+        let hint = EngineSchema.suggestion(for: name).map { "; did you mean '\($0)'?" } ?? ""
+        throw EngineError(
+          .config, "select.bindings names '\(name)', which is not a training binding the select step can copy\(hint)")
+      }
+    }
   }
 
   /// Canonical JSON of the resolved engine bindings; its SHA-256 is `hash`.
@@ -209,8 +239,13 @@ public struct TrainConfig: Sendable, Hashable {
   public var hash: String { hex(SHA256.hash(data: Array(canonicalJSON.utf8))) }
 
   /// `{"bindings":{…every binding, defaults filled in…},"engine":"train"}`.
+  /// With `"selected": {…}` (`SelectStep.Choice.record`) once the select step ran.
   public var resolvedJSON: String {
-    ConfigValue.map(["bindings": .map(bindings.merging(extraBindings) { a, _ in a }), "engine": "train"]).json
+    var object: [String: ConfigValue] = [
+      "bindings": .map(bindings.merging(extraBindings) { a, _ in a }), "engine": "train",
+    ]
+    if let selection { object["selected"] = selection.record }
+    return ConfigValue.map(object).json
   }
 
   public var optimizerConfig: OptimizerConfig {

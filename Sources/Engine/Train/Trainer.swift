@@ -35,6 +35,14 @@ public struct Trainer {
 
   public func run() throws(EngineError) -> TrainResult {
     configureBLASThreads()
+    var config = self.config
+    // The select step runs first: the bindings it copies (a learning rate…) shape everything after.
+    if let selected = try SelectStep.apply(to: config), let choice = selected.selection {
+      config = selected
+      hooks.log?(SelectStep.describe(choice))
+      events.emit(.metric(name: "select_index", value: Double(choice.index), epoch: 0, step: 0))
+      events.emit(.metric(name: "select_value", value: choice.chosen.value, epoch: 0, step: 0))
+    }
     let dir = runDir.hasPrefix("/") ? runDir : FileManager.default.currentDirectoryPath + "/" + runDir
     let data: PreparedData
     if let dataset {

@@ -17,6 +17,8 @@ struct Chart {
     var dashed = false
     /// Markers only (a scatter); lines connect the points otherwise.
     var scatter = false
+    /// False: the line alone (a fitted curve drawn through many points).
+    var markers = true
   }
 
   var title: String
@@ -143,7 +145,7 @@ struct Chart {
         out +=
           "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\"\(s.dashed ? " stroke-dasharray=\"5,4\"" : "")/>\n"
       }
-      for p in finite {
+      for p in finite where s.markers {
         let cx = X(tx(p.x))
         if let e = p.error, e > 0 {
           out +=

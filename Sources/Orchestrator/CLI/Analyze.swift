@@ -19,7 +19,7 @@ struct Analyze: ParsableCommand {
       """,
     subcommands: [
       AnalyzeBiasTransfer.self, AnalyzeInterpolate.self, AnalyzeBlockShuffle.self, AnalyzeTrajectory.self,
-      AnalyzeInfluence.self, AnalyzeCounterfactual.self, AnalyzeGroups.self,
+      AnalyzeInfluence.self, AnalyzeCounterfactual.self, AnalyzeGroups.self, AnalyzeEffectiveRobustness.self,
     ])
 }
 

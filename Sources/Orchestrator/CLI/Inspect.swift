@@ -252,6 +252,7 @@ extension Retry {
       let bindings = object["bindings"] as? [String: Any]
     else { return [] }
     return CheckpointReference.bindings.compactMap { bindings[$0] as? String }
+      + CheckpointReference.listBindings.flatMap { (bindings[$0] as? [Any])?.compactMap { $0 as? String } ?? [] }
   }
 }
 

@@ -54,10 +54,8 @@ extension Submit {
     // Checkpoint references by key: the registry's binding (the stored one is already a path).
     var sourceOfKey: [String: [String]] = [:]
     selected.forEach { _, config in
-      for binding in CheckpointReference.bindings {
-        if case .string(let text)? = config.binding(binding), let ref = CheckpointReference.parse(text),
-          sourceOfKey[config.key]?.contains(ref.key) != true
-        {
+      for slot in CheckpointReference.slots(config.binding) {
+        if let ref = CheckpointReference.parse(slot.text), sourceOfKey[config.key]?.contains(ref.key) != true {
           sourceOfKey[config.key, default: []].append(ref.key)
         }
       }

@@ -167,8 +167,10 @@ private struct Builder {
   /// reference has a hole (the common case: no copy).
   static func renderingReferences(_ c: ConfigSpec) throws(OrchError) -> ConfigSpec? {
     var bindings: [String: BindingValue]?
-    for name in CheckpointReference.bindings {
-      guard case .string(let text)? = c.binding(name), text.contains("{") || text.contains("}") else { continue }
+    for slot in CheckpointReference.slots(c.binding) {
+      let text = slot.text
+      guard text.contains("{") || text.contains("}") else { continue }
+      let name = slot.label
       let template = try Template.parse(text, at: c.location, firstColumn: nil)
       var all = bindings ?? c.bindings
       var out = ""
@@ -187,7 +189,7 @@ private struct Builder {
           out += value.templateText
         }
       }
-      all[name] = .string(out)
+      CheckpointReference.set(slot, to: out, in: &all)
       bindings = all
     }
     guard let bindings else { return nil }

@@ -3,16 +3,56 @@ import Foundation
 import GRDB
 import Store
 
-/// `train.finetune_from`, `eval.checkpoint`, `eval.checkpoint_b`, `caml.reference`: `KEY@E030 | KEY@final |
-/// KEY@latest` names another config's checkpoint. At submission the reference becomes a path
-/// (`<its run dir>/checkpoints/ckpt-E030.safetensors`; `final` is the source's `train.epochs`; its
-/// run dir for `latest`, where the engine picks the newest valid checkpoint) and the job waits for
-/// that config (`afterok` on it): in the same submission, or the newest job with that key in the
-/// store. A key found in neither, a source that is not an `engine: train` config (for `final` or
+/// `train.finetune_from`, `eval.checkpoint`, `eval.checkpoint_b`, `caml.reference` and each entry of
+/// the list `select.from`: `KEY@E030 | KEY@final | KEY@latest` names another config's checkpoint. At
+/// submission the reference becomes a path (`<its run dir>/checkpoints/ckpt-E030.safetensors`;
+/// `final` is the source's `train.epochs`; its run dir for `latest`, where the engine picks the
+/// newest valid checkpoint) and the job waits for that config (`afterok` on it): in the same
+/// submission, or the newest job with that key in the store. A key found in neither, a source that is not an `engine: train` config (for `final` or
 /// an epoch), or an epoch the source never checkpoints (E000, every `train.checkpoint_every`, the
 /// last) is bad input at the referencing entry's location.
 struct CheckpointReference {
   static let bindings = ["train.finetune_from", "eval.checkpoint", "eval.checkpoint_b", "caml.reference"]
+  /// Bindings holding a list of checkpoints: the select step's candidates.
+  static let listBindings = ["select.from"]
+
+  /// One checkpoint-naming value of a config: a scalar binding, or an entry of a list binding.
+  struct Slot {
+    var name: String
+    /// Position in a list binding; nil for a scalar one.
+    var position: Int?
+    var text: String
+
+    /// `select.from[1]`, for messages.
+    var label: String { position.map { "\(name)[\($0)]" } ?? name }
+  }
+
+  /// Every checkpoint-naming string of `binding` (a lookup such as `ConfigSpec.binding`), in
+  /// binding order.
+  static func slots(_ binding: (String) -> BindingValue?) -> [Slot] {
+    var out: [Slot] = []
+    for name in bindings {
+      if case .string(let text)? = binding(name) { out.append(Slot(name: name, position: nil, text: text)) }
+    }
+    for name in listBindings {
+      guard case .list(let items)? = binding(name) else { continue }
+      for (i, item) in items.enumerated() {
+        if case .string(let text) = item { out.append(Slot(name: name, position: i, text: text)) }
+      }
+    }
+    return out
+  }
+
+  /// Replaces the value of `slot` in `bindings`.
+  static func set(_ slot: Slot, to text: String, in bindings: inout [String: BindingValue]) {
+    guard let i = slot.position else {
+      bindings[slot.name] = .string(text)
+      return
+    }
+    guard case .list(var items)? = bindings[slot.name], i < items.count else { return }
+    items[i] = .string(text)
+    bindings[slot.name] = .list(items)
+  }
 
   enum Tag: Equatable {
     case epoch(Int)
@@ -36,10 +76,7 @@ struct CheckpointReference {
 
   /// Whether the config names a checkpoint by reference in any of `bindings`.
   static func references(_ config: ConfigSpec) -> Bool {
-    bindings.contains { name in
-      if case .string(let text)? = config.binding(name), parse(text) != nil { return true }
-      return false
-    }
+    slots(config.binding).contains { parse($0.text) != nil }
   }
 
   static func path(runDir: String, epoch: Int?) -> String {
@@ -94,8 +131,10 @@ struct CheckpointReference {
     var bindings = config.bindings
     var dependencies: [DependencyRow] = []
     var seen = Set<String>()
-    for name in Self.bindings {
-      guard case .string(let text)? = bindings[name], let ref = parse(text) else { continue }
+    for slot in slots(config.binding) {
+      guard let ref = parse(slot.text) else { continue }
+      let name = slot.label
+      let text = slot.text
       let runDir: String
       let sourceJSON: String
       let dependency: DependencyRow
@@ -120,7 +159,7 @@ struct CheckpointReference {
       } catch {
         throw OrchError.badInput("config '\(config.key)': \(name) '\(text)': \(error)", at: config.location)
       }
-      bindings[name] = .string(path(runDir: runDir, epoch: epoch))
+      set(slot, to: path(runDir: runDir, epoch: epoch), in: &bindings)
       if seen.insert(ref.key).inserted { dependencies.append(dependency) }
     }
     guard !dependencies.isEmpty else { return nil }

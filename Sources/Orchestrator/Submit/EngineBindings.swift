@@ -56,9 +56,9 @@ enum EngineBindings {
   /// A checkpoint named by path (not `KEY@…`) must exist when the sweep is submitted: the job
   /// runs in the submission's working directory, and a typo would otherwise fail only when it runs.
   static func checkPaths(_ config: ConfigSpec) throws(EngineError) {
-    for name in CheckpointReference.bindings {
-      guard case .string(let text)? = config.binding(name), !text.isEmpty, CheckpointReference.parse(text) == nil
-      else { continue }
+    for slot in CheckpointReference.slots(config.binding) {
+      let (name, text) = (slot.label, slot.text)
+      guard !text.isEmpty, CheckpointReference.parse(text) == nil else { continue }
       let path = (text as NSString).expandingTildeInPath
       if !FileManager.default.fileExists(atPath: path) {
         throw EngineError(
