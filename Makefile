@@ -41,8 +41,9 @@ reproduce-transfer: release
 	@$(REPRO_ORCH) daemon --stop
 
 # Papers 001 (class influences), 002 (effective robustness) and 003 (CAML) at small scale: each
-# sweep through a fresh daemon, the counterfactual derived from the influence ordering and run,
-# then every analysis's table; plots go to $(REPRO_DATA_HOME)/plots. README "Reproducing the papers".
+# sweep through a fresh daemon, the counterfactual derived from the influence ordering and run, the
+# pre-trained source the robustness sweep fine-tunes, then every analysis's table; plots go to
+# $(REPRO_DATA_HOME)/plots. README "Reproducing the papers".
 reproduce-data: release
 	@rm -rf $(REPRO_DATA_HOME)
 	$(REPRO_DATA_ORCH) submit sweeps/p300_caml.yaml --wait
@@ -54,6 +55,10 @@ reproduce-data: release
 	  --order $(REPRO_DATA_HOME)/influence/order.csv --out $(REPRO_DATA_HOME)/sweeps/p310_counterfactual.yaml
 	$(REPRO_DATA_ORCH) submit $(REPRO_DATA_HOME)/sweeps/p310_counterfactual.yaml --wait
 	$(REPRO_DATA_ORCH) analyze counterfactual p310_counterfactual --plot $(REPRO_DATA_HOME)/plots/counterfactual.svg
+	$(REPRO_DATA_ORCH) submit sweeps/p100_source.yaml --match '^train/glyphs/cnn/' --wait
+	$(REPRO_DATA_ORCH) submit sweeps/p300_effective_robustness.yaml --wait
+	$(REPRO_DATA_ORCH) analyze effective-robustness p300_effective_robustness \
+	  --plot $(REPRO_DATA_HOME)/plots/effective-robustness.svg
 	@$(REPRO_DATA_ORCH) daemon --stop
 
 # Builds the binaries first: the integration tests drive them.
