@@ -19,6 +19,17 @@ public struct Split: Sendable {
 
   public var count: Int { labels.count }
 
+  /// The RNG stream of this split's per-sample draws (train 1, val 2, test 3): one seed gives each
+  /// split its own, fixed draws.
+  var drawStream: UInt64 {
+    switch name {
+    case "train": 1
+    case "val": 2
+    case "test": 3
+    default: 4
+    }
+  }
+
   /// Bytes held in memory: inputs, labels and group labels.
   public var bytes: Int {
     inputs.count * MemoryLayout<Float>.size + (labels.count + (bias?.count ?? 0)) * MemoryLayout<Int>.size

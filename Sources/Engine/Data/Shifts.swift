@@ -29,13 +29,7 @@ public struct Tint: Sendable {
 
   /// The class whose colour each sample of `split` gets at probability `p` (see the type's doc).
   public func colourClasses(_ split: Split, p: Double) -> [Int] {
-    let stream: UInt64 =
-      switch split.name {
-      case "train": 1
-      case "val": 2
-      case "test": 3
-      default: 4
-      }
+    let stream = split.drawStream
     var rng = RNG(seed: seed, stream: 0x7150 + stream)
     return split.labels.map { label in
       let u = rng.uniformDouble()

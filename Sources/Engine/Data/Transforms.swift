@@ -336,13 +336,7 @@ public struct SpuriousPatch: Sendable {
 
   /// Whether each sample of `split` carries the patch (fixed for the seed and the split's name).
   public func marked(_ split: Split) -> [Bool] {
-    let stream: UInt64 =
-      switch split.name {
-      case "train": 1
-      case "val": 2
-      case "test": 3
-      default: 4
-      }
+    let stream = split.drawStream
     let eligible = split.labels.indices.filter { classes.isEmpty || classes.contains(split.labels[$0]) }
     let count = Int((fraction * Double(eligible.count)).rounded())
     var rng = RNG(seed: seed, stream: 0x5A70 + stream)
