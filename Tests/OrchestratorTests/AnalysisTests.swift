@@ -511,6 +511,7 @@ final class AnalysisTests: XCTestCase {
     XCTAssertEqual(report.rows[0][7], .missing)
     XCTAssertEqual(number(report.rows[1][7]), 0.9)
     XCTAssertEqual(report.charts[0].categories, ["erm", "caml"])
+    XCTAssertEqual(report.charts[0].title, "test accuracy by group")
   }
 
   // MARK: charts

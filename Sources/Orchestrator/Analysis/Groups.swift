@@ -72,11 +72,18 @@ enum GroupsAnalysis {
         "no completed training job of this sweep reported test_worst_group_acc (does its data have test_bias.npy?)")
     }
     if let note = set.unfinishedNote { report.notes.append(note) }
+    // The chart names methods by what is left after their common path.
+    let paths = labels.map { $0.split(separator: "/") }
+    var shared = paths.first ?? []
+    for p in paths.dropFirst() { shared = Array(zip(shared, p).prefix { $0 == $1 }.map(\.0)) }
+    if paths.contains(where: { $0.count <= shared.count }) { shared = [] }
+    let short = paths.map { $0.dropFirst(shared.count).joined(separator: "/") }
     report.charts = [
       Chart(
-        title: "test accuracy by group", xLabel: "method", yLabel: "accuracy",
+        title: "test accuracy by group" + (shared.isEmpty ? "" : " — \(shared.joined(separator: "/"))/…"),
+        xLabel: "method", yLabel: "accuracy",
         series: [Chart.Series(name: "worst group", points: worst), Chart.Series(name: "mean of groups", points: mean)],
-        categories: labels, yRange: 0...1)
+        categories: short, yRange: 0...1)
     ]
     return report
   }
