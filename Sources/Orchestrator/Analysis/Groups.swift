@@ -52,7 +52,7 @@ enum GroupsAnalysis {
     var worst: [Chart.Point] = []
     var mean: [Chart.Point] = []
     var labels: [String] = []
-    for (i, m) in methods.enumerated() {
+    for i in methods.indices {
       let jobs = members[i]
       func summary(_ metric: String) -> Summary? { Summary(jobs.compactMap { $0.metrics[metric] }) }
       let w = summary("test_worst_group_acc")!
