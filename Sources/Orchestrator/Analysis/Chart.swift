@@ -2,8 +2,8 @@ import Foundation
 
 /// A small chart the analyses draw: lines over a numeric x axis (optionally log₂, with named
 /// ticks), or grouped bars over categories; error bars where a point has one. Rendered as SVG by
-/// hand (no Swift plotting library is among the packages this machine offers); PNG through `rsvg-convert` or
-/// ImageMagick when one is installed.
+/// hand (no Swift plotting library is among the packages this machine offers); PNG through
+/// `rsvg-convert` or ImageMagick when one is installed.
 struct Chart {
   struct Point {
     var x: Double
