@@ -54,6 +54,7 @@ enum BiasTransfer {
 
   static func models(_ set: AnalysisSet, labels: (String) throws(OrchError) -> [Int]) throws(OrchError) -> [Model] {
     var out: [Model] = []
+    var labelsOf: [String: [Int]] = [:]
     for eval in set.jobs where eval.engine == "eval" {
       guard let patch = eval.string("spurious.type"), patch != "none",
         let checkpoint = eval.string("eval.checkpoint"), eval.string("eval.checkpoint_b") == nil,
@@ -65,13 +66,18 @@ enum BiasTransfer {
       let sourceName = origin.map { Self.backdoor(of: $0) } ?? "?"
       let transfer = source == nil ? "none" : (model.string("train.transfer") ?? "FULL")
       guard let target = model.string("data.name") else { continue }
-      let labels = try labels(target)
+      if labelsOf[target] == nil { labelsOf[target] = try labels(target) }
+      let labels = labelsOf[target]!
       guard let cleanPath = model.stored.artifacts["predictions"],
         let patchedPath = eval.stored.artifacts["predictions"]
       else { continue }
       let clean = try readLogits(cleanPath, count: labels.count)
       let patched = try readLogits(patchedPath, count: labels.count)
       let classes = clean.count / labels.count
+      guard patched.count == clean.count else {
+        throw OrchError.failure(
+          "\(eval.key) predicts \(patched.count / labels.count) classes, its model \(model.key) \(classes)")
+      }
       let patchedRates = rates(logits: patched, labels: labels, classes: classes)
       let cleanRates = rates(logits: clean, labels: labels, classes: classes)
       let c = patchedRates.indices.max { patchedRates[$0] < patchedRates[$1] } ?? 0

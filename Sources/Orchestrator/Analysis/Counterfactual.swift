@@ -72,7 +72,8 @@ enum Counterfactual {
     case .bottom: return Array(order.suffix(k)).sorted()
     case .random:
       var rng = RNG(seed: UInt64(seed), stream: 0xCF)
-      return rng.permutation(order.count).prefix(k).map { order.sorted()[$0] }.sorted()
+      let classes = order.sorted()
+      return rng.permutation(classes.count).prefix(k).map { classes[$0] }.sorted()
     }
   }
 
