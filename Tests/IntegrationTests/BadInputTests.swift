@@ -111,6 +111,12 @@ final class BadInputTests: XCTestCase {
     try check(
       c, ["submit", "sweeps/p100_f.yaml", "--match", "^erm$"],
       mentions: ["p100_f.yaml:2:", "feats/train_bias.npy has 9 rows but train_feats.npy has 10"])
+    try npy(c, "nofeats/test_feats.npy", rows: 10, columns: 4)
+    try npy(c, "nofeats/test_targets.npy", rows: 10)
+    try c.write(
+      "sweeps/p100_g.yaml", "register:\n  - key: g\n    engine: train\n    bindings: {data.name: ./nofeats}\n")
+    try check(
+      c, ["submit", "sweeps/p100_g.yaml"], mentions: ["p100_g.yaml:2:", "has no train_x.npy or train_feats.npy"])
     try npy(c, "feats/train_bias.npy", rows: 10)
     try FileManager.default.createDirectory(atPath: c.root.path + "/runs/erm", withIntermediateDirectories: true)
     try check(

@@ -18,7 +18,7 @@ extension Dataset {
     for split in ["train", "val", "test"] {
       guard let inputs = ["\(split)_x.npy", "\(split)_feats.npy"].first(where: { fm.fileExists(atPath: path($0)) })
       else {
-        if split != "val" && (split == "test" || fm.fileExists(atPath: path("test_x.npy"))) {
+        if split != "val" {
           throw EngineError(.io, "\(directory) has no \(split)_x.npy or \(split)_feats.npy")
         }
         continue
