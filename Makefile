@@ -6,7 +6,7 @@ REPRO_ORCH = ORCH_HOME=$(REPRO_HOME) $(RELEASE)/orch
 REPRO_DATA_HOME ?= $(CURDIR)/.reproduce-data
 REPRO_DATA_ORCH = ORCH_HOME=$(REPRO_DATA_HOME) $(RELEASE)/orch
 
-.PHONY: build release demo test bench format clean reproduce-transfer reproduce-data
+.PHONY: build release demo test fuzz bench format clean reproduce-transfer reproduce-data
 
 build:
 	$(SWIFT) build
@@ -64,6 +64,12 @@ reproduce-data: release
 # Builds the binaries first: the integration tests drive them.
 test: build
 	$(SWIFT) test
+
+# Each fuzz target for FUZZ_SECONDS (default 60) with a fresh seed; a failing input is left in
+# Tests/FuzzTests/Corpus/<target>/crash-latest or hang-latest, to be committed under a real name.
+FUZZ_SECONDS ?= 60
+fuzz: build
+	ORCH_FUZZ_SECONDS=$(FUZZ_SECONDS) ORCH_FUZZ_SEED=$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ') $(SWIFT) test --filter FuzzTests
 
 bench: release
 	bench/dispatch/run.sh

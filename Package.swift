@@ -46,6 +46,9 @@ let package = Package(
     .testTarget(name: "WorkerTests", dependencies: ["Worker"]),
     .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
     .testTarget(name: "IntegrationTests", dependencies: ["Store", "Worker"]),
+    // Mutation fuzzing of every parser that takes outside input; `make fuzz` runs it longer.
+    .testTarget(
+      name: "FuzzTests", dependencies: ["Orchestrator", "Engine", "Worker", "Store"], exclude: ["Corpus"]),
   ],
   swiftLanguageModes: [.v6]
 )
