@@ -28,16 +28,17 @@ public struct JobRow: Sendable, Codable {
   public var display: String { JobStore.display(arrayID: arrayID, index: arrayIndex, isArray: isArray) }
 }
 
-/// Which jobs a listing wants. Empty sets mean "any".
+/// Which jobs a listing or an operation wants. nil means "not restricted by this"; an empty set
+/// selects nothing (a selection that resolved to no job must never widen to every job).
 public struct JobFilter: Sendable {
-  public var states: [JobState] = []
-  public var arrays: [Int64] = []
-  public var jobs: [Int64] = []
+  public var states: [JobState]?
+  public var arrays: [Int64]?
+  public var jobs: [Int64]?
   public var sweep: String?
   public var submittedAfter: Double?
 
   public init(
-    states: [JobState] = [], arrays: [Int64] = [], jobs: [Int64] = [], sweep: String? = nil,
+    states: [JobState]? = nil, arrays: [Int64]? = nil, jobs: [Int64]? = nil, sweep: String? = nil,
     submittedAfter: Double? = nil
   ) {
     self.states = states
@@ -77,22 +78,24 @@ extension JobStore {
     var clauses: [String] = []
     var args: [any DatabaseValueConvertible] = []
     func list(_ n: Int) -> String { Array(repeating: "?", count: n).joined(separator: ",") }
-    if !filter.states.isEmpty {
-      clauses.append("j.state IN (\(list(filter.states.count)))")
-      args += filter.states.map(\.rawValue)
+    if let states = filter.states {
+      clauses.append(states.isEmpty ? "0" : "j.state IN (\(list(states.count)))")
+      args += states.map(\.rawValue)
     }
-    var idClauses: [String] = []
-    if !filter.arrays.isEmpty {
-      for a in filter.arrays {
+    // Arrays and jobs together are a union ("these arrays, and these jobs"); either given and
+    // empty adds nothing to it, both empty select nothing.
+    if filter.arrays != nil || filter.jobs != nil {
+      var idClauses: [String] = []
+      for a in filter.arrays ?? [] {
         idClauses.append("(j.id >= ? AND j.id < (SELECT id + size FROM arrays WHERE id = ?))")
         args += [a, a]
       }
+      if let jobs = filter.jobs, !jobs.isEmpty {
+        idClauses.append("j.id IN (\(list(jobs.count)))")
+        args += jobs
+      }
+      clauses.append(idClauses.isEmpty ? "0" : "(" + idClauses.joined(separator: " OR ") + ")")
     }
-    if !filter.jobs.isEmpty {
-      idClauses.append("j.id IN (\(list(filter.jobs.count)))")
-      args += filter.jobs
-    }
-    if !idClauses.isEmpty { clauses.append("(" + idClauses.joined(separator: " OR ") + ")") }
     if let sweep = filter.sweep {
       clauses.append("s.name = ?")
       args.append(sweep)
@@ -196,23 +199,23 @@ extension JobStore {
   /// on the local daemon (a SLURM resubmission assigns it to SLURM again in the same transaction).
   static let backToQueue = """
     state = 'PENDING', reason = NULL, ready = 1, held = 0, tries = 0, exit_code = NULL, signal = NULL,
-    start_time = NULL, end_time = NULL, backend = NULL, slurm_id = NULL
+    start_time = NULL, end_time = NULL, backend = NULL, slurm_id = NULL, cancel_requested = 0
     """
 
-  /// Requeues finished jobs (`orch retry`).
-  public func requeue(jobIDs: [Int64]) throws(StoreError) -> Int {
+  /// Requeues failed jobs (`orch retry`); returns those requeued.
+  public func requeue(jobIDs: [Int64]) throws(StoreError) -> [Int64] {
     try write("while requeueing jobs") { db in
       let statement = try db.cachedStatement(
         sql: """
-          UPDATE jobs SET \(JobStore.backToQueue) WHERE id = ? AND state IN ('FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY')
+          UPDATE jobs SET \(JobStore.backToQueue)
+          WHERE id = ? AND state IN ('FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY') RETURNING id
           """)
-      var n = 0
-      for id in jobIDs {
-        try statement.execute(arguments: [id])
-        n += db.changesCount
-      }
-      return n
+      return try jobIDs.compactMap { try Int64.fetchOne(statement, arguments: [$0]) }
     }
+  }
+
+  public func requestCancel(ids: [Int64], now: Double) throws(StoreError) -> CancelResult {
+    try write("while cancelling jobs") { db in try JobStore.requestCancel(db, ids: ids, now: now) }
   }
 
   public func cancelPending(ids: [Int64], now: Double) throws(StoreError) -> [Int64] {

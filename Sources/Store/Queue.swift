@@ -114,16 +114,24 @@ extension JobStore {
   }
 
   /// Records how an attempt ended. A failure with attempts left (or an attempt that never
-  /// started) goes back to PENDING; otherwise the job takes the attempt's terminal state.
+  /// started) goes back to PENDING; otherwise the job takes the attempt's terminal state. A job
+  /// whose cancel was requested ends CANCELLED (COMPLETED if it completed first), never requeued,
+  /// whoever reports the end: pool worker, adopted worker, recovery.
   public static func finish(_ db: Database, _ outcome: AttemptOutcome) throws -> FinishResult {
     let current = try db.cachedStatement(
-      sql: "SELECT state, attempt, tries, max_attempts, array_id FROM jobs WHERE id = ?")
+      sql: "SELECT state, attempt, tries, max_attempts, array_id, cancel_requested FROM jobs WHERE id = ?")
     guard let row = try Row.fetchOne(current, arguments: [outcome.jobID]),
       row[0] as String == JobState.running.rawValue, row[1] as Int == outcome.attempt
     else { return .stale }
     var tries: Int = row[2]
     let maxAttempts: Int = row[3]
     let arrayID: Int64 = row[4]
+    let cancelRequested: Bool = row[5]
+    var outcome = outcome
+    if cancelRequested && outcome.state != .completed {
+      outcome.state = .cancelled
+      outcome.reason = "Cancelled"
+    }
     if !outcome.started { tries -= 1 }
     try db.cachedStatement(
       sql:
@@ -132,17 +140,18 @@ extension JobStore {
           start_time = COALESCE(?, start_time) WHERE job_id = ? AND attempt = ?
         """
     ).execute(arguments: [
-      outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, outcome.startTime,
-      outcome.jobID, outcome.attempt,
+      outcome.started ? outcome.state.rawValue : "REVOKED", outcome.reason, outcome.exitCode, outcome.signal,
+      outcome.endTime, outcome.startTime, outcome.jobID, outcome.attempt,
     ])
     try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ? AND throttle IS NOT NULL")
       .execute(arguments: [arrayID])
     let retry = outcome.state != .completed && outcome.state != .cancelled && tries < maxAttempts
-    if retry || !outcome.started {
+    if (retry || !outcome.started) && !cancelRequested {
       let reason = "Requeued: attempt \(outcome.attempt) \(outcome.reason ?? outcome.state.rawValue)"
       try db.cachedStatement(
         sql: """
-          UPDATE jobs SET state = 'PENDING', tries = ?, reason = ?, exit_code = ?, signal = ?, end_time = ? WHERE id = ?
+          UPDATE jobs SET state = 'PENDING', tries = ?, reason = ?, exit_code = ?, signal = ?, end_time = ?,
+            cancel_requested = 0 WHERE id = ?
           """
       ).execute(arguments: [tries, reason, outcome.exitCode, outcome.signal, outcome.endTime, outcome.jobID])
       return .requeued
@@ -150,7 +159,7 @@ extension JobStore {
     try db.cachedStatement(
       sql: """
         UPDATE jobs SET state = ?, reason = ?, exit_code = ?, signal = ?, end_time = ?, tries = ?,
-          start_time = COALESCE(?, start_time) WHERE id = ?
+          start_time = COALESCE(?, start_time), cancel_requested = 0 WHERE id = ?
         """
     ).execute(arguments: [
       outcome.state.rawValue, outcome.reason, outcome.exitCode, outcome.signal, outcome.endTime, tries,
@@ -160,19 +169,27 @@ extension JobStore {
   }
 
   /// Undoes a claim whose order the worker never started (the daemon took it back): the job is
-  /// PENDING again as if never claimed — attempt number, tries and attempt row as before.
-  public static func unclaim(_ db: Database, jobID: Int64, attempt: Int) throws -> Bool {
+  /// PENDING again and the attempt does not count against its attempts. The attempt number is
+  /// not given back: its row stays, REVOKED, so a report written for that order (a worker's journal
+  /// holds one) can never be read as the outcome of a later run. A job whose cancel was requested
+  /// meanwhile ends CANCELLED instead.
+  public static func unclaim(_ db: Database, jobID: Int64, attempt: Int, now: Double) throws -> Bool {
     guard
       let arrayID = try Int64.fetchOne(
         db.cachedStatement(
           sql: """
-            UPDATE jobs SET state = 'PENDING', attempt = attempt - 1, tries = tries - 1, start_time = NULL
+            UPDATE jobs SET
+              state = CASE cancel_requested WHEN 1 THEN 'CANCELLED' ELSE 'PENDING' END,
+              reason = CASE cancel_requested WHEN 1 THEN 'Cancelled' ELSE NULL END,
+              end_time = CASE cancel_requested WHEN 1 THEN ? ELSE NULL END,
+              tries = tries - 1, start_time = NULL, cancel_requested = 0
             WHERE id = ? AND state = 'RUNNING' AND attempt = ? RETURNING array_id
-            """), arguments: [jobID, attempt])
+            """), arguments: [now, jobID, attempt])
     else { return false }
-    try db.cachedStatement(sql: "DELETE FROM attempts WHERE job_id = ? AND attempt = ?").execute(arguments: [
-      jobID, attempt,
-    ])
+    try db.cachedStatement(
+      sql:
+        "UPDATE attempts SET state = 'REVOKED', reason = 'NeverStarted', end_time = ? WHERE job_id = ? AND attempt = ?"
+    ).execute(arguments: [now, jobID, attempt])
     try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ? AND throttle IS NOT NULL")
       .execute(arguments: [arrayID])
     return true
@@ -223,6 +240,48 @@ extension JobStore {
   /// The launch JSON of an array.
   public static func launch(_ db: Database, arrayID: Int64) throws -> String {
     try String.fetchOne(db.cachedStatement(sql: "SELECT launch FROM arrays WHERE id = ?"), arguments: [arrayID]) ?? "{}"
+  }
+
+  /// What a cancel did to the jobs it was given, in one transaction.
+  public struct CancelResult: Sendable, Equatable {
+    /// PENDING jobs now CANCELLED.
+    public var cancelled: [Int64] = []
+    /// RUNNING jobs whose cancel is now requested: their owner ends them, `finish` records CANCELLED.
+    public var requested: [Int64] = []
+    /// Jobs that had already ended (or are not the local daemon's): untouched.
+    public var untouched: [Int64] = []
+    public init() {}
+  }
+
+  /// Cancels the local daemon's jobs among `ids`: PENDING ones at once, RUNNING ones by recording
+  /// the intent (`cancel_requested`), which every path that ends the attempt honours.
+  public static func requestCancel(_ db: Database, ids: [Int64], now: Double) throws -> CancelResult {
+    var result = CancelResult()
+    let pending = try db.cachedStatement(
+      sql: """
+        UPDATE jobs SET state = 'CANCELLED', reason = 'Cancelled', end_time = ?
+        WHERE id = ? AND state = 'PENDING' AND backend IS NULL RETURNING id
+        """)
+    let running = try db.cachedStatement(
+      sql: """
+        UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'RUNNING' AND backend IS NULL RETURNING id
+        """)
+    for id in Set(ids).sorted() {
+      if try Int64.fetchOne(pending, arguments: [now, id]) != nil {
+        result.cancelled.append(id)
+      } else if try Int64.fetchOne(running, arguments: [id]) != nil {
+        result.requested.append(id)
+      } else {
+        result.untouched.append(id)
+      }
+    }
+    return result
+  }
+
+  /// RUNNING jobs whose cancel was requested and not yet recorded: what the daemon must end.
+  public static func cancelRequested(_ db: Database) throws -> [Int64] {
+    try Int64.fetchAll(
+      db.cachedStatement(sql: "SELECT id FROM jobs WHERE state = 'RUNNING' AND cancel_requested = 1 ORDER BY id"))
   }
 
   /// Cancels PENDING jobs among `ids`; returns those it cancelled.

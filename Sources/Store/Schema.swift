@@ -148,6 +148,165 @@ enum Schema {
           CREATE INDEX jobs_slurm_active ON jobs(id) WHERE backend = 'slurm' AND state IN ('PENDING', 'RUNNING');
           """)
     }
+    // Every table STRICT (a value of the wrong type is an error, not silently stored) and every
+    // state checked, so no path can write a state the rest of the code cannot read; and the cancel
+    // intent (`orch cancel`, scancel) as a column that `finish` honours whoever reports the end.
+    migrator.registerMigration("v4") { db in
+      let states = "'PENDING', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY'"
+      // An attempt taken back before its process started is REVOKED: its number is never reused.
+      let attemptStates = "'RUNNING', 'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'REVOKED'"
+      try db.execute(
+        sql: """
+          CREATE TABLE new_sweeps(
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL
+          ) STRICT;
+          CREATE TABLE new_arrays(
+            id INTEGER PRIMARY KEY,
+            sweep_id INTEGER REFERENCES sweeps(id),
+            name TEXT NOT NULL,
+            source TEXT NOT NULL,
+            is_array INTEGER NOT NULL CHECK (is_array IN (0, 1)),
+            throttle INTEGER,
+            running INTEGER NOT NULL DEFAULT 0,
+            dependency TEXT,
+            dep_or INTEGER NOT NULL DEFAULT 0 CHECK (dep_or IN (0, 1)),
+            kill_on_invalid_dep INTEGER NOT NULL DEFAULT 0 CHECK (kill_on_invalid_dep IN (0, 1)),
+            launch TEXT NOT NULL,
+            output_root TEXT NOT NULL,
+            size INTEGER NOT NULL CHECK (size >= 0),
+            submit_time REAL NOT NULL,
+            slurm_options TEXT
+          ) STRICT;
+          CREATE TABLE new_jobs(
+            id INTEGER PRIMARY KEY,
+            array_id INTEGER NOT NULL REFERENCES arrays(id),
+            array_index INTEGER,
+            key TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            hash_key INTEGER NOT NULL,
+            config TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN (\(states))),
+            reason TEXT,
+            ready INTEGER NOT NULL DEFAULT 1 CHECK (ready IN (0, 1)),
+            priority INTEGER NOT NULL DEFAULT 0,
+            cpus INTEGER NOT NULL DEFAULT 1 CHECK (cpus >= 1),
+            time_limit INTEGER,
+            mem_limit INTEGER,
+            max_attempts INTEGER NOT NULL DEFAULT 1 CHECK (max_attempts >= 1),
+            tries INTEGER NOT NULL DEFAULT 0,
+            attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+            exit_code INTEGER,
+            signal INTEGER,
+            submit_time REAL NOT NULL,
+            start_time REAL,
+            end_time REAL,
+            held INTEGER NOT NULL DEFAULT 0 CHECK (held IN (0, 1)),
+            backend TEXT CHECK (backend IS NULL OR backend = 'slurm'),
+            slurm_id TEXT,
+            -- Set by a cancel of a RUNNING job, in the canceller's transaction; `finish` makes the
+            -- attempt's end CANCELLED (never a requeue), whoever reports it.
+            cancel_requested INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
+            CHECK (cancel_requested = 0 OR state = 'RUNNING')
+          ) STRICT;
+          CREATE TABLE new_attempts(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            attempt INTEGER NOT NULL CHECK (attempt >= 1),
+            state TEXT NOT NULL CHECK (state IN (\(attemptStates))),
+            reason TEXT,
+            exit_code INTEGER,
+            signal INTEGER,
+            start_time REAL NOT NULL,
+            end_time REAL,
+            worker_pid INTEGER,
+            cpus TEXT,
+            PRIMARY KEY(job_id, attempt)
+          ) STRICT, WITHOUT ROWID;
+          CREATE TABLE new_dependencies(
+            id INTEGER PRIMARY KEY,
+            array_id INTEGER NOT NULL REFERENCES arrays(id),
+            job_id INTEGER REFERENCES jobs(id),
+            kind TEXT NOT NULL,
+            target_array INTEGER,
+            target_index INTEGER,
+            delay_minutes INTEGER
+          ) STRICT;
+          CREATE TABLE new_events(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            attempt INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            time REAL NOT NULL,
+            PRIMARY KEY(job_id, attempt, seq)
+          ) STRICT, WITHOUT ROWID;
+          CREATE TABLE new_metrics(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            attempt INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            value REAL NOT NULL,
+            step INTEGER,
+            epoch INTEGER,
+            final INTEGER NOT NULL DEFAULT 0 CHECK (final IN (0, 1)),
+            PRIMARY KEY(job_id, attempt, seq, name)
+          ) STRICT, WITHOUT ROWID;
+          CREATE TABLE new_checkpoints(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            epoch INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            bytes INTEGER,
+            sha256 TEXT,
+            time REAL NOT NULL,
+            PRIMARY KEY(job_id, epoch)
+          ) STRICT, WITHOUT ROWID;
+          CREATE TABLE new_artifacts(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            name TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            time REAL NOT NULL,
+            PRIMARY KEY(job_id, name)
+          ) STRICT, WITHOUT ROWID;
+          INSERT INTO new_sweeps SELECT id, name, created_at FROM sweeps;
+          INSERT INTO new_arrays SELECT id, sweep_id, name, source, is_array, throttle, running, dependency, dep_or,
+            kill_on_invalid_dep, launch, output_root, size, submit_time, slurm_options FROM arrays;
+          INSERT INTO new_jobs SELECT id, array_id, array_index, key, config_hash, hash_key, config, state, reason,
+            ready, priority, cpus, time_limit, mem_limit, max_attempts, tries, attempt, exit_code, signal,
+            submit_time, start_time, end_time, held, backend, slurm_id, 0 FROM jobs;
+          INSERT INTO new_attempts SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time,
+            worker_pid, cpus FROM attempts;
+          INSERT INTO new_dependencies SELECT id, array_id, job_id, kind, target_array, target_index, delay_minutes
+            FROM dependencies;
+          INSERT INTO new_events SELECT job_id, attempt, seq, type, payload, time FROM events;
+          INSERT INTO new_metrics SELECT job_id, attempt, seq, name, value, step, epoch, final FROM metrics;
+          INSERT INTO new_checkpoints SELECT job_id, epoch, attempt, path, bytes, sha256, time FROM checkpoints;
+          INSERT INTO new_artifacts SELECT job_id, name, attempt, path, time FROM artifacts;
+          DROP TABLE artifacts; DROP TABLE checkpoints; DROP TABLE metrics; DROP TABLE events;
+          DROP TABLE dependencies; DROP TABLE attempts; DROP TABLE jobs; DROP TABLE arrays; DROP TABLE sweeps;
+          ALTER TABLE new_sweeps RENAME TO sweeps;
+          ALTER TABLE new_arrays RENAME TO arrays;
+          ALTER TABLE new_jobs RENAME TO jobs;
+          ALTER TABLE new_attempts RENAME TO attempts;
+          ALTER TABLE new_dependencies RENAME TO dependencies;
+          ALTER TABLE new_events RENAME TO events;
+          ALTER TABLE new_metrics RENAME TO metrics;
+          ALTER TABLE new_checkpoints RENAME TO checkpoints;
+          ALTER TABLE new_artifacts RENAME TO artifacts;
+          CREATE INDEX arrays_sweep ON arrays(sweep_id);
+          CREATE INDEX arrays_name ON arrays(name);
+          CREATE INDEX jobs_claim ON jobs(priority DESC, id) WHERE state = 'PENDING' AND ready = 1;
+          CREATE INDEX jobs_waiting ON jobs(array_id) WHERE state = 'PENDING' AND ready = 0;
+          CREATE INDEX jobs_hash ON jobs(hash_key);
+          CREATE INDEX jobs_running ON jobs(id) WHERE state = 'RUNNING';
+          CREATE INDEX jobs_held ON jobs(id) WHERE held = 1;
+          CREATE INDEX jobs_slurm_active ON jobs(id) WHERE backend = 'slurm' AND state IN ('PENDING', 'RUNNING');
+          CREATE INDEX dependencies_array ON dependencies(array_id);
+          CREATE INDEX dependencies_target ON dependencies(target_array);
+          """)
+    }
     return migrator
   }
 }

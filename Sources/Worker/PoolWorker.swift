@@ -112,7 +112,7 @@ public final class PoolWorker {
       running = r
     case .revoke(let job, let attempt):
       guard let i = queued.firstIndex(where: { $0.jobID == job && $0.attempt == attempt }) else { return }
-      finishUnstarted(queued.remove(at: i), outcome: .failed, reason: JobReport.neverStarted)
+      finishUnstarted(queued.remove(at: i), outcome: .neverStarted, reason: "NeverStarted")
     case .started, .events, .report:
       return
     }

@@ -72,6 +72,28 @@ public struct JobReport: Sendable, Equatable {
     case cancelled = "CANCELLED"
     case timeout = "TIMEOUT"
     case outOfMemory = "OUT_OF_MEMORY"
+    /// The order was taken back, or its worker lost, before its process started: the attempt does
+    /// not count against the job's attempts.
+    case neverStarted = "NEVER_STARTED"
+    /// The worker was lost while the process ran: recorded FAILED (`WorkerLost`).
+    case workerLost = "WORKER_LOST"
+
+    /// The state this outcome gives the attempt's job.
+    public var jobState: String {
+      switch self {
+      case .neverStarted, .workerLost: "FAILED"
+      default: rawValue
+      }
+    }
+
+    /// The reason recorded for the outcomes that carry their own.
+    public var reason: String? {
+      switch self {
+      case .neverStarted: "NeverStarted"
+      case .workerLost: "WorkerLost"
+      default: nil
+      }
+    }
   }
   public var jobID: Int64
   public var attempt: Int
@@ -83,9 +105,13 @@ public struct JobReport: Sendable, Equatable {
   public var startTime: Double
   public var endTime: Double
 
-  /// The reason of an attempt whose process never started because its worker was lost first:
-  /// it does not count against the job's attempts.
-  public static let neverStarted = "NeverStarted"
+  /// A report for an attempt that never started a process (its order was taken back, or its
+  /// worker lost first).
+  public static func notStarted(jobID: Int64, attempt: Int, at time: Double) -> JobReport {
+    JobReport(
+      jobID: jobID, attempt: attempt, outcome: .neverStarted, exitCode: nil, signal: nil,
+      reason: Outcome.neverStarted.reason, pid: 0, startTime: time, endTime: time)
+  }
 
   public init(
     jobID: Int64, attempt: Int, outcome: Outcome, exitCode: Int32?, signal: Int32?, reason: String?, pid: Int32,
@@ -216,8 +242,11 @@ public enum WorkerMessage: Sendable, Equatable {
       return .events(jobID: job, attempt: attempt, offset: offset, data: Array(r.rest))
     case "R":
       let job = try r.int64(), attempt = try r.int()
-      guard let outcome = JobReport.Outcome(rawValue: try r.string()) else { throw WorkerError("bad outcome") }
+      guard var outcome = JobReport.Outcome(rawValue: try r.string()) else { throw WorkerError("bad outcome") }
       let exit = Int32(try r.string()), signal = Int32(try r.string()), reason = try r.string()
+      // Journals written before the outcome was typed said FAILED with the reason.
+      if outcome == .failed, reason == "NeverStarted" { outcome = .neverStarted }
+      if outcome == .failed, reason == "WorkerLost" { outcome = .workerLost }
       let pid = Int32(try r.int())
       let start = Double(try r.string()) ?? 0, end = Double(try r.string()) ?? 0
       return .report(

@@ -51,12 +51,13 @@ final class Cluster {
   }
 
   @discardableResult
-  func run(_ args: [String], env extra: [String: String] = [:]) throws -> Result {
-    try execute(Cluster.binDir + "/orch", args, env: extra)
+  func run(_ args: [String], env extra: [String: String] = [:], input: String? = nil) throws -> Result {
+    try execute(Cluster.binDir + "/orch", args, env: extra, input: input)
   }
 
-  /// Runs a program in the cluster root with this ORCH_HOME and collects its output.
-  func execute(_ path: String, _ args: [String], env extra: [String: String]) throws -> Result {
+  /// Runs a program in the cluster root with this ORCH_HOME and collects its output; `input` is
+  /// its stdin (else it inherits the test's).
+  func execute(_ path: String, _ args: [String], env extra: [String: String], input: String? = nil) throws -> Result {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
@@ -69,7 +70,13 @@ final class Cluster {
     let err = Pipe()
     p.standardOutput = out
     p.standardError = err
+    let stdin = Pipe()
+    if input != nil { p.standardInput = stdin }
     try p.run()
+    if let input {
+      stdin.fileHandleForWriting.write(Data(input.utf8))
+      try? stdin.fileHandleForWriting.close()
+    }
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()

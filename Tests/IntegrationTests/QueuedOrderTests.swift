@@ -94,7 +94,7 @@ final class QueuedOrderTests: XCTestCase {
     w.send(.revoke(jobID: 3, attempt: 1))
     let revoked = try w.nextReport()
     XCTAssertEqual(revoked.jobID, 3)
-    XCTAssertEqual(revoked.reason, JobReport.neverStarted)
+    XCTAssertEqual(revoked.outcome, .neverStarted)
     XCTAssertEqual(try w.nextReport().jobID, 1)
     XCTAssertFalse(FileManager.default.fileExists(atPath: w.dir + "/ran2"))
     XCTAssertFalse(FileManager.default.fileExists(atPath: w.dir + "/ran3"))
@@ -149,8 +149,9 @@ final class QueuedOrderTests: XCTestCase {
   }
 
   /// Through the daemon on one core: short jobs get the next order queued behind them; a queued
-  /// order that waits behind a job that turned out long is taken back (PENDING again) and leaves
-  /// no trace — one attempt per job, and recorded run times that never overlap on the core.
+  /// order that waits behind a job that turned out long is taken back (PENDING again): its attempt
+  /// stays as REVOKED, never counted and its number never reused — one completed attempt per job,
+  /// and recorded run times that never overlap on the core.
   func testDaemonTakesBackOrdersQueuedBehindALongJob() throws {
     let c = try Cluster()
     try c.write(
@@ -170,9 +171,15 @@ final class QueuedOrderTests: XCTestCase {
     XCTAssertEqual(states["1_21"], "PENDING", "the order queued behind the long job was taken back")
     try c.waitUntil("all complete", timeout: 60) { try c.states().values.allSatisfy { $0 == "COMPLETED" } }
     let r = try c.run(["history", "--attempts", "--json"])
-    let attempts = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]])
-    XCTAssertEqual(attempts.count, 23, "one attempt row per job")
-    XCTAssertTrue(attempts.allSatisfy { $0["attempt"] as? Int == 1 && $0["state"] as? String == "COMPLETED" })
+    let all = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]])
+    let revoked = all.filter { $0["state"] as? String == "REVOKED" }
+    XCTAssertFalse(revoked.isEmpty, "an order was taken back")
+    XCTAssertTrue(revoked.allSatisfy { $0["reason"] as? String == "NeverStarted" })
+    let attempts = all.filter { $0["state"] as? String != "REVOKED" }
+    XCTAssertEqual(attempts.count, 23, "one attempt that ran per job")
+    XCTAssertTrue(attempts.allSatisfy { $0["state"] as? String == "COMPLETED" })
+    var seen = Set<String>()
+    for a in all { XCTAssertTrue(seen.insert("\(a["jobID"]!)/\(a["attempt"]!)").inserted, "attempt ids unique") }
     let spans = attempts.map { ($0["startTime"] as! Double, $0["endTime"] as! Double) }.sorted { $0.0 < $1.0 }
     for (a, b) in zip(spans, spans.dropFirst()) {
       XCTAssertLessThanOrEqual(a.1, b.0, "jobs on one core ran one after another")

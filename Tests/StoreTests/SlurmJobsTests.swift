@@ -95,6 +95,6 @@ final class SlurmJobsTests: XCTestCase {
     XCTAssertTrue(try observe(ids[1], attempt: 2, .init(state: .completed, exitCode: 0, startTime: 3, endTime: 4)))
     XCTAssertEqual(try store.attempts(jobID: ids[1]).map(\.state), ["FAILED", "COMPLETED"])
     // A plain `orch retry` of a local job leaves SLURM out of it.
-    XCTAssertEqual(try store.requeue(jobIDs: [ids[1]]), 0)
+    XCTAssertEqual(try store.requeue(jobIDs: [ids[1]]), [])
   }
 }

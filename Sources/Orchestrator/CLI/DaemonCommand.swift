@@ -24,13 +24,11 @@ struct DaemonCommand: ParsableCommand {
   func run() throws {
     let home = try OrchHome()
     if stop {
-      guard let reply = ControlSocket.send(ControlRequest(op: "shutdown"), path: home.socketPath), reply.ok else {
+      guard let reply = ControlSocket.send(.shutdown, path: home.socketPath), reply.accepted else {
         Output.print("no daemon is running for \(home.path)\n")
         return
       }
-      if let pid = reply.pid {
-        while Posix.alive(pid) { usleep(10_000) }
-      }
+      while Posix.alive(reply.pid) { usleep(10_000) }
       Output.print("daemon stopped\n")
       return
     }

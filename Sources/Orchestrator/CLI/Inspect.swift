@@ -78,7 +78,8 @@ struct History: ParsableCommand {
     let ids = try JobIDs.resolve(jobs, store: store)
     Collect.refresh(store, sweep: sweep)
     let rows = try storeCall { () throws(StoreError) in
-      try store.jobs(JobFilter(states: states, jobs: ids, sweep: sweep))
+      try store.jobs(
+        JobFilter(states: state == nil ? nil : states, jobs: jobs.isEmpty ? nil : ids, sweep: sweep))
     }
     let now = Posix.now()
     func elapsed(_ start: Double?, _ end: Double?) -> String {
@@ -142,31 +143,21 @@ struct Cancel: ParsableCommand {
         try store.jobs(JobFilter(states: [.pending, .running], sweep: sweep)).map(\.id)
       }
     }
-    // SLURM's jobs: scancel their elements, then record them cancelled.
-    let slurmJobs = try SlurmCancel.cancel(targets, store: store)
-    let done = Set(slurmJobs.map(\.id))
-    targets.removeAll { done.contains($0) }
-    let pendingCancelled = try storeCall { () throws(StoreError) in
-      try store.cancelPending(ids: targets, now: Posix.now())
+    let outcome = try Operations.cancel(targets, store: store, home: home, wait: 120)
+    let running = outcome.running.count
+    if outcome.slurmElements.isEmpty || !outcome.pending.isEmpty || running > 0 {
+      Output.print("cancelled \(outcome.pending.count) pending and \(running) running job(s)\n")
     }
-    let rest = Set(targets).subtracting(pendingCancelled)
-    let running = try storeCall { () throws(StoreError) in
-      try store.jobs(JobFilter(states: [.running], jobs: Array(rest))).map(\.id)
-    }
-    if !running.isEmpty {
-      guard try DaemonClient.cancelAndWait(home, store: store, jobs: running, timeout: 120) else {
-        throw OrchError.failure(
-          "\(running.count) job(s) are RUNNING but no daemon answers; start one with `orch daemon`")
-      }
-    }
-    if !pendingCancelled.isEmpty { DaemonClient.wake(home) }
-    if slurmJobs.isEmpty || !pendingCancelled.isEmpty || !running.isEmpty {
-      Output.print("cancelled \(pendingCancelled.count) pending and \(running.count) running job(s)\n")
-    }
-    if !slurmJobs.isEmpty {
+    if !outcome.slurmElements.isEmpty {
+      let shown = outcome.slurmElements.prefix(10).joined(separator: " ")
       Output.print(
-        "cancelled \(slurmJobs.count) SLURM job(s): scancel \(slurmJobs.compactMap(\.slurmID).prefix(10).joined(separator: " "))\(slurmJobs.count > 10 ? " ..." : "")\n"
+        "cancelled \(outcome.slurmElements.count) SLURM job(s): scancel \(shown)\(outcome.slurmElements.count > 10 ? " ..." : "")\n"
       )
+    }
+    if !outcome.stillRunning.isEmpty {
+      Output.print(
+        "\(outcome.stillRunning.count) of them still ending; they will be recorded CANCELLED: "
+          + outcome.stillRunning.prefix(10).map(String.init).joined(separator: " ") + "\n")
     }
   }
 }
@@ -188,27 +179,25 @@ struct Retry: ParsableCommand {
     let home = try OrchHome()
     let store = try home.openStore()
     let named = try JobIDs.resolve(ids, store: store)
-    var rows = try storeCall { () throws(StoreError) in
-      try store.jobs(JobFilter(states: JobState.retryable, jobs: named, sweep: sweep))
+    let rows = try storeCall { () throws(StoreError) in
+      try store.jobs(JobFilter(states: JobState.retryable, jobs: ids.isEmpty ? nil : named, sweep: sweep))
     }
-    // What SLURM ran is retried through SLURM: a new array of only those elements, same orch ids.
-    let slurmRows = rows.filter { $0.backend == "slurm" }
-    if !slurmRows.isEmpty {
-      try retryThroughSlurm(slurmRows, store: store, home: home)
-      rows.removeAll { $0.backend == "slurm" }
-      DaemonClient.wake(home)
-      if rows.isEmpty { return }
+    // What SLURM ran is retried through SLURM (a new array of only those elements, same orch ids;
+    // it prints its arrays), the rest by the local daemon.
+    let local = Set(rows.filter { $0.backend != "slurm" }.map(\.id))
+    let requeued = try Operations.retry(rows, store: store, home: home).filter { local.contains($0) }
+    if !local.isEmpty || rows.isEmpty {
+      let shown = rows.filter { requeued.contains($0.id) }.prefix(10).map(\.display).joined(separator: " ")
+      let n = requeued.count
+      Output.print("requeued \(n) job(s)\(n > 0 ? ": " + shown + (n > 10 ? " ..." : "") : "")\n")
     }
-    let n = try storeCall { () throws(StoreError) in try store.requeue(jobIDs: rows.map(\.id)) }
-    Output.print(
-      "requeued \(n) job(s)\(n > 0 ? ": " + rows.prefix(10).map(\.display).joined(separator: " ") + (n > 10 ? " ..." : "") : "")\n"
-    )
-    if n > 0 { try DaemonClient.ensureRunning(home) }
   }
 }
 
 extension Retry {
-  func retryThroughSlurm(_ rows: [JobRow], store: JobStore, home: OrchHome) throws {
+  /// Resubmits SLURM's failed jobs to SLURM; returns their ids.
+  @discardableResult
+  static func retryThroughSlurm(_ rows: [JobRow], store: JobStore, home: OrchHome) throws -> [Int64] {
     let commands = try SlurmCommands.locate()
     let maxArraySize = try commands.config()["MaxArraySize"].flatMap(Int.init) ?? ArraySpec.defaultMaxArraySize
     let requeued = try storeCall { () throws(StoreError) in try store.requeueForSlurm(jobIDs: rows.map(\.id)) }
@@ -245,6 +234,8 @@ extension Retry {
             + (a.jobs.count > 10 ? " ..." : "") + "\n")
       }
     }
+    DaemonClient.wake(home)
+    return requeued
   }
 
   static func checkpointPaths(_ config: String) -> [String] {

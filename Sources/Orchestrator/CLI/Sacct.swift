@@ -60,8 +60,7 @@ struct Sacct: ParsableCommand {
         ?? (idLists.isEmpty ? Self.midnight(now) : nil)
       let end = try args.last("endtime").map { text throws(OrchError) in try Self.time(text, now: now, what: "end") }
       var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
-      if !idLists.isEmpty && filter.jobs.isEmpty { rows = [] }
-      if let states = args.last("state"), filter.states.isEmpty, !states.isEmpty { rows = [] }
+      if let states = args.last("state"), filter.states?.isEmpty == true, !states.isEmpty { rows = [] }
       rows = rows.filter { r in
         if let start, (r.endTime ?? now) < start && r.state.isTerminal { return false }
         if let end, r.submitTime > end { return false }

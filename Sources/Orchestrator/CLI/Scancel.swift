@@ -34,10 +34,12 @@ struct Scancel: ParsableCommand {
     }
   }
 
-  /// Cancels or signals what `args` select; false when some ids were invalid (scancel still acts
-  /// on the valid ones, then exits 1).
+  /// Cancels or signals what `args` select; false when some ids were invalid or had already
+  /// ended (scancel still acts on the others, then exits 1, as SLURM 23.02 does; 22.05 exits 0 and
+  /// says so only with -v — SlurmDifferentialTests pins both).
   static func act(_ args: SlurmArguments) throws -> Bool {
-    let filtered = ["state", "name", "user", "me", "partition", "account", "qos", "wckey"].contains(where: args.has)
+    let filters = ["state", "name", "user", "me", "partition", "account", "qos", "wckey"]
+    let filtered = filters.contains(where: args.has)
     if args.operands.isEmpty && !filtered {
       throw OrchError.badInput("scancel: error: No job identification provided")
     }
@@ -47,23 +49,61 @@ struct Scancel: ParsableCommand {
       }
       return n
     }
+    let verbose = args.has("verbose")
     let home = try OrchHome()
     let store = try home.openStore()
+    var (rows, ok) = try select(args, store: store)
+    if rows.isEmpty && filtered && verbose {
+      let given = filters.compactMap { name in args.last(name).map { "\(name)=\($0)" } }
+      SlurmTool.stderr(
+        "scancel: error: No active jobs match ALL job filters, including: \(given.joined(separator: " ")) ")
+    }
+    if args.has("interactive") { rows = rows.filter(confirm) }
+    if let signal, signal != SIGKILL {
+      // SIGKILL is a cancel in SLURM too; any other signal leaves the job running its course.
+      let running = rows.filter { $0.state == .running }
+      if verbose { for r in running { SlurmTool.stderr("scancel: Signal \(signal) to job \(r.display)") } }
+      let scope: Operations.SignalScope = args.has("batch") ? .batch : args.has("full") ? .full : .steps
+      try Operations.signal(running.map(\.id), signal, scope: scope, store: store)
+    } else {
+      if verbose { for r in rows { SlurmTool.stderr("scancel: Terminating job \(r.display)") } }
+      // scancel returns before KillWait ends; a short wait lets a following squeue show most
+      // cancels recorded.
+      _ = try Operations.cancel(rows.map(\.id), store: store, home: home, wait: 3)
+    }
+    return ok
+  }
+
+  /// The unfinished jobs `args` select (ids, `--state`, `--name`, `--user`, `--partition`, and
+  /// the filters orch records nothing for); false when an id was invalid or had already ended
+  /// (said on stderr). Exactly these are cancelled or signalled.
+  static func select(_ args: SlurmArguments, store: JobStore) throws -> (rows: [JobRow], ok: Bool) {
+    var ok = true
     var filter = JobFilter(states: [.pending, .running])
-    var unknown: [String] = []
     if !args.operands.isEmpty {
-      let resolved = try SlurmTool.resolve(args.operands, store: store)
-      unknown = resolved.unknown
-      for id in unknown {
-        SlurmTool.stderr("scancel: error: Kill job error on job id \(id): Invalid job id specified")
+      var selected: [Int64] = []
+      for operand in args.operands {
+        let resolved = try SlurmTool.resolve([operand], store: store)
+        for id in resolved.unknown {
+          SlurmTool.stderr("scancel: error: Kill job error on job id \(id): Invalid job id specified")
+          ok = false
+        }
+        guard !resolved.ids.isEmpty else { continue }
+        let active = try storeCall { () throws(StoreError) in
+          try store.jobs(JobFilter(states: [.pending, .running], jobs: resolved.ids))
+        }
+        if active.isEmpty {
+          SlurmTool.stderr(
+            "scancel: error: Kill job error on job id \(operand): Job/step already completing or completed")
+          ok = false
+        }
+        selected += resolved.ids
       }
-      if resolved.ids.isEmpty { throw ExitCode(1) }
-      filter.jobs = resolved.ids
+      filter.jobs = selected
     }
     if let list = args.last("state") {
       let states = try SlurmTool.states(list, tool: "scancel")
       filter.states = states.filter { $0 == .pending || $0 == .running }
-      if filter.states.isEmpty { return unknown.isEmpty }
     }
     var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
     if let names = args.last("name") {
@@ -76,55 +116,17 @@ struct Scancel: ParsableCommand {
     {
       rows = []
     }
-    // SIGKILL is a cancel in SLURM too; any other signal leaves the job running its course.
-    if let signal, signal != SIGKILL {
-      let scope: SignalScope = args.has("batch") ? .batch : args.has("full") ? .full : .steps
-      try Self.signal(rows.filter { $0.state == .running }.map(\.id), signal, scope: scope, store: store)
-    } else {
-      try Self.cancel(rows.map(\.id), store: store, home: home)
-    }
-    return unknown.isEmpty
+    // orch records no account, QOS or WCKey, so no job has the one asked for (SLURM matches
+    // nothing for a value no job carries).
+    if ["account", "qos", "wckey"].contains(where: args.has) { rows = [] }
+    return (rows, ok)
   }
 
-  /// Pending jobs are cancelled in the store; running ones through the daemon, waiting briefly so a
-  /// following squeue or sacct shows them CANCELLED (scancel returns before KillWait ends).
-  static func cancel(_ ids: [Int64], store: JobStore, home: OrchHome) throws(OrchError) {
-    // Jobs of `orch submit --backend slurm` are the real SLURM's to cancel.
-    let slurm = Set(try SlurmCancel.cancel(ids, store: store).map(\.id))
-    let ids = ids.filter { !slurm.contains($0) }
-    guard !ids.isEmpty else { return }
-    let pending = try storeCall { () throws(StoreError) in try store.cancelPending(ids: ids, now: Posix.now()) }
-    let rest = Array(Set(ids).subtracting(pending))
-    let running = try storeCall { () throws(StoreError) in
-      try store.jobs(JobFilter(states: [.running], jobs: rest)).map(\.id)
-    }
-    if !running.isEmpty {
-      guard try DaemonClient.cancelAndWait(home, store: store, jobs: running, timeout: 3) else {
-        throw .failure(
-          "scancel: error: \(running.count) running job(s) but no orch daemon answers; start one with `orch daemon`")
-      }
-    }
-    if !pending.isEmpty { DaemonClient.wake(home) }
-  }
-
-  /// scancel's reach for a signal: `-b` the batch shell only, `-f` the shell and everything it
-  /// started, and by default the steps — here the shell's process group without the shell itself,
-  /// since srun steps run as its children.
-  enum SignalScope { case batch, full, steps }
-
-  /// The job's batch shell is the worker's child that leads its own process group.
-  static func signal(_ ids: [Int64], _ signal: Int32, scope: SignalScope, store: JobStore) throws(OrchError) {
-    let workers = try storeCall { () throws(StoreError) in try store.workerPIDs(jobIDs: ids) }
-    for (_, worker) in workers {
-      for shell in JobProcess.list().filter({ $0.parent == worker && $0.group == $0.pid }).map(\.pid) {
-        switch scope {
-        case .batch: kill(shell, signal)
-        case .full: kill(-shell, signal)
-        case .steps:
-          for p in JobProcess.list() where p.group == shell && p.pid != shell { kill(p.pid, signal) }
-        }
-      }
-    }
+  /// `-i`: asks for each job, as scancel does; anything but y/Y keeps the job.
+  static func confirm(_ row: JobRow) -> Bool {
+    Output.print("Cancel job_id=\(row.display) name=\(row.name) partition=\(SbatchSubmit.partition) [y/n]? ")
+    guard let answer = readLine() else { return false }
+    return answer.hasPrefix("y") || answer.hasPrefix("Y")
   }
 
   static let usage = """
@@ -137,6 +139,10 @@ struct Scancel: ParsableCommand {
       -t, --state=states          act only on jobs in these states (PENDING, RUNNING)
       -u, --user=user_name        act only on jobs of this user
           --me                    act only on your jobs
+      -i, --interactive           ask before cancelling each job
+      -v, --verbose               say what is done to each job
+      -A, --account, -q, --qos, --wckey
+                                  orch records none of them: they match no job
     Job ids: 12 (the job or the whole array), 12_3, 12_[1-3,5].
 
     Example:

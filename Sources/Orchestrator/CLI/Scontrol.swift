@@ -156,15 +156,10 @@ struct Scontrol: ParsableCommand {
     switch command {
     case "hold", "uhold":
       refuse(rows.filter { $0.state != .pending }, "Job is no longer pending execution")
-      _ = try storeCall { () throws(StoreError) in
-        try store.hold(jobIDs: rows.filter { $0.state == .pending }.map(\.id))
-      }
+      _ = try Operations.hold(rows, store: store)
     case "release":
       refuse(rows.filter { $0.state != .pending }, "Job is no longer pending execution")
-      let released = try storeCall { () throws(StoreError) in
-        try store.release(jobIDs: rows.filter { $0.state == .pending }.map(\.id))
-      }
-      if !released.isEmpty { try DaemonClient.ensureRunning(home) }
+      _ = try Operations.release(rows, store: store, home: home)
     case "requeue", "requeuehold":
       // SLURM checks the job's own `--no-requeue` first (ESLURM_DISABLED), then its state.
       let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
@@ -172,23 +167,12 @@ struct Scontrol: ParsableCommand {
       refuse(rows.filter { disabled.contains($0.id) }, "Requested operation is presently disabled")
       let rows = rows.filter { !disabled.contains($0.id) }
       refuse(rows.filter { $0.state == .pending }, "Job is pending execution")
-      let running = rows.filter { $0.state == .running }.map(\.id)
-      if !running.isEmpty {
-        // From inside a job (submitit requeues its own job on preemption or timeout), leave the
-        // job's process group first: the cancel that ends the job must not end this scontrol too.
-        if ProcessInfo.processInfo.environment["SLURM_JOB_ID"] != nil { setpgid(0, 0) }
-        // A running job is ended like a cancel, then queued again under the same id.
-        guard try DaemonClient.cancelAndWait(home, store: store, jobs: running, timeout: 120) else {
-          throw OrchError.failure("scontrol: error: no orch daemon answers; start one with `orch daemon`")
-        }
+      // From inside a job (submitit requeues its own job on preemption or timeout), leave the
+      // job's process group first: the cancel that ends the job must not end this scontrol too.
+      if rows.contains(where: { $0.state == .running }), ProcessInfo.processInfo.environment["SLURM_JOB_ID"] != nil {
+        setpgid(0, 0)
       }
-      let finished = rows.filter { $0.state != .pending }.map(\.id)
-      let requeued = try storeCall { () throws(StoreError) in try store.requeueFinished(jobIDs: finished) }
-      if command == "requeuehold" {
-        _ = try storeCall { () throws(StoreError) in try store.hold(jobIDs: requeued) }
-      } else if !requeued.isEmpty {
-        try DaemonClient.ensureRunning(home)
-      }
+      _ = try Operations.requeue(rows, hold: command == "requeuehold", store: store, home: home)
     default:
       break
     }

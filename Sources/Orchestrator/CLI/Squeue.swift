@@ -57,7 +57,6 @@ struct Squeue: ParsableCommand {
       }
       filter.states = states
       var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
-      if !idLists.isEmpty && filter.jobs.isEmpty { rows = [] }
       let now = Posix.now()
       rows = rows.filter { !$0.state.isTerminal || now - ($0.endTime ?? now) <= Self.minJobAge }
       if let users = args.last("user"), !SlurmTool.matchesUser(users) { rows = [] }

@@ -3,20 +3,37 @@ import Worker
 
 /// The daemon's Unix socket (mode 0600 in ORCH_HOME). A request is one line of JSON; the reply
 /// (if the client waits for one) is one line of JSON. Submissions only send `wake`.
-public struct ControlRequest: Codable, Sendable {
-  public var op: String
-  public var jobs: [Int64]?
-
-  public init(op: String, jobs: [Int64]? = nil) {
-    self.op = op
-    self.jobs = jobs
-  }
+public enum ControlRequest: Codable, Sendable, Equatable {
+  /// Something was submitted, released or requeued: re-check dependencies and claim.
+  case wake
+  case ping
+  /// End the RUNNING jobs whose cancel the store records. The ids are the caller's; the daemon
+  /// acts on what the store says, so a request that is lost or repeated changes nothing.
+  case cancel(jobs: [Int64])
+  case shutdown
 }
 
-public struct ControlReply: Codable, Sendable {
-  public var ok: Bool
-  public var message: String?
-  public var pid: Int32?
+public enum ControlReply: Codable, Sendable, Equatable {
+  case ok(pid: Int32)
+  /// The cancel was applied: `signalled` jobs got SIGTERM now (SIGKILL after `killWait` seconds).
+  case cancelling(pid: Int32, signalled: [Int64], killWait: Double)
+  case refused(pid: Int32, message: String)
+
+  public var accepted: Bool {
+    if case .refused = self { return false }
+    return true
+  }
+
+  public var pid: Int32 {
+    switch self {
+    case .ok(let pid), .cancelling(let pid, _, _), .refused(let pid, _): pid
+    }
+  }
+
+  public var killWait: Double? {
+    if case .cancelling(_, _, let killWait) = self { return killWait }
+    return nil
+  }
 }
 
 enum ControlSocket {
@@ -72,7 +89,7 @@ enum ControlSocket {
     var line = [UInt8](data)
     line.append(UInt8(ascii: "\n"))
     guard Posix.writeAll(fd, line) else { return nil }
-    if !wait { return ControlReply(ok: true, message: nil, pid: nil) }
+    if !wait { return .ok(pid: 0) }
     var reply: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 4096)
     while true {

@@ -60,6 +60,8 @@ public final class Daemon {
     var attempt: Int
     var cpus: [Int]
     var journal: String?
+    /// Set once its cancel was applied: SIGTERM sent, SIGKILL due at this time.
+    var killAt: Double?
   }
 
   let home: OrchHome
@@ -106,6 +108,8 @@ public final class Daemon {
     listenFD = try ControlSocket.listen(path: home.socketPath)
     log.say("daemon \(getpid()) started on CPUs \(options.cpus.map(String.init).joined(separator: ","))")
     try recover()
+    // A cancel recorded while no daemon ran (or before the last one stopped) still holds.
+    try applyCancelIntents()
     for _ in 0..<options.cpus.count { try startWorker() }
     scheduleSlurmCollect()
     try serve()
@@ -148,13 +152,17 @@ public final class Daemon {
       }
       if let next = nextDependencyCheck, Posix.now() >= next { dirty = true }
       revokeStaleQueued()
+      killOverdueAdopted()
       tickSlurmCollect()
     }
   }
 
   func timeoutMillis() -> Int32 {
     let revokes = slots.filter { $0.jobs.dropFirst().contains { !$0.revoked } }.map { $0.since + Self.shortJob }
-    guard let next = (revokes + [nextDependencyCheck, slurmCollect.next].compactMap { $0 }).min() else { return -1 }
+    let kills = adopted.compactMap(\.killAt).filter(\.isFinite)
+    guard let next = (revokes + kills + [nextDependencyCheck, slurmCollect.next].compactMap { $0 }).min() else {
+      return -1
+    }
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
   }
 
@@ -196,17 +204,12 @@ public final class Daemon {
     do {
       try store.write("while recording finished jobs and claiming new ones") { db in
         try EventIngest.ingest(db, chunks, now: now)
-        for (var report, active) in ended {
-          if let active, active.cancelRequested, report.reason == JobReport.neverStarted {
-            // Taken back while a cancel was on its way: cancelled, not requeued.
-            report.outcome = .cancelled
-            report.reason = "Cancelled"
-          } else if let active, active.revoked, report.reason == JobReport.neverStarted {
-            _ = try JobStore.unclaim(db, jobID: report.jobID, attempt: report.attempt)
+        for (report, active) in ended {
+          if let active, active.revoked, report.outcome == .neverStarted {
+            _ = try JobStore.unclaim(db, jobID: report.jobID, attempt: report.attempt, now: now)
             continue
           }
-          try self.record(
-            db, report, cancelRequested: active?.cancelRequested ?? false, arrayID: active?.job.arrayID)
+          try self.record(db, report, arrayID: active?.job.arrayID)
         }
         if self.checkDependencies || self.nextDependencyCheck.map({ now >= $0 }) == true {
           self.nextDependencyCheck = try DependencyCheck.run(db, now: now) ? now + 10 : nil
@@ -279,22 +282,20 @@ public final class Daemon {
     }
   }
 
-  /// Records an attempt's end; a terminal state of a dependency target (or of a job a singleton
-  /// waits behind) triggers a re-check.
-  func record(_ db: Database, _ report: JobReport, cancelRequested: Bool, arrayID: Int64? = nil) throws {
-    var state = JobState(rawValue: report.outcome.rawValue) ?? .failed
-    var reason = report.reason
-    if cancelRequested && state != .completed {
-      state = .cancelled
-      reason = "Cancelled"
-    }
+  /// Records an attempt's end (a cancel the store records makes it CANCELLED, in `finish`); a
+  /// terminal state of a dependency target (or of a job a singleton waits behind) triggers a
+  /// re-check.
+  func record(_ db: Database, _ report: JobReport, arrayID: Int64? = nil) throws {
+    let state = JobState(rawValue: report.outcome.jobState) ?? .failed
+    // A lost worker's report knows no start: the claim's start time stays.
+    let knowsStart = report.pid != 0 && report.outcome != .workerLost
     let outcome = AttemptOutcome(
       jobID: report.jobID, attempt: report.attempt, state: state, exitCode: report.exitCode, signal: report.signal,
-      reason: reason, endTime: report.endTime, started: report.reason != JobReport.neverStarted,
-      startTime: report.pid != 0 ? report.startTime : nil)
+      reason: report.reason ?? report.outcome.reason, endTime: report.endTime,
+      started: report.outcome != .neverStarted, startTime: knowsStart ? report.startTime : nil)
     let result = try JobStore.finish(db, outcome)
     // An sbatch job whose worker was lost is requeued unless it was submitted with --no-requeue.
-    let lost = result == .terminal(.failed) && report.reason == "WorkerLost"
+    let lost = result == .terminal(.failed) && report.outcome == .workerLost
     if lost, try SbatchRequeue.afterLostWorker(db, report.jobID) { return }
     guard case .terminal = result, let arrayID = try arrayID ?? arrayOf(db, jobID: report.jobID) else { return }
     if let watched = watchedArrays[arrayID] {
@@ -417,10 +418,11 @@ public final class Daemon {
         reports.append(
           (
             index,
-            JobReport(
-              jobID: job.id, attempt: job.attempt, outcome: .failed, exitCode: nil, signal: nil,
-              reason: pid == nil ? JobReport.neverStarted : "WorkerLost", pid: pid ?? 0, startTime: now,
-              endTime: now)
+            pid.map {
+              JobReport(
+                jobID: job.id, attempt: job.attempt, outcome: .workerLost, exitCode: nil, signal: nil,
+                reason: JobReport.Outcome.workerLost.reason, pid: $0, startTime: now, endTime: now)
+            } ?? JobReport.notStarted(jobID: job.id, attempt: job.attempt, at: now)
           ))
       }
     }
@@ -468,40 +470,70 @@ public final class Daemon {
   }
 
   func handle(_ request: ControlRequest?) -> ControlReply {
-    guard let request else { return ControlReply(ok: false, message: "malformed request", pid: getpid()) }
-    switch request.op {
-    case "wake":
+    guard let request else { return .refused(pid: getpid(), message: "malformed request") }
+    switch request {
+    case .wake:
+      // A cancel whose own request never arrived (its CLI died after recording it) still holds.
+      _ = try? applyCancelIntents()
       checkDependencies = true
       watchedArrays = [:]
       dirty = true
       scheduleSlurmCollect()
-      return ControlReply(ok: true, message: nil, pid: getpid())
-    case "ping":
-      return ControlReply(ok: true, message: nil, pid: getpid())
-    case "cancel":
-      var signalled = 0
-      for id in request.jobs ?? [] {
-        if let i = slots.firstIndex(where: { $0.jobs.contains { $0.job.id == id } }),
-          let j = slots[i].jobs.firstIndex(where: { $0.job.id == id })
-        {
-          slots[i].jobs[j].cancelRequested = true
-          send(i, .cancel(jobID: id, attempt: slots[i].jobs[j].job.attempt))
-          signalled += 1
-        } else if let a = adopted.first(where: { $0.jobID == id }) {
-          if let pid = a.journal.flatMap({ JournalSummary(path: $0).started(job: id, attempt: a.attempt) }) {
-            kill(-pid, SIGKILL)
-          }
-          signalled += 1
-        }
+      return .ok(pid: getpid())
+    case .ping:
+      return .ok(pid: getpid())
+    case .cancel:
+      do {
+        let signalled = try applyCancelIntents()
+        checkDependencies = true
+        dirty = true
+        return .cancelling(pid: getpid(), signalled: signalled, killWait: options.killWait)
+      } catch {
+        return .refused(pid: getpid(), message: "\(error)")
       }
-      checkDependencies = true
-      dirty = true
-      return ControlReply(ok: true, message: "\(signalled) running job(s) signalled", pid: getpid())
-    case "shutdown":
+    case .shutdown:
       stopping = true
-      return ControlReply(ok: true, message: nil, pid: getpid())
-    default:
-      return ControlReply(ok: false, message: "unknown request '\(request.op)'", pid: getpid())
+      return .ok(pid: getpid())
+    }
+  }
+
+  /// Ends every RUNNING job whose cancel the store records and that this daemon has not signalled
+  /// yet: a pool worker's job through its worker (SIGTERM, KillWait, SIGKILL of the process
+  /// group), an adopted one directly. Returns the jobs signalled now.
+  @discardableResult
+  func applyCancelIntents() throws(OrchError) -> [Int64] {
+    let wanted = try storeCall { () throws(StoreError) in
+      try store.read("while reading cancel requests") { try JobStore.cancelRequested($0) }
+    }
+    var signalled: [Int64] = []
+    for id in wanted {
+      if let i = slots.firstIndex(where: { $0.jobs.contains { $0.job.id == id } }),
+        let j = slots[i].jobs.firstIndex(where: { $0.job.id == id })
+      {
+        guard !slots[i].jobs[j].cancelRequested else { continue }
+        slots[i].jobs[j].cancelRequested = true
+        send(i, .cancel(jobID: id, attempt: slots[i].jobs[j].job.attempt))
+        signalled.append(id)
+      } else if let a = adopted.firstIndex(where: { $0.jobID == id }), adopted[a].killAt == nil {
+        if let pid = adoptedJobPID(adopted[a]) { kill(-pid, SIGTERM) }
+        adopted[a].killAt = Posix.now() + options.killWait
+        signalled.append(id)
+      }
+    }
+    return signalled
+  }
+
+  func adoptedJobPID(_ a: Adopted) -> Int32? {
+    a.journal.flatMap { JournalSummary(path: $0).started(job: a.jobID, attempt: a.attempt) }
+  }
+
+  /// KillWait has passed for a cancelled adopted job: SIGKILL what is left of it.
+  func killOverdueAdopted() {
+    let now = Posix.now()
+    for i in adopted.indices {
+      guard let at = adopted[i].killAt, now >= at else { continue }
+      if let pid = adoptedJobPID(adopted[i]) { kill(-pid, SIGKILL) }
+      adopted[i].killAt = .infinity
     }
   }
 }

@@ -6,34 +6,31 @@ import Worker
 /// running jobs, or start one (detached, in its own session) when none is running.
 enum DaemonClient {
   static func ping(_ home: OrchHome) -> Bool {
-    ControlSocket.send(ControlRequest(op: "ping"), path: home.socketPath)?.ok == true
+    request(home, .ping)?.accepted == true
   }
 
   /// Wakes the daemon; returns false when none is listening.
   @discardableResult
   static func wake(_ home: OrchHome) -> Bool {
-    ControlSocket.send(ControlRequest(op: "wake"), path: home.socketPath, wait: false) != nil
+    ControlSocket.send(.wake, path: home.socketPath, wait: false) != nil
   }
 
-  static func cancel(_ home: OrchHome, jobs: [Int64]) -> ControlReply? {
-    ControlSocket.send(ControlRequest(op: "cancel", jobs: jobs), path: home.socketPath)
+  /// Sends a request and waits for the reply; nil when no daemon answers.
+  static func request(_ home: OrchHome, _ request: ControlRequest) -> ControlReply? {
+    ControlSocket.send(request, path: home.socketPath)
   }
 
-  /// Asks the daemon to end running jobs, then waits (up to `timeout`) until the store records
-  /// them, so a following listing shows them ended. False when no daemon answers.
-  static func cancelAndWait(_ home: OrchHome, store: JobStore, jobs: [Int64], timeout: Double) throws(OrchError)
-    -> Bool
-  {
-    guard cancel(home, jobs: jobs)?.ok == true else { return false }
+  /// Waits (up to `timeout`) until the store records none of `jobs` as RUNNING, so a following
+  /// listing shows them ended; returns those still RUNNING.
+  static func waitUntilEnded(store: JobStore, jobs: [Int64], timeout: Double) throws(OrchError) -> [Int64] {
     let deadline = Posix.now() + timeout
-    while Posix.now() < deadline {
+    while true {
       let left = try storeCall { () throws(StoreError) in
-        try store.stateCounts(JobFilter(states: [.running], jobs: jobs))
+        try store.jobs(JobFilter(states: [.running], jobs: jobs)).map(\.id)
       }
-      if left.isEmpty { break }
+      if left.isEmpty || Posix.now() >= deadline { return left }
       usleep(20_000)
     }
-    return true
   }
 
   /// Wakes the running daemon or starts one, then waits until it answers.

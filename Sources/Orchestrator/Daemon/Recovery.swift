@@ -71,9 +71,10 @@ extension Daemon {
     if let pid { kill(-pid, SIGKILL) }
     let now = Posix.now()
     log.say("recovery: job \(attempt.jobID) attempt \(attempt.attempt) \(pid == nil ? "never started" : "lost")")
+    guard let pid else { return JobReport.notStarted(jobID: attempt.jobID, attempt: attempt.attempt, at: now) }
     return JobReport(
-      jobID: attempt.jobID, attempt: attempt.attempt, outcome: .failed, exitCode: nil, signal: nil,
-      reason: pid == nil ? JobReport.neverStarted : "WorkerLost", pid: pid ?? 0, startTime: now, endTime: now)
+      jobID: attempt.jobID, attempt: attempt.attempt, outcome: .workerLost, exitCode: nil, signal: nil,
+      reason: JobReport.Outcome.workerLost.reason, pid: pid, startTime: now, endTime: now)
   }
 
   /// Records recovered outcomes, and the events journaled with them, in one transaction.
@@ -82,7 +83,7 @@ extension Daemon {
     try storeCall { () throws(StoreError) in
       try store.write("while recovering running jobs") { db in
         try EventIngest.ingest(db, events, now: now)
-        for report in reports { try self.record(db, report, cancelRequested: false) }
+        for report in reports { try self.record(db, report) }
         try JobStore.recountRunning(db)
         try DependencyCheck.run(db, now: now)
       }
