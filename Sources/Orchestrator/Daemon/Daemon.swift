@@ -286,14 +286,7 @@ public final class Daemon {
   /// terminal state of a dependency target (or of a job a singleton waits behind) triggers a
   /// re-check.
   func record(_ db: Database, _ report: JobReport, arrayID: Int64? = nil) throws {
-    let state = JobState(rawValue: report.outcome.jobState) ?? .failed
-    // A lost worker's report knows no start: the claim's start time stays.
-    let knowsStart = report.pid != 0 && report.outcome != .workerLost
-    let outcome = AttemptOutcome(
-      jobID: report.jobID, attempt: report.attempt, state: state, exitCode: report.exitCode, signal: report.signal,
-      reason: report.reason ?? report.outcome.reason, endTime: report.endTime,
-      started: report.outcome != .neverStarted, startTime: knowsStart ? report.startTime : nil)
-    let result = try JobStore.finish(db, outcome)
+    let result = try JobStore.finish(db, Self.outcome(of: report))
     // An sbatch job whose worker was lost is requeued unless it was submitted with --no-requeue.
     let lost = result == .terminal(.failed) && report.outcome == .workerLost
     if lost, try SbatchRequeue.afterLostWorker(db, report.jobID) { return }
@@ -305,6 +298,17 @@ public final class Daemon {
     let watched = try JobStore.isDependencyTarget(db, arrayID: arrayID) || JobStore.singletonWaits(db, behind: arrayID)
     watchedArrays[arrayID] = watched
     if watched { checkDependencies = true }
+  }
+
+  /// What a worker's (or recovery's) report means for the store.
+  static func outcome(of report: JobReport) -> AttemptOutcome {
+    let state = JobState(rawValue: report.outcome.jobState) ?? .failed
+    // A lost worker's report knows no start: the claim's start time stays.
+    let knowsStart = report.pid != 0 && report.outcome != .workerLost
+    return AttemptOutcome(
+      jobID: report.jobID, attempt: report.attempt, state: state, exitCode: report.exitCode, signal: report.signal,
+      reason: report.reason ?? report.outcome.reason, endTime: report.endTime,
+      started: report.outcome != .neverStarted, startTime: knowsStart ? report.startTime : nil)
   }
 
   func loadLaunch(_ db: Database, arrayID: Int64) throws {
