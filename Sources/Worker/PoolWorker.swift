@@ -150,6 +150,9 @@ public final class PoolWorker {
       for fd in pipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
       defer { close(pipe[1]) }
       try Posix.pin(to: order.cpus)
+      // Journaled before the spawn: a worker killed before it journals the pid leaves an attempt
+      // that may be running, never one that looks unstarted (and so would be run again).
+      journal.append(.started(jobID: order.jobID, attempt: order.attempt, pid: 0))
       let pid: pid_t
       do {
         pid = try Spawn.start(
@@ -158,11 +161,15 @@ public final class PoolWorker {
         close(pipe[0])
         throw error
       }
+      FaultPoint.hit("worker-after-spawn")
+      journal.append(.started(jobID: order.jobID, attempt: order.attempt, pid: pid))
       _ = fcntl(pipe[0], F_SETFL, O_NONBLOCK)
       let pidfd = orch_pidfd_open(pid)
-      if pidfd < 0 { throw WorkerError("pidfd_open: \(Posix.errorText(-pidfd))") }
+      if pidfd < 0 {
+        kill(-pid, SIGKILL)
+        throw WorkerError("pidfd_open: \(Posix.errorText(-pidfd))")
+      }
       _ = fcntl(pidfd, F_SETFD, FD_CLOEXEC)
-      journal.append(.started(jobID: order.jobID, attempt: order.attempt, pid: pid))
       var job = Running(order: order, pid: pid, pidfd: pidfd, events: pipe[0], start: start)
       if let limit = order.timeLimit {
         job.deadline = start + Double(limit)
@@ -274,6 +281,7 @@ public final class PoolWorker {
   /// orders are dropped (they journaled nothing, so a new daemon undoes their claims).
   func finish(_ report: JobReport) {
     journal.append(.report(report))
+    FaultPoint.hit("worker-after-journaling-report")
     send(.report(report))
     reportsSent += 1
     if !controlOpen { exit(0) }

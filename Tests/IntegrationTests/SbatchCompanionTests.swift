@@ -280,6 +280,9 @@ final class SbatchCompanionTests: XCTestCase {
     XCTAssertEqual(try c.shell("scontrol release \(held)").code, 0)
     try c.waitFinished(held)
     XCTAssertEqual(c.read("slurm-\(held).out"), "from stdin\n")
-    XCTAssertEqual(try c.shell("scancel \(held)").code, 0, "cancelling a finished job is not an error")
+    // As SLURM 23.02 (ScancelDifferentialTests pins 22.05's silence beside it): an ended job is an error.
+    let again = try c.shell("scancel \(held)")
+    XCTAssertEqual(again.code, 1, "cancelling a finished job is an error")
+    XCTAssertTrue(again.err.contains("Job/step already completing or completed"), again.err)
   }
 }

@@ -86,6 +86,9 @@ public final class Daemon {
   /// Set while a job waits on an `after:id+minutes` delay.
   var nextDependencyCheck: Double?
   var stopping = false
+  /// Journals of lost workers, removed only once the step that records their reports commits: a
+  /// daemon killed before that must find them again.
+  var spentJournals: [String] = []
   var workerSerial = 0
   var slurmCollect = SlurmCollectTimer()
   let log: DaemonLog
@@ -253,6 +256,8 @@ public final class Daemon {
       throw OrchError.failure("\(error)")
     }
     checkDependencies = false
+    for path in spentJournals { unlink(path) }
+    spentJournals = []
     for (slot, report) in finished where report.pid != 0 {
       slots[slot].lastDuration = report.endTime - report.startTime
     }
@@ -413,24 +418,10 @@ public final class Daemon {
     for active in slot.jobs {
       let job = active.job
       events += journal.events(job: job.id, attempt: job.attempt)
-      if let report = journal.report(job: job.id, attempt: job.attempt) {
-        reports.append((index, report))
-      } else {
-        let pid = journal.started(job: job.id, attempt: job.attempt)
-        if let pid { kill(-pid, SIGKILL) }
-        let now = Posix.now()
-        reports.append(
-          (
-            index,
-            pid.map {
-              JobReport(
-                jobID: job.id, attempt: job.attempt, outcome: .workerLost, exitCode: nil, signal: nil,
-                reason: JobReport.Outcome.workerLost.reason, pid: $0, startTime: now, endTime: now)
-            } ?? JobReport.notStarted(jobID: job.id, attempt: job.attempt, at: now)
-          ))
-      }
+      reports.append((index, endOfLostAttempt(jobID: job.id, attempt: job.attempt, journal: journal)))
     }
-    unlink(slot.journal)
+    spentJournals.append(slot.journal)
+    FaultPoint.hit("daemon-after-worker-lost")
     guard !stopping else { return }
     do {
       let fresh = try makeWorker()

@@ -11,70 +11,96 @@ import Worker
 ///    record that outcome (COMPLETED stays COMPLETED; nothing runs twice).
 /// 2. The attempt's worker process is still alive → adopt it: keep its cores reserved, watch it
 ///    through a pidfd, and apply these rules again when it exits (it journals the outcome first).
-/// 3. The worker is gone and journaled the start but no end → the attempt is lost: kill what is
-///    left of its process group and record FAILED (`WorkerLost`); the usual requeue rule applies
+/// 3. The worker is gone and journaled that it began spawning the attempt, but no end → the
+///    attempt is lost: kill what is left of it (its process group, and any process carrying its
+///    `ORCH_HOME`/`SLURM_JOB_ID`/`ORCH_ATTEMPT`, for a worker killed before it journaled the pid) and
+///    record FAILED (`WorkerLost`); the usual requeue rule applies, under a new attempt number
 ///    (attempt + 1 while attempts remain, else the job stays FAILED; an sbatch job is requeued
 ///    unless it was submitted with `--no-requeue`, as SLURM requeues after a node failure).
-/// 4. The worker is gone and never journaled a start → the claim is undone: back to PENDING,
-///    and the attempt does not count against the job's attempts.
+/// 4. The worker is gone and never began spawning it → the claim is undone: back to PENDING; the
+///    attempt stays recorded as REVOKED (its number is never reused) and does not count against
+///    the job's attempts.
 ///
+/// A worker is judged dead before its journal is read, so an end it journaled is always seen.
 /// PENDING jobs are claimable as they are; terminal jobs are never touched. Journals of dead
-/// workers are deleted once every attempt they mention is recorded.
+/// workers are deleted once the transaction recording every attempt they mention has committed.
 extension Daemon {
   func recover() throws(OrchError) {
-    let journals =
-      (try? FileManager.default.contentsOfDirectory(atPath: home.workers))?
-      .filter { $0.hasSuffix(".journal") }.map { home.workers + "/" + $0 } ?? []
-    let summaries = journals.map { ($0, JournalSummary(path: $0)) }
     let running = try storeCall { () throws(StoreError) in
       try store.read("while reading running jobs") { try JobStore.runningAttempts($0) }
     }
+    // First who is alive: a dead worker's journal is read only after it is known to be dead, so a
+    // worker that ends meanwhile has journaled its report before anyone reads it.
+    var dead: [RunningAttempt] = []
+    var watched: Set<String> = []
     var ended: [JobReport] = []
     var chunks: [EventChunk] = []
-    var keep = Set<String>()
     for attempt in running {
-      let journal = summaries.first {
-        $0.1.report(job: attempt.jobID, attempt: attempt.attempt) != nil
-          || $0.1.started(job: attempt.jobID, attempt: attempt.attempt) != nil
+      guard let worker = attempt.workerPID, let pidfd = Self.openLiveWorker(worker) else {
+        dead.append(attempt)
+        continue
       }
-      chunks += journal?.1.events(job: attempt.jobID, attempt: attempt.attempt) ?? []
-      if let report = journal?.1.report(job: attempt.jobID, attempt: attempt.attempt) {
-        log.say(
-          "recovery: job \(attempt.jobID) attempt \(attempt.attempt) ended \(report.outcome.rawValue) while no daemon ran"
-        )
+      let path = Self.journalPath(of: worker)
+      // A live worker may have ended this attempt already and gone on to a queued one.
+      if let path, let report = JournalSummary(path: path).report(job: attempt.jobID, attempt: attempt.attempt) {
+        close(pidfd)
+        chunks += JournalSummary(path: path).events(job: attempt.jobID, attempt: attempt.attempt)
         ended.append(report)
-      } else if let worker = attempt.workerPID, Self.isWorker(worker) {
-        let pidfd = orch_pidfd_open(worker)
-        if pidfd >= 0 {
-          _ = fcntl(pidfd, F_SETFD, FD_CLOEXEC)
-          let path = journal?.0 ?? Self.journalPath(of: worker)
-          adopted.append(
-            Adopted(
-              workerPID: worker, pidfd: pidfd, jobID: attempt.jobID, attempt: attempt.attempt, cpus: attempt.cpus,
-              journal: path))
-          freeCPUs.removeAll { attempt.cpus.contains($0) }
-          if let path { keep.insert(path) }
-          log.say("recovery: adopted job \(attempt.jobID) (worker \(worker) still running it)")
-          continue
-        }
-        ended.append(lost(attempt, pid: journal?.1.started(job: attempt.jobID, attempt: attempt.attempt)))
-      } else {
-        ended.append(lost(attempt, pid: journal?.1.started(job: attempt.jobID, attempt: attempt.attempt)))
+        continue
       }
+      adopted.append(
+        Adopted(
+          workerPID: worker, pidfd: pidfd, jobID: attempt.jobID, attempt: attempt.attempt, cpus: attempt.cpus,
+          journal: path))
+      freeCPUs.removeAll { attempt.cpus.contains($0) }
+      if let path { watched.insert(path) }
+      log.say("recovery: adopted job \(attempt.jobID) (worker \(worker) still running it)")
+    }
+    let journals =
+      (try? FileManager.default.contentsOfDirectory(atPath: home.workers))?
+      .filter { $0.hasSuffix(".journal") }.map { home.workers + "/" + $0 }.filter { !watched.contains($0) } ?? []
+    let summaries = journals.map(JournalSummary.init(path:))
+    for attempt in dead {
+      let journal = summaries.first { $0.mentions(job: attempt.jobID, attempt: attempt.attempt) }
+      chunks += journal?.events(job: attempt.jobID, attempt: attempt.attempt) ?? []
+      let report = endOfLostAttempt(jobID: attempt.jobID, attempt: attempt.attempt, journal: journal)
+      log.say("recovery: job \(attempt.jobID) attempt \(attempt.attempt): \(report.outcome.rawValue)")
+      ended.append(report)
     }
     try finishRecovered(ended, events: chunks)
-    for (path, _) in summaries where !keep.contains(path) { unlink(path) }
+    // Every attempt these journals hold is now recorded; live workers' journals stay.
+    for path in journals { unlink(path) }
   }
 
-  /// Rules 3 and 4: kill leftovers; the outcome is FAILED (WorkerLost) or never started.
-  func lost(_ attempt: RunningAttempt, pid: Int32?) -> JobReport {
-    if let pid { kill(-pid, SIGKILL) }
+  /// A pidfd on `pid` if it is a pool worker that is still alive once the pidfd holds it (so the pid
+  /// cannot have been reused by another process in between).
+  static func openLiveWorker(_ pid: Int32) -> Int32? {
+    let pidfd = orch_pidfd_open(pid)
+    guard pidfd >= 0 else { return nil }
+    _ = fcntl(pidfd, F_SETFD, FD_CLOEXEC)
+    var pfd = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+    if isWorker(pid) && poll(&pfd, 1, 0) == 0 { return pidfd }
+    close(pidfd)
+    return nil
+  }
+
+  /// How an attempt ended whose worker is gone, from that worker's journal (read after its death):
+  /// its journaled report; else, if its spawn began, it is lost (FAILED, `WorkerLost`) and whatever
+  /// is left of it is killed; else it never started (the claim is undone). Shared by recovery and
+  /// by a pool worker lost under the running daemon.
+  func endOfLostAttempt(jobID: Int64, attempt: Int, journal: JournalSummary?) -> JobReport {
+    if let report = journal?.report(job: jobID, attempt: attempt) { return report }
     let now = Posix.now()
-    log.say("recovery: job \(attempt.jobID) attempt \(attempt.attempt) \(pid == nil ? "never started" : "lost")")
-    guard let pid else { return JobReport.notStarted(jobID: attempt.jobID, attempt: attempt.attempt, at: now) }
+    guard journal?.wasLaunched(job: jobID, attempt: attempt) == true else {
+      return JobReport.notStarted(jobID: jobID, attempt: attempt, at: now)
+    }
+    let pid = journal?.started(job: jobID, attempt: attempt)
+    if let pid, pid > 1 { kill(-pid, SIGKILL) }
+    // A job that left its process group, or whose pid was never journaled, is found by its environment.
+    AttemptProcesses.kill(home: home.path, jobID: jobID, attempt: attempt)
     return JobReport(
-      jobID: attempt.jobID, attempt: attempt.attempt, outcome: .workerLost, exitCode: nil, signal: nil,
-      reason: JobReport.Outcome.workerLost.reason, pid: pid, startTime: now, endTime: now)
+      jobID: jobID, attempt: attempt, outcome: .workerLost, exitCode: nil, signal: nil,
+      reason: JobReport.Outcome.workerLost.reason, pid: pid ?? 0, startTime: now, endTime: now)
   }
 
   /// Records recovered outcomes, and the events journaled with them, in one transaction.
@@ -95,15 +121,14 @@ extension Daemon {
     let a = adopted.remove(at: index)
     close(a.pidfd)
     let summary = a.journal.map { JournalSummary(path: $0) }
-    let report =
-      summary?.report(job: a.jobID, attempt: a.attempt)
-      ?? lost(
-        RunningAttempt(jobID: a.jobID, attempt: a.attempt, workerPID: a.workerPID, cpus: a.cpus),
-        pid: summary?.started(job: a.jobID, attempt: a.attempt))
+    let report = endOfLostAttempt(jobID: a.jobID, attempt: a.attempt, journal: summary)
     try finishRecovered([report], events: summary?.events(job: a.jobID, attempt: a.attempt) ?? [])
     dirty = true
-    freeCPUs = (freeCPUs + a.cpus.filter { options.cpus.contains($0) }).sorted()
-    if let path = a.journal { unlink(path) }
+    // A worker adopted for two attempts (one queued behind the other) held the same cores for both.
+    let held = Set(adopted.flatMap(\.cpus))
+    let back = a.cpus.filter { options.cpus.contains($0) && !held.contains($0) && !freeCPUs.contains($0) }
+    freeCPUs = (freeCPUs + back).sorted()
+    if let path = a.journal, !adopted.contains(where: { $0.journal == path }) { unlink(path) }
   }
 
   static func isWorker(_ pid: Int32) -> Bool {
