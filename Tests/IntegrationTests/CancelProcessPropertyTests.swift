@@ -148,7 +148,7 @@ final class CancelProcessPropertyTests: XCTestCase {
     let what = "case \(n): orch \(useScancel ? "scancel" : "cancel") \(argv.joined(separator: " "))"
     // scancel exits 1 when an id it was given had already ended, as SLURM 23.02 does.
     XCTAssertTrue(r.code == 0 || (useScancel && r.code == 1), "\(what): \(r.err)")
-    try c.waitUntil("the selected running jobs are recorded") {
+    try c.waitUntil("\(what): the selected jobs are recorded CANCELLED") {
       let s = try c.states()
       return selected.allSatisfy { s[$0] == "CANCELLED" }
     }
