@@ -51,6 +51,8 @@ public final class Daemon {
   /// Orders queued per worker: two let the daemon record finished jobs and refill queues in one
   /// transaction per two jobs, instead of one per job.
   static let queueDepth = 2
+  /// The longest control request read (a cancel lists its job ids: 4 MiB is ~400,000 of them).
+  static let maxRequest = 4 << 20
 
   /// A job still run by a worker of a previous daemon: watched through a pidfd on that worker.
   struct Adopted {
@@ -454,9 +456,16 @@ public final class Daemon {
       return
     }
     clients[fd, default: []].append(contentsOf: buffer[0..<n])
-    guard let line = clients[fd], line.last == UInt8(ascii: "\n") else { return }
-    let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line))
-    let reply = handle(request)
+    guard let line = clients[fd] else { return }
+    let reply: ControlReply
+    if line.last == UInt8(ascii: "\n") {
+      reply = handle(try? JSONDecoder().decode(ControlRequest.self, from: Data(line)))
+    } else if line.count > Self.maxRequest {
+      // Requests are a line of JSON; a client that never ends its line must not grow the daemon.
+      reply = .refused(pid: getpid(), message: "request longer than \(Self.maxRequest) bytes")
+    } else {
+      return
+    }
     if let data = try? JSONEncoder().encode(reply) {
       _ = Posix.writeAll(fd, [UInt8](data) + [UInt8(ascii: "\n")])
     }
