@@ -20,8 +20,12 @@ import Worker
 ///
 /// PENDING jobs are claimable as they are; terminal jobs are never touched. Journals of dead
 /// workers are deleted once every attempt they mention is recorded.
+///
+/// A foreground `orch run`'s attempt is not the daemon's: it is left alone while its owner lives,
+/// and recorded FAILED (`ForegroundLost`, never requeued) once the owner is gone (`Foreground`).
 extension Daemon {
   func recover() throws(OrchError) {
+    try Foreground.reap(store: store, home: home, wake: false)
     let journals =
       (try? FileManager.default.contentsOfDirectory(atPath: home.workers))?
       .filter { $0.hasSuffix(".journal") }.map { home.workers + "/" + $0 } ?? []
