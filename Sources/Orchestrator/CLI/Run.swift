@@ -9,17 +9,21 @@ struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run one config in the foreground (the `train.py -k KEY` habit), recorded as a job.",
     discussion: """
-      Engine configs train with a progress bar; command configs run with their output on the terminal.
-      The run is a job like any other: a one-element submission of the config's sweep, RUNNING and owned
-      by this process (no daemon claims it; none is needed), with its attempt, events, metrics,
-      checkpoints and final results in the store (`orch history`, `orch metrics`, `orch results`).
-      As at submission, a config that already COMPLETED with the same hash is not run again (--force
-      reruns it from scratch, moving the old run directory's contents aside to
-      <run dir>.replaced-<old job id>); one that failed or was cancelled runs again as its old job,
-      resuming from its checkpoint; one already queued or running is refused.
-      Ctrl-C (or SIGTERM, SIGHUP, `orch cancel JOB`) stops the job and records it CANCELLED; a second
-      Ctrl-C stops it at once. If this process dies without recording the end (kill -9), the next orch
-      command that looks records the job FAILED (reason ForegroundLost); it is never requeued.
+      Engine configs train with a progress bar; command configs run with their
+      output on the terminal. The run is a job like any other: a one-element
+      submission of the config's sweep, RUNNING and owned by this process (no
+      daemon claims it; none is needed), with its attempt, events, metrics,
+      checkpoints and results in the store (history, metrics, results).
+      As at submission, a config that already COMPLETED with the same hash is
+      not run again (--force reruns it from scratch, moving the contents of the
+      old run directory aside to <run dir>.replaced-<old job id>); one that
+      failed or was cancelled runs again as its old job, resuming from its
+      checkpoint; one already queued or running is refused.
+      Ctrl-C (or SIGTERM, SIGHUP, `orch cancel JOB`) stops the job and records
+      it CANCELLED; a second Ctrl-C stops it at once. If this process dies
+      without recording the end (kill -9), the next orch command that looks
+      records the job FAILED (reason ForegroundLost); it is never requeued.
+
       Example:
         orch run -k demo/digits/mlp_w64/lr0.1/seed0 --sweeps sweeps/demo.yaml
       """)

@@ -8,13 +8,16 @@ struct Submit: ParsableCommand {
     abstract: "Queue the configs of a sweep file or directory as one job array.",
     discussion: """
       Array indices are positions in `orch configs REGEX`, so --array 0-9 always picks the same configs.
-      Configs already COMPLETED with the same config hash are skipped; failed, cancelled or timed-out ones
-      are requeued under their old ids and resume from their run directory's newest checkpoint.
-      --force reruns completed configs from scratch as new jobs: the old run directory's contents are moved
-      aside to <run dir>.replaced-<old job id> (the store's checkpoint and artifact paths of the old job
-      follow them), so the new attempt trains from epoch 0 and nothing of the old run is lost.
-      With --wait the summary covers exactly the selected configs: skipped COMPLETED ones count as
-      completed, and jobs already queued or running are waited for.
+      Configs already COMPLETED with the same config hash are skipped; failed,
+      cancelled or timed-out ones are requeued under their old ids and resume
+      from their run directory's newest checkpoint.
+      --force reruns completed configs from scratch as new jobs: the contents of
+      the old run directory are moved aside to <run dir>.replaced-<old job id>
+      (the old job's checkpoint and artifact paths in the store follow them),
+      so the new attempt starts from epoch 0 and nothing of the old run is lost.
+      With --wait the summary covers exactly the selected configs: skipped
+      COMPLETED ones count as completed; jobs already queued or running are
+      waited for.
 
       Examples:
         orch submit sweeps/ --match '^demo/' --wait
