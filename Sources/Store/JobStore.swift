@@ -26,8 +26,25 @@ public final class JobStore {
     }
     db = try StoreError.wrap("while opening store \(path)") {
       let queue = try DatabaseQueue(path: path, configuration: config)
-      try Schema.migrator.migrate(queue)
+      try JobStore.migrate(queue)
       return queue
+    }
+  }
+
+  /// Two processes opening a new store at once (`orch run` and `orch queue`, say) both find
+  /// migrations to apply: GRDB reads the applied ones before the transaction that applies each.
+  /// The later one's migration fails and rolls back; it then finds the schema complete (or
+  /// retries the rest).
+  static func migrate(_ queue: DatabaseQueue) throws {
+    let migrator = Schema.migrator
+    for attempt in 1... {
+      do {
+        return try migrator.migrate(queue)
+      } catch {
+        if try queue.read({ try migrator.hasCompletedMigrations($0) }) { return }
+        if attempt >= 100 { throw error }
+        usleep(20_000)
+      }
     }
   }
 

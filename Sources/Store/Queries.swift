@@ -91,8 +91,14 @@ extension JobStore {
         args += [a, a]
       }
       if let jobs = filter.jobs, !jobs.isEmpty {
-        idClauses.append("j.id IN (\(list(jobs.count)))")
-        args += jobs
+        // A long list goes as one JSON argument: SQLite caps the number of bound variables.
+        if jobs.count > 500 {
+          idClauses.append("j.id IN (SELECT value FROM json_each(?))")
+          args.append("[" + jobs.map(String.init).joined(separator: ",") + "]")
+        } else {
+          idClauses.append("j.id IN (\(list(jobs.count)))")
+          args += jobs
+        }
       }
       clauses.append(idClauses.isEmpty ? "0" : "(" + idClauses.joined(separator: " OR ") + ")")
     }

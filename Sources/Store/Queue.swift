@@ -46,6 +46,9 @@ public struct AttemptOutcome: Sendable {
   public var started: Bool
   /// When its process started, if the worker says (a queued order starts after its claim).
   public var startTime: Double?
+  /// False for a foreground `orch run` attempt: nobody else would run the job, so its end is
+  /// terminal whatever attempts remain.
+  public var mayRequeue = true
 
   public init(
     jobID: Int64, attempt: Int, state: JobState, exitCode: Int32?, signal: Int32?, reason: String?, endTime: Double,
@@ -145,7 +148,7 @@ extension JobStore {
     ])
     try db.cachedStatement(sql: "UPDATE arrays SET running = running - 1 WHERE id = ? AND throttle IS NOT NULL")
       .execute(arguments: [arrayID])
-    let retry = outcome.state != .completed && outcome.state != .cancelled && tries < maxAttempts
+    let retry = outcome.mayRequeue && outcome.state != .completed && outcome.state != .cancelled && tries < maxAttempts
     if (retry || !outcome.started) && !cancelRequested {
       let reason = "Requeued: attempt \(outcome.attempt) \(outcome.reason ?? outcome.state.rawValue)"
       try db.cachedStatement(
@@ -196,14 +199,16 @@ extension JobStore {
   }
 
   /// Jobs recorded as RUNNING by the local daemon: what a starting daemon must recover (SLURM's
-  /// are SLURM's).
+  /// are SLURM's, a foreground `orch run`'s are its own).
   public static func runningAttempts(_ db: Database) throws -> [RunningAttempt] {
     try Row.fetchAll(
       db,
       sql: """
         SELECT j.id, j.attempt, a.worker_pid, a.cpus FROM jobs j
         LEFT JOIN attempts a ON a.job_id = j.id AND a.attempt = j.attempt
-        WHERE j.state = 'RUNNING' AND j.backend IS NULL ORDER BY j.id
+        WHERE j.state = 'RUNNING' AND j.backend IS NULL
+          AND NOT EXISTS (SELECT 1 FROM foreground f WHERE f.job_id = j.id AND f.attempt = j.attempt)
+        ORDER BY j.id
         """
     ).map {
       RunningAttempt(

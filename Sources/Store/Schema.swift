@@ -307,6 +307,24 @@ enum Schema {
           CREATE INDEX dependencies_target ON dependencies(target_array);
           """)
     }
+    // A foreground `orch run` owns its job's attempt itself, not a pool worker: the daemon never
+    // claims, adopts or recovers it. The owner holds an exclusive flock on `lock` while it runs the
+    // attempt (the kernel drops it when the process dies, even by kill -9); `job_pid`/`job_start`
+    // name a command config's process group (its leader's /proc start time guards pid reuse).
+    migrator.registerMigration("v5") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE foreground(
+            job_id INTEGER NOT NULL REFERENCES jobs(id),
+            attempt INTEGER NOT NULL CHECK (attempt >= 1),
+            pid INTEGER NOT NULL,
+            lock TEXT NOT NULL,
+            job_pid INTEGER,
+            job_start INTEGER,
+            PRIMARY KEY(job_id, attempt)
+          ) STRICT, WITHOUT ROWID;
+          """)
+    }
     return migrator
   }
 }

@@ -151,6 +151,23 @@ public struct Submission {
       ])
   }
 
+  /// A run directory's contents moved aside (`--force`): the checkpoint and artifact paths of the
+  /// jobs of that config that ran in it follow them.
+  public func moveRunPaths(from old: String, to new: String, configHash: String) throws {
+    for table in ["checkpoints", "artifacts"] {
+      try db.execute(
+        sql: """
+          UPDATE \(table) SET path = ? || substr(path, length(?) + 1)
+          WHERE substr(path, 1, length(?)) = ? AND job_id IN (
+            SELECT j.id FROM jobs j JOIN arrays a ON a.id = j.array_id
+            WHERE j.hash_key = ? AND j.config_hash = ? AND a.output_root || '/' || j.key = ?)
+          """,
+        arguments: [
+          new + "/", old + "/", old + "/", old + "/", JobStore.hashKey(configHash), configHash, old,
+        ])
+    }
+  }
+
   /// The array (or single job) that `id` names, if it exists.
   public func arrayExists(_ id: Int64) throws -> Bool {
     try Int64.fetchOne(db, sql: "SELECT id FROM arrays WHERE id = ?", arguments: [id]) != nil

@@ -35,6 +35,8 @@ struct Collect: ParsableCommand {
   /// Before a listing: SLURM's latest word on its unfinished jobs, when SLURM is at hand. A
   /// listing still answers (from the store) if SLURM does not; the reason goes to stderr.
   static func refresh(_ store: JobStore, sweep: String? = nil) {
+    // Likewise a foreground `orch run` that died without recording its end.
+    if let home = try? OrchHome() { _ = try? Foreground.reap(store: store, home: home) }
     do {
       guard try storeCall({ () throws(StoreError) in try store.hasActiveSlurmJobs() }) else { return }
       let commands = try SlurmCommands.locate()

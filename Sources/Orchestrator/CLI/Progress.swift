@@ -5,16 +5,20 @@ import Worker
 /// `--wait`: live progress (completed, running, pending, failed, ETA) until every job of the
 /// submission is finished, then a summary table. Returns how many did not complete.
 enum Progress {
-  /// Shows progress until every job of the submission has ended; returns how many did not complete.
-  /// The summary table goes to stdout, or to stderr when stdout is the caller's (`--json`, `--csv`).
+  /// Shows progress until every job of the submission's selected configs has ended — the new and
+  /// requeued ones and the existing ones it skipped (COMPLETED, or already queued or running), and
+  /// no other — and returns how many did not complete. The summary table goes to stdout, or to
+  /// stderr when stdout is the caller's (`--json`, `--csv`).
   static func wait(store: JobStore, result: Submitter.Result, home: OrchHome, summaryToStderr: Bool = false)
     throws(OrchError) -> Int
   {
-    let filter = JobFilter(arrays: result.arrayID.map { [$0] } ?? [], jobs: result.requeuedJobs)
-    let total = result.jobs.count
+    let others = Array(Set(result.requeuedJobs + result.skippedJobs)).sorted()
+    let filter = JobFilter(arrays: result.arrayID.map { [$0] } ?? [], jobs: others)
+    let total = result.new + others.count
     let start = Posix.now()
     let tty = isatty(2) != 0
     var lastLine = 0.0
+    var lastReap = start
     while true {
       let counts = try storeCall { () throws(StoreError) in try store.stateCounts(filter) }
       let pending = counts[.pending] ?? 0
@@ -34,8 +38,15 @@ enum Progress {
         lastLine = Posix.now()
       }
       if finished == total { break }
+      // A skipped job may be a foreground `orch run` that was killed: nobody else would end it.
+      if running > 0 && Posix.now() - lastReap >= 2 {
+        lastReap = Posix.now()
+        _ = try? Foreground.reap(store: store, home: home)
+      }
       // The daemon's lock says whether one runs, without waking it through its socket.
-      if running + pending > 0 && DaemonLock.holder(home: home) == nil {
+      if running + pending > 0 && DaemonLock.holder(home: home) == nil,
+        try storeCall({ () throws(StoreError) in try store.daemonJobCount(filter) }) > 0
+      {
         if tty { FileHandle.standardError.write(Data("\n".utf8)) }
         throw OrchError.failure("no daemon is running for \(home.path); start one with `orch daemon`")
       }

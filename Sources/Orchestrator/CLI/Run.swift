@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSupport
 import Engine
 import Foundation
 import Store
@@ -6,74 +7,178 @@ import Worker
 
 struct Run: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Run one config in the foreground (the `train.py -k KEY` habit), outside the queue.",
+    abstract: "Run one config in the foreground (the `train.py -k KEY` habit), recorded as a job.",
     discussion: """
-      Engine configs train with a progress bar; command configs run with their output on the terminal.
-      Nothing is recorded in the store: submit the config to have it queued, pinned and recorded.
+      Engine configs train with a progress bar; command configs run with their
+      output on the terminal. The run is a job like any other: a one-element
+      submission of the config's sweep, RUNNING and owned by this process (no
+      daemon claims it; none is needed), with its attempt, events, metrics,
+      checkpoints and results in the store (history, metrics, results).
+      As at submission, a config that already COMPLETED with the same hash is
+      not run again (--force reruns it from scratch, moving the contents of the
+      old run directory aside to <run dir>.replaced-<old job id>); one that
+      failed or was cancelled runs again as its old job, resuming from its
+      checkpoint; one already queued or running is refused.
+      Ctrl-C (or SIGTERM, SIGHUP, `orch cancel JOB`) stops the job and records
+      it CANCELLED; a second Ctrl-C stops it at once. If this process dies
+      without recording the end (kill -9), the next orch command that looks
+      records the job FAILED (reason ForegroundLost); it is never requeued.
+
       Example:
-        orch run -k train/digits/mlp/randinit-lr0.1
+        orch run -k demo/digits/mlp_w64/lr0.1/seed0 --sweeps sweeps/demo.yaml
       """)
 
   @Option(name: .shortAndLong, help: "The config key.") var key: String
   @Option(help: "The sweeps directory (or one sweep file).") var sweeps: String = "sweeps"
   @Option(name: .customLong("output-root"), help: "Where the run directory goes (default: $ORCH_HOME/runs).")
   var outputRoot: String?
+  @Flag(help: "Run the config again from scratch even if it already COMPLETED.") var force = false
 
   func run() throws {
     let registry = try Registry.load(path: sweeps)
-    guard var config = registry.configs.first(where: { $0.key == key }) else {
+    guard let config = registry.configs.first(where: { $0.key == key }) else {
       throw OrchError.badInput("no config '\(key)' in \(sweeps)")
     }
+    try EngineBindings.check(Submitter.Selection(configs: [config], indices: nil))
     let home = try OrchHome()
-    // KEY@E010 names the newest job with that key in the store, as at submission (no waiting:
-    // the checkpoint must be there already).
-    if CheckpointReference.references(config) {
-      let store = try home.openStore()
-      let source = config
-      let resolved = try storeCall { () throws(StoreError) in
-        try store.submit(now: Posix.now()) { tx in
-          try CheckpointReference.resolve(source, index: 0, outputRoot: "", inSubmission: [:], tx: tx)
+    let store = try home.openStore()
+    // A killed earlier run of this config must not stand in the way.
+    _ = try? Foreground.reap(store: store, home: home)
+    let root = outputRoot.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+    ForegroundRun.catchInterrupts()
+    let started = try ForegroundRun.start(
+      store: store, home: home, config: config, sweep: config.file, source: sweeps,
+      outputRoot: root ?? home.defaultOutputRoot, force: force)
+    guard case .started(let run) = started else {
+      if case .completed(let display) = started {
+        FileHandle.standardError.write(
+          Data("config '\(key)' already COMPLETED as job \(display) (`orch run --force` runs it again)\n".utf8))
+      }
+      return
+    }
+    FileHandle.standardError.write(Data("job \(run.job.display): \(run.job.runDir)\n".utf8))
+    let code: Int32
+    switch JobConfig.parse(run.job.config).engine {
+    case .some: code = runEngine(run)
+    case .none: code = try runCommand(run, config: config)
+    }
+    if code != 0 { throw ExitCode(code) }
+  }
+
+  /// Trains (or evaluates) in this process; the first signal stops training at the next step,
+  /// a second (or any, for work that cannot stop between steps) ends the job at once.
+  func runEngine(_ run: ForegroundRun) -> Int32 {
+    let bar = ProgressBar()
+    var hooks = TrainHooks()
+    hooks.onBatch = { epoch, step, steps in
+      bar.draw(epoch: epoch, step: step, steps: steps)
+      run.sync()
+    }
+    hooks.shouldStop = { run.stopRequested }
+    hooks.log = { line in bar.line(line) }
+    // Only training polls `shouldStop` (between steps); evaluation and the select step do not.
+    let cooperative = JobConfig.parse(run.job.config).engine == "train"
+    let storePath = run.store.path
+    let watchdog = Thread {
+      let own = try? JobStore(path: storePath)
+      var lastPoll = 0.0
+      while true {
+        usleep(100_000)
+        if let own, Posix.now() - lastPoll >= 1 {
+          lastPoll = Posix.now()
+          try? run.pollCancel(own)
+        }
+        if run.interruptCount >= 2 || (run.stopRequested && !cooperative) {
+          // False: the job's thread is recording its end already.
+          guard run.finishFirst(.cancelled, exitCode: nil, signal: nil, reason: "Cancelled") else { return }
+          FileHandle.standardError.write(Data("\ncancelled; run directory: \(run.job.runDir)\n".utf8))
+          _exit(130)
         }
       }
-      if let resolved { config = resolved.config }
     }
-    let root = outputRoot.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
-    let runDir = (root ?? home.defaultOutputRoot) + "/" + config.key
+    watchdog.start()
+    let events = EventStream(fd: run.eventsFD)
     do {
-      try Posix.makeDirectories(runDir)
-      try Posix.writeFile(runDir + "/config.json", config.canonicalJSON)
+      let result = try EngineJob.run(runDir: run.job.runDir, events: events, hooks: hooks)
+      if result.stopped {
+        run.finish(.cancelled, exitCode: nil, signal: nil, reason: "Cancelled")
+        bar.line("stopped; run directory: \(run.job.runDir)")
+        return 130
+      }
+      let state = run.finish(.completed, exitCode: 0, signal: nil, reason: nil)
+      bar.line("run directory: \(run.job.runDir)")
+      return state == .completed ? 0 : 1
     } catch {
+      bar.line("orch: \(error)")
+      run.finish(.failed, exitCode: 1, signal: nil, reason: "NonZeroExitCode")
+      return 1
+    }
+  }
+
+  /// Runs the command in its own process group with events on fd 3; a signal or `orch cancel` is
+  /// passed on to the group (SIGINT for Ctrl-C, else SIGTERM), SIGKILL after 30 s or a second signal.
+  func runCommand(_ run: ForegroundRun, config: ConfigSpec) throws -> Int32 {
+    guard case .command(let argv, let env) = config.kind else { return 1 }
+    var environment = ProcessInfo.processInfo.environment
+    for (k, v) in env { environment[k] = v }
+    environment["ORCH_JOB_ID"] = run.job.display
+    environment["ORCH_KEY"] = run.job.key
+    environment["ORCH_RUN_DIR"] = run.job.runDir
+    environment["ORCH_ATTEMPT"] = String(run.job.attempt)
+    environment["ORCH_EVENTS_FD"] = "3"
+    environment["ORCH_HOME"] = run.home.path
+    let pid: pid_t
+    do {
+      pid = try Spawn.start(
+        argv: argv, env: environment.map { "\($0.key)=\($0.value)" }, cwd: nil, stdout: 1, stderr: 2,
+        events: run.eventsFD)
+    } catch {
+      run.finish(.failed, exitCode: 127, signal: nil, reason: "\(error)")
       throw OrchError.failure("\(error)")
     }
-    switch config.kind {
-    case .engine:
-      let bar = ProgressBar()
-      var hooks = TrainHooks()
-      hooks.onBatch = { epoch, step, steps in bar.draw(epoch: epoch, step: step, steps: steps) }
-      hooks.log = { line in bar.line(line) }
-      do {
-        _ = try EngineJob.run(runDir: runDir, hooks: hooks)
-        bar.line("run directory: \(runDir)")
-      } catch {
-        throw OrchError.failure("\(error)")
+    try? run.store.setForegroundProcess(
+      jobID: run.job.id, attempt: run.job.attempt, pid: pid, start: Foreground.startTicks(pid))
+    let pidfd = orch_pidfd_open(pid)
+    var killAt: Double?
+    var stopping = false
+    var status: Int32 = 0
+    while true {
+      if pidfd >= 0 {
+        var pfd = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        _ = poll(&pfd, 1, 200)
+      } else {
+        usleep(200_000)
       }
-    case .command(let argv, let env):
-      var environment = ProcessInfo.processInfo.environment
-      for (k, v) in env { environment[k] = v }
-      environment["ORCH_KEY"] = config.key
-      environment["ORCH_RUN_DIR"] = runDir
-      let pid: pid_t
-      do {
-        pid = try Spawn.start(
-          argv: argv, env: environment.map { "\($0.key)=\($0.value)" }, cwd: nil, stdout: 1, stderr: 2, events: -1)
-      } catch {
-        throw OrchError.failure("\(error)")
+      if waitpid(pid, &status, WNOHANG) == pid { break }
+      run.sync()
+      if run.stopRequested && !stopping {
+        stopping = true
+        kill(-pid, SIGCONT)
+        kill(-pid, run.firstSignal == SIGINT ? SIGINT : SIGTERM)
+        killAt = Posix.now() + 30
       }
-      var status: Int32 = 0
-      while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-      let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-      if code != 0 { throw ExitCode(code) }
+      if let at = killAt, Posix.now() >= at || run.interruptCount >= 2 {
+        kill(-pid, SIGKILL)
+        killAt = .infinity
+      }
     }
+    if pidfd >= 0 { close(pidfd) }
+    // The command is gone; whatever it left behind in its group goes with it, as under a worker.
+    kill(-pid, SIGKILL)
+    let exited = (status & 0x7f) == 0
+    let exitCode: Int32? = exited ? (status >> 8) & 0xff : nil
+    let signal: Int32? = exited ? nil : status & 0x7f
+    if stopping {
+      run.finish(.cancelled, exitCode: exitCode, signal: signal, reason: "Cancelled")
+      return 130
+    }
+    if exitCode == 0 {
+      return run.finish(.completed, exitCode: 0, signal: nil, reason: nil) == .completed ? 0 : 1
+    }
+    run.finish(
+      .failed, exitCode: exitCode, signal: signal,
+      reason: exitCode != nil ? "NonZeroExitCode" : "Signal \(signal ?? 0)")
+    return exitCode ?? 128 + (signal ?? 0)
   }
 }
 

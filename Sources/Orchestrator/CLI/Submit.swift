@@ -8,8 +8,16 @@ struct Submit: ParsableCommand {
     abstract: "Queue the configs of a sweep file or directory as one job array.",
     discussion: """
       Array indices are positions in `orch configs REGEX`, so --array 0-9 always picks the same configs.
-      Configs already COMPLETED with the same config hash are skipped (--force reruns them); failed,
-      cancelled or timed-out ones are requeued under their old ids.
+      Configs already COMPLETED with the same config hash are skipped; failed,
+      cancelled or timed-out ones are requeued under their old ids and resume
+      from their run directory's newest checkpoint.
+      --force reruns completed configs from scratch as new jobs: the contents of
+      the old run directory are moved aside to <run dir>.replaced-<old job id>
+      (the old job's checkpoint and artifact paths in the store follow them),
+      so the new attempt starts from epoch 0 and nothing of the old run is lost.
+      With --wait the summary covers exactly the selected configs: skipped
+      COMPLETED ones count as completed; jobs already queued or running are
+      waited for.
 
       Examples:
         orch submit sweeps/ --match '^demo/' --wait
@@ -35,8 +43,18 @@ struct Submit: ParsableCommand {
   @Option(help: "Name of the sweep (default: the file's name, or the directory's).") var name: String?
   @Option(name: .customLong("output-root"), help: "Where run directories go (default: $ORCH_HOME/runs).")
   var outputRoot: String?
-  @Flag(help: "Wait for the jobs, show progress, and print a summary; exit 1 if any failed.") var wait = false
-  @Flag(help: "Rerun configs that already COMPLETED.") var force = false
+  @Flag(
+    help: """
+      Wait for the selected configs' jobs (new, requeued and skipped ones alike), show progress and print \
+      a summary; exit 1 if any did not complete.
+      """)
+  var wait = false
+  @Flag(
+    help: """
+      Rerun configs that already COMPLETED, from scratch: the new job starts in an empty run directory \
+      (what was there is moved aside to <run dir>.replaced-<old job id>).
+      """)
+  var force = false
   @Flag(name: .customLong("no-daemon"), help: "Do not start a daemon if none is running.") var noDaemon = false
   @Flag(help: "Print the submission as JSON.") var json = false
   @Option(help: "Who runs the jobs: local (the daemon) or slurm (the real SLURM's sbatch).") var backend = "local"
@@ -79,6 +97,8 @@ struct Submit: ParsableCommand {
 
     let home = try OrchHome()
     let store = try home.openStore()
+    // A foreground `orch run` killed earlier is no longer "already running".
+    _ = try? Foreground.reap(store: store, home: home)
     let root = outputRoot.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
     var submitter = Submitter(store: store, outputRoot: root ?? home.defaultOutputRoot, force: force)
     submitter.slurm = slurm?.options
@@ -101,8 +121,10 @@ struct Submit: ParsableCommand {
       if result.skippedCompleted > 0 { parts.append("\(result.skippedCompleted) already completed (skipped)") }
       if result.skippedActive > 0 { parts.append("\(result.skippedActive) already queued or running (skipped)") }
       Output.print("\(selected.count) configs of sweep \(sweep): \(parts.joined(separator: ", "))\n")
+      Self.printMovedAside(result.movedAside)
     }
-    if !result.jobs.isEmpty {
+    // Waiting on a skipped job that is still queued needs a daemon as much as a new one does.
+    if !result.jobs.isEmpty || (wait && result.skippedActive > 0) {
       if noDaemon {
         DaemonClient.wake(home)
       } else {
@@ -113,6 +135,12 @@ struct Submit: ParsableCommand {
       let failed = try Progress.wait(store: store, result: result, home: home)
       if failed > 0 { throw ExitCode(1) }
     }
+  }
+
+  /// `--force`: where the old runs went (the first few; the JSON output lists all).
+  static func printMovedAside(_ moves: [RunDirectoryAside.Move]) {
+    for m in moves.prefix(3) { Output.print("old run moved aside: \(m.from) -> \(m.to)\n") }
+    if moves.count > 3 { Output.print("... and \(moves.count - 3) more old runs moved aside (.replaced-<job id>)\n") }
   }
 
   static func sweepName(path: String, files: Set<String>) -> String {

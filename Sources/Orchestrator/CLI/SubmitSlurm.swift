@@ -79,13 +79,15 @@ extension Submit {
       if result.skippedCompleted > 0 { parts.append("\(result.skippedCompleted) already completed (skipped)") }
       if result.skippedActive > 0 { parts.append("\(result.skippedActive) already queued or running (skipped)") }
       Output.print("\(selected.count) configs of sweep \(sweep): \(parts.joined(separator: ", "))\n")
+      Submit.printMovedAside(result.movedAside)
       for a in arrays {
         Output.print(
           "SLURM job \(a.slurmJobID): \(a.jobs.count) element(s)\(a.dependency.map { ", --dependency=\($0)" } ?? "")\n")
       }
     }
     if wait {
-      let failed = try SlurmWait.wait(store: store, commands: setup.commands, jobs: result.jobs, quiet: json)
+      let failed = try SlurmWait.wait(
+        store: store, commands: setup.commands, jobs: result.jobs + result.skippedJobs, quiet: json)
       if failed > 0 { throw ExitCode(1) }
     }
   }

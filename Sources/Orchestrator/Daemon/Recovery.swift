@@ -24,8 +24,12 @@ import Worker
 /// A worker is judged dead before its journal is read, so an end it journaled is always seen.
 /// PENDING jobs are claimable as they are; terminal jobs are never touched. Journals of dead
 /// workers are deleted once the transaction recording every attempt they mention has committed.
+///
+/// A foreground `orch run`'s attempt is not the daemon's: it is left alone while its owner lives,
+/// and recorded FAILED (`ForegroundLost`, never requeued) once the owner is gone (`Foreground`).
 extension Daemon {
   func recover() throws(OrchError) {
+    try Foreground.reap(store: store, home: home, wake: false)
     let running = try storeCall { () throws(StoreError) in
       try store.read("while reading running jobs") { try JobStore.runningAttempts($0) }
     }

@@ -41,6 +41,11 @@ struct Submitter {
     /// Every job of the submission: the new ones and the requeued ones.
     var jobs: [Int64]
     var requeuedJobs: [Int64]
+    /// The existing jobs of the selected configs that were skipped (COMPLETED with the same hash,
+    /// or already queued or running): with `jobs`, every job `--wait` waits for and reports on.
+    var skippedJobs: [Int64] = []
+    /// `--force`: run directories whose contents were moved aside for a fresh run.
+    var movedAside: [RunDirectoryAside.Move] = []
     var new: Int
     var requeued: Int
     var skippedCompleted: Int
@@ -59,7 +64,22 @@ struct Submitter {
     dependency: DependencySpec?, overrides: Overrides, launch: LaunchSpec
   ) throws(OrchError) -> Result {
     let now = Posix.now()
-    return try storeCall { () throws(StoreError) in
+    let aside = RunDirectoryAside()
+    do {
+      return try submit(
+        sweep: sweep, source: source, selected: selected, throttle: throttle, dependency: dependency,
+        overrides: overrides, launch: launch, now: now, aside: aside)
+    } catch {
+      aside.undo()
+      throw error
+    }
+  }
+
+  private func submit(
+    sweep: String, source: String, selected: Selection, throttle: Int?, dependency: DependencySpec?,
+    overrides: Overrides, launch: LaunchSpec, now: Double, aside: RunDirectoryAside
+  ) throws(OrchError) -> Result {
+    try storeCall { () throws(StoreError) in
       try store.submit(now: now, large: selected.count >= 10_000) { tx in
         var result = Result(
           arrayID: nil, jobs: [], requeuedJobs: [], new: 0, requeued: 0, skippedCompleted: 0, skippedActive: 0)
@@ -73,9 +93,11 @@ struct Submitter {
             switch existing.state {
             case .completed where !force:
               result.skippedCompleted += 1
+              result.skippedJobs.append(existing.id)
               return
             case .pending, .running:
               result.skippedActive += 1
+              result.skippedJobs.append(existing.id)
               return
             case .failed, .cancelled, .timeout, .outOfMemory:
               try tx.requeue(jobID: existing.id, resources: resources)
@@ -84,7 +106,8 @@ struct Submitter {
               result.requeuedJobs.append(existing.id)
               return
             case .completed:
-              break
+              try aside.moveAside(
+                runDir: outputRoot + "/" + config.key, replacing: existing, configHash: config.hash, tx: tx)
             }
           }
           if CheckpointReference.references(config) {
@@ -125,6 +148,7 @@ struct Submitter {
           result.new = fresh.count
           result.jobs += (0..<Int64(fresh.count)).map { id + $0 }
         }
+        result.movedAside = aside.moves
         if let slurm {
           try tx.assignToSlurm(jobIDs: result.jobs)
           if let id = result.arrayID { try tx.setSlurmOptions(array: id, slurm.encoded()) }
