@@ -6,12 +6,17 @@ REPRO_ORCH = ORCH_HOME=$(REPRO_HOME) $(RELEASE)/orch
 REPRO_DATA_HOME ?= $(CURDIR)/.reproduce-data
 REPRO_DATA_ORCH = ORCH_HOME=$(REPRO_DATA_HOME) $(RELEASE)/orch
 
-.PHONY: build release demo test fuzz bench format clean reproduce-transfer reproduce-data
+.PHONY: check-system build release demo test fuzz bench format clean reproduce-transfer reproduce-data
 
-build:
+# The system packages the build needs (libopenblas-dev, libsqlite3-dev, python3): installed when
+# root, else the apt-get line to run is printed and make stops before building.
+check-system:
+	@deploy/check-system.sh
+
+build: check-system
 	$(SWIFT) build
 
-release:
+release: check-system
 	$(SWIFT) build -c release --product orch
 	$(SWIFT) build -c release --product orch-worker
 

@@ -25,8 +25,9 @@ struct Submit: ParsableCommand {
         orch submit sweeps/p200_finetune.yaml --after afterok:12
         orch submit sweeps/demo.yaml --backend slurm --partition cpu --array-parallelism 8
 
-      With --backend slurm the jobs go to the real SLURM (sbatch on PATH) as job arrays; `orch collect`
-      brings their events and final states back into the store.
+      With --backend slurm the jobs go to the real SLURM (sbatch on PATH, skipping orch's own shims, or in
+      --slurm-bin DIR / $ORCH_SLURM_BIN) as job arrays; `orch collect` brings their events and final
+      states back into the store.
       """)
 
   @Argument(help: "A sweep file or a directory of sweep files.") var path: String
@@ -65,6 +66,12 @@ struct Submit: ParsableCommand {
     name: .customLong("sbatch-arg"), parsing: .unconditionalSingleValue,
     help: "An extra sbatch argument, e.g. --sbatch-arg=--qos=short (repeatable; --backend slurm).")
   var sbatchArgs: [String] = []
+  @Option(
+    name: .customLong("slurm-bin"),
+    help:
+      "The directory of SLURM's sbatch, scontrol and scancel (default: $ORCH_SLURM_BIN, else PATH without orch's shims)."
+  )
+  var slurmBin: String?
 
   func run() throws {
     // Everything that can be wrong with the input is checked before the store is opened.

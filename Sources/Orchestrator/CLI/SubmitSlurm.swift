@@ -16,8 +16,8 @@ extension Submit {
   func slurmSetup(throttle: Int?) throws(OrchError) -> SlurmSetup? {
     switch backend {
     case "local":
-      if partition != nil || arrayParallelism != nil || !sbatchArgs.isEmpty {
-        throw OrchError.badInput("--partition, --array-parallelism and --sbatch-arg need --backend slurm")
+      if partition != nil || arrayParallelism != nil || !sbatchArgs.isEmpty || slurmBin != nil {
+        throw OrchError.badInput("--partition, --array-parallelism, --sbatch-arg and --slurm-bin need --backend slurm")
       }
       return nil
     case "slurm":
@@ -33,7 +33,7 @@ extension Submit {
       throw OrchError.badInput("--array-parallelism must be at least 1")
     }
     if let partition, partition.isEmpty { throw OrchError.badInput("--partition must not be empty") }
-    let commands = try SlurmCommands.locate()
+    let commands = try SlurmCommands.locate(binDir: slurmBin)
     let config = try commands.config()
     let maxArraySize = config["MaxArraySize"].flatMap(Int.init) ?? ArraySpec.defaultMaxArraySize
     let options = SlurmOptions(
@@ -44,6 +44,9 @@ extension Submit {
   struct SlurmResult: Codable {
     var submission: Submitter.Result
     var arrays: [SlurmSubmitter.Submitted]
+    /// The sbatch that submitted them, and orch's own executables skipped on PATH to find it.
+    var sbatch: String
+    var skipped: [String]
   }
 
   func submitToSlurm(
@@ -71,7 +74,8 @@ extension Submit {
     DaemonClient.wake(home)
 
     if json {
-      try Output.json(SlurmResult(submission: result, arrays: arrays))
+      try Output.json(
+        SlurmResult(submission: result, arrays: arrays, sbatch: setup.commands.sbatch, skipped: setup.commands.skipped))
     } else {
       if let id = result.arrayID { Output.print("Submitted batch job \(id)\n") }
       var parts = ["\(result.new) new"]
@@ -80,6 +84,12 @@ extension Submit {
       if result.skippedActive > 0 { parts.append("\(result.skippedActive) already queued or running (skipped)") }
       Output.print("\(selected.count) configs of sweep \(sweep): \(parts.joined(separator: ", "))\n")
       Submit.printMovedAside(result.movedAside)
+      let skipped = setup.commands.skipped
+      if !arrays.isEmpty {
+        Output.print(
+          "through SLURM's \(setup.commands.sbatch)"
+            + (skipped.isEmpty ? "" : " (skipped orch's own \(skipped.joined(separator: ", ")))") + "\n")
+      }
       for a in arrays {
         Output.print(
           "SLURM job \(a.slurmJobID): \(a.jobs.count) element(s)\(a.dependency.map { ", --dependency=\($0)" } ?? "")\n")

@@ -108,9 +108,30 @@ private struct Builder {
         base: base, key: derivedKey(s.key, d), keyLocation: d.keyLocation, kind: s.templates ?? literalKind(s.kind),
         resources: d.resources.applied(to: s.resources), location: d.location)
     }
+    // Reference holes are rendered only in what this entry binds: the copied bindings were
+    // rendered by their own entry, where `{{`/`}}` already became literal braces.
+    var bound: [String: SourceLocation] = [:]
+    for w in d.whens { for b in w.set { bound[b.name] = b.location } }
+    for a in d.axes { for (n, at) in a.names { bound[n] = at } }
+    for b in d.set { bound[b.name] = b.location }
+    let always = Set(d.set.map(\.name) + d.axes.flatMap { $0.names.map(\.0) })
+    var perUnit = 1
+    var emitted = 0
     try Expander.expand(
-      file: stem, units: units, axes: d.axes, whens: d.whens, willEmit: { reserve($0) },
-      emit: { c throws(OrchError) in try register(c) })
+      file: stem, units: units, axes: d.axes, whens: d.whens,
+      willEmit: { n in
+        perUnit = max(1, n / units.count)
+        reserve(n)
+      },
+      emit: { c throws(OrchError) in
+        let source = sources[emitted / perUnit]
+        emitted += 1
+        // A `when` may leave the source's value in place; only a value it changed is its own.
+        let rendered = try Self.renderingReferences(
+          c, only: { name in bound[name] != nil && (always.contains(name) || c.binding(name) != source.binding(name)) },
+          at: { bound[$0] ?? c.location })
+        try register(rendered ?? c)
+      })
   }
 
   /// The source key after `re.sub(rename.pattern, rename.replace, key)`, then the suffix.
@@ -165,13 +186,17 @@ private struct Builder {
   /// rendered from the config's own bindings when its entry expands, so one entry can evaluate or
   /// fine-tune each of a grid's models (a `derive` copies the rendered text); nil when no
   /// reference has a hole (the common case: no copy).
-  static func renderingReferences(_ c: ConfigSpec) throws(OrchError) -> ConfigSpec? {
+  /// `only` picks the bindings to render (all by default); `at` is where an error in one points.
+  static func renderingReferences(
+    _ c: ConfigSpec, only: (String) -> Bool = { _ in true }, at: ((String) -> SourceLocation)? = nil
+  ) throws(OrchError) -> ConfigSpec? {
     var bindings: [String: BindingValue]?
-    for slot in CheckpointReference.slots(c.binding) {
+    for slot in CheckpointReference.slots(c.binding) where only(slot.name) {
       let text = slot.text
       guard text.contains("{") || text.contains("}") else { continue }
       let name = slot.label
-      let template = try Template.parse(text, at: c.location, firstColumn: nil)
+      let location = at?(slot.name) ?? c.location
+      let template = try Template.parse(text, at: location, firstColumn: nil)
       var all = bindings ?? c.bindings
       var out = ""
       for piece in template.pieces {
@@ -184,7 +209,7 @@ private struct Builder {
           }
           guard let value = all[hole] else {
             throw .badInput(
-              "config '\(c.key)': \(name) '\(text)' uses unbound name '\(hole)'", at: c.location)
+              "config '\(c.key)': \(name) '\(text)' uses unbound name '\(hole)'", at: location)
           }
           out += value.templateText
         }
