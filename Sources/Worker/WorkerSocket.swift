@@ -16,10 +16,16 @@ public enum WorkerSocket {
   /// A buffer for `receive`.
   public static func buffer() -> [UInt8] { [UInt8](repeating: 0, count: inlineLimit) }
 
-  /// Sends one message whole; returns 0 or the errno of what failed (EPIPE: the peer is gone).
-  public static func send(_ socket: Int32, _ message: WorkerMessage) -> Int32 {
+  /// What the daemon sends inline: the few orders it may have in flight to one worker then fit in
+  /// the socket buffer together, so the daemon never blocks on a worker that is itself blocked
+  /// sending it events.
+  public static let orderInlineLimit = 16 << 10
+
+  /// Sends one message whole, inline up to `inline` bytes; returns 0 or the errno of what failed
+  /// (EPIPE: the peer is gone).
+  public static func send(_ socket: Int32, _ message: WorkerMessage, inline: Int = inlineLimit) -> Int32 {
     let bytes = message.encoded()
-    if bytes.count <= inlineLimit {
+    if bytes.count <= min(inline, inlineLimit) {
       let rc = bytes.withUnsafeBytes { orch_send_packet(socket, $0.baseAddress, $0.count, -1) }
       // A socket buffer set smaller than `inlineLimit`: the message goes by reference instead.
       guard rc == EMSGSIZE else { return rc }

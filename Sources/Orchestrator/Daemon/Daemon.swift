@@ -375,7 +375,7 @@ public final class Daemon {
   /// An order that cannot be sent fails with the reason, rather than stay RUNNING unstarted (a
   /// worker that is gone is handled when its socket reports the end).
   func send(_ slot: Int, _ message: WorkerMessage) {
-    let rc = WorkerSocket.send(slots[slot].fd, message)
+    let rc = WorkerSocket.send(slots[slot].fd, message, inline: WorkerSocket.orderInlineLimit)
     guard rc != 0 else { return }
     log.say("cannot send to worker \(slots[slot].pid): \(Posix.errorText(rc))")
     guard case .order(let order) = message, rc != EPIPE, rc != ECONNRESET else { return }
