@@ -8,7 +8,8 @@ import XCTest
 /// cannot grow its worker or its journal without bound.
 final class WireTests: XCTestCase {
   /// An order is bigger than a socket packet can be (~208 KiB): a 300 KB binding (in the config
-  /// the order carries) and a 300 KB submitter environment both reach the worker and complete.
+  /// the order carries) and a 300 KB submitter environment both reach the worker and complete. A
+  /// 200 KB environment variable reaches it too, and fails loudly: Linux runs nothing with one.
   func testOrdersOverTheSocketPacketLimitRunAndComplete() throws {
     let c = try Cluster()
     let blob = String(repeating: "b", count: 300_000)
@@ -21,6 +22,9 @@ final class WireTests: XCTestCase {
           command: [sh, -c, "test $(wc -c < $ORCH_RUN_DIR/config.json) -gt 300000 && echo config-ok"]
         - key: env
           command: [sh, -c, "echo env=${{#BIG_A}}/${{#BIG_B}}/${{#BIG_C}}"]
+        - key: huge
+          env: {HUGE: "\(String(repeating: "h", count: 200_000))"}
+          command: ["true"]
       """)
     try c.startDaemon()
     // Three variables of 100 kB: Linux refuses a single environment string over 128 KiB to any exec.
@@ -28,10 +32,12 @@ final class WireTests: XCTestCase {
     let r = try c.run(
       ["submit", "sweeps/big.yaml", "--output-root", c.runs], env: ["BIG_A": value, "BIG_B": value, "BIG_C": value])
     XCTAssertEqual(r.code, 0, r.err)
-    try c.waitUntil("both jobs end", timeout: 30) {
+    try c.waitUntil("every job ends", timeout: 30) {
       try c.states().values.allSatisfy { ["COMPLETED", "FAILED"].contains($0) }
     }
-    XCTAssertEqual(try c.states(), ["1_0": "COMPLETED", "1_1": "COMPLETED"])
+    XCTAssertEqual(try c.states(), ["1_0": "COMPLETED", "1_1": "COMPLETED", "1_2": "FAILED"])
+    let huge = try c.historyRows().first { $0["key"] as? String == "huge" }
+    XCTAssertTrue((huge?["reason"] as? String)?.contains("Argument list too long") == true, "\(huge ?? [:])")
     XCTAssertTrue(c.read("runs/big/log.txt").contains("config-ok"), c.read("runs/big/log.txt"))
     XCTAssertTrue(c.read("runs/env/log.txt").contains("env=100000/100000/100000"), c.read("runs/env/log.txt"))
   }
