@@ -148,6 +148,55 @@ final class WireTests: XCTestCase {
     XCTAssertEqual(try events(c, type: "warning").count, 2)
   }
 
+  /// A message cut in transit (a packet longer than the daemon reads) is not lost: the daemon
+  /// reads the worker's journal back. A stand-in worker journals 4,000 events and the job's end,
+  /// sends the events as one 167 kB packet (over the 96 KiB a packet may be), then the report:
+  /// every event is recorded, the attempt once.
+  func testACutMessageIsReadBackFromTheJournal() throws {
+    let c = try Cluster()
+    let worker = c.root.appendingPathComponent("fake/orch-worker").path
+    try c.write(
+      "fake/orch-worker",
+      #"""
+      #!/usr/bin/env python3
+      import os, socket, struct, sys, time
+      journal = open(sys.argv[sys.argv.index("--journal") + 1], "ab", buffering=0)
+      control = socket.socket(fileno=3)
+      def field(*values): return b"".join(str(v).encode() + b"\0" for v in values)
+      def record(message): journal.write(struct.pack("<I", len(message)) + message)
+      while True:
+          packet = control.recv(1 << 20)
+          if not packet: break
+          kind, job, attempt = packet.split(b"\0")[:3]
+          if kind != b"O": continue
+          job, attempt = int(job), int(attempt)
+          lines = b"".join(b'{"type":"metric","name":"m","value":%d}\n' % i for i in range(4000))
+          events = field("E", job, attempt, 0) + lines
+          now = time.time()
+          report = field("R", job, attempt, "COMPLETED", 0, "", "", os.getpid(), now, now)
+          record(field("S", job, attempt, os.getpid()))
+          record(events)
+          record(report)
+          control.send(events)
+          control.send(report)
+      """#)
+    chmod(worker, 0o755)
+    try c.write(
+      "sweeps/one.yaml",
+      """
+      register:
+        - key: one
+          command: ["true"]
+      """)
+    try c.startDaemon(cpus: "0", env: ["ORCH_WORKER": worker])
+    XCTAssertEqual(try c.run(["submit", "sweeps/one.yaml", "--output-root", c.runs]).code, 0)
+    try c.waitUntil("the job completes") { try c.states()["1_0"] == "COMPLETED" }
+    XCTAssertEqual(try metricRows(c, "1_0").count, 4000)
+    let attempts = try c.run(["history", "-j", "1_0", "--attempts", "--json"])
+    let rows = try JSONSerialization.jsonObject(with: Data(attempts.out.utf8)) as? [[String: Any]]
+    XCTAssertEqual(rows?.map { $0["state"] as? String }, ["COMPLETED"], attempts.out)
+  }
+
   // MARK: - Helpers
 
   /// `orch metrics ID --csv` without its header.
