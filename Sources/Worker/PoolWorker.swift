@@ -16,9 +16,7 @@ public final class PoolWorker {
     var pidfd: Int32
     /// Read end of the job's fd 3; -1 once it reached end of file.
     var events: Int32
-    /// Bytes of the event stream consumed so far, and a partial last line.
-    var eventsOffset: Int64 = 0
-    var partial: [UInt8] = []
+    var stream = EventStream()
     var start: Double
     var deadline: Double?
     /// When `--signal` fires (before the deadline).
@@ -41,7 +39,9 @@ public final class PoolWorker {
   let compactAbove = 256 << 10
   /// How often resident memory is sampled for jobs with a memory limit.
   let memoryInterval = 0.5
-  static let chunk = 64 << 10
+  /// Event bytes read per wakeup: a job that writes without pause still leaves the worker time for
+  /// its socket and the job's limits.
+  static let readLimit = 1 << 20
 
   public init(controlFD: Int32, journalPath: String) throws(WorkerError) {
     control = controlFD
@@ -51,7 +51,8 @@ public final class PoolWorker {
   }
 
   public func serve() -> Never {
-    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    var buffer = [UInt8](repeating: 0, count: Self.readLimit)
+    var packet = WorkerSocket.buffer()
     while true {
       var fds: [pollfd] = []
       if controlOpen { fds.append(pollfd(fd: control, events: Int16(POLLIN), revents: 0)) }
@@ -64,14 +65,14 @@ public final class PoolWorker {
       if rc < 0 && errno != EINTR { exit(1) }
       for fd in fds where fd.revents != 0 {
         if fd.fd == control {
-          let n = recv(control, &buffer, buffer.count, 0)
-          if n <= 0 {
-            if n < 0 && errno == EINTR { continue }
+          switch WorkerSocket.receive(control, into: &packet) {
+          case .message(let message): handle(message)
+          case .damaged(let damage): handle(damage)
+          case .retry: continue
+          case .closed:
             controlOpen = false
             if running == nil { exit(0) }
-            continue
           }
-          handle(buffer[0..<n])
         } else if fd.fd == running?.events {
           readEvents(&buffer)
         } else {
@@ -89,8 +90,7 @@ public final class PoolWorker {
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
   }
 
-  func handle(_ bytes: ArraySlice<UInt8>) {
-    guard let message = try? WorkerMessage.decode(bytes) else { return }
+  func handle(_ message: WorkerMessage) {
     switch message {
     case .order(let order):
       if order.acked == reportsSent && journal.size > compactAbove {
@@ -113,9 +113,21 @@ public final class PoolWorker {
     case .revoke(let job, let attempt):
       guard let i = queued.firstIndex(where: { $0.jobID == job && $0.attempt == attempt }) else { return }
       finishUnstarted(queued.remove(at: i), outcome: .neverStarted, reason: "NeverStarted")
-    case .started, .events, .report:
+    case .started, .events, .dropped, .report:
       return
     }
+  }
+
+  /// A message from the daemon that could not be read: an order fails with the reason (it would
+  /// otherwise stay RUNNING, unstarted, for good); anything else is only logged.
+  func handle(_ damage: WorkerSocket.Damage) {
+    FileHandle.standardError.write(Data("orch-worker \(getpid()): \(damage)\n".utf8))
+    guard damage.kind == "O", let job = damage.jobID, let attempt = damage.attempt else { return }
+    let now = Posix.now()
+    finish(
+      JobReport(
+        jobID: job, attempt: attempt, outcome: .failed, exitCode: nil, signal: nil,
+        reason: "cannot read the order: \(damage.reason)", pid: 0, startTime: now, endTime: now))
   }
 
   /// Reports a queued order that never ran.
@@ -196,45 +208,60 @@ public final class PoolWorker {
     return fd
   }
 
-  /// Forwards complete event lines (journal first). At end of file, or when the job has ended
-  /// (`final`: what is buffered is all there is), a last unterminated line too.
+  /// Forwards complete event lines (journal first), and notices of dropped ones. At end of file,
+  /// or when the job has ended (`final`: what is buffered is all there is), a last unterminated
+  /// line too.
   func readEvents(_ buffer: inout [UInt8], final: Bool = false) {
     guard var job = running, job.events >= 0 else { return }
     var atEnd = final
-    while true {
+    var total = 0
+    // After the job ended, a process that escaped its group may still hold fd 3: read what is
+    // there, not forever.
+    let limit = final ? 64 * Self.readLimit : Self.readLimit
+    while total < limit {
       let n = read(job.events, &buffer, buffer.count)
       if n > 0 {
-        job.partial.append(contentsOf: buffer[0..<n])
+        total += n
+        forward(job.stream.feed(buffer[0..<n]), of: job.order)
         continue
       }
       if n < 0 && errno == EINTR { continue }
       atEnd = atEnd || n == 0
       break
     }
-    var cut = atEnd ? job.partial.count : (job.partial.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0)
-    // A socket packet holds at most ~200 KiB: send whole lines in chunks of up to 64 KiB (a longer
-    // line is split, and the daemon drops its pieces as malformed).
-    if cut == 0 && job.partial.count > Self.chunk { cut = Self.chunk }
-    var start = 0
-    while start < cut {
-      var end = min(cut, start + Self.chunk)
-      if end < cut, let nl = job.partial[start..<end].lastIndex(of: UInt8(ascii: "\n")) { end = nl + 1 }
-      let message = WorkerMessage.events(
-        jobID: job.order.jobID, attempt: job.order.attempt, offset: job.eventsOffset + Int64(start),
-        data: Array(job.partial[start..<end]))
-      journal.append(message)
-      send(message)
-      start = end
-    }
-    if cut > 0 {
-      job.eventsOffset += Int64(cut)
-      job.partial.removeFirst(cut)
-    }
     if atEnd {
+      forward(job.stream.finish(), of: job.order)
       close(job.events)
       job.events = -1
     }
     running = job
+  }
+
+  func forward(_ pieces: [EventStream.Piece], of order: JobOrder) {
+    for piece in pieces {
+      let message: WorkerMessage
+      switch piece {
+      case .lines(let offset, let data):
+        message = .events(jobID: order.jobID, attempt: order.attempt, offset: offset, data: data)
+      case .dropped(let offset, let lines, let bytes, let reason):
+        message = .dropped(
+          jobID: order.jobID, attempt: order.attempt, offset: offset, lines: lines, bytes: bytes,
+          reason: reason.rawValue)
+      }
+      journal.append(message)
+      send(message)
+    }
+  }
+
+  /// Says in the job's log what the worker dropped of its event stream (each drop is also a
+  /// `warning` event in the store).
+  func noteDropped(_ job: Running) {
+    guard job.stream.droppedLines > 0, let out = try? openLog(job.order) else { return }
+    let text =
+      "orch: \(job.stream.droppedLines) event line(s) (\(job.stream.droppedBytes) bytes) dropped from fd 3: "
+      + "over \(job.stream.maxLine) bytes, or past the attempt's \(job.stream.budget)-byte event budget\n"
+    _ = Posix.writeAll(out, Array(text.utf8))
+    close(out)
   }
 
   func reap(_ buffer: inout [UInt8]) {
@@ -248,6 +275,7 @@ public final class PoolWorker {
     // What the group wrote before it ended is still buffered in the pipe.
     readEvents(&buffer, final: true)
     guard let job = running else { return }
+    noteDropped(job)
     let exited = (status & 0x7f) == 0
     let exitCode: Int32? = exited ? (status >> 8) & 0xff : nil
     let signal: Int32? = exited ? nil : status & 0x7f
@@ -287,10 +315,17 @@ public final class PoolWorker {
     if !controlOpen { exit(0) }
   }
 
+  /// A message that cannot be sent leaves the worker on its own: its journal, which already holds
+  /// the message, is how the daemon learns the rest.
   func send(_ message: WorkerMessage) {
     guard controlOpen else { return }
-    let bytes = message.encoded()
-    if Glibc.send(control, bytes, bytes.count, Int32(MSG_NOSIGNAL)) < 0 { controlOpen = false }
+    let rc = WorkerSocket.send(control, message)
+    if rc != 0 {
+      if rc != EPIPE && rc != ECONNRESET {
+        FileHandle.standardError.write(Data("orch-worker \(getpid()): cannot send: \(Posix.errorText(rc))\n".utf8))
+      }
+      controlOpen = false
+    }
   }
 
   /// SIGTERM to the whole group now, SIGKILL after the grace period.

@@ -129,7 +129,7 @@ public struct JobReport: Sendable, Equatable {
   }
 }
 
-/// Messages on the daemon ↔ worker socket (SOCK_SEQPACKET: one message per packet).
+/// Messages on the daemon ↔ worker socket (`WorkerSocket`) and in worker journals.
 /// Fields are NUL-separated strings: argv and environment entries cannot contain NUL, and this
 /// costs a few microseconds where JSON costs tens, on the path every job takes.
 public enum WorkerMessage: Sendable, Equatable {
@@ -142,6 +142,8 @@ public enum WorkerMessage: Sendable, Equatable {
   case started(jobID: Int64, attempt: Int, pid: Int32)
   /// Complete lines the job wrote on fd 3, starting at byte `offset` of its event stream.
   case events(jobID: Int64, attempt: Int, offset: Int64, data: [UInt8])
+  /// The worker dropped `lines` lines (`bytes` bytes) of the event stream from byte `offset` on.
+  case dropped(jobID: Int64, attempt: Int, offset: Int64, lines: Int, bytes: Int64, reason: String)
   case report(JobReport)
 
   public func encoded() -> [UInt8] {
@@ -189,6 +191,14 @@ public enum WorkerMessage: Sendable, Equatable {
       w.add(attempt)
       w.add(offset)
       w.bytes.append(contentsOf: data)  // the rest of the message, unterminated
+    case .dropped(let job, let attempt, let offset, let lines, let bytes, let reason):
+      w.add("D")
+      w.add(job)
+      w.add(attempt)
+      w.add(offset)
+      w.add(lines)
+      w.add(bytes)
+      w.add(reason)
     case .report(let r):
       w.add("R")
       w.add(r.jobID)
@@ -216,9 +226,9 @@ public enum WorkerMessage: Sendable, Equatable {
       let killWait = Double(try r.string()) ?? 30
       let acked = try r.int()
       var argv: [String] = []
-      for _ in 0..<(try r.int()) { argv.append(try r.string()) }
+      for _ in 0..<(try r.count()) { argv.append(try r.string()) }
       var env: [String] = []
-      for _ in 0..<(try r.int()) { env.append(try r.string()) }
+      for _ in 0..<(try r.count()) { env.append(try r.string()) }
       var warning: JobOrder.Warning?
       if !r.rest.isEmpty {
         let parts = try r.string().split(separator: ",", omittingEmptySubsequences: false)
@@ -236,10 +246,14 @@ public enum WorkerMessage: Sendable, Equatable {
     case "V":
       return .revoke(jobID: try r.int64(), attempt: try r.int())
     case "S":
-      return .started(jobID: try r.int64(), attempt: try r.int(), pid: Int32(try r.int()))
+      return .started(jobID: try r.int64(), attempt: try r.int(), pid: try r.int32())
     case "E":
       let job = try r.int64(), attempt = try r.int(), offset = try r.int64()
       return .events(jobID: job, attempt: attempt, offset: offset, data: Array(r.rest))
+    case "D":
+      let job = try r.int64(), attempt = try r.int(), offset = try r.int64()
+      let lines = try r.int(), bytes = try r.int64(), reason = try r.string()
+      return .dropped(jobID: job, attempt: attempt, offset: offset, lines: lines, bytes: bytes, reason: reason)
     case "R":
       let job = try r.int64(), attempt = try r.int()
       guard var outcome = JobReport.Outcome(rawValue: try r.string()) else { throw WorkerError("bad outcome") }
@@ -247,7 +261,7 @@ public enum WorkerMessage: Sendable, Equatable {
       // Journals written before the outcome was typed said FAILED with the reason.
       if outcome == .failed, reason == "NeverStarted" { outcome = .neverStarted }
       if outcome == .failed, reason == "WorkerLost" { outcome = .workerLost }
-      let pid = Int32(try r.int())
+      let pid = try r.int32()
       let start = Double(try r.string()) ?? 0, end = Double(try r.string()) ?? 0
       return .report(
         JobReport(
@@ -263,7 +277,8 @@ extension WorkerMessage {
   func belongs(to jobID: Int64, attempt: Int) -> Bool {
     switch self {
     case .order(let o): o.jobID == jobID && o.attempt == attempt
-    case .cancel(let j, let a), .revoke(let j, let a), .started(let j, let a, _), .events(let j, let a, _, _):
+    case .cancel(let j, let a), .revoke(let j, let a), .started(let j, let a, _), .events(let j, let a, _, _),
+      .dropped(let j, let a, _, _, _, _):
       j == jobID && a == attempt
     case .report(let r): r.jobID == jobID && r.attempt == attempt
     }
@@ -294,5 +309,19 @@ struct WireReader {
     guard let i = Int(s) else { throw WorkerError("bad number '\(s)' in worker message") }
     return i
   }
-  mutating func int64() throws(WorkerError) -> Int64 { Int64(try int()) }
+  mutating func count() throws(WorkerError) -> Int {
+    let n = try int()
+    guard n >= 0 else { throw WorkerError("bad count \(n) in worker message") }
+    return n
+  }
+  mutating func int32() throws(WorkerError) -> Int32 {
+    let s = try string()
+    guard let i = Int32(s) else { throw WorkerError("bad number '\(s)' in worker message") }
+    return i
+  }
+  mutating func int64() throws(WorkerError) -> Int64 {
+    let s = try string()
+    guard let i = Int64(s) else { throw WorkerError("bad number '\(s)' in worker message") }
+    return i
+  }
 }

@@ -36,6 +36,51 @@ final class ProtocolTests: XCTestCase {
     XCTAssertEqual(try WorkerMessage.decode(message.encoded()[...]), message)
   }
 
+  func testDroppedNoticeRoundTrips() throws {
+    let message = WorkerMessage.dropped(
+      jobID: 7, attempt: 2, offset: 1 << 40, lines: 3, bytes: 50_000_001, reason: "line over the event line limit")
+    XCTAssertEqual(try WorkerMessage.decode(message.encoded()[...]), message)
+  }
+
+  /// Stored or received bytes never trap the decoder: a negative count, a pid out of Int32.
+  func testMalformedMessagesAreErrors() {
+    for text in [
+      "S\u{0}1\u{0}1\u{0}99999999999\u{0}",
+      "O\u{0}1\u{0}1\u{0}/\u{0}/r\u{0}o\u{0}\u{0}0\u{0}{}\u{0}0\u{0}\u{0}\u{0}1\u{0}0\u{0}-1\u{0}",
+    ] {
+      XCTAssertThrowsError(try WorkerMessage.decode(Array(text.utf8)[...]), text)
+    }
+  }
+
+  /// Messages longer than a packet (a 300 KB order) go by reference and arrive whole; a packet
+  /// longer than the receiver's buffer is reported damaged, with its job, never read as whole.
+  func testLargeMessagesArriveWholeAndCutOnesAreDetected() throws {
+    var pair: [Int32] = [0, 0]
+    XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair), 0)
+    defer { for fd in pair { close(fd) } }
+    let order = JobOrder(
+      jobID: 3, attempt: 2, argv: ["true"], env: (0..<3).map { "V\($0)=" + String(repeating: "e", count: 100_000) },
+      cwd: "/", runDir: "/tmp/r", stdoutPath: "/tmp/r/log", stderrPath: nil, appendOutput: false,
+      configJSON: "{\"blob\":\"" + String(repeating: "b", count: 300_000) + "\"}", cpus: [0], timeLimit: nil,
+      memLimit: nil, killWait: 1)
+    XCTAssertEqual(WorkerSocket.send(pair[0], .order(order)), 0)
+    let events = WorkerMessage.events(jobID: 3, attempt: 2, offset: 0, data: Array(repeating: 10, count: 65_536))
+    XCTAssertEqual(WorkerSocket.send(pair[0], events), 0)
+    var buffer = WorkerSocket.buffer()
+    XCTAssertEqual(WorkerSocket.receive(pair[1], into: &buffer), .message(.order(order)))
+    XCTAssertEqual(WorkerSocket.receive(pair[1], into: &buffer), .message(events))
+    // A sender that ignores the limit: the receiver says what was cut instead of decoding a prefix.
+    let long = WorkerMessage.events(jobID: 4, attempt: 1, offset: 0, data: Array(repeating: 10, count: 150_000))
+      .encoded()
+    XCTAssertEqual(Glibc.send(pair[0], long, long.count, 0), long.count)
+    guard case .damaged(let damage) = WorkerSocket.receive(pair[1], into: &buffer) else {
+      return XCTFail("a cut packet was read as whole")
+    }
+    XCTAssertEqual([damage.kind, damage.jobID.map { "\($0)" }, damage.attempt.map { "\($0)" }], ["E", "4", "1"])
+    close(pair[0])
+    XCTAssertEqual(WorkerSocket.receive(pair[1], into: &buffer), .closed)
+  }
+
   func testJournalIgnoresATornLastFrame() throws {
     let path = NSTemporaryDirectory() + "/journal-\(UUID().uuidString)"
     defer { unlink(path) }

@@ -31,4 +31,13 @@ int orch_signalfd(void);
 int orch_signalfd_read(int fd);
 /// Keeps SQLite from checkpointing the WAL when `db` (a sqlite3 *) closes; 0 or an SQLite error code.
 int orch_sqlite_no_checkpoint_on_close(void *db);
+/// memfd_create(2) with MFD_CLOEXEC: an anonymous file that lives while a descriptor refers to it.
+int orch_memfd(const char *name);
+/// Sends one packet on `sock` (MSG_NOSIGNAL), with descriptor `fd` attached (SCM_RIGHTS) when
+/// `fd` >= 0. Returns 0 or errno.
+int orch_send_packet(int sock, const void *buf, size_t len, int fd);
+/// Receives one packet into `buf` (descriptors it carries get close-on-exec). Returns its length
+/// (0 at end of file) or -errno; `*truncated` is 1 when the packet was longer than `cap` (its
+/// tail is lost) and `*fd` is the descriptor it carried, or -1.
+ssize_t orch_recv_packet(int sock, void *buf, size_t cap, int *fd, int *truncated);
 #endif

@@ -125,7 +125,7 @@ public final class Daemon {
   // MARK: - The loop
 
   func serve() throws(OrchError) {
-    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    var buffer = WorkerSocket.buffer()
     while !stopping {
       try step()
       var fds: [pollfd] = [
@@ -163,6 +163,8 @@ public final class Daemon {
   }
 
   func timeoutMillis() -> Int32 {
+    // A step left work for the next (an order it could not send): no sleeping on it.
+    if dirty { return 0 }
     let revokes = slots.filter { $0.jobs.dropFirst().contains { !$0.revoked } }.map { $0.since + Self.shortJob }
     let kills = adopted.compactMap(\.killAt).filter(\.isFinite)
     guard let next = (revokes + kills + [nextDependencyCheck, slurmCollect.next].compactMap { $0 }).min() else {
@@ -377,34 +379,72 @@ public final class Daemon {
     }
   }
 
+  /// An order that cannot be sent fails with the reason, rather than stay RUNNING unstarted (a
+  /// worker that is gone is handled when its socket reports the end).
   func send(_ slot: Int, _ message: WorkerMessage) {
-    let bytes = message.encoded()
-    if Glibc.send(slots[slot].fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) < 0 {
-      log.say("cannot reach worker \(slots[slot].pid): \(Posix.errorText())")
-    }
+    let rc = WorkerSocket.send(slots[slot].fd, message, inline: WorkerSocket.orderInlineLimit)
+    guard rc != 0 else { return }
+    log.say("cannot send to worker \(slots[slot].pid): \(Posix.errorText(rc))")
+    guard case .order(let order) = message, rc != EPIPE, rc != ECONNRESET else { return }
+    let now = Posix.now()
+    reports.append(
+      (
+        slot,
+        JobReport(
+          jobID: order.jobID, attempt: order.attempt, outcome: .failed, exitCode: nil, signal: nil,
+          reason: "cannot send the order to its worker: \(Posix.errorText(rc))", pid: 0, startTime: now, endTime: now)
+      ))
+    dirty = true
   }
 
   func readWorker(_ index: Int, _ buffer: inout [UInt8]) {
-    let n = recv(slots[index].fd, &buffer, buffer.count, 0)
-    if n > 0 {
-      switch try? WorkerMessage.decode(buffer[0..<n]) {
-      case .report(let report):
-        reports.append((index, report))
-        slots[index].reportsReceived += 1
-        // While this worker still has a queued order to go on with, its report can wait for the
-        // next one: a step then records both and refills the queue in one transaction.
-        let pending = reports.reduce(0) { $0 + ($1.slot == index ? 1 : 0) }
-        if slots[index].jobs.count - pending <= 1 || report.pid == 0 { dirty = true }
-      case .events(let job, let attempt, let offset, let data):
-        events.append(EventChunk(jobID: job, attempt: attempt, offset: offset, data: data))
-        dirty = true
-      default:
-        break
-      }
-      return
+    switch WorkerSocket.receive(slots[index].fd, into: &buffer) {
+    case .message(.report(let report)):
+      received(report, from: index)
+    case .message(.events(let job, let attempt, let offset, let data)):
+      events.append(EventChunk(jobID: job, attempt: attempt, offset: offset, data: data))
+      dirty = true
+    case .message(.dropped(let job, let attempt, let offset, let lines, let bytes, let reason)):
+      events.append(
+        EventChunk(
+          jobID: job, attempt: attempt, offset: offset, data: [],
+          dropped: EventChunk.Dropped(lines: lines, bytes: bytes, reason: reason)))
+      dirty = true
+    case .message:
+      break
+    case .damaged(let damage):
+      log.say("worker \(slots[index].pid): \(damage); reading its journal instead")
+      recoverFromJournal(index)
+    case .retry:
+      break
+    case .closed:
+      workerLost(index)
     }
-    if n < 0 && errno == EINTR { return }
-    workerLost(index)
+  }
+
+  func received(_ report: JobReport, from index: Int) {
+    // Once read back from the journal (after a damaged message), a report may arrive again.
+    let key = (report.jobID, report.attempt)
+    guard slots[index].jobs.contains(where: { ($0.job.id, $0.job.attempt) == key }),
+      !reports.contains(where: { $0.slot == index && ($0.report.jobID, $0.report.attempt) == key })
+    else { return }
+    reports.append((index, report))
+    slots[index].reportsReceived += 1
+    // While this worker still has a queued order to go on with, its report can wait for the
+    // next one: a step then records both and refills the queue in one transaction.
+    let pending = reports.reduce(0) { $0 + ($1.slot == index ? 1 : 0) }
+    if slots[index].jobs.count - pending <= 1 || report.pid == 0 { dirty = true }
+  }
+
+  /// A worker's message was lost in transit: the worker journaled it before sending, so its
+  /// journal says what it was — every event (ingestion is idempotent) and report of its jobs.
+  func recoverFromJournal(_ index: Int) {
+    let journal = JournalSummary(path: slots[index].journal)
+    for active in slots[index].jobs {
+      events += journal.events(job: active.job.id, attempt: active.job.attempt)
+      if let report = journal.report(job: active.job.id, attempt: active.job.attempt) { received(report, from: index) }
+    }
+    dirty = true
   }
 
   /// A pool worker died under us: its job is lost unless its journal says how it ended; any

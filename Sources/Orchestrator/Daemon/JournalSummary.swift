@@ -24,6 +24,11 @@ struct JournalSummary {
       case .events(let job, let attempt, let offset, let data):
         chunks[Key(job: job, attempt: attempt), default: []].append(
           EventChunk(jobID: job, attempt: attempt, offset: offset, data: data))
+      case .dropped(let job, let attempt, let offset, let lines, let bytes, let reason):
+        chunks[Key(job: job, attempt: attempt), default: []].append(
+          EventChunk(
+            jobID: job, attempt: attempt, offset: offset, data: [],
+            dropped: EventChunk.Dropped(lines: lines, bytes: bytes, reason: reason)))
       default: break
       }
     }
