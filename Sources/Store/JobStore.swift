@@ -7,14 +7,10 @@ public final class JobStore {
   let db: DatabaseQueue
   public let path: String
 
-  /// Opens (creating with mode 0600 if needed) and migrates the store at `path`.
+  /// Opens and migrates the store at `path`, creating it (mode 0600) only where no file is; an
+  /// existing file that is not a whole SQLite database is an error (`StoreFile`).
   public init(path: String) throws(StoreError) {
     self.path = path
-    if !FileManager.default.fileExists(atPath: path) {
-      let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
-      if fd < 0 { throw StoreError("cannot create store \(path): \(String(cString: strerror(errno)))") }
-      close(fd)
-    }
     var config = Configuration()
     config.journalMode = .wal
     config.busyMode = .timeout(30)
@@ -24,6 +20,12 @@ public final class JobStore {
       // Large submissions touch hundreds of MB of pages; a small cache spills them to the WAL mid-transaction.
       try db.execute(sql: "PRAGMA cache_size = -262144")
     }
+    try StoreFile.createIfMissing(path) { temporary in
+      let queue = try DatabaseQueue(path: temporary, configuration: config)
+      try Schema.migrator.migrate(queue)
+      try queue.close()
+    }
+    try StoreFile.checkExisting(path)
     db = try StoreError.wrap("while opening store \(path)") {
       let queue = try DatabaseQueue(path: path, configuration: config)
       try JobStore.migrate(queue)

@@ -141,6 +141,38 @@ final class NPYTests: XCTestCase {
     }
   }
 
+  /// A header's shape is checked against the file before anything is allocated or multiplied
+  /// out: these trapped on overflow (2⁶² int64 elements: the byte count; a zero dimension let
+  /// 2³²·2³² pass, and a dataset's sample size then overflowed), or read past a 10-byte header.
+  func testHugeDeclaredShapesAreErrorsNotTraps() throws {
+    let dir = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    func file(_ header: String, data: [UInt8] = [], major: UInt8 = 1) -> [UInt8] {
+      var h = Array(header.utf8)
+      h += [UInt8](repeating: 0x20, count: (64 - (10 + h.count + 1) % 64) % 64) + [0x0A]
+      let length = major == 1 ? [UInt8(h.count & 0xFF), UInt8(h.count >> 8)] : [UInt8(h.count & 0xFF), 0, 0, 0]
+      return NPY.magic + [major, 0] + length + h + data
+    }
+    let cases: [(String, [UInt8])] = [
+      ("huge", file("{'descr': '<i8', 'fortran_order': False, 'shape': (4611686018427387904,), }", data: [0, 0])),
+      ("huge-v2", file("{'descr': '<f4', 'fortran_order': False, 'shape': (3037000500, 3037000500), }", major: 2)),
+      ("zero", file("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }")),
+    ]
+    for (name, bytes) in cases {
+      let path = "\(dir)/\(name).npy"
+      try writeFileAtomically(path, bytes)
+      XCTAssertThrowsError(try NPY.decode(bytes), name) { XCTAssertTrue("\($0)".contains("too large"), "\($0)") }
+      assertError(path, contains: ["too large for any file"])
+      XCTAssertThrowsError(try NPY.readFloats(path), name)
+      XCTAssertNil(NPY.readShape(path), name)
+    }
+    // A version-2 magic with nothing after it: no header length to read.
+    let short = "\(dir)/short.npy"
+    try writeFileAtomically(short, NPY.magic + [2, 0, 0x10, 0])
+    XCTAssertNil(NPY.readShape(short))
+    assertError(short, contains: ["truncated .npy header"])
+  }
+
   func testHeaderParser() throws {
     let h = try NPY.parseHeader("{'descr': '<i8', 'fortran_order': False, 'shape': (1347,), }   \n")
     XCTAssertEqual(h.descr, "<i8")

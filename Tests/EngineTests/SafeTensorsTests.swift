@@ -109,6 +109,15 @@ final class SafeTensorsTests: XCTestCase {
         "cover 1 data bytes, file has 2"
       ),
       ("meta", header(#"{"__metadata__":{"a":1}}"#), "is not a string"),
+      // A shape whose byte count overflows: a trap before it was compared with the offsets.
+      (
+        "overflow", header(#"{"x":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,16]}}"#, data: [0]),
+        "has shape [4611686018427387904, 4], too large for any file"
+      ),
+      (
+        "overflow-empty", header(#"{"x":{"dtype":"U8","shape":[0,4294967296,4294967296],"data_offsets":[0,0]}}"#),
+        "too large for any file"
+      ),
     ]
     for (name, bytes, part) in cases {
       let path = "\(dir)/\(name).safetensors"

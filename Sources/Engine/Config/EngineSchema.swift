@@ -54,6 +54,12 @@ private func inUnit(closedTop: Bool) -> @Sendable (ConfigValue) -> String? {
     return x >= 0 && (closedTop ? x <= 1 : x < 1) ? nil : (closedTop ? "a value in [0, 1]" : "a value in [0, 1)")
   }
 }
+private func between(_ low: Double, _ high: Double) -> @Sendable (ConfigValue) -> String? {
+  { v in
+    let x = v.number ?? 0
+    return x >= low && x <= high ? nil : "a value in [\(ConfigValue.short(low)), \(ConfigValue.short(high))]"
+  }
+}
 /// A probability, or -1 for "off".
 private let probabilityOrOff: @Sendable (ConfigValue) -> String? = { v in
   let x = v.number ?? 0
@@ -86,7 +92,9 @@ public enum EngineSchema {
       "data.layout", .choice(["auto", "NCHW", "NHWC"]), "auto",
       "layout of 4-D image arrays; auto: NCHW when dimension 1 is 1 or 3, else NHWC"),
     BindingSpec(
-      "data.num_classes", .int, 0, "number of classes; 0 infers max(train label) + 1", rule: atLeast(0)),
+      "data.num_classes", .int, 0,
+      "number of classes; 0 infers max(train label) + 1 when the train labels are 0…K−1 without gaps",
+      rule: between(0, Double(ClassLabels.maxClasses))),
     BindingSpec(
       "data.augment.crop_padding", .int, 0, "random crop with this zero padding on each side (0 = off)",
       rule: atLeast(0)),

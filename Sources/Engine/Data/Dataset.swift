@@ -94,8 +94,8 @@ public struct Dataset: Sendable {
     }
   }
 
-  /// Loads `directory`; `classes` 0 infers max(train label) + 1. Labels outside the class
-  /// range, mismatched counts and shapes are errors naming the file.
+  /// Loads `directory`; `classes` 0 infers the class count from the train labels (`ClassLabels`).
+  /// Labels outside the class range, mismatched counts and shapes are errors naming the file.
   public static func load(
     directory: String, name: String? = nil, layout: DataLayout = .auto, classes: Int = 0
   ) throws(EngineError) -> Dataset {
@@ -166,21 +166,10 @@ public struct Dataset: Sendable {
         let val = try valRaw.map { try convert("val", $0) }
         guard train.count > 0 else { throw EngineError(.shape, "the train split is empty") }
 
-        let inferred = classes == 0
-        let classCount = inferred ? (train.labels.max() ?? 0) + 1 : classes
-        guard classCount >= 2 else {
-          throw EngineError(.config, "a classifier needs at least 2 classes, the train labels give \(classCount)")
-        }
-        for (split, file) in [(train, trainRaw.labelFile), (test, testRaw.labelFile)]
-          + (val.map { [($0, valRaw!.labelFile)] } ?? [])
-        {
-          if let i = split.labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {
-            let origin = inferred ? "inferred from the train labels; set data.num_classes" : "data.num_classes"
-            throw EngineError(
-              .format,
-              "\(file): label \(split.labels[i]) at index \(i) is outside 0..<\(classCount) (\(classCount) classes, \(origin))"
-            )
-          }
+        let classCount = try ClassLabels.classCount(
+          trainLabels: train.labels, file: trainRaw.labelFile, declared: classes)
+        for (split, file) in [(test, testRaw.labelFile)] + (val.map { [($0, valRaw!.labelFile)] } ?? []) {
+          try ClassLabels.check(split.labels, file: file, classes: classCount, inferred: classes == 0)
         }
         return Dataset(
           name: name ?? (directory as NSString).lastPathComponent, kind: kind, sampleShape: sampleShape,

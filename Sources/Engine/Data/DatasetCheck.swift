@@ -1,12 +1,13 @@
 import Foundation
 
 extension Dataset {
-  /// Checks a dataset directory's files from their `.npy` headers alone, so a submission can
-  /// refuse it before anything runs: per split present, the inputs (`_x` or `_feats`), the labels
-  /// (`_targets` or `_y`) and the group labels (`_bias`) must have the same number of rows;
-  /// `needsBias` (a CAML run, which clusters and reports by group) requires `train_bias.npy` and
-  /// `test_bias.npy`.
-  public static func checkFiles(directory: String, needsBias: Bool) throws(EngineError) {
+  /// Checks a dataset directory's files before anything runs, so a submission can refuse it: per
+  /// split present, the inputs (`_x` or `_feats`), the labels (`_targets` or `_y`) and the group
+  /// labels (`_bias`) must have the same number of rows (from the `.npy` headers); `needsBias` (a
+  /// CAML run, which clusters and reports by group) requires `train_bias.npy` and
+  /// `test_bias.npy`. Then the label files are read: integers, one per sample, in the class range
+  /// `ClassLabels` decides from `classes` (`data.num_classes`; 0 = inferred from the train labels).
+  public static func checkFiles(directory: String, needsBias: Bool, classes: Int = 0) throws(EngineError) {
     let fm = FileManager.default
     func path(_ file: String) -> String { directory + "/" + file }
     func rows(_ file: String) throws(EngineError) -> Int {
@@ -15,6 +16,7 @@ extension Dataset {
       }
       return n
     }
+    var labelFiles: [String: (file: String, rows: Int)] = [:]
     for split in ["train", "val", "test"] {
       guard let inputs = ["\(split)_x.npy", "\(split)_feats.npy"].first(where: { fm.fileExists(atPath: path($0)) })
       else {
@@ -34,12 +36,32 @@ extension Dataset {
           throw EngineError(.shape, "\(path(file)) has \(m) rows but \(inputs) has \(n): one label per sample")
         }
       }
+      labelFiles[split] = (labels, n)
       if needsBias && split != "val" && !fm.fileExists(atPath: path("\(split)_bias.npy")) {
         throw EngineError(
           .io,
           "\(path("\(split)_bias.npy")) is missing: `train.loss: caml` needs group labels (int64 [N], one per sample of \(inputs))"
         )
       }
+    }
+    func integers(_ file: String, rows n: Int) throws(EngineError) -> [Int] {
+      let array = try rethrowingEngineError { try NPY.read(path(file)) }
+      guard array.shape == [n] else {
+        throw EngineError(.shape, "\(path(file)) has shape \(array.shape), expected [\(n)] (one label per sample)")
+      }
+      return try rethrowingEngineError("reading \(path(file))") { try array.integers() }
+    }
+    // Train first: the class count comes from its labels when nothing declares it.
+    var classCount = 0
+    for split in ["train", "test", "val"] {
+      guard let (file, n) = labelFiles[split] else { continue }
+      let labels = try integers(file, rows: n)
+      if split == "train" {
+        classCount = try ClassLabels.classCount(trainLabels: labels, file: path(file), declared: classes)
+      } else {
+        try ClassLabels.check(labels, file: path(file), classes: classCount, inferred: classes == 0)
+      }
+      if fm.fileExists(atPath: path("\(split)_bias.npy")) { _ = try integers("\(split)_bias.npy", rows: n) }
     }
   }
 }

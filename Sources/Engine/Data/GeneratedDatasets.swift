@@ -70,19 +70,41 @@ public enum GeneratedDatasets {
   }
 
   /// The directory of generated dataset `name` under `root`, generating it first when it is
-  /// missing or was written by another generator version. Concurrent callers are safe: each
-  /// writes a private temporary directory and renames it into place; the first rename wins.
+  /// missing or was written by another generator version. One process generates, the others wait:
+  /// under an exclusive `flock` on `root/.NAME.lock` the first writes a private temporary
+  /// directory and renames it into place; a waiter then finds it current and uses it. A current
+  /// directory is never replaced, so a job reading it cannot see it vanish; one that is found
+  /// current without the lock is complete, since the directory appears by one rename.
   public static func materialize(_ name: String, root: String) throws(EngineError) -> String {
     let directory = root + "/" + name
     let marker = "version \(version)\n"
     let stamp = directory + "/GENERATED"
     func current() -> Bool { (try? String(contentsOfFile: stamp, encoding: .utf8))?.hasPrefix(marker) ?? false }
     if current() { return directory }
+    let lockPath = root + "/.\(name).lock"
+    let lock = open(lockPath, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
+    guard lock >= 0 else {
+      throw EngineError(
+        .io,
+        "cannot generate dataset \(name): cannot open \(lockPath): \(String(cString: strerror(errno))) (the data root"
+          + " must be writable the first time a generated dataset is used, or set ORCH_DATA_DIR)")
+    }
+    defer { close(lock) }  // releases the lock
+    while flock(lock, LOCK_EX) != 0 {
+      guard errno == EINTR else {
+        throw EngineError(.io, "cannot lock \(lockPath): \(String(cString: strerror(errno)))")
+      }
+    }
+    if current() { return directory }
     let arrays = try generate(name, dataRoot: root)
     let fm = FileManager.default
     let temporary = root + "/.\(name).tmp-\(getpid())"
     try rethrowingEngineError("writing generated dataset \(directory)") {
-      try? fm.removeItem(atPath: temporary)
+      // Leftovers of generators killed before their rename; only the lock holder writes here.
+      for entry in (try? fm.contentsOfDirectory(atPath: root)) ?? []
+      where entry.hasPrefix(".\(name).tmp-") || entry.hasPrefix(".\(name).old-") {
+        try? fm.removeItem(atPath: root + "/" + entry)
+      }
       try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
       var lines = [
         String(marker.dropLast()),
@@ -97,13 +119,16 @@ public enum GeneratedDatasets {
       if fm.fileExists(atPath: directory) {
         // Another version (or a half-removed one): move it aside, then replace it.
         let aside = root + "/.\(name).old-\(getpid())"
-        if rename(directory, aside) == 0 { try? fm.removeItem(atPath: aside) }
+        guard rename(directory, aside) == 0 else {
+          throw EngineError(
+            .io, "cannot move the stale \(directory) aside to \(aside): \(String(cString: strerror(errno)))")
+        }
+        try? fm.removeItem(atPath: aside)
       }
-      if rename(temporary, directory) != 0 {
-        // Another process put its copy in place first; the generator is deterministic, so use it.
+      guard rename(temporary, directory) == 0 else {
         let reason = String(cString: strerror(errno))
         try? fm.removeItem(atPath: temporary)
-        guard current() else { throw EngineError(.io, "cannot rename \(temporary) to \(directory): \(reason)") }
+        throw EngineError(.io, "cannot rename \(temporary) to \(directory): \(reason)")
       }
     }
     return directory

@@ -458,23 +458,3 @@ extension TransformConfig {
     return nil
   }
 }
-
-extension NPY {
-  /// The shape in a `.npy` file's header (reads only the header); nil if unreadable.
-  static func readShape(_ path: String) -> [Int]? {
-    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-    defer { try? handle.close() }
-    guard let head = try? handle.read(upToCount: 12), head.count >= 10, Array(head.prefix(6)) == magic else {
-      return nil
-    }
-    let bytes = Array(head)
-    let (length, start) =
-      bytes[6] == 1
-      ? (Int(bytes[8]) | Int(bytes[9]) << 8, 10) : ((0..<4).reduce(0) { $0 | Int(bytes[8 + $1]) << (8 * $1) }, 12)
-    guard length < 1 << 20, (try? handle.seek(toOffset: UInt64(start))) != nil,
-      let header = try? handle.read(upToCount: length), let text = String(data: header, encoding: .utf8),
-      let parsed = try? parseHeader(text)
-    else { return nil }
-    return parsed.shape
-  }
-}

@@ -10,13 +10,15 @@ private func posixError(_ call: String, _ path: String) -> EngineError {
   EngineError(.io, "\(call) \(path): \(String(cString: strerror(errno)))")
 }
 
-/// Whole file contents.
-public func readFile(_ path: String) throws -> [UInt8] {
-  let fd = open(path, O_RDONLY | O_CLOEXEC)
+/// Whole file contents. `regularOnly` refuses anything but a regular file (a data file that is
+/// a FIFO or a device would block or never end) without blocking in `open`.
+public func readFile(_ path: String, regularOnly: Bool = false) throws -> [UInt8] {
+  let fd = open(path, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NONBLOCK : 0))
   guard fd >= 0 else { throw posixError("cannot open", path) }
   defer { close(fd) }
   var info = stat()
   guard fstat(fd, &info) == 0 else { throw posixError("cannot stat", path) }
+  if regularOnly && info.st_mode & S_IFMT != S_IFREG { throw EngineError(.io, "\(path) is not a regular file") }
   let size = Int(info.st_size)
   var bytes = [UInt8](repeating: 0, count: size)
   var done = 0
@@ -41,12 +43,16 @@ final class ReadOnlyFile {
 
   init(_ path: String) throws {
     self.path = path
-    fd = open(path, O_RDONLY | O_CLOEXEC)
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { throw posixError("cannot open", path) }
     var info = stat()
     guard fstat(fd, &info) == 0 else {
       close(fd)
       throw posixError("cannot stat", path)
+    }
+    guard info.st_mode & S_IFMT == S_IFREG else {
+      close(fd)
+      throw EngineError(.io, "\(path) is not a regular file")
     }
     size = Int(info.st_size)
   }

@@ -53,6 +53,26 @@ public struct NDArray: Sendable, Equatable {
 
   public var count: Int { shape.reduce(1, *) }
 
+  /// Elements of an array of `shape` read from a file's header, or nil when a dimension is
+  /// negative or the product of its nonzero dimensions overflows `Int` once multiplied by
+  /// `byteSize`: the caller checks the byte count against the file before allocating, and every
+  /// partial product (rows, a sample's size) stays representable even when a dimension is 0.
+  static func elementCount(_ shape: [Int], byteSize: Int = 1) -> Int? {
+    var product = byteSize
+    var empty = false
+    for dimension in shape {
+      guard dimension >= 0 else { return nil }
+      if dimension == 0 {
+        empty = true
+        continue
+      }
+      let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
+      if overflow { return nil }
+      product = next
+    }
+    return empty ? 0 : product / byteSize
+  }
+
   /// The elements converted to Float (uint8 and int64 by value).
   public func floats() -> [Float] {
     switch storage {

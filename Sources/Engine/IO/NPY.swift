@@ -7,7 +7,7 @@ public enum NPY {
   static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // "\x93NUMPY"
 
   public static func read(_ path: String) throws -> NDArray {
-    try withContext("reading \(path)") { try decode(try readFile(path)) }
+    try withContext("reading \(path)") { try decode(try readFile(path, regularOnly: true)) }
   }
 
   /// Writes atomically (temporary file, fsync, rename).
@@ -65,7 +65,9 @@ public enum NPY {
     default:
       throw EngineError(.format, "unsupported dtype '\(descr)' (supported: float32 '<f4', int64 '<i8', uint8 '|u1')")
     }
-    let count = shape.reduce(1, *)
+    guard let count = NDArray.elementCount(shape, byteSize: dtype.byteSize) else {
+      throw EngineError(.format, "shape \(shape) of \(dtype.rawValue) is too large for any file")
+    }
     let needed = count * dtype.byteSize
     let available = fileSize - dataStart
     guard available >= needed else {
@@ -88,17 +90,8 @@ public enum NPY {
   ) throws -> (shape: [Int], values: [Float]) {
     try withContext("reading \(path)") {
       let file = try ReadOnlyFile(path)
-      // The header is at most a few KiB (numpy pads it to 64 bytes); read more if it says so.
-      var prefix = try file.read(at: 0, count: min(file.size, 4096))
-      if prefix.count >= 12, prefix[6] >= 1 {
-        let needed =
-          prefix[6] == 1
-          ? 10 + (Int(prefix[8]) | Int(prefix[9]) << 8)
-          : 12 + (0..<4).reduce(0) { $0 | Int(prefix[8 + $1]) << (8 * $1) }
-        if needed > prefix.count && needed <= file.size { prefix = try file.read(at: 0, count: needed) }
-      }
-      let (dtype, shape, dataStart) = try layout(prefix, fileSize: file.size)
-      let count = shape.reduce(1, *)
+      let (dtype, shape, dataStart) = try layout(of: file)
+      let count = shape.reduce(1, *)  // checked against the file's size by `layout`
       let swap = shape.count == 4 && transpose(shape)
       let rows = shape.isEmpty ? 1 : shape[0]
       let rowCount = rows == 0 ? 0 : count / rows  // elements per row of the first axis
@@ -139,6 +132,28 @@ public enum NPY {
       }
       return (shape, values)
     }
+  }
+
+  /// The header of an open `.npy` file, with every check of `layout`: reads only the header
+  /// (at most the file's size, whatever the header claims).
+  static func layout(of file: ReadOnlyFile) throws -> (dtype: DType, shape: [Int], dataStart: Int) {
+    // The header is at most a few KiB (numpy pads it to 64 bytes); read more if it says so.
+    var prefix = try file.read(at: 0, count: min(file.size, 4096))
+    if prefix.count >= 12, prefix[6] >= 1 {
+      let needed =
+        prefix[6] == 1
+        ? 10 + (Int(prefix[8]) | Int(prefix[9]) << 8)
+        : 12 + (0..<4).reduce(0) { $0 | Int(prefix[8 + $1]) << (8 * $1) }
+      if needed > prefix.count && needed <= file.size { prefix = try file.read(at: 0, count: needed) }
+    }
+    return try layout(prefix, fileSize: file.size)
+  }
+
+  /// The shape in a `.npy` file's header (reads only the header); nil if the file is not a
+  /// readable `.npy` file whose size matches its header.
+  static func readShape(_ path: String) -> [Int]? {
+    guard let file = try? ReadOnlyFile(path) else { return nil }
+    return try? layout(of: file).shape
   }
 
   /// Converts `rows` rows of the first axis to Float, reordering [C, H, W] to [H, W, C] if `swap`.

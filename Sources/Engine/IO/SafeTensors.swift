@@ -19,7 +19,7 @@ public enum SafeTensors {
   static let maxHeaderSize = 100_000_000
 
   public static func read(_ path: String) throws -> SafeTensorsFile {
-    try withContext("reading \(path)") { try decode(try readFile(path)) }
+    try withContext("reading \(path)") { try decode(try readFile(path, regularOnly: true)) }
   }
 
   public static func write(_ file: SafeTensorsFile, to path: String) throws {
@@ -129,7 +129,10 @@ public enum SafeTensors {
         throw bad("has no valid data_offsets")
       }
       let (begin, end) = (offsets[0], offsets[1])
-      let size = shape.reduce(1, *) * dtype.byteSize
+      guard let count = NDArray.elementCount(shape, byteSize: dtype.byteSize) else {
+        throw bad("has shape \(shape), too large for any file")
+      }
+      let size = count * dtype.byteSize
       guard begin >= 0, end >= begin, end - begin == size else {
         throw bad("has data_offsets [\(begin), \(end)] but shape \(shape) of \(code) needs \(size) bytes")
       }

@@ -76,7 +76,9 @@ public struct ModelSpec: Sendable, Hashable, Codable {
     guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
       throw fail("input shape must be non-empty and positive, got \(inputShape)")
     }
-    guard classes >= 2 else { throw fail("classes must be at least 2, got \(classes)") }
+    guard classes >= 2 && classes <= ClassLabels.maxClasses else {
+      throw fail("classes must be in 2…\(ClassLabels.maxClasses), got \(classes)")
+    }
     guard dropout >= 0 && dropout < 1 else { throw fail("dropout must be in [0, 1), got \(dropout)") }
     guard cosineScale >= 0 && cosineScale.isFinite else {
       throw fail("cosine scale must be finite and ≥ 0, got \(cosineScale)")

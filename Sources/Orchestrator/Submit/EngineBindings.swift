@@ -42,15 +42,16 @@ enum EngineBindings {
     if let failure { throw failure }
   }
 
-  /// A dataset directory of the user's (not a generated one) whose files disagree, or a CAML run
-  /// on data without group labels, fails here rather than when the job loads it.
+  /// A dataset directory of the user's (not a generated one) whose files disagree, whose labels
+  /// do not fit the declared or inferred class count, or a CAML run on data without group labels,
+  /// fails here rather than when the job loads it.
   static func checkFiles(_ train: TrainConfig, checked: inout Set<String>) throws(EngineError) {
     let needsBias = train.loss == .caml
     guard !GeneratedDatasets.names.contains(train.dataName),
-      checked.insert("\(needsBias) \(train.dataName)").inserted,
+      checked.insert("\(needsBias) \(train.numClasses) \(train.dataName)").inserted,
       let directory = try? DataLocation.resolve(train.dataName)
     else { return }
-    try Dataset.checkFiles(directory: directory, needsBias: needsBias)
+    try Dataset.checkFiles(directory: directory, needsBias: needsBias, classes: train.numClasses)
   }
 
   /// A checkpoint named by path (not `KEY@…`) must exist when the sweep is submitted: the job
