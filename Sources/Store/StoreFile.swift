@@ -19,7 +19,8 @@ enum StoreFile {
           + " removed or lost, and the log alone cannot restore it; restore \(path), or move \(path)-wal away to start"
           + " an empty store")
     }
-    let temporary = "\(path).new-\(getpid())"
+    // Unique per call: two threads of one process may create the same store at once too.
+    let temporary = "\(path).new-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
     let files = [temporary, temporary + "-wal", temporary + "-shm"]
     for file in files { unlink(file) }
     defer { for file in files { unlink(file) } }
