@@ -40,6 +40,11 @@ struct YAMLSource {
     let (quoted, inserted) = YAMLSource.quoteFlowRanges(text)
     self.inserted = inserted
     lines = quoted.split(separator: "\n", omittingEmptySubsequences: false)
+    if let excess = YAMLAliases.check(quoted) {
+      throw .badInput(
+        excess.message,
+        at: YAMLSource.location(path: path, inserted: inserted, line: excess.line, column: excess.column))
+    }
     do {
       root = try Yams.compose(yaml: quoted, YAMLSource.coreResolver)
     } catch let e as YamlError {
