@@ -58,8 +58,10 @@ final class SlurmBackendTests: XCTestCase {
   func testSbatchTimesAndQuoting() {
     XCTAssertEqual(SlurmSubmitter.slurmTime(90), "0-00:01:30")
     XCTAssertEqual(SlurmSubmitter.slurmTime(2 * 86_400 + 3 * 3600 + 4 * 60 + 5), "2-03:04:05")
-    XCTAssertEqual(SlurmSubmitter.quote("/runs/a_b-c.out"), "/runs/a_b-c.out")
-    XCTAssertEqual(SlurmSubmitter.quote("it's here"), "'it'\\''s here'")
+    XCTAssertEqual(SlurmSubmitter.shellQuote("/runs/a_b-c.out"), "/runs/a_b-c.out")
+    XCTAssertEqual(SlurmSubmitter.shellQuote("it's here"), "'it'\\''s here'")
+    XCTAssertEqual(SlurmSubmitter.directiveQuote("/runs/a_b-c.out"), "/runs/a_b-c.out")
+    XCTAssertEqual(SlurmSubmitter.directiveQuote(#"it's "a\b" #1"#), #""it's \"a\\b\" #1""#)
   }
 
   func testSlurmOptionsRoundTrip() {

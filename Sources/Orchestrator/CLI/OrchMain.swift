@@ -21,7 +21,8 @@ public enum OrchMain {
       let code = Orch.exitCode(for: error)
       if code == .success || error is CleanExit { Orch.exit(withError: error) }
       // One line, as for every other bad input; --help has the usage.
-      let message = Orch.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+      let first = Orch.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+      let message = UserText.escaped(first)
       FileHandle.standardError.write(Data("orch: \(message)\n".utf8))
       exit(2)
     }

@@ -99,10 +99,12 @@ struct Submit: ParsableCommand {
     overrides.priority = priority
     let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text) }
     let sweep = name ?? Self.sweepName(path: path, files: selected.files)
+    try Registry.checkSweepName(sweep, given: name != nil, path: path)
     // SLURM is asked before anything is written: a missing sbatch changes nothing.
     let slurm = try slurmSetup(throttle: spec?.throttle)
 
     let home = try OrchHome()
+    if let slurm { try slurm.checkScriptInput(sweep: sweep, home: home) }
     let store = try home.openStore()
     // A foreground `orch run` killed earlier is no longer "already running".
     _ = try? Foreground.reap(store: store, home: home)

@@ -10,6 +10,12 @@ extension Submit {
     var commands: SlurmCommands
     var options: SlurmOptions
     var maxArraySize: Int
+
+    /// What the scripts will hold is checked before the store is opened: a refusal writes nothing.
+    func checkScriptInput(sweep: String, home: OrchHome) throws(OrchError) {
+      try SlurmSubmitter.checkScriptInput(
+        names: [sweep], options: options, home: home.path, worker: DaemonClient.workerPath())
+    }
   }
 
   /// Checks the SLURM flags and finds SLURM; nil for the local backend.
@@ -33,6 +39,7 @@ extension Submit {
       throw OrchError.badInput("--array-parallelism must be at least 1")
     }
     if let partition, partition.isEmpty { throw OrchError.badInput("--partition must not be empty") }
+    if let partition { try UserText.check(partition, "--partition") }
     let commands = try SlurmCommands.locate(binDir: slurmBin)
     let config = try commands.config()
     let maxArraySize = config["MaxArraySize"].flatMap(Int.init) ?? ArraySpec.defaultMaxArraySize

@@ -531,10 +531,12 @@ func unsafeKeyProblem(_ key: [UInt8]) -> String? {
   if key.isEmpty { return "empty key" }
   if key[0] == UInt8(ascii: "/") { return "absolute path" }
   var componentStart = 0
+  var ascii = true
   for i in 0...key.count {
     let b = i < key.count ? key[i] : UInt8(ascii: "/")
     if b == UInt8(ascii: "\\") { return "backslash" }
     if b < 0x20 || b == 0x7F { return "control character" }
+    if b >= 0x80 { ascii = false }
     guard b == UInt8(ascii: "/") else { continue }
     let n = i - componentStart
     if n == 0 { return "empty path component" }
@@ -543,5 +545,7 @@ func unsafeKeyProblem(_ key: [UInt8]) -> String? {
     }
     componentStart = i + 1
   }
+  // C1 controls, line separators and bidi controls are all outside ASCII.
+  if !ascii, let p = UserText.firstProblem(String(decoding: key, as: UTF8.self)) { return p.problem }
   return nil
 }

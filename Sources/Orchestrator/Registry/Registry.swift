@@ -57,6 +57,15 @@ public struct Registry: Sendable {
     return configs.filter { r.search($0.key, scratch: scratch) }
   }
 
+  /// A sweep's name (`--name`, or its file's or directory's) is shown by every listing and written
+  /// into SLURM's scripts: a control, line or bidi character in it is refused.
+  public static func checkSweepName(_ name: String, given: Bool, path: String) throws(OrchError) {
+    do { try UserText.check(name, given ? "--name" : "sweep name") } catch {
+      if given { throw error }
+      throw .badInput(error.message + " (the name of '\(path)'; rename it or give --name)")
+    }
+  }
+
   /// Byte-for-byte the seed registry's `python -m configs REGEX` output.
   public static func listing(_ matched: [ConfigSpec], regex: String) -> String {
     var out = "\(matched.count) configs found ====== with regex: \(regex)\n"

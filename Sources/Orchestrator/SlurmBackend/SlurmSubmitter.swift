@@ -49,6 +49,14 @@ struct SlurmSubmitter {
     -> [Submitted]
   {
     guard !jobs.isEmpty else { return [] }
+    // Stored before names were checked at submit (a retry): refused here, before any file is written.
+    do throws(OrchError) {
+      try Self.checkScriptInput(
+        names: Set(jobs.map(\.name)).sorted(), options: options, home: home.path, worker: workerBinary)
+    } catch {
+      try recordFailures(jobs.map { ($0.id, error.message) })
+      throw error
+    }
     let dir = home.path + "/slurm/" + label
     do { try Posix.makeDirectories(dir) } catch { throw OrchError.failure("cannot create \(dir): \(error)") }
     let manifest = dir + "/manifest.jsonl"
@@ -186,16 +194,17 @@ struct SlurmSubmitter {
     var lines = [
       "#!/bin/bash",
       "# Written by orch (the SLURM backend): element i runs entry \(offset) + i of manifest.jsonl.",
-      "#SBATCH --job-name=\(Self.quote(name))",
+      "#SBATCH --job-name=\(Self.directiveQuote(name))",
       "#SBATCH --array=0-\(count - 1)" + (options.parallelism.map { "%\($0)" } ?? ""),
       "#SBATCH --cpus-per-task=\(cpus)",
-      "#SBATCH --output=\(Self.quote(dir + "/slurm-%A_%a.out"))",
+      // `%%` is a literal `%` in sbatch's filename patterns.
+      "#SBATCH --output=\(Self.directiveQuote(dir.replacingOccurrences(of: "%", with: "%%") + "/slurm-%A_%a.out"))",
     ]
     if let timeLimit { lines.append("#SBATCH --time=\(Self.slurmTime(timeLimit))") }
     if let memLimit { lines.append("#SBATCH --mem=\((memLimit + (1 << 20) - 1) >> 20)M") }
-    if let partition = options.partition { lines.append("#SBATCH --partition=\(Self.quote(partition))") }
+    if let partition = options.partition { lines.append("#SBATCH --partition=\(Self.directiveQuote(partition))") }
     lines.append(
-      "exec \(Self.quote(workerBinary)) slurm-task --manifest \(Self.quote(manifest)) --offset \(offset)")
+      "exec \(Self.shellQuote(workerBinary)) slurm-task --manifest \(Self.shellQuote(manifest)) --offset \(offset)")
     do { try Posix.writeFile(script, lines.joined(separator: "\n") + "\n", mode: 0o755) } catch {
       throw OrchError.failure("cannot write \(script): \(error)")
     }
@@ -217,9 +226,53 @@ struct SlurmSubmitter {
     return String(format: "%d-%02d:%02d:%02d", d, h, m, s)
   }
 
-  /// Single-quoted for bash, and for `#SBATCH` lines (sbatch honours quotes there).
-  static func quote(_ s: String) -> String {
-    if !s.isEmpty, s.allSatisfy({ $0.isLetter || $0.isNumber || "/._-%+=:@,".contains($0) }) { return s }
-    return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+  /// Everything a submission writes into a script (the job names, the partition, ORCH_HOME, which
+  /// holds the output directory and the manifest, and the worker's path) is printable: a newline
+  /// would end an `#SBATCH` line and start a command. ORCH_HOME has no backslash either: sbatch then
+  /// takes the `--output` pattern literally and the job fails to launch.
+  static func checkScriptInput(names: [String], options: SlurmOptions, home: String, worker: String)
+    throws(OrchError)
+  {
+    for name in names { try UserText.check(name, "sweep name") }
+    if let partition = options.partition { try UserText.check(partition, "--partition") }
+    try UserText.check(home, "ORCH_HOME")
+    if home.unicodeScalars.contains("\\") {
+      throw .badInput("ORCH_HOME '\(home)' contains a backslash, which SLURM's --output cannot hold")
+    }
+    try UserText.check(worker, "the orch-worker path")
+  }
+
+  /// Single-quoted for bash: every character but `'` is literal inside single quotes. Works on
+  /// Unicode scalars, not characters: a quote followed by a combining mark is still a quote.
+  static func shellQuote(_ s: String) -> String {
+    if isPlain(s) { return s }
+    var out = String.UnicodeScalarView(["'"])
+    for c in s.unicodeScalars {
+      if c == "'" { out.append(contentsOf: "'\\''".unicodeScalars) } else { out.append(c) }
+    }
+    out.append("'")
+    return String(out)
+  }
+
+  /// A value on an `#SBATCH` line as sbatch's directive parser reads it back: bare when plain, else
+  /// double-quoted with `\\` and `"` escaped. That parser honours a backslash inside quotes too, so
+  /// bash's single quoting would lose one; an unquoted `#` would start a comment.
+  static func directiveQuote(_ s: String) -> String {
+    if isPlain(s) { return s }
+    var out = String.UnicodeScalarView(["\""])
+    for c in s.unicodeScalars {
+      if c == "\\" || c == "\"" { out.append("\\") }
+      out.append(c)
+    }
+    out.append("\"")
+    return String(out)
+  }
+
+  private static func isPlain(_ s: String) -> Bool {
+    !s.isEmpty
+      && s.unicodeScalars.allSatisfy {
+        $0.isASCII
+          && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "/._-%+=:@,".unicodeScalars.contains($0))
+      }
   }
 }
