@@ -152,7 +152,7 @@ final class HostileInputTests: XCTestCase {
       XCTAssertEqual(r.code, 2, "\(file): \(r.err)")
       XCTAssertEqual(
         r.err,
-        "orch: sweeps/\(file).yaml:6:39: aliases copy more than 1000000 nodes (here at '*l4'): nested aliases grow a"
+        "orch: sweeps/\(file).yaml:5:39: aliases copy more than 100000 nodes (here at '*l3'): nested aliases grow a"
           + " small file without bound (a YAML alias bomb), so they are limited\n")
     }
   }

@@ -101,15 +101,15 @@ final class HostileSweepTests: XCTestCase {
       let message = failure(Self.laughs(levels: 9, asKey: asKey))
       XCTAssertEqual(
         message,
-        "s.yaml:6:39: aliases copy more than 1000000 nodes (here at '*l4'): nested aliases grow a small file"
+        "s.yaml:5:39: aliases copy more than 100000 nodes (here at '*l3'): nested aliases grow a small file"
           + " without bound (a YAML alias bomb), so they are limited")
     }
   }
 
   func testAliasesWithinTheBoundStillWork() throws {
-    // 5 levels: 10^5 strings, and the merge keys every real sweep uses.
+    // 4 levels: 10^4 strings, and the merge keys every real sweep uses.
     let path = dir + "/ok.yaml"
-    try Self.laughs(levels: 5).write(toFile: path, atomically: true, encoding: .utf8)
+    try Self.laughs(levels: 4).write(toFile: path, atomically: true, encoding: .utf8)
     let r = try Registry.load(path: path)
     guard case .list(let top)? = r.configs.first?.bindings["boom"], case .list(let inner) = top[0] else {
       return XCTFail("no list")
@@ -123,6 +123,16 @@ final class HostileSweepTests: XCTestCase {
       - {key: b, command: ["true"], resources: *d}
     """.write(toFile: path, atomically: true, encoding: .utf8)
     XCTAssertEqual(try Registry.load(path: path).configs.map(\.resources.cpus), [2, 1])
+  }
+
+  /// One long string aliased a thousand times is as many copies of its bytes.
+  func testAliasesCopyingTooMuchTextAreRefused() {
+    let long = String(repeating: "x", count: 4096)
+    let copies = Array(repeating: "*s", count: 300).joined(separator: ", ")
+    XCTAssertEqual(
+      failure("x-s: &s \(long)\nx-l: [\(copies)]\nregister: []\n"),
+      "s.yaml:2:\(7 + 4 * 256): aliases copy more than 1048576 bytes of text (here at '*s'); they are limited so a"
+        + " small file cannot grow without bound")
   }
 
   /// Aliases nest what they copy: chained anchors of 900 levels each would make a tree far deeper

@@ -1,12 +1,14 @@
 import CYaml
 
 /// Bounds what aliases make of a sweep file, checked on libyaml's events before Yams composes the
-/// tree. Yams shares an aliased node, but hashing a mapping key and turning nodes into binding
-/// values walk it once per alias, so nine levels of ten aliases ("billion laughs") are 10⁹ nodes
-/// from a 400-byte file. Aliases may add at most `maxAddedNodes` nodes to the expanded tree, which
-/// may nest no deeper than libyaml lets a file nest without them.
+/// tree. Yams shares an aliased node, but hashing a mapping key, turning nodes into binding values
+/// and rendering them walk and copy it once per alias: nine levels of ten aliases ("billion laughs")
+/// are 10⁹ nodes from a 500-byte file, and one long string aliased often is as many bytes. What
+/// aliases copy is bounded in nodes and in scalar bytes, far above what anchors for shared defaults
+/// need, and the expanded tree nests no deeper than libyaml lets a file nest without them.
 enum YAMLAliases {
-  static let maxAddedNodes = 1_000_000
+  static let maxCopiedNodes = 100_000
+  static let maxCopiedBytes = 1 << 20
   static let maxDepth = 1000
 
   struct Excess {
@@ -16,7 +18,7 @@ enum YAMLAliases {
     var column: Int
   }
 
-  /// nil when the text keeps within both bounds, or is malformed (Yams then reports it).
+  /// nil when the text keeps within the bounds, or is malformed (Yams then reports it).
   static func check(_ text: String) -> Excess? {
     var parser = yaml_parser_t()
     guard yaml_parser_initialize(&parser) == 1 else { return nil }
@@ -34,7 +36,8 @@ enum YAMLAliases {
         case YAML_DOCUMENT_START_EVENT:
           walk.anchors = [:]
         case YAML_SCALAR_EVENT:
-          walk.close(anchor: name(event.data.scalar.anchor), size: 1, height: 1)
+          let size = Size(nodes: 1, bytes: min(Int(event.data.scalar.length), maxCopiedBytes + 1), height: 1)
+          walk.close(anchor: name(event.data.scalar.anchor), size)
         case YAML_SEQUENCE_START_EVENT:
           walk.open(anchor: name(event.data.sequence_start.anchor))
         case YAML_MAPPING_START_EVENT:
@@ -43,20 +46,26 @@ enum YAMLAliases {
           walk.closeCollection()
         case YAML_ALIAS_EVENT:
           guard let alias = name(event.data.alias.anchor), let target = walk.anchors[alias] else { continue }
-          let at = (line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
-          walk.added = min(walk.added + target.size, maxAddedNodes + 1)
-          if walk.added > maxAddedNodes {
+          let line = Int(event.start_mark.line) + 1
+          let column = Int(event.start_mark.column) + 1
+          walk.copied.add(target)
+          if walk.copied.nodes > maxCopiedNodes {
             return Excess(
-              message: "aliases copy more than \(maxAddedNodes) nodes (here at '*\(alias)'): nested aliases"
+              message: "aliases copy more than \(maxCopiedNodes) nodes (here at '*\(alias)'): nested aliases"
                 + " grow a small file without bound (a YAML alias bomb), so they are limited",
-              line: at.line, column: at.column)
+              line: line, column: column)
+          }
+          if walk.copied.bytes > maxCopiedBytes {
+            return Excess(
+              message: "aliases copy more than \(maxCopiedBytes) bytes of text (here at '*\(alias)'); they are"
+                + " limited so a small file cannot grow without bound",
+              line: line, column: column)
           }
           if walk.stack.count + target.height > maxDepth {
             return Excess(
-              message: "alias '*\(alias)' nests the file deeper than \(maxDepth) levels", line: at.line,
-              column: at.column)
+              message: "alias '*\(alias)' nests the file deeper than \(maxDepth) levels", line: line, column: column)
           }
-          walk.close(anchor: nil, size: target.size, height: target.height)
+          walk.close(anchor: nil, target)
         default:
           break
         }
@@ -65,25 +74,37 @@ enum YAMLAliases {
     }
   }
 
-  /// Expanded sizes (saturating past the bound) and heights of the open collections and anchors.
-  private struct Walk {
-    var stack: [(anchor: String?, size: Int, height: Int)] = []
-    var anchors: [String: (size: Int, height: Int)] = [:]
-    var added = 0
+  /// A node once its aliases are expanded, counts saturating just past the bounds.
+  struct Size {
+    var nodes = 0
+    var bytes = 0
+    var height = 0
 
-    mutating func open(anchor: String?) { stack.append((anchor, 1, 1)) }
+    mutating func add(_ other: Size) {
+      nodes = min(nodes + other.nodes, maxCopiedNodes + 1)
+      bytes = min(bytes + other.bytes, maxCopiedBytes + 1)
+    }
+  }
+
+  /// The open collections and the finished anchors, with their expanded sizes.
+  private struct Walk {
+    var stack: [(anchor: String?, size: Size)] = []
+    var anchors: [String: Size] = [:]
+    var copied = Size()
+
+    mutating func open(anchor: String?) { stack.append((anchor, Size(nodes: 1, bytes: 0, height: 1))) }
 
     mutating func closeCollection() {
       guard let top = stack.popLast() else { return }
-      close(anchor: top.anchor, size: top.size, height: top.height)
+      close(anchor: top.anchor, top.size)
     }
 
     /// A finished node: recorded under its anchor and counted in its parent.
-    mutating func close(anchor: String?, size: Int, height: Int) {
-      if let anchor { anchors[anchor] = (size, height) }
+    mutating func close(anchor: String?, _ size: Size) {
+      if let anchor { anchors[anchor] = size }
       guard !stack.isEmpty else { return }
-      stack[stack.count - 1].size = min(stack[stack.count - 1].size + size, maxAddedNodes + 1)
-      stack[stack.count - 1].height = max(stack[stack.count - 1].height, height + 1)
+      stack[stack.count - 1].size.add(size)
+      stack[stack.count - 1].size.height = max(stack[stack.count - 1].size.height, size.height + 1)
     }
   }
 
