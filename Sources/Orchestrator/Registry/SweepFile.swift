@@ -102,8 +102,9 @@ struct SweepFile {
   static let keyFields = ["key", "command", "engine", "env", "bindings", "axes", "when", "resources"]
   static let deriveFields = ["derive", "rename", "suffix", "set", "axes", "when", "resources"]
   static let resourceFields = ["cpus", "time", "mem", "max_attempts", "priority"]
-  /// Sweeps larger than this are almost certainly a typo'd range, and would exhaust memory.
-  static let maxConfigs = 10_000_000
+  /// Sweeps larger than this are almost certainly a typo'd range, and would exhaust memory. Task-local
+  /// so a fuzzer can lower it: a legal 10⁷-config sweep is slow, not a hang.
+  @TaskLocal static var maxConfigs = 10_000_000
 
   static func parse(_ src: YAMLSource, stem: String) throws(OrchError) -> SweepFile {
     let start = SourceLocation(file: src.path, line: 1, column: 1)

@@ -191,23 +191,32 @@ struct SlurmSubmitter {
     script: String, name: String, count: Int, offset: Int, manifest: String, dir: String, cpus: Int,
     timeLimit: Int?, memLimit: Int64?, options: SlurmOptions
   ) throws(OrchError) {
+    let text = Self.scriptText(
+      name: name, count: count, offset: offset, manifest: manifest, dir: dir, cpus: cpus, timeLimit: timeLimit,
+      memLimit: memLimit, options: options, worker: workerBinary)
+    do { try Posix.writeFile(script, text, mode: 0o755) } catch {
+      throw OrchError.failure("cannot write \(script): \(error)")
+    }
+  }
+
+  /// An array's script. Its input has passed `checkScriptInput`.
+  static func scriptText(
+    name: String, count: Int, offset: Int, manifest: String, dir: String, cpus: Int, timeLimit: Int?,
+    memLimit: Int64?, options: SlurmOptions, worker: String
+  ) -> String {
     var lines = [
       "#!/bin/bash",
       "# Written by orch (the SLURM backend): element i runs entry \(offset) + i of manifest.jsonl.",
-      "#SBATCH --job-name=\(Self.directiveQuote(name))",
+      "#SBATCH --job-name=\(directiveQuote(name))",
       "#SBATCH --array=0-\(count - 1)" + (options.parallelism.map { "%\($0)" } ?? ""),
       "#SBATCH --cpus-per-task=\(cpus)",
-      // `%%` is a literal `%` in sbatch's filename patterns.
-      "#SBATCH --output=\(Self.directiveQuote(dir.replacingOccurrences(of: "%", with: "%%") + "/slurm-%A_%a.out"))",
+      "#SBATCH --output=\(directiveQuote(literalPattern(dir) + "/slurm-%A_%a.out"))",
     ]
-    if let timeLimit { lines.append("#SBATCH --time=\(Self.slurmTime(timeLimit))") }
+    if let timeLimit { lines.append("#SBATCH --time=\(slurmTime(timeLimit))") }
     if let memLimit { lines.append("#SBATCH --mem=\((memLimit + (1 << 20) - 1) >> 20)M") }
-    if let partition = options.partition { lines.append("#SBATCH --partition=\(Self.directiveQuote(partition))") }
-    lines.append(
-      "exec \(Self.shellQuote(workerBinary)) slurm-task --manifest \(Self.shellQuote(manifest)) --offset \(offset)")
-    do { try Posix.writeFile(script, lines.joined(separator: "\n") + "\n", mode: 0o755) } catch {
-      throw OrchError.failure("cannot write \(script): \(error)")
-    }
+    if let partition = options.partition { lines.append("#SBATCH --partition=\(directiveQuote(partition))") }
+    lines.append("exec \(shellQuote(worker)) slurm-task --manifest \(shellQuote(manifest)) --offset \(offset)")
+    return lines.joined(separator: "\n") + "\n"
   }
 
   /// The previous attempt's events (already collected) stay beside the new ones, never mixed in.
@@ -233,7 +242,10 @@ struct SlurmSubmitter {
   static func checkScriptInput(names: [String], options: SlurmOptions, home: String, worker: String)
     throws(OrchError)
   {
-    for name in names { try UserText.check(name, "sweep name") }
+    for name in names {
+      if name.isEmpty { throw .badInput("the sweep name is empty; SLURM needs a job name") }
+      try UserText.check(name, "sweep name")
+    }
     if let partition = options.partition { try UserText.check(partition, "--partition") }
     try UserText.check(home, "ORCH_HOME")
     if home.unicodeScalars.contains("\\") {
@@ -265,6 +277,16 @@ struct SlurmSubmitter {
       out.append(c)
     }
     out.append("\"")
+    return String(out)
+  }
+
+  /// `%%` is a literal `%` in sbatch's filename patterns.
+  static func literalPattern(_ path: String) -> String {
+    var out = String.UnicodeScalarView()
+    for c in path.unicodeScalars {
+      if c == "%" { out.append("%") }
+      out.append(c)
+    }
     return String(out)
   }
 
