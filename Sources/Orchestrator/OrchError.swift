@@ -21,6 +21,9 @@ public struct OrchError: Error, CustomStringConvertible, Sendable {
   public var kind: Kind
   public var message: String
   public var location: SourceLocation?
+  /// Fixed text for the lines after the message (SLURM's tools follow getopt's error with a usage
+  /// hint); never the user's input, so never escaped.
+  public var usage: String?
 
   /// `message` may quote the user's input as is: it is escaped here, once for every error.
   public init(_ kind: Kind, _ message: String, at location: SourceLocation? = nil) {
@@ -35,11 +38,17 @@ public struct OrchError: Error, CustomStringConvertible, Sendable {
 
   public static func failure(_ message: String) -> OrchError { OrchError(.failure, message) }
 
+  public static func badInput(_ message: String, usage: String) -> OrchError {
+    var error = OrchError(.badInput, message)
+    error.usage = usage
+    return error
+  }
+
   public var exitCode: Int32 { kind == .badInput ? 2 : 1 }
 
   public var description: String {
-    if let location { return "\(location): \(message)" }
-    return message
+    let line = location.map { "\($0): \(message)" } ?? message
+    return usage.map { line + "\n" + $0 } ?? line
   }
 }
 

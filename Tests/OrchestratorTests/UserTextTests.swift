@@ -27,6 +27,17 @@ final class UserTextTests: XCTestCase {
     XCTAssertEqual(OrchError.failure("cannot write /tmp/a\rb").message, "cannot write /tmp/a\\rb")
   }
 
+  /// SLURM's tools follow getopt's error with a usage line: that line stays, the input is escaped.
+  func testAUsageLineFollowsTheEscapedMessage() {
+    do {
+      _ = try SlurmGetopt.parse(["--bo\ngus"], tool: "squeue", flags: [])
+      XCTFail("parsed")
+    } catch {
+      XCTAssertEqual(
+        error.description, "squeue: unrecognized option '--bo\\ngus'\nTry \"squeue --help\" for more information")
+    }
+  }
+
   func testNamesWithControlCharactersAreRefusedSayingWhichAndWhere() {
     for v in Array(UInt32(0)...0x1F) + [0x7F, 0x85, 0x2028, 0x202E] {
       let c = String(Unicode.Scalar(v)!)

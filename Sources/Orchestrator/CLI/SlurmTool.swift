@@ -137,7 +137,7 @@ enum SlurmGetopt {
     _ args: [String], tool: String, flags: [SlurmFlag], stopAtOperand: Bool = false
   ) throws(OrchError) -> SlurmArguments {
     func fail(_ message: String) -> OrchError {
-      .badInput("\(tool): \(message)\nTry \"\(tool) --help\" for more information")
+      .badInput("\(tool): \(message)", usage: "Try \"\(tool) --help\" for more information")
     }
     var out = SlurmArguments()
     var i = 0

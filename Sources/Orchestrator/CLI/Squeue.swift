@@ -33,7 +33,7 @@ struct Squeue: ParsableCommand {
       let args = try SlurmGetopt.parse(arguments, tool: "squeue", flags: Self.flags)
       if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
       if let extra = args.operands.first {
-        throw OrchError.badInput("squeue: error: Unrecognized option: \(extra)\n\(Self.usageLine)")
+        throw OrchError.badInput("squeue: error: Unrecognized option: \(extra)", usage: Self.usageLine)
       }
       let environment = ProcessInfo.processInfo.environment
       var format = args.has("long") ? Self.longFormat : environment["SQUEUE_FORMAT"] ?? Self.defaultFormat
