@@ -36,7 +36,9 @@ enum EngineBindings {
           try train.transforms.check(sampleShape: shape, kind: kind, dataName: train.dataName)
         }
       } catch {
-        failure = OrchError.badInput("config '\(config.key)': \(error)", at: config.location)
+        // The engine lists its problems a line each; an error is one line.
+        let problems = "\(error)".split(separator: "\n").joined(separator: "; ")
+        failure = OrchError.badInput("config '\(config.key)': \(problems)", at: config.location)
       }
     }
     if let failure { throw failure }
