@@ -214,6 +214,12 @@ final class InfluenceCommandTests: XCTestCase {
     let ok = try derive(["--order", out + "/order.csv", "--k", "2:4:2", "--remove", "top,bottom", "--seeds", "1"])
     XCTAssertEqual(ok.code, 0, ok.err)
     XCTAssertTrue(ok.out.hasPrefix("10 configs found"), ok.out)
+    // The command line goes into a comment of the file: a newline in an argument stays escaped.
+    let odd = out + "/ord\ner.csv"
+    try FileManager.default.copyItem(atPath: out + "/order.csv", toPath: odd)
+    let escaped = try derive(["--order", odd, "--k", "2:4:2", "--remove", "top,bottom", "--seeds", "1"])
+    XCTAssertEqual(escaped.code, 0, escaped.err)
+    XCTAssertTrue(c.read("sweeps/p310_cf.yaml").contains("/ord\\ner.csv --k"), c.read("sweeps/p310_cf.yaml"))
     let top = order[1].split(separator: ",")[1]
     let text = c.read("sweeps/p310_cf.yaml")
     XCTAssertTrue(text.contains("data.exclude_classes: [\(top)"), text)

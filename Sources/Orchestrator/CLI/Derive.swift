@@ -60,7 +60,8 @@ struct DeriveCounterfactual: ParsableCommand {
     let classes = try InfluenceAnalysis.sourceClasses(source)
     let ranking = try Counterfactual.readOrder(order, classes: classes)
     let ks = try Counterfactual.parseK(k, classes: classes)
-    let command = (["orch"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+    // Written into a YAML comment: a newline in an argument must not start a line of YAML.
+    let command = UserText.escaped((["orch"] + CommandLine.arguments.dropFirst()).joined(separator: " "))
     let (text, count) = try Counterfactual.sweepFile(
       set,
       Counterfactual.Options(
