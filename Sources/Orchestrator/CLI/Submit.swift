@@ -72,7 +72,8 @@ struct Submit: ParsableCommand {
       overrides.maxAttempts = maxAttempts
     }
     overrides.priority = priority
-    let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text) }
+    if backend == "local" { try Self.checkCPUs(selected, override: overrides.cpus) }
+    let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text, option: "--after") }
     let sweep = name ?? Self.sweepName(path: path, files: selected.files)
     // SLURM is asked before anything is written: a missing sbatch changes nothing.
     let slurm = try slurmSetup(throttle: spec?.throttle)
@@ -112,6 +113,26 @@ struct Submit: ParsableCommand {
     if wait {
       let failed = try Progress.wait(store: store, result: result, home: home)
       if failed > 0 { throw ExitCode(1) }
+    }
+  }
+
+  /// A job asking for more CPUs than this machine lets orch use would pend forever: refused at
+  /// submit, in sbatch's words (SbatchSubmit does the same for `-c`).
+  static func checkCPUs(_ selected: Submitter.Selection, override: Int?) throws(OrchError) {
+    let available = Posix.allowedCPUs().count
+    guard available > 0 else { return }
+    let unavailable = "Requested node configuration is not available: this machine has \(available) CPUs for jobs"
+    if let override {
+      if override > available { throw .badInput("--cpus \(override): \(unavailable)") }
+      return
+    }
+    var tooLarge: ConfigSpec?
+    selected.forEach { _, config in
+      if tooLarge == nil && config.resources.cpus > available { tooLarge = config }
+    }
+    if let config = tooLarge {
+      throw .badInput(
+        "config '\(config.key)' asks for \(config.resources.cpus) CPUs: \(unavailable)", at: config.location)
     }
   }
 
