@@ -1,10 +1,53 @@
 import GRDB
 
+/// Elements `first`, `first + step`, …, up to `last` of an array: what `12_3`, `12_[1-3]` or
+/// `12_[0-8:2]` name in a dependency, kept as a range however many elements it covers.
+/// Built from stored data too, so nothing here traps on odd values: a `step` below 1 counts as 1
+/// and `last` below `first` covers nothing.
+public struct ElementRange: Sendable, Hashable, CustomStringConvertible {
+  public let first: Int
+  /// The last element covered (`0-5:2` is stored as `0-4:2`), so equal ranges compare equal.
+  public let last: Int
+  public let step: Int
+
+  public init(first: Int, last: Int, step: Int = 1) {
+    let step = max(step, 1)
+    self.first = first
+    self.step = step
+    let (span, overflow) = last.subtractingReportingOverflow(first)
+    self.last = overflow || span < 0 ? last : first + span / step * step
+  }
+
+  /// One element.
+  public init(_ index: Int) { self.init(first: index, last: index) }
+
+  public var count: Int {
+    let (span, overflow) = last.subtractingReportingOverflow(first)
+    if span < 0 && !overflow { return 0 }
+    if overflow { return Int.max }
+    let steps = span / step
+    return steps == Int.max ? Int.max : steps + 1
+  }
+
+  public func contains(_ index: Int) -> Bool {
+    guard index >= first && index <= last else { return false }
+    // Unsigned: exact for any first ≤ index, where a signed difference can overflow.
+    return (UInt(bitPattern: index) &- UInt(bitPattern: first)) % UInt(step) == 0
+  }
+
+  /// `3`, `1-3` or `0-8:2`, as inside `12_[…]`.
+  public var description: String {
+    if first == last { return "\(first)" }
+    return step == 1 ? "\(first)-\(last)" : "\(first)-\(last):\(step)"
+  }
+}
+
 /// A stored dependency term of a waiting array.
 public struct DependencyTerm: Sendable, Hashable {
   public var kind: String
   public var targetArray: Int64?
-  public var targetIndex: Int?
+  /// Nil: the whole job or every element of the array.
+  public var targetElements: ElementRange?
   public var delayMinutes: Int?
   /// Only this element of the dependent array is bound by the term.
   public var onlyJob: Int64?
@@ -34,20 +77,48 @@ public struct TargetElement: Sendable {
   public var since: Double?
 }
 
+extension Submission {
+  /// The first element of `range` that array `array` does not have, or nil when it has them all.
+  /// Reads only the elements the range covers, never expands it.
+  public func firstMissingElement(array: Int64, range: ElementRange) throws -> Int? {
+    let present = try Int.fetchCursor(
+      db,
+      sql: """
+        SELECT array_index FROM jobs WHERE \(JobStore.inArray) AND array_index BETWEEN ? AND ?
+          AND (array_index - ?) % ? = 0 ORDER BY array_index
+        """, arguments: [array, array, range.first, range.last, range.first, range.step])
+    var expected = range.first
+    while let index = try present.next() {
+      if index != expected { return expected }
+      if expected == range.last { return nil }
+      expected += range.step
+    }
+    return expected
+  }
+}
+
 extension JobStore {
   public static func waitingArrays(_ db: Database) throws -> [WaitingArray] {
     // SLURM's jobs wait on SLURM's dependencies, not on the daemon's check.
     let ids = try Int64.fetchAll(
       db, sql: "SELECT DISTINCT array_id FROM jobs WHERE state = 'PENDING' AND ready = 0 AND backend IS NULL")
-    return try ids.map { id in
-      let array = try Row.fetchOne(
-        db, sql: "SELECT name, dep_or, kill_on_invalid_dep FROM arrays WHERE id = ?", arguments: [id])!
+    return try ids.compactMap { id in
+      guard
+        let array = try Row.fetchOne(
+          db, sql: "SELECT name, dep_or, kill_on_invalid_dep FROM arrays WHERE id = ?", arguments: [id])
+      else { return nil }
       let terms = try Row.fetchAll(
         db,
         sql: """
-          SELECT kind, target_array, target_index, delay_minutes, job_id FROM dependencies WHERE array_id = ? ORDER BY id
+          SELECT kind, target_array, target_first, target_last, target_step, delay_minutes, job_id
+          FROM dependencies WHERE array_id = ? ORDER BY id
           """, arguments: [id]
-      ).map { DependencyTerm(kind: $0[0], targetArray: $0[1], targetIndex: $0[2], delayMinutes: $0[3], onlyJob: $0[4]) }
+      ).map { row in
+        let first: Int? = row[2]
+        let elements = first.map { ElementRange(first: $0, last: row[3] ?? $0, step: row[4] ?? 1) }
+        return DependencyTerm(
+          kind: row[0], targetArray: row[1], targetElements: elements, delayMinutes: row[5], onlyJob: row[6])
+      }
       let jobs = try Row.fetchAll(
         db,
         sql: "SELECT id, array_index FROM jobs WHERE \(JobStore.inArray) AND state = 'PENDING' AND ready = 0",

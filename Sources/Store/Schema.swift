@@ -325,6 +325,46 @@ enum Schema {
           ) STRICT, WITHOUT ROWID;
           """)
     }
+    // A dependency on elements of an array is one row per range (`12_[0-3999999]` is one row, not
+    // four million): target_first..target_last every target_step, all NULL for the whole target.
+    // The one-row-per-element terms of older stores are merged into runs of consecutive elements,
+    // which the daemon evaluates exactly as it did the separate rows. Stored values are copied as
+    // they are (the daemon never traps on them), so no odd old row can make this migration fail.
+    migrator.registerMigration("v6") { db in
+      try db.execute(
+        sql: """
+          CREATE TABLE new_dependencies(
+            id INTEGER PRIMARY KEY,
+            array_id INTEGER NOT NULL REFERENCES arrays(id),
+            job_id INTEGER REFERENCES jobs(id),
+            kind TEXT NOT NULL,
+            target_array INTEGER,
+            target_first INTEGER,
+            target_last INTEGER,
+            target_step INTEGER,
+            delay_minutes INTEGER,
+            CHECK ((target_first IS NULL AND target_last IS NULL AND target_step IS NULL)
+              OR (target_last >= target_first AND target_step >= 1))
+          ) STRICT;
+          INSERT INTO new_dependencies(id, array_id, job_id, kind, target_array, target_first, target_last, target_step,
+            delay_minutes)
+          SELECT id, array_id, job_id, kind, target_array, NULL, NULL, NULL, delay_minutes
+            FROM dependencies WHERE target_index IS NULL;
+          INSERT INTO new_dependencies(id, array_id, job_id, kind, target_array, target_first, target_last, target_step,
+            delay_minutes)
+          SELECT MIN(id), array_id, job_id, kind, target_array, MIN(target_index), MAX(target_index), 1, delay_minutes
+          FROM (
+            SELECT id, array_id, job_id, kind, target_array, target_index, delay_minutes,
+              target_index - DENSE_RANK() OVER (
+                PARTITION BY array_id, job_id, kind, target_array, delay_minutes ORDER BY target_index) AS run
+            FROM dependencies WHERE target_index IS NOT NULL)
+          GROUP BY array_id, job_id, kind, target_array, delay_minutes, run;
+          DROP TABLE dependencies;
+          ALTER TABLE new_dependencies RENAME TO dependencies;
+          CREATE INDEX dependencies_array ON dependencies(array_id);
+          CREATE INDEX dependencies_target ON dependencies(target_array);
+          """)
+    }
     return migrator
   }
 }

@@ -73,7 +73,8 @@ public struct NewJob: Sendable {
 public struct DependencyRow: Sendable, Hashable {
   public var kind: String
   public var targetArray: Int64?
-  public var targetIndex: Int?
+  /// Nil: the whole job or every element of the array.
+  public var targetElements: ElementRange?
   /// `after:id+minutes`.
   public var delayMinutes: Int?
   /// Restricts the term to one element of the new array (implicit per-config dependencies).
@@ -83,15 +84,25 @@ public struct DependencyRow: Sendable, Hashable {
   public var selfArray: Bool
 
   public init(
-    kind: String, targetArray: Int64?, targetIndex: Int?, delayMinutes: Int? = nil, onlyIndex: Int? = nil,
-    selfArray: Bool = false
+    kind: String, targetArray: Int64?, targetElements: ElementRange?, delayMinutes: Int? = nil,
+    onlyIndex: Int? = nil, selfArray: Bool = false
   ) {
     self.kind = kind
     self.targetArray = targetArray
-    self.targetIndex = targetIndex
+    self.targetElements = targetElements
     self.delayMinutes = delayMinutes
     self.onlyIndex = onlyIndex
     self.selfArray = selfArray
+  }
+
+  /// A term on one element (`targetIndex`), or on the whole target when nil.
+  public init(
+    kind: String, targetArray: Int64?, targetIndex: Int?, delayMinutes: Int? = nil, onlyIndex: Int? = nil,
+    selfArray: Bool = false
+  ) {
+    self.init(
+      kind: kind, targetArray: targetArray, targetElements: targetIndex.map { ElementRange($0) },
+      delayMinutes: delayMinutes, onlyIndex: onlyIndex, selfArray: selfArray)
   }
 }
 
@@ -243,10 +254,14 @@ public struct Submission {
       }
       try db.execute(
         sql: """
-          INSERT INTO dependencies(array_id, job_id, kind, target_array, target_index, delay_minutes)
-          VALUES (?, ?, ?, ?, ?, ?)
+          INSERT INTO dependencies(array_id, job_id, kind, target_array, target_first, target_last, target_step,
+            delay_minutes)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
           """,
-        arguments: [first, jobID, dep.kind, dep.selfArray ? first : dep.targetArray, dep.targetIndex, dep.delayMinutes])
+        arguments: [
+          first, jobID, dep.kind, dep.selfArray ? first : dep.targetArray, dep.targetElements?.first,
+          dep.targetElements?.last, dep.targetElements?.step, dep.delayMinutes,
+        ])
     }
     return first
   }

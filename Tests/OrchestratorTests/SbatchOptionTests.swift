@@ -231,9 +231,32 @@ final class SbatchOptionTests: XCTestCase {
 
     XCTAssertNil(try run(["--mem=0", "job.sh"]).memoryLimit)
     XCTAssertEqual(
+      rejected(["--mem=9999999999T", "job.sh"]),
+      "sbatch: error: Invalid --mem specification: bad memory '9999999999T': too large")
+    XCTAssertEqual(
       rejected(["--mem=lots", "job.sh"]),
       "sbatch: error: Invalid --mem specification: bad memory 'lots': expected an integer with an optional unit K, M, G or T (default M)"
     )
+  }
+
+  /// Issue 13 item 6: `--mem-per-cpu=8000000T -c 2` parsed, and the job's limit (per CPU × CPUs)
+  /// then overflowed with SIGILL at submission, leaving the stored script behind. Each value fits;
+  /// their product is refused, from the command line, a directive or the environment alike.
+  func testMemoryPerCPUTimesCPUsMustFit() throws {
+    let overflow =
+      "sbatch: error: Invalid --mem-per-cpu specification: 8388608000000M per CPU × 2 CPUs is over 8796093022207M, the most memory orch can count"
+    XCTAssertEqual(rejected(["-c", "2", "--mem-per-cpu=8000000T", "job.sh"]), overflow)
+    XCTAssertEqual(rejected(["-c2", "job.sh"], script: "#!/bin/sh\n#SBATCH --mem-per-cpu=8000000T\ntrue\n"), overflow)
+    XCTAssertEqual(
+      rejected(["job.sh"], env: ["SBATCH_MEM_PER_CPU": "8000000T", "SBATCH_CPUS_PER_TASK": "2"]), overflow)
+    XCTAssertEqual(
+      rejected(["-c", "9223372036854775807", "--mem-per-cpu=2", "job.sh"]),
+      "sbatch: error: Invalid --mem-per-cpu specification: 2M per CPU × 9223372036854775807 CPUs is over 8796093022207M, the most memory orch can count"
+    )
+    let one = try run(["--mem-per-cpu=8000000T", "job.sh"])
+    XCTAssertEqual(one.memoryLimit, 8_000_000 << 40)
+    let largest = try run(["-c", "8", "--mem-per-cpu=1048575T", "job.sh"])
+    XCTAssertEqual(largest.memoryLimit, 8 * (1_048_575 << 40))
   }
 
   // MARK: values

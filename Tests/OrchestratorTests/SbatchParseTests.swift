@@ -1,4 +1,5 @@
 import Foundation
+import Store
 import XCTest
 
 @testable import Orchestrator
@@ -104,7 +105,7 @@ final class SbatchParseTests: XCTestCase {
     e.dependency = DependencySpec(terms: [
       .init(kind: .after, jobID: 10, delayMinutes: 5),
       .init(kind: .afterany, jobID: 11), .init(kind: .afterany, jobID: 12),
-      .init(kind: .afterok, jobID: 14, arrayIndex: 1), .init(kind: .afterok, jobID: 14, arrayIndex: 2),
+      .init(kind: .afterok, jobID: 14, elements: ElementRange(first: 1, last: 2)),
       .init(kind: .afternotok, jobID: 15), .init(kind: .aftercorr, jobID: 13), .init(kind: .singleton),
     ])
     e.killOnInvalidDependency = false

@@ -34,6 +34,25 @@ final class SlurmArraySpecTests: XCTestCase {
     XCTAssertEqual(spec.description, "0-4000000")
   }
 
+  /// A list that repeats or overlaps its ranges costs no more than its result: `0-3999999`
+  /// forty times is four million indices, built at once, not 160 million appended and sorted.
+  func testRepeatedRangesStayBounded() throws {
+    let repeated = try ArraySpec.parse(Array(repeating: "0-3999999", count: 40).joined(separator: ","))
+    XCTAssertEqual(repeated.indices.count, 4_000_000)
+    XCTAssertEqual(repeated.indices.last, 3_999_999)
+    let overlapping = try ArraySpec.parse((0..<40).map { "\($0)-3999999" }.joined(separator: ",") + ",4000000")
+    XCTAssertEqual(overlapping.indices.count, 4_000_001)
+    let mixed = try ArraySpec.parse("1-3999999:2,0-3999999:2,5-9,5-9")
+    XCTAssertEqual(mixed.indices.count, 4_000_000)
+    XCTAssertEqual(Array(mixed.indices.prefix(3)), [0, 1, 2])
+    let stepped = slurmRejection { () throws(OrchError) in
+      try ArraySpec.parse((0..<20).map { "\($0)-3999999:2" }.joined(separator: ","))
+    }
+    XCTAssertTrue(
+      stepped.hasSuffix("' repeats stepped ranges over more than 16000004 indices in all; list each index once"),
+      stepped)
+  }
+
   func testRejectedForms() {
     for text in [
       "", "   ", "0-", "-3", "5-1", "1-3%0", "a", "0-10:0", "1,-2", "1--3", "1,,2", "1,", ",1",

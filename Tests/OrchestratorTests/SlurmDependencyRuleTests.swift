@@ -238,4 +238,53 @@ final class SlurmDependencyRuleTests: XCTestCase {
     _ = try evaluate("afterok:12_0:12_1,afterany:12")
     XCTAssertEqual(lookups, [12], "each target is looked up once")
   }
+
+  /// A range (`12_[0-3]`, one stored row) is evaluated exactly as SLURM's one term per element
+  /// (`12_0:12_1:…`), joined with ',' or '?' as the spec is: every combination of states of a
+  /// three-element target, with an element the range names that is gone (3) and without.
+  func testRangeIsItsElementsJoinedAsTheSpecJoins() throws {
+    for kind in [Kind.after, .afterany, .afterok, .afternotok] {
+      for a in states {
+        for b in states {
+          for c in states {
+            let target = [Element(index: 0, state: a), Element(index: 1, state: b), Element(index: 2, state: c)]
+            let jobs = [12: target, 13: [Element(state: .running)]]
+            for (range, expanded) in [("12_[0-2]", "12_0:12_1:12_2"), ("12_[0-3]", "12_0:12_1:12_2:12_3")] {
+              for tail in ["", ",afterany:13", "?afterany:13"] {
+                let ranged = try DependencySpec.parse("\(kind):\(range)\(tail)")
+                let each = try DependencySpec.parse("\(kind):\(expanded)\(tail)")
+                XCTAssertEqual(
+                  DependencyRule.evaluate(ranged, ownIndex: nil, target: { jobs[$0] ?? [] }),
+                  DependencyRule.evaluate(each, ownIndex: nil, target: { jobs[$0] ?? [] }),
+                  "\(ranged) with \(a), \(b), \(c)")
+              }
+            }
+          }
+        }
+      }
+    }
+    let stepped = try DependencySpec.parse("afterok:12_[0-4:2]")
+    let target = [
+      Element(index: 0, state: .completed), Element(index: 1, state: .failed), Element(index: 2, state: .completed),
+      Element(index: 3, state: .running), Element(index: 4, state: .completed),
+    ]
+    XCTAssertEqual(DependencyRule.evaluate(stepped, ownIndex: nil, target: { _ in target }), .satisfied)
+  }
+
+  /// Issue 13 item 2: a delay stored by an older orch (or written into the store by hand) that is
+  /// too long to count in seconds keeps waiting; `minutes * 60` trapped the daemon on it.
+  func testStoredDelayTooLongForSecondsKeepsWaiting() {
+    for minutes in [999_999_999_999_999_999, Int.max, Int.max / 60 + 1] {
+      let term = Term(kind: .after, jobID: 9, delayMinutes: minutes)
+      for since in [0, 1_000_000, Int.max] {
+        XCTAssertEqual(
+          DependencyRule.evaluate(term, target: [Element(state: .running, secondsSinceStart: since)], ownIndex: nil),
+          .waiting, "\(minutes) minutes, \(since) s")
+      }
+    }
+    let longest = Term(kind: .after, jobID: 9, delayMinutes: Int.max / 60)
+    XCTAssertEqual(
+      DependencyRule.evaluate(longest, target: [Element(state: .running, secondsSinceStart: Int.max)], ownIndex: nil),
+      .satisfied)
+  }
 }

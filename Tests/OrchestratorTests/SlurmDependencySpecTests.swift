@@ -1,3 +1,4 @@
+import Store
 import XCTest
 
 @testable import Orchestrator
@@ -21,12 +22,22 @@ final class SlurmDependencySpecTests: XCTestCase {
       try DependencySpec.parse("afterok:12:13_3").terms,
       [Term(kind: .afterok, jobID: 12), Term(kind: .afterok, jobID: 13, arrayIndex: 3)])
     XCTAssertEqual(try DependencySpec.parse("afterany:12_*").terms, [Term(kind: .afterany, jobID: 12)])
+    // A bracket list is one term per range, never expanded.
     XCTAssertEqual(
       try DependencySpec.parse("afterok:12_[1-2,5]").terms,
-      [1, 2, 5].map { Term(kind: .afterok, jobID: 12, arrayIndex: $0) })
+      [
+        Term(kind: .afterok, jobID: 12, elements: ElementRange(first: 1, last: 2)),
+        Term(kind: .afterok, jobID: 12, arrayIndex: 5),
+      ])
     XCTAssertEqual(
-      try DependencySpec.parse("afterok:12_[0-4:2]:13").terms,
-      [0, 2, 4].map { Term(kind: .afterok, jobID: 12, arrayIndex: $0) } + [Term(kind: .afterok, jobID: 13)])
+      try DependencySpec.parse("afterok:12_[0-5:2]:13").terms,
+      [
+        Term(kind: .afterok, jobID: 12, elements: ElementRange(first: 0, last: 4, step: 2)),
+        Term(kind: .afterok, jobID: 13),
+      ])
+    XCTAssertEqual(
+      try DependencySpec.parse("afterok:12_[0-3999999]").terms,
+      [Term(kind: .afterok, jobID: 12, elements: ElementRange(first: 0, last: 3_999_999))])
     XCTAssertEqual(
       try DependencySpec.parse("after:12+5:13_2+10:14").terms,
       [
@@ -82,7 +93,9 @@ final class SlurmDependencySpecTests: XCTestCase {
       ("afterok:12,afterok:13", "afterok:12:13"),
       ("afterany:12?afternotok:13_4", "afterany:12?afternotok:13_4"),
       ("singleton,afterok:1", "singleton,afterok:1"),
-      ("afterok:12_[1-2]", "afterok:12_1:12_2"),
+      ("afterok:12_[1-2]", "afterok:12_[1-2]"),
+      ("afterok:12_[0-9:3,11]?after:4_[2-3]+5", "afterok:12_[0-9:3]:12_11?after:4_[2-3]+5"),
+      ("afterok:12_[5-5]", "afterok:12_5"),
       ("aftercorr:7_*", "aftercorr:7"),
       ("12", "afterok:12"),
       ("AFTER:3+1", "after:3+1"),
@@ -134,5 +147,30 @@ final class SlurmDependencySpecTests: XCTestCase {
     XCTAssertEqual(
       slurmRejection { () throws(OrchError) in try DependencySpec.parse("") },
       "empty --dependency value; expected type:id[:id…] such as afterok:12 or afterany:12,after:13")
+  }
+
+  /// Issue 13 item 2: a delay is at most SLURM's 2147483647 minutes; more was accepted and then
+  /// overflowed the daemon's `minutes * 60` on every restart.
+  func testDelayWithinSlurmsLimit() throws {
+    XCTAssertEqual(
+      try DependencySpec.parse("after:12+2147483647").terms,
+      [Term(kind: .after, jobID: 12, delayMinutes: 2_147_483_647)])
+    for delay in ["2147483648", "999999999999999999", "99999999999999999999999"] {
+      XCTAssertEqual(
+        slurmRejection { () throws(OrchError) in try DependencySpec.parse("after:12+\(delay)") },
+        "--dependency 'after:12+\(delay)' has delay '+\(delay)' minutes; at most 2147483647 (SLURM's limit)")
+    }
+    XCTAssertEqual(
+      slurmRejection { () throws(OrchError) in try DependencySpec.parse("after:1+999999999999999999", option: "--after")
+      },
+      "--after 'after:1+999999999999999999' has delay '+999999999999999999' minutes; at most 2147483647 (SLURM's limit)"
+    )
+  }
+
+  /// Repeats are dropped on type and target, a range being its own target.
+  func testRangeRepeatsDropped() throws {
+    XCTAssertEqual(try DependencySpec.parse("afterok:12_[1-3],afterok:12_[1-3]").terms.count, 1)
+    XCTAssertEqual(try DependencySpec.parse("afterok:12_[1-3]:12_[1-3:1]").terms.count, 1)
+    XCTAssertEqual(try DependencySpec.parse("afterok:12_[1-3]:12_2").terms.count, 2)
   }
 }

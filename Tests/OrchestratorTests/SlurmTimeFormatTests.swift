@@ -37,5 +37,10 @@ final class SlurmTimeFormatTests: XCTestCase {
     XCTAssertEqual(TimeFormat.sacctTimelimit(minutes: nil), "UNLIMITED")
     XCTAssertEqual(TimeFormat.sacctTimelimit(minutes: 30), "00:30:00")
     XCTAssertEqual(TimeFormat.sacctTimelimit(minutes: 2 * 1440 + 61), "2-01:01:00")
+    // Minutes too many to count in seconds (from a store written by hand, say) print as SLURM
+    // prints what it cannot show, instead of trapping.
+    XCTAssertEqual(TimeFormat.squeueTimeLimit(minutes: Int.max), "INVALID")
+    XCTAssertEqual(TimeFormat.sacctTimelimit(minutes: Int.max / 59), "INVALID")
+    XCTAssertEqual(TimeFormat.sacctTimelimit(minutes: Int.min), "INVALID")
   }
 }

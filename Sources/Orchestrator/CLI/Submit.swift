@@ -97,7 +97,8 @@ struct Submit: ParsableCommand {
       overrides.maxAttempts = maxAttempts
     }
     overrides.priority = priority
-    let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text) }
+    if backend == "local" { try Self.checkCPUs(selected, override: overrides.cpus) }
+    let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text, option: "--after") }
     let sweep = name ?? Self.sweepName(path: path, files: selected.files)
     try Registry.checkSweepName(sweep, given: name != nil, path: path)
     // SLURM is asked before anything is written: a missing sbatch changes nothing.
@@ -150,6 +151,26 @@ struct Submit: ParsableCommand {
   static func printMovedAside(_ moves: [RunDirectoryAside.Move]) {
     for m in moves.prefix(3) { Output.print("old run moved aside: \(m.from) -> \(m.to)\n") }
     if moves.count > 3 { Output.print("... and \(moves.count - 3) more old runs moved aside (.replaced-<job id>)\n") }
+  }
+
+  /// A job asking for more CPUs than this machine lets orch use would pend forever: refused at
+  /// submit, in sbatch's words (SbatchSubmit does the same for `-c`).
+  static func checkCPUs(_ selected: Submitter.Selection, override: Int?) throws(OrchError) {
+    let available = Posix.allowedCPUs().count
+    guard available > 0 else { return }
+    let unavailable = "Requested node configuration is not available: this machine has \(available) CPUs for jobs"
+    if let override {
+      if override > available { throw .badInput("--cpus \(override): \(unavailable)") }
+      return
+    }
+    var tooLarge: ConfigSpec?
+    selected.forEach { _, config in
+      if tooLarge == nil && config.resources.cpus > available { tooLarge = config }
+    }
+    if let config = tooLarge {
+      throw .badInput(
+        "config '\(config.key)' asks for \(config.resources.cpus) CPUs: \(unavailable)", at: config.location)
+    }
   }
 
   static func sweepName(path: String, files: Set<String>) -> String {

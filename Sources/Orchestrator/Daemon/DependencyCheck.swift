@@ -3,6 +3,7 @@ import Store
 
 /// Re-evaluates the jobs waiting on dependencies: satisfied → ready to claim; never satisfiable →
 /// reason `DependencyNeverSatisfied` (or cancelled when the array asked for `--kill-on-invalid-dep`).
+/// Reads stored rows as they are: no value in them, however odd, may stop the daemon.
 enum DependencyCheck {
   /// Returns whether a job still waits on an `after:id+minutes` delay, which only time can end.
   @discardableResult
@@ -11,31 +12,42 @@ enum DependencyCheck {
     // Held jobs wait for `scontrol release`, whatever their dependencies say.
     let held = try JobStore.heldJobIDs(db)
     for array in try JobStore.waitingArrays(db) {
-      var targets: [Int64: [TargetElement]] = [:]
+      var targets: [Int64: [DependencyRule.Element]] = [:]
       func elements(_ id: Int64) throws -> [DependencyRule.Element] {
-        if targets[id] == nil { targets[id] = try JobStore.targetElements(db, array: id, index: nil) }
-        return targets[id]!.map {
+        if let known = targets[id] { return known }
+        let loaded = try JobStore.targetElements(db, array: id, index: nil).map {
           DependencyRule.Element(
-            index: $0.index, state: JobStateLite($0.state), secondsSinceStart: $0.since.map { Int(now - $0) })
+            index: $0.index, state: JobStateLite($0.state), secondsSinceStart: $0.since.map { seconds(now - $0) })
         }
+        targets[id] = loaded
+        return loaded
       }
       let singletonBusy =
         try array.terms.contains { $0.kind == "singleton" }
         ? JobStore.singletonBusy(db, name: array.name, before: array.id) : false
+      // Only aftercorr depends on the waiting job; every other term is evaluated once per array.
+      var shared: [Int: DependencyStatus] = [:]
       var ready: [Int64] = []
       var never: [Int64] = []
       for job in array.jobs where !held.contains(job.id) {
         var statuses: [DependencyStatus] = []
-        for term in array.terms where term.onlyJob == nil || term.onlyJob == job.id {
+        for (i, term) in array.terms.enumerated() where term.onlyJob == nil || term.onlyJob == job.id {
           guard let kind = DependencySpec.Kind(rawValue: term.kind) else { continue }
           if kind == .singleton {
             statuses.append(singletonBusy ? .waiting : .satisfied)
             continue
           }
           guard let target = term.targetArray else { continue }
+          if let known = shared[i] {
+            statuses.append(known)
+            continue
+          }
           let spec = DependencySpec.Term(
-            kind: kind, jobID: Int(target), arrayIndex: term.targetIndex, delayMinutes: term.delayMinutes)
-          statuses.append(DependencyRule.evaluate(spec, target: try elements(target), ownIndex: job.arrayIndex))
+            kind: kind, jobID: Int(target), elements: term.targetElements, delayMinutes: term.delayMinutes)
+          let status = DependencyRule.evaluate(
+            spec, target: try elements(target), ownIndex: job.arrayIndex, isOr: array.isOr)
+          if kind != .aftercorr { shared[i] = status }
+          statuses.append(status)
         }
         switch DependencyRule.combine(statuses, isOr: array.isOr) {
         case .satisfied: ready.append(job.id)
@@ -47,5 +59,13 @@ enum DependencyCheck {
       try JobStore.markNeverSatisfied(db, jobIDs: never, cancel: array.killOnInvalid, now: now)
     }
     return timed
+  }
+
+  /// Whole seconds of a stored time difference; `Int(_:)` would trap on one out of range.
+  static func seconds(_ interval: Double) -> Int {
+    guard interval.isFinite else { return interval > 0 ? Int.max : Int.min }
+    if interval >= 0x1p63 { return Int.max }
+    if interval < -0x1p63 { return Int.min }
+    return Int(interval)
   }
 }

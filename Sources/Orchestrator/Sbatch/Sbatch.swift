@@ -384,6 +384,16 @@ struct SbatchState {
     }
     request.memoryPerNode = memory["mem"]?.bytes
     request.memoryPerCPU = memory["mem-per-cpu"]?.bytes
+    // The job's limit is --mem-per-cpu × CPUs: checked here, where both are known, so a product
+    // past what a byte count holds is an error instead of an overflow at submission.
+    if let perCPU = request.memoryPerCPU, let cpus {
+      let (_, overflow) = perCPU.multipliedReportingOverflow(by: Int64(cpus))
+      if overflow {
+        throw .badInput(
+          "sbatch: error: Invalid --mem-per-cpu specification: \(perCPU >> 20)M per CPU × \(cpus) CPUs is over \(Int64.max >> 20)M, the most memory orch can count"
+        )
+      }
+    }
 
     request.array = array
     if let jobName { request.jobName = jobName }

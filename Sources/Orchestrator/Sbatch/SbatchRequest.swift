@@ -115,9 +115,13 @@ public struct SbatchRequest: Sendable, Hashable {
 
   public init() {}
 
-  /// What the job may use: `--mem`, or `--mem-per-cpu` × CPUs; nil = no limit.
+  /// What the job may use: `--mem`, or `--mem-per-cpu` × CPUs; nil = no limit. `Sbatch.parse`
+  /// refuses a product past `Int64.max`; one built otherwise saturates there rather than trap.
   public var memoryLimit: Int64? {
     if let memoryPerNode { return memoryPerNode }
-    return memoryPerCPU.map { $0 * Int64(cpusPerTask) }
+    return memoryPerCPU.map {
+      let (product, overflow) = $0.multipliedReportingOverflow(by: Int64(cpusPerTask))
+      return overflow ? Int64.max : product
+    }
   }
 }

@@ -34,6 +34,7 @@ struct SbatchSubmit {
     let digest = sha256Hex(Array(request.script.utf8))
     let env = exportedEnvironment(request)
     let now = Posix.now()
+    let resources = JobResources(cpus: request.cpusPerTask, timeLimit: request.timeLimit, memLimit: request.memoryLimit)
     var written: String?
     do {
       return try store.submit(now: now, large: indices.count >= 10_000) { tx -> Int64 in
@@ -57,8 +58,6 @@ struct SbatchSubmit {
           },
           // SLURM's default (JobRequeue=1): a batch job may be requeued.
           requeue: request.requeue ?? true)
-        let resources = JobResources(
-          cpus: request.cpusPerTask, timeLimit: request.timeLimit, memLimit: request.memoryLimit)
         let template = Self.configTemplate(request, scriptPath: scriptPath, digest: digest)
         let jobs = indices.map { index in
           let config = template(index)
@@ -87,18 +86,10 @@ struct SbatchSubmit {
     }
   }
 
-  /// Dependency terms resolved against the store as `orch submit` does; nil when a term names a
-  /// job or element that does not exist (SLURM's "Job dependency problem").
+  /// Dependency terms resolved and checked against the store as `orch submit` does; nil when a
+  /// term names a job or element that does not exist (SLURM's "Job dependency problem").
   func resolve(_ spec: DependencySpec?, _ tx: Submission) throws -> [DependencyRow]? {
-    let submitter = Submitter(store: store, outputRoot: home.defaultOutputRoot, force: false)
-    let rows: [DependencyRow]
-    do { rows = try submitter.resolve(spec, tx) } catch is OrchError { return nil }
-    for row in rows {
-      if let array = row.targetArray, let index = row.targetIndex, !(try tx.elementExists(array: array, index: index)) {
-        return nil
-      }
-    }
-    return rows
+    do { return try spec?.rows(in: tx) ?? [] } catch is OrchError { return nil }
   }
 
   /// `--export`: ALL = the submitter's environment; NONE = only its `SLURM_*`; a list adds or

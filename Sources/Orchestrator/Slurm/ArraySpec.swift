@@ -1,3 +1,5 @@
+import Store
+
 /// A parsed `sbatch --array` value: `0-15`, `0,6,16-32`, `0-15:4`, `0-15%4`.
 public struct ArraySpec: Sendable, Hashable, CustomStringConvertible {
   /// Sorted, unique.
@@ -73,11 +75,19 @@ public struct ArraySpec: Sendable, Hashable, CustomStringConvertible {
   static func parseIndexList(
     _ body: String, whole: String, label: String, maxArraySize: Int = maxArraySizeLimit
   ) throws(OrchError) -> [Int] {
+    try expand(parseRanges(body, whole: whole, label: label, maxArraySize: maxArraySize), whole: whole, label: label)
+  }
+
+  /// The comma list as written, one range per element, nothing expanded: every index is checked
+  /// against `maxArraySize` before anything is allocated for it.
+  static func parseRanges(
+    _ body: String, whole: String, label: String, maxArraySize: Int = maxArraySizeLimit
+  ) throws(OrchError) -> [ElementRange] {
     if body.isEmpty {
       throw .badInput("\(label) '\(whole)' has no indices; expected N, A-B or A-B:STEP separated by ','")
     }
     let maxIndex = maxArraySize - 1
-    var all: [Int] = []
+    var ranges: [ElementRange] = []
     for element in body.split(separator: ",", omittingEmptySubsequences: false) {
       let e = String(element)
       if e.isEmpty {
@@ -112,20 +122,85 @@ public struct ArraySpec: Sendable, Hashable, CustomStringConvertible {
           throw .badInput("\(label) '\(whole)' has step 0 in '\(e)'; expected a step ≥ 1")
         }
       }
-      // Checked before expanding so a huge range never allocates.
       if high > maxIndex {
         throw .badInput(
           "\(label) '\(whole)' has index \(high), above the maximum \(maxIndex) (MaxArraySize \(maxArraySize))")
       }
-      all.append(contentsOf: stride(from: low, through: high, by: step))
+      ranges.append(ElementRange(first: low, last: high, step: step))
     }
-    // Every index lies in 0...maxIndex, so the count bound (MaxArraySize elements) holds too.
-    if isStrictlyIncreasing(all) { return all }
-    all.sort()
-    var unique: [Int] = []
-    unique.reserveCapacity(all.count)
-    for n in all where unique.last != n { unique.append(n) }
-    return unique
+    return ranges
+  }
+
+  /// Stepped elements set one by one in `expand` beyond which a list is refused: only lists
+  /// that repeat huge stepped ranges reach it (every index is below MaxArraySize, so the result
+  /// never has more than MaxArraySize elements).
+  static let expansionBudget = 4 * maxArraySizeLimit
+
+  /// The indices of `ranges`, sorted and unique, in time and memory proportional to the result
+  /// however the list repeats or overlaps itself: ranges in increasing order are appended as
+  /// they are, a short list is sorted, and anything else is built in a bitmap of the indices,
+  /// whole words at a time for plain ranges (sorting millions of indices takes seconds).
+  static func expand(_ ranges: [ElementRange], whole: String, label: String) throws(OrchError) -> [Int] {
+    var ordered = true
+    var total = 0
+    for (i, r) in ranges.enumerated() {
+      if i > 0 && r.first <= ranges[i - 1].last { ordered = false }
+      total = total &+ min(r.count, maxArraySizeLimit)
+    }
+    if ordered || total <= 4096 {
+      var all: [Int] = []
+      all.reserveCapacity(min(total, maxArraySizeLimit))
+      for r in ranges { all.append(contentsOf: stride(from: r.first, through: r.last, by: r.step)) }
+      if ordered { return all }
+      all.sort()
+      var unique: [Int] = []
+      unique.reserveCapacity(all.count)
+      for n in all where unique.last != n { unique.append(n) }
+      return unique
+    }
+    let top = ranges.map(\.last).max() ?? 0
+    var words = [UInt64](repeating: 0, count: top / 64 + 1)
+    // Plain ranges merged first, so overlapping copies cost nothing more.
+    var plain: [(first: Int, last: Int)] = []
+    for r in ranges.filter({ $0.step == 1 }).sorted(by: { $0.first < $1.first }) {
+      if let last = plain.last, r.first <= last.last + 1 {
+        plain[plain.count - 1].last = max(last.last, r.last)
+      } else {
+        plain.append((r.first, r.last))
+      }
+    }
+    for (first, last) in plain {
+      var i = first
+      while i <= last {
+        if i % 64 == 0 && i + 63 <= last {
+          words[i / 64] = ~0
+          i += 64
+        } else {
+          words[i / 64] |= 1 << UInt64(i % 64)
+          i += 1
+        }
+      }
+    }
+    var budget = expansionBudget
+    for r in Set(ranges.filter { $0.step > 1 }) {
+      budget -= r.count
+      if budget < 0 {
+        throw .badInput(
+          "\(label) '\(whole)' repeats stepped ranges over more than \(expansionBudget) indices in all; list each index once"
+        )
+      }
+      for i in stride(from: r.first, through: r.last, by: r.step) { words[i / 64] |= 1 << UInt64(i % 64) }
+    }
+    var out: [Int] = []
+    out.reserveCapacity(min(total, maxArraySizeLimit))
+    for (w, word) in words.enumerated() {
+      var bits = word
+      while bits != 0 {
+        out.append(w * 64 + bits.trailingZeroBitCount)
+        bits &= bits - 1
+      }
+    }
+    return out
   }
 
   private static func isStrictlyIncreasing(_ a: [Int]) -> Bool {

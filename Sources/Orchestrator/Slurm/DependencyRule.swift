@@ -90,9 +90,11 @@ public enum DependencyRule {
   }
 
   /// One term against the elements of its target job (`term.jobID`); pass all of them, the term's
-  /// `arrayIndex` picks its element. `ownIndex` is this job's array index, for `aftercorr`.
+  /// `elements` picks its own. `ownIndex` is this job's array index, for `aftercorr`. A range of
+  /// elements counts as SLURM's one term per element, joined as the spec joins its terms
+  /// (`isOr`); an element that is gone lifts its term, as a gone target does.
   public static func evaluate(
-    _ term: DependencySpec.Term, target: [Element], ownIndex: Int?
+    _ term: DependencySpec.Term, target: [Element], ownIndex: Int?, isOr: Bool = false
   ) -> DependencyStatus {
     if term.kind == .aftercorr {
       // Element i waits for element i. When the target has no element i (or this job is not
@@ -102,15 +104,29 @@ public enum DependencyRule {
       }
       return evaluate(.afterok, states: target.map(\.state))
     }
-    let covered = term.arrayIndex.map { i in target.filter { $0.index == i } } ?? target
-    let status = evaluate(term.kind, states: covered.map(\.state))
-    if term.kind == .after, status == .satisfied, let minutes = term.delayMinutes, minutes > 0 {
-      // Every covered element must have started long enough ago; a missing time keeps waiting
-      // rather than silently dropping the delay.
-      let ready = covered.allSatisfy { ($0.secondsSinceStart ?? -1) >= minutes * 60 }
-      return ready ? .satisfied : .waiting
+    guard let elements = term.elements else {
+      return delayed(evaluate(term.kind, states: target.map(\.state)), term: term, covered: target)
     }
-    return status
+    var statuses: [DependencyStatus] = []
+    for element in target where element.index.map(elements.contains) ?? false {
+      statuses.append(delayed(evaluate(term.kind, states: [element.state]), term: term, covered: [element]))
+    }
+    if statuses.count < elements.count { statuses.append(.satisfied) }
+    return combine(statuses, isOr: isOr)
+  }
+
+  /// `after:id+minutes`: every covered element must have started long enough ago; a missing time
+  /// keeps waiting rather than silently dropping the delay. Any stored delay is safe: one too long
+  /// to count in seconds is never reached.
+  private static func delayed(_ status: DependencyStatus, term: DependencySpec.Term, covered: [Element])
+    -> DependencyStatus
+  {
+    guard term.kind == .after, status == .satisfied, let minutes = term.delayMinutes, minutes > 0 else {
+      return status
+    }
+    let (seconds, overflow) = minutes.multipliedReportingOverflow(by: 60)
+    if overflow { return .waiting }
+    return covered.allSatisfy { ($0.secondsSinceStart ?? -1) >= seconds } ? .satisfied : .waiting
   }
 
   /// SLURM: blocked while another job of the same user and name runs, or is pending and was
@@ -142,7 +158,7 @@ public enum DependencyRule {
     let statuses = spec.terms.map { term -> DependencyStatus in
       guard let jobID = term.jobID else { return singleton(peers: singletonPeers()) }
       if cache[jobID] == nil { cache[jobID] = target(jobID) }
-      return evaluate(term, target: cache[jobID]!, ownIndex: ownIndex)
+      return evaluate(term, target: cache[jobID] ?? [], ownIndex: ownIndex, isOr: spec.isOr)
     }
     return combine(statuses, isOr: spec.isOr)
   }

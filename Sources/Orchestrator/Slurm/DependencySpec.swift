@@ -1,10 +1,14 @@
+import Store
+
 /// A parsed `--dependency` value: `type:id[:id…]` terms joined by `,` (all must hold) or `?`
 /// (any one suffices), never both.
 ///
 /// - Types: `after` (with optional `+minutes` per id), `afterany`, `afterok`, `afternotok`,
 ///   `aftercorr`, `singleton` (no ids). Case-insensitive, as in SLURM.
 /// - Ids: `12` (the job, or the whole array), `12_*` (same), `12_3` (one element),
-///   `12_[1-3,5]` (expands to one term per element, as SLURM does).
+///   `12_[1-3,5]` (one term per range, `1-3` and `5`: SLURM expands it to one term per element,
+///   and `DependencyRule` evaluates a range as those terms, without expanding it).
+/// - A delay is at most `maxDelayMinutes`, SLURM's own limit.
 /// - With `?` every id is an alternative, also ids joined by `:` inside one term; SLURM applies
 ///   the OR flag to the whole list the same way.
 /// - orch extension: a term with no type (`12`, `12:13`, `12_3`) means `afterok`. This is the
@@ -20,25 +24,30 @@ public struct DependencySpec: Sendable, Hashable, CustomStringConvertible {
     /// Nil only for `singleton`.
     public var jobID: Int?
     /// Nil means the whole job or every element of the array.
-    public var arrayIndex: Int?
+    public var elements: ElementRange?
     /// `after:12+5`: minutes after the target started (or was cancelled). Only for `after`.
     public var delayMinutes: Int?
 
-    public init(kind: Kind, jobID: Int? = nil, arrayIndex: Int? = nil, delayMinutes: Int? = nil) {
+    public init(kind: Kind, jobID: Int? = nil, elements: ElementRange? = nil, delayMinutes: Int? = nil) {
       self.kind = kind
       self.jobID = jobID
-      self.arrayIndex = arrayIndex
+      self.elements = elements
       self.delayMinutes = delayMinutes
     }
 
-    /// `afterok:12_3`, `after:12+5`, `singleton`.
+    /// A term on one element (`arrayIndex`), or on the whole target when nil.
+    public init(kind: Kind, jobID: Int?, arrayIndex: Int?, delayMinutes: Int? = nil) {
+      self.init(kind: kind, jobID: jobID, elements: arrayIndex.map { ElementRange($0) }, delayMinutes: delayMinutes)
+    }
+
+    /// `afterok:12_3`, `afterok:12_[0-8:2]`, `after:12+5`, `singleton`.
     public var description: String {
       kind == .singleton ? "singleton" : "\(kind.rawValue):\(target)"
     }
 
     var target: String {
       var s = jobID.map(String.init) ?? ""
-      if let arrayIndex { s += "_\(arrayIndex)" }
+      if let elements { s += elements.first == elements.last ? "_\(elements)" : "_[\(elements)]" }
       if let delayMinutes { s += "+\(delayMinutes)" }
       return s
     }
@@ -75,6 +84,21 @@ public struct DependencySpec: Sendable, Hashable, CustomStringConvertible {
     }.joined(separator: isOr ? "?" : ",")
   }
 
+  /// SLURM's largest `after:id+minutes` (a C int; above it sbatch fails with "Job dependency
+  /// problem").
+  public static let maxDelayMinutes = Int(Int32.max)
+
+  /// `parse`, with messages naming `option` (orch submit's `--after`) instead of `--dependency`.
+  public static func parse(_ s: String, option: String) throws(OrchError) -> DependencySpec {
+    do {
+      return try parse(s)
+    } catch {
+      var error = error
+      error.message = error.message.replacingOccurrences(of: "--dependency", with: option)
+      throw error
+    }
+  }
+
   public static func parse(_ s: String) throws(OrchError) -> DependencySpec {
     let text = SlurmSyntax.trimmed(s)
     if text.isEmpty {
@@ -103,7 +127,7 @@ public struct DependencySpec: Sendable, Hashable, CustomStringConvertible {
 
   /// SLURM keys repeats on type and target only, so `after:12` and `after:12+5` are one term.
   private static func dedupKey(_ term: Term) -> Term {
-    Term(kind: term.kind, jobID: term.jobID, arrayIndex: term.arrayIndex)
+    Term(kind: term.kind, jobID: term.jobID, elements: term.elements)
   }
 
   private static let expected = "after, afterany, afterok, afternotok, aftercorr or singleton"
@@ -161,35 +185,46 @@ public struct DependencySpec: Sendable, Hashable, CustomStringConvertible {
         throw .badInput(
           "--dependency '\(whole)' puts a '+minutes' delay on \(kind.rawValue); only after:id+minutes takes one")
       }
-      guard SlurmSyntax.isDigits(delayText), let minutes = Int(delayText), minutes >= 1 else {
+      guard SlurmSyntax.isDigits(delayText) else {
         throw .badInput(
           "--dependency '\(whole)' has delay '+\(delayText)'; expected whole minutes ≥ 1 as in after:12+5")
+      }
+      // Refused here, never trapped on later: the daemon turns the delay into seconds.
+      let minutes = Int(delayText) ?? Int.max
+      if minutes < 1 {
+        throw .badInput(
+          "--dependency '\(whole)' has delay '+\(delayText)'; expected whole minutes ≥ 1 as in after:12+5")
+      }
+      if minutes > maxDelayMinutes {
+        throw .badInput(
+          "--dependency '\(whole)' has delay '+\(delayText)' minutes; at most \(maxDelayMinutes) (SLURM's limit)")
       }
       delay = minutes
     }
     let (idPart, indexPart) = SlurmSyntax.splitOnce(target, "_")
     let jobID = try JobSelector.jobID(idPart, in: idPart, what: "--dependency '\(whole)': job id")
-    var indices: [Int?]
+    var ranges: [ElementRange?]
     switch indexPart {
     case nil, "*":
-      indices = [nil]
+      ranges = [nil]
     case let p? where p.hasPrefix("[") && p.hasSuffix("]") && p.count >= 2:
       let inner = String(p.dropFirst().dropLast())
       if inner.contains("%") {
         throw .badInput("--dependency '\(whole)' has a '%' throttle in '\(target)'; expected ids such as 12_[1-3]")
       }
-      indices = try ArraySpec.parseIndexList(inner, whole: target, label: "--dependency '\(whole)': ids")
-    case let p? where SlurmSyntax.isDigits(p) && Int(p) != nil:
-      indices = [Int(p)!]
+      ranges = try ArraySpec.parseRanges(inner, whole: target, label: "--dependency '\(whole)': ids")
     case let p?:
-      throw .badInput(
-        "--dependency '\(whole)' has array index '\(p)' in '\(target)'; expected 12_3, 12_[1-3] or 12_*")
+      guard SlurmSyntax.isDigits(p), let index = Int(p) else {
+        throw .badInput(
+          "--dependency '\(whole)' has array index '\(p)' in '\(target)'; expected 12_3, 12_[1-3] or 12_*")
+      }
+      ranges = [ElementRange(index)]
     }
-    if kind == .aftercorr && indices != [nil] {
+    if kind == .aftercorr && ranges != [nil] {
       throw .badInput(
         "--dependency '\(whole)' names an element in aftercorr:\(target); aftercorr pairs elements by index, give the array id"
       )
     }
-    return indices.map { Term(kind: kind, jobID: jobID, arrayIndex: $0, delayMinutes: delay) }
+    return ranges.map { Term(kind: kind, jobID: jobID, elements: $0, delayMinutes: delay) }
   }
 }

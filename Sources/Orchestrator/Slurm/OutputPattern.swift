@@ -2,8 +2,12 @@ import Foundation
 import Worker
 
 /// SLURM's `--output`/`--error` filename patterns: `%A` array master id, `%a` index, `%j` job id,
-/// `%x` job name, `%u` user, `%N` short host, `%%` a literal `%`; a width such as `%4a` zero-pads.
+/// `%x` job name, `%u` user, `%N` short host, `%%` a literal `%`; a width such as `%4a` zero-pads,
+/// to at most 10 digits as in SLURM (`%20a` pads to 10, however many digits the width has).
 public enum OutputPattern {
+  /// SLURM's `MAX_WIDTH`: a wider `%NNa` pads to this many digits.
+  public static let maxWidth = 10
+
   public static func expand(_ pattern: String, job: JobIdentity, host: String, user: String) -> String {
     var out = ""
     var chars = pattern.makeIterator()
@@ -14,7 +18,7 @@ public enum OutputPattern {
       }
       var width = ""
       var spec = chars.next()
-      while let d = spec, d.isNumber {
+      while let d = spec, d.isASCII, d.isNumber {
         width.append(d)
         spec = chars.next()
       }
@@ -39,7 +43,7 @@ public enum OutputPattern {
         out.append("%" + width + String(s))
         continue
       }
-      let pad = Int(width) ?? 0
+      let pad = width.isEmpty ? 0 : min(Int(width) ?? maxWidth, maxWidth)
       if pad > value.count, s != "x", s != "u", s != "N" {
         out += String(repeating: "0", count: pad - value.count) + value
       } else {

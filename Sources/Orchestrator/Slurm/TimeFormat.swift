@@ -21,13 +21,15 @@ public enum TimeFormat {
   /// squeue TIME_LIMIT: nil (no limit) is `UNLIMITED`, otherwise squeue TIME of the minutes.
   public static func squeueTimeLimit(minutes: Int?) -> String {
     guard let minutes else { return "UNLIMITED" }
-    return squeueTime(minutes * 60)
+    let (seconds, overflow) = minutes.multipliedReportingOverflow(by: 60)
+    return overflow ? "INVALID" : squeueTime(seconds)
   }
 
   /// sacct Timelimit: nil is `UNLIMITED`, otherwise sacct Elapsed of the minutes.
   public static func sacctTimelimit(minutes: Int?) -> String {
     guard let minutes else { return "UNLIMITED" }
-    return sacctElapsed(minutes * 60)
+    let (seconds, overflow) = minutes.multipliedReportingOverflow(by: 60)
+    return overflow ? "INVALID" : sacctElapsed(seconds)
   }
 
   private static func split(_ t: Int) -> (Int, Int, Int, Int) {

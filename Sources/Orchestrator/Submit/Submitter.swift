@@ -166,22 +166,7 @@ struct Submitter {
 
   /// Dependency terms name arrays (`12`) or elements (`12_3`); unknown ids are bad input.
   func resolve(_ spec: DependencySpec?, _ tx: Submission) throws -> [DependencyRow] {
-    guard let spec else { return [] }
-    return try spec.terms.map { term in
-      guard let id = term.jobID else {
-        return DependencyRow(kind: term.kind.rawValue, targetArray: nil, targetIndex: nil)
-      }
-      if try tx.arrayExists(Int64(id)) {
-        return DependencyRow(
-          kind: term.kind.rawValue, targetArray: Int64(id), targetIndex: term.arrayIndex,
-          delayMinutes: term.delayMinutes)
-      }
-      if term.arrayIndex == nil, let owner = try tx.arrayOf(job: Int64(id)) {
-        return DependencyRow(
-          kind: term.kind.rawValue, targetArray: owner.array, targetIndex: owner.index, delayMinutes: term.delayMinutes)
-      }
-      throw OrchError.badInput("dependency on job \(term) which does not exist")
-    }
+    try spec?.rows(in: tx) ?? []
   }
 
   /// SLURM_ARRAY_TASK_STEP: the common difference of the indices, 1 when there is none.
