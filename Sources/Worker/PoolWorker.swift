@@ -185,7 +185,9 @@ public final class PoolWorker {
       var job = Running(order: order, pid: pid, pidfd: pidfd, events: pipe[0], start: start)
       if let limit = order.timeLimit {
         job.deadline = start + Double(limit)
-        if let warning = order.warning { job.warnAt = start + Double(max(0, limit - warning.seconds)) }
+        if let warning = order.warning {
+          job.warnAt = start + Double(max(0, limit.subtractingReportingOverflow(warning.seconds).partialValue))
+        }
       }
       if order.memLimit != nil { job.nextMemoryCheck = start + memoryInterval }
       running = job

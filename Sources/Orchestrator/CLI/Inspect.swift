@@ -38,7 +38,7 @@ struct Queue: ParsableCommand {
       let id =
         j - i > 1
         ? "\(r.arrayID)_[\(ArraySpec.compress(rows[i..<j].compactMap(\.arrayIndex)))]" : r.display
-      let time = r.state == .running ? TimeFormat.squeueTime(Int(now - (r.startTime ?? now))) : "0:00"
+      let time = r.state == .running ? TimeFormat.squeueTime(TimeFormat.seconds(now - (r.startTime ?? now))) : "0:00"
       let detail = r.state == .running ? r.key : "(\(r.reason ?? "Priority"))"
       var line = [id, r.name, r.state.code, time, String(r.cpus), detail]
       if withSlurm { line.insert(j - i > 1 ? "" : r.slurmID ?? "", at: 1) }
@@ -84,7 +84,7 @@ struct History: ParsableCommand {
     let now = Posix.now()
     func elapsed(_ start: Double?, _ end: Double?) -> String {
       guard let start else { return TimeFormat.sacctElapsed(0) }
-      return TimeFormat.sacctElapsed(Int((end ?? now) - start))
+      return TimeFormat.sacctElapsed(TimeFormat.seconds((end ?? now) - start))
     }
     if attempts {
       var all: [(JobRow, AttemptRow)] = []

@@ -29,8 +29,8 @@ enum Progress {
       let elapsed = Posix.now() - start
       let eta = finished > 0 ? elapsed / Double(finished) * Double(total - finished) : nil
       let line =
-        "[\(TimeFormat.squeueTime(Int(elapsed)))] completed \(completed)/\(total)  running \(running)  "
-        + "pending \(pending)  failed \(failed)  ETA \(eta.map { TimeFormat.squeueTime(Int($0.rounded(.up))) } ?? "?")"
+        "[\(TimeFormat.squeueTime(TimeFormat.seconds(elapsed)))] completed \(completed)/\(total)  running \(running)  "
+        + "pending \(pending)  failed \(failed)  ETA \(eta.map { TimeFormat.squeueTime(TimeFormat.seconds($0.rounded(.up))) } ?? "?")"
       if tty {
         FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
       } else if Posix.now() - lastLine >= 5 || finished == total {
@@ -78,7 +78,7 @@ enum Progress {
           })
       if bad.count > 20 { text += "... and \(bad.count - 20) more (orch history --state FAILED)\n" }
     }
-    text += "elapsed \(TimeFormat.squeueTime(Int(elapsed.rounded())))\n"
+    text += "elapsed \(TimeFormat.squeueTime(TimeFormat.seconds(elapsed.rounded())))\n"
     return text
   }
 }

@@ -227,7 +227,7 @@ struct Sacct: ParsableCommand {
 
   static func elapsed(_ r: JobRow, _ line: Line, now: Double) -> Int {
     guard r.state != .pending, case let (start?, end) = span(line, r) else { return 0 }
-    return max(0, Int((end ?? now) - start))
+    return max(0, TimeFormat.seconds((end ?? now) - start))
   }
 
   static func state(_ r: JobRow, _ line: Line, uid: String) -> String {

@@ -109,7 +109,7 @@ struct Scontrol: ParsableCommand {
       default: break
       }
     }
-    let runTime = r.startTime.map { Int((r.endTime ?? now) - $0) } ?? 0
+    let runTime = r.startTime.map { TimeFormat.seconds((r.endTime ?? now) - $0) } ?? 0
     let limit = TimeFormat.sacctTimelimit(minutes: r.timeLimit.map { $0 / 60 })
     let started = r.startTime != nil && r.state != .pending
     let memoryMB = launch?.env["SLURM_MEM_PER_NODE"]

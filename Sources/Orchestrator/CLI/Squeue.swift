@@ -168,7 +168,7 @@ struct Squeue: ParsableCommand {
       case "T": return r.state.rawValue
       case "M":
         guard let start = r.startTime, r.state != .pending else { return "0:00" }
-        return TimeFormat.squeueTime(Int((r.endTime ?? now) - start))
+        return TimeFormat.squeueTime(TimeFormat.seconds((r.endTime ?? now) - start))
       case "l": return TimeFormat.squeueTimeLimit(minutes: r.timeLimit.map { $0 / 60 })
       case "D": return "1"
       // A job that ended for a reason shows it, as squeue does: `(NonZeroExitCode)`.

@@ -1,5 +1,12 @@
 /// Durations printed the way SLURM's clients print them.
 public enum TimeFormat {
+  /// Whole seconds of an interval read from the store: Int(Double) traps on NaN, infinity and
+  /// values past Int, which a damaged row may hold; those show as 0 or the nearest bound.
+  public static func seconds(_ interval: Double) -> Int {
+    guard interval.isFinite else { return 0 }
+    return Int(max(-9.0e15, min(9.0e15, interval)))
+  }
+
   /// squeue TIME: `0:05`, `12:34`, `1:02:03`, `1-02:03:04`. Like squeue, `INVALID` below zero or
   /// beyond a year.
   public static func squeueTime(_ seconds: Int) -> String {
