@@ -174,8 +174,12 @@ struct SbatchSubmit {
   }
 
   /// A job name as one path component of its key (the run directory).
+  /// The job name as it enters a key and a run directory: SLURM takes any name (`-J $'a\nb'`), and
+  /// so does orch, but keys never hold `/`, control, line or bidi characters (`UserText`).
   static func pathSafe(_ name: String) -> String {
-    let cleaned = String(name.map { $0 == "/" || $0 == "\0" ? "_" : $0 })
+    var scalars = String.UnicodeScalarView()
+    for s in name.unicodeScalars { scalars.append(s == "/" || UserText.problem(s) != nil ? "_" : s) }
+    let cleaned = String(scalars)
     return cleaned.isEmpty || cleaned == "." || cleaned == ".." ? "_" : cleaned
   }
 
