@@ -47,16 +47,8 @@ final class CancelTests: XCTestCase {
   /// Bug 3: a job adopted by a restarted daemon was killed, recorded FAILED and requeued.
   func testCancellingAnAdoptedJobCancelsIt() throws {
     let c = try Cluster()
-    try c.write(
-      "sweeps/long.yaml",
-      """
-      register:
-        - key: long
-          resources: {max_attempts: 3}
-          command: [sh, -c, "echo run >> runs.txt; exec sleep 300"]
-      """)
     try c.startDaemon()
-    XCTAssertEqual(try c.run(["submit", "sweeps/long.yaml", "--output-root", c.runs]).code, 0)
+    try c.submitCommand("long", "echo run >> runs.txt; exec sleep 300", maxAttempts: 3)
     try c.waitUntil("the job runs") { !c.read("runs.txt").isEmpty }
     c.stopDaemon(kill9: false)
     try c.startDaemon()
@@ -76,16 +68,8 @@ final class CancelTests: XCTestCase {
   /// A cancel recorded while no daemon ran is applied by the next daemon's recovery.
   func testCancelRecordedWithoutDaemonHolds() throws {
     let c = try Cluster()
-    try c.write(
-      "sweeps/long.yaml",
-      """
-      register:
-        - key: long
-          resources: {max_attempts: 3}
-          command: [sh, -c, "echo run >> runs.txt; exec sleep 300"]
-      """)
     try c.startDaemon()
-    XCTAssertEqual(try c.run(["submit", "sweeps/long.yaml", "--output-root", c.runs]).code, 0)
+    try c.submitCommand("long", "echo run >> runs.txt; exec sleep 300", maxAttempts: 3)
     try c.waitUntil("the job runs") { !c.read("runs.txt").isEmpty }
     c.stopDaemon(kill9: true)
     // `orch cancel` starts a daemon of its own, which adopts the job and then ends it.

@@ -40,6 +40,21 @@ final class Cluster {
     try text.write(to: url, atomically: true, encoding: .utf8)
   }
 
+  /// Writes `sweeps/NAME.yaml` — one config, key NAME, running `sh -c SCRIPT` — and submits it.
+  func submitCommand(_ name: String, _ script: String, maxAttempts: Int = 1) throws {
+    let quoted = script.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    try write(
+      "sweeps/\(name).yaml",
+      """
+      register:
+        - key: \(name)
+          resources: {max_attempts: \(maxAttempts)}
+          command: [sh, -c, "\(quoted)"]
+      """)
+    let r = try run(["submit", "sweeps/\(name).yaml", "--output-root", runs])
+    XCTAssertEqual(r.code, 0, r.err)
+  }
+
   func read(_ relative: String) -> String {
     (try? String(contentsOf: root.appendingPathComponent(relative), encoding: .utf8)) ?? ""
   }

@@ -18,16 +18,8 @@ final class CrashWindowTests: XCTestCase {
   /// again).
   func testJournalOfALostWorkerOutlivesADaemonKilledBeforeItRecords() throws {
     let c = try Cluster()
-    try c.write(
-      "sweeps/once.yaml",
-      """
-      register:
-        - key: once
-          resources: {max_attempts: 3}
-          command: [sh, -c, "echo run >> runs.txt"]
-      """)
     try c.startDaemon(env: faultEnv(c, "worker-after-journaling-report", "daemon-after-worker-lost"))
-    XCTAssertEqual(try c.run(["submit", "sweeps/once.yaml", "--output-root", c.runs]).code, 0)
+    try c.submitCommand("once", "echo run >> runs.txt", maxAttempts: 3)
     try waitForDaemonDeath(c)
     XCTAssertEqual(c.read("runs.txt"), "run\n")
     XCTAssertEqual(try c.states()["1_0"], "RUNNING", "nothing recorded yet")
@@ -44,16 +36,9 @@ final class CrashWindowTests: XCTestCase {
   /// attempt. Before, the claim was undone as never started while the orphan ran on beside the rerun.
   func testWorkerKilledBeforeJournalingThePidLeavesNoOrphan() throws {
     let c = try Cluster()
-    try c.write(
-      "sweeps/slow.yaml",
-      """
-      register:
-        - key: slow
-          resources: {max_attempts: 3}
-          command: [sh, -c, "echo start $ORCH_ATTEMPT >> runs.txt; sleep 2; echo done $ORCH_ATTEMPT >> runs.txt"]
-      """)
     try c.startDaemon(env: faultEnv(c, "worker-after-spawn"))
-    XCTAssertEqual(try c.run(["submit", "sweeps/slow.yaml", "--output-root", c.runs]).code, 0)
+    try c.submitCommand(
+      "slow", "echo start $ORCH_ATTEMPT >> runs.txt; sleep 2; echo done $ORCH_ATTEMPT >> runs.txt", maxAttempts: 3)
     try c.waitUntil("the job completes", timeout: 60) { try c.states()["1_0"] == "COMPLETED" }
     // The rerun started after the first attempt did and slept as long: an orphan would be done.
     let log = c.read("runs.txt").split(separator: "\n").map(String.init)
@@ -69,16 +54,8 @@ final class CrashWindowTests: XCTestCase {
   /// time it started (it was recorded as starting when it was lost: start = end).
   func testLostWorkersAttemptKeepsItsStart() throws {
     let c = try Cluster()
-    try c.write(
-      "sweeps/slow.yaml",
-      """
-      register:
-        - key: slow
-          resources: {max_attempts: 2}
-          command: [sh, -c, "echo start $ORCH_ATTEMPT >> runs.txt; sleep 1"]
-      """)
     try c.startDaemon(cpus: "0")
-    XCTAssertEqual(try c.run(["submit", "sweeps/slow.yaml", "--output-root", c.runs]).code, 0)
+    try c.submitCommand("slow", "echo start $ORCH_ATTEMPT >> runs.txt; sleep 1", maxAttempts: 2)
     try c.waitUntil("the job runs") { !c.read("runs.txt").isEmpty }
     for worker in RecoveryTests.workerPIDs(home: c.home) { kill(worker, SIGKILL) }
     try c.waitUntil("the rerun completes") { try c.states()["1_0"] == "COMPLETED" }
