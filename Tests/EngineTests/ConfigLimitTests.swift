@@ -227,6 +227,20 @@ final class ConfigLimitTests: XCTestCase {
     }
   }
 
+  /// Depth × blocks within their ranges can still make a million layers: planning stops at the
+  /// op bound, quickly, with the bindings to lower.
+  func testGraphsPastTheOpBoundAreErrors() throws {
+    let deep = ModelSpec(
+      architecture: .resnet, inputShape: [2, 2, 1], classes: 10, width: 1, depth: 1024, blocksPerStage: 1024)
+    let message = modelError(deep) ?? "built"
+    XCTAssertTrue(message.contains("the model has more than 8192 layers"), message)
+    XCTAssertTrue(message.contains("lower model.depth or model.blocks_per_stage"), message)
+    // The deepest mlp, with every optional op, is within it.
+    let mlp = ModelSpec(
+      architecture: .mlp, inputShape: [4], classes: 2, width: 1, depth: 1024, dropout: 0.5, batchNorm: true)
+    XCTAssertNoThrow(try mlp.plan(maxBatch: 1))
+  }
+
   func testWorkspacePastItsBoundIsAnErrorNamingTheBatch() throws {
     let wide = ModelSpec(architecture: .mlp, inputShape: [64], classes: 10, width: 65536, depth: 1)
     XCTAssertNoThrow(try wide.plan(maxBatch: 1024))
