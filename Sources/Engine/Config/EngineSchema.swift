@@ -1,4 +1,4 @@
-/// One binding the engine understands: its name, type, default and a one-line doc.
+/// One binding the engine understands: its name, type, default, range and a one-line doc.
 public struct BindingSpec: Sendable {
   public enum Kind: Sendable, Equatable {
     case string
@@ -16,18 +16,15 @@ public struct BindingSpec: Sendable {
   public let kind: Kind
   public let defaultValue: ConfigValue
   public let doc: String
-  /// Range rule on an already type-checked value: nil when fine, else what is expected.
-  let rule: (@Sendable (ConfigValue) -> String?)?
+  /// The values accepted beyond the type; nil for any value of it (a double is still finite).
+  public let range: BindingRange?
 
-  init(
-    _ name: String, _ kind: Kind, _ defaultValue: ConfigValue, _ doc: String,
-    rule: (@Sendable (ConfigValue) -> String?)? = nil
-  ) {
+  init(_ name: String, _ kind: Kind, _ defaultValue: ConfigValue, _ doc: String, range: BindingRange? = nil) {
     self.name = name
     self.kind = kind
     self.defaultValue = defaultValue
     self.doc = doc
-    self.rule = rule
+    self.range = range
   }
 
   /// "an integer", "one of sgd, adam, adamw", …
@@ -42,30 +39,104 @@ public struct BindingSpec: Sendable {
     case .choice(let options): "one of \(options.joined(separator: ", "))"
     }
   }
+
+  /// The range as the documentation states it.
+  public var rangeText: String {
+    switch (kind, range) {
+    case (.double, nil): "finite"
+    case (.int, nil): "any (64-bit)"
+    case (.intList, nil), (.stringList, nil): "≤ \(EngineLimits.maxListCount) entries"
+    case (_, nil): ""
+    case (_, let range?): range.text
+    }
+  }
+
+  /// What is wrong with an already type-checked value — "a value in 1…65536, got the integer 0",
+  /// the text after "expects" — or nil when it is in range.
+  func outOfRange(_ value: ConfigValue) -> String? {
+    let got = "got \(value.kindDescription)"
+    switch value {
+    case .double(let x):
+      // Every float reaches the engine as a Float: past ±3.4e38 it is an infinity there.
+      guard x.isFinite, abs(x) <= Double(Float.greatestFiniteMagnitude) else {
+        return "a finite number (at most 3.4e38 in magnitude), \(got)"
+      }
+    case .list(let items) where items.count > EngineLimits.maxListCount:
+      return "a list of at most \(EngineLimits.maxListCount) entries, got a list of \(items.count)"
+    default:
+      break
+    }
+    return range.flatMap { $0.outOfRange(value) }.map { $0.hasPrefix("a value") ? "\($0), \(got)" : $0 }
+  }
 }
 
-// Range rules, phrased as what is expected.
-private func atLeast(_ low: Double) -> @Sendable (ConfigValue) -> String? {
-  { v in (v.number ?? 0) >= low ? nil : "a value ≥ \(ConfigValue.short(low))" }
-}
-private func inUnit(closedTop: Bool) -> @Sendable (ConfigValue) -> String? {
-  { v in
-    let x = v.number ?? 0
-    return x >= 0 && (closedTop ? x <= 1 : x < 1) ? nil : (closedTop ? "a value in [0, 1]" : "a value in [0, 1)")
+/// The values a binding accepts beyond its type, stated once for the check and the documentation.
+public enum BindingRange: Sendable {
+  /// An integer in the range.
+  case integers(ClosedRange<Int>)
+  /// Each entry of a list of integers in the range; `what` names the entries ("class ids").
+  case entries(ClosedRange<Int>, what: String)
+  /// A number from `low` (included unless `lowOpen`) up to `high` (included unless `highOpen`).
+  case numbers(Double, Double, lowOpen: Bool = false, highOpen: Bool = false)
+  /// A probability, or -1 for "off".
+  case probabilityOrOff
+
+  /// Numbers ≥ `low` (> `low` when `open`), finite.
+  static func atLeast(_ low: Double, open: Bool = false) -> BindingRange {
+    .numbers(low, .infinity, lowOpen: open)
+  }
+
+  public var text: String {
+    func int(_ i: Int) -> String { i == Int.max ? "2⁶³−1" : String(i) }
+    switch self {
+    case .integers(let r): return "\(int(r.lowerBound))…\(int(r.upperBound))"
+    case .entries(let r, let what):
+      return "\(what) \(int(r.lowerBound))…\(int(r.upperBound)), ≤ \(EngineLimits.maxListCount) entries"
+    case .numbers(let low, let high, let lowOpen, let highOpen):
+      if high == .infinity { return (lowOpen ? "> " : "≥ ") + ConfigValue.short(low) + ", finite" }
+      return (lowOpen ? "(" : "[") + ConfigValue.short(low) + ", " + ConfigValue.short(high) + (highOpen ? ")" : "]")
+    case .probabilityOrOff: return "[0, 1], or -1 (off)"
+    }
+  }
+
+  /// What is expected of `value` when it is out of range: "a value in 1…65536" for a scalar (the
+  /// caller adds what it got), a whole "class ids ≥ 0, got -1" for a list entry.
+  func outOfRange(_ value: ConfigValue) -> String? {
+    switch (self, value) {
+    case (.integers(let r), .int(let x)):
+      if r.contains(x) { return nil }
+      // Below the range, the bound as it always read; above it, the whole range.
+      if x < r.lowerBound { return r.lowerBound == 1 ? "a value > 0" : "a value ≥ \(r.lowerBound)" }
+      return "a value in \(text)"
+    case (.entries(let r, let what), .list(let items)):
+      for case .int(let x) in items where !r.contains(x) {
+        return x < r.lowerBound
+          ? "\(what) ≥ \(r.lowerBound), got \(x)" : "\(what) in \(r.lowerBound)…\(r.upperBound), got \(x)"
+      }
+      return nil
+    case (.numbers(let low, let high, let lowOpen, let highOpen), _):
+      guard let x = value.number else { return nil }
+      let above = lowOpen ? x > low : x >= low
+      let below = highOpen ? x < high : x <= high
+      return above && below
+        ? nil : "a value " + (high == .infinity ? (lowOpen ? "> " : "≥ ") + ConfigValue.short(low) : "in \(text)")
+    case (.probabilityOrOff, _):
+      let x = value.number ?? 0
+      return x == -1 || (x >= 0 && x <= 1) ? nil : "a value in [0, 1], or -1 (off)"
+    default:
+      return nil
+    }
   }
 }
-private func between(_ low: Double, _ high: Double) -> @Sendable (ConfigValue) -> String? {
-  { v in
-    let x = v.number ?? 0
-    return x >= low && x <= high ? nil : "a value in [\(ConfigValue.short(low)), \(ConfigValue.short(high))]"
-  }
-}
-/// A probability, or -1 for "off".
-private let probabilityOrOff: @Sendable (ConfigValue) -> String? = { v in
-  let x = v.number ?? 0
-  return x == -1 || (x >= 0 && x <= 1) ? nil : "a value in [0, 1], or -1 (off)"
-}
-private let positive: @Sendable (ConfigValue) -> String? = { v in (v.number ?? 0) > 0 ? nil : "a value > 0" }
+
+private let side = BindingRange.integers(0...EngineLimits.maxSide)
+private let layers = BindingRange.integers(1...EngineLimits.maxLayers)
+private let epochs = BindingRange.integers(0...EngineLimits.maxEpochs)
+private let classIDs = BindingRange.entries(0...(ClassLabels.maxClasses - 1), what: "class ids")
+private let unit = BindingRange.numbers(0, 1)
+private let unitOpen = BindingRange.numbers(0, 1, highOpen: true)
+private let nonNegative = BindingRange.atLeast(0)
+private let positive = BindingRange.atLeast(0, open: true)
 
 /// The engine's binding schema, declared once: the sweep loader checks names against it, the
 /// worker turns a job's bindings into a `TrainConfig` with it.
@@ -94,80 +165,89 @@ public enum EngineSchema {
     BindingSpec(
       "data.num_classes", .int, 0,
       "number of classes; 0 infers max(train label) + 1 when the train labels are 0…K−1 without gaps",
-      rule: between(0, Double(ClassLabels.maxClasses))),
+      range: .integers(0...ClassLabels.maxClasses)),
     BindingSpec(
       "data.augment.crop_padding", .int, 0, "random crop with this zero padding on each side (0 = off)",
-      rule: atLeast(0)),
+      range: side),
     BindingSpec("data.augment.flip", .bool, false, "random horizontal flip"),
     BindingSpec(
       "data.block_shuffle", .int, 0,
       "split images into b×b blocks and permute the blocks with one fixed permutation (0 = off); b divides H and W",
-      rule: atLeast(0)),
+      range: side),
     BindingSpec(
       "data.pixel_shuffle", .bool, false, "permute all H·W·C entries of every image with one fixed permutation"),
     BindingSpec("data.shuffle_seed", .int, 0, "seed of the block or pixel permutation"),
     BindingSpec(
       "data.classes", .intList, [],
       "train only on images of these class ids (labels kept, the model keeps every class; val and test unfiltered);"
-        + " empty = all"),
-    BindingSpec("data.exclude_classes", .intList, [], "train on every class but these ids (labels kept)"),
+        + " empty = all",
+      range: classIDs),
+    BindingSpec(
+      "data.exclude_classes", .intList, [], "train on every class but these ids (labels kept)", range: classIDs),
     BindingSpec(
       "data.class_subset_seed", .int, -1,
       "train on a seeded random half of the classes (⌊C/2⌋, ClassSubset.randomHalf; labels kept); -1 = off",
-      rule: atLeast(-1)),
+      range: .integers(-1...Int.max)),
     // model
     BindingSpec("model.arch", .choice(Architecture.allCases.map(\.rawValue)), "mlp", "architecture"),
     BindingSpec(
-      "model.width", .int, 128, "hidden units (mlp) or channels of the first stage (cnn, resnet)", rule: positive),
-    BindingSpec("model.depth", .int, 2, "hidden layers (mlp), conv blocks (cnn) or stages (resnet)", rule: positive),
+      "model.width", .int, 128, "hidden units (mlp) or channels of the first stage (cnn, resnet)",
+      range: .integers(1...EngineLimits.maxWidth)),
+    BindingSpec("model.depth", .int, 2, "hidden layers (mlp), conv blocks (cnn) or stages (resnet)", range: layers),
     BindingSpec("model.activation", .choice(Activation.allCases.map(\.rawValue)), "relu", "hidden activation"),
     BindingSpec(
-      "model.dropout", .double, 0.0, "dropout probability after each hidden layer", rule: inUnit(closedTop: false)),
+      "model.dropout", .double, 0.0, "dropout probability after each hidden layer", range: unitOpen),
     BindingSpec("model.batch_norm", .bool, false, "BatchNorm after each hidden linear/conv layer (resnet always)"),
-    BindingSpec("model.kernel_size", .int, 3, "convolution kernel size (cnn)", rule: positive),
-    BindingSpec("model.stride", .int, 1, "convolution stride (cnn)", rule: positive),
+    BindingSpec("model.kernel_size", .int, 3, "convolution kernel size (cnn)", range: layers),
+    BindingSpec("model.stride", .int, 1, "convolution stride (cnn)", range: layers),
     BindingSpec("model.pool", .bool, true, "2×2 max pool between conv blocks (cnn)"),
     BindingSpec("model.global_pool", .bool, true, "global average pool before the head (cnn); false flattens"),
-    BindingSpec("model.channel_growth", .int, 2, "channel multiplier per conv block (cnn)", rule: positive),
-    BindingSpec("model.blocks_per_stage", .int, 1, "residual blocks per stage (resnet)", rule: positive),
+    BindingSpec("model.channel_growth", .int, 2, "channel multiplier per conv block (cnn)", range: layers),
+    BindingSpec("model.blocks_per_stage", .int, 1, "residual blocks per stage (resnet)", range: layers),
     BindingSpec(
-      "model.bn_momentum", .double, 0.1, "BatchNorm running-statistics momentum", rule: inUnit(closedTop: true)),
+      "model.bn_momentum", .double, 0.1, "BatchNorm running-statistics momentum", range: unit),
     // optimizer
     BindingSpec("optimizer.name", .choice(["sgd", "adam", "adamw"]), "sgd", "update rule (PyTorch semantics)"),
-    BindingSpec("optimizer.base_lr", .double, 0.1, "base learning rate, scaled by the schedule", rule: atLeast(0)),
-    BindingSpec("optimizer.momentum", .double, 0.9, "SGD momentum", rule: inUnit(closedTop: false)),
+    BindingSpec("optimizer.base_lr", .double, 0.1, "base learning rate, scaled by the schedule", range: nonNegative),
+    BindingSpec("optimizer.momentum", .double, 0.9, "SGD momentum", range: unitOpen),
     BindingSpec("optimizer.nesterov", .bool, false, "Nesterov momentum (SGD; needs momentum > 0)"),
     BindingSpec(
       "optimizer.weight_decay", .double, 0.0, "L2 weight decay (sgd, adam) or decoupled decay (adamw)",
-      rule: atLeast(0)),
-    BindingSpec("optimizer.beta1", .double, 0.9, "Adam β1", rule: inUnit(closedTop: false)),
-    BindingSpec("optimizer.beta2", .double, 0.999, "Adam β2", rule: inUnit(closedTop: false)),
-    BindingSpec("optimizer.eps", .double, 1e-8, "Adam ε", rule: positive),
+      range: nonNegative),
+    BindingSpec("optimizer.beta1", .double, 0.9, "Adam β1", range: unitOpen),
+    BindingSpec("optimizer.beta2", .double, 0.999, "Adam β2", range: unitOpen),
+    BindingSpec("optimizer.eps", .double, 1e-8, "Adam ε", range: positive),
     // lr_scheduler
     BindingSpec(
       "lr_scheduler.name", .choice(["constant", "step", "MultiStepLR", "cosine", "cyclic"]), "constant",
       "learning-rate schedule"),
-    BindingSpec("lr_scheduler.milestones", .intList, [], "epochs at which MultiStepLR multiplies the rate by gamma"),
-    BindingSpec("lr_scheduler.gamma", .double, 0.1, "decay factor (step, MultiStepLR)", rule: atLeast(0)),
-    BindingSpec("lr_scheduler.step_size", .int, 30, "epochs between decays (step)", rule: positive),
     BindingSpec(
-      "lr_scheduler.warmup_epochs", .int, 0, "linear warmup epochs before the cosine decay", rule: atLeast(0)),
+      "lr_scheduler.milestones", .intList, [], "epochs at which MultiStepLR multiplies the rate by gamma",
+      range: .entries(0...EngineLimits.maxEpochs, what: "epochs")),
+    BindingSpec("lr_scheduler.gamma", .double, 0.1, "decay factor (step, MultiStepLR)", range: nonNegative),
+    BindingSpec(
+      "lr_scheduler.step_size", .int, 30, "epochs between decays (step)", range: .integers(1...EngineLimits.maxEpochs)),
+    BindingSpec(
+      "lr_scheduler.warmup_epochs", .int, 0, "linear warmup epochs before the cosine decay", range: epochs),
     BindingSpec(
       "lr_scheduler.peak_epoch", .double, 2.0, "cyclic: epoch of the peak of the linear ramp up and down",
-      rule: atLeast(0)),
-    BindingSpec("lr_scheduler.min_lr", .double, 0.0, "final learning rate of the cosine decay", rule: atLeast(0)),
+      range: .numbers(0, Double(EngineLimits.maxEpochs))),
+    BindingSpec("lr_scheduler.min_lr", .double, 0.0, "final learning rate of the cosine decay", range: nonNegative),
     // train
-    BindingSpec("train.epochs", .int, 10, "training epochs", rule: atLeast(0)),
-    BindingSpec("train.batch_size", .int, 128, "training mini-batch size", rule: positive),
-    BindingSpec("train.eval_batch_size", .int, 0, "evaluation batch size; 0 uses train.batch_size", rule: atLeast(0)),
+    BindingSpec("train.epochs", .int, 10, "training epochs", range: epochs),
+    BindingSpec(
+      "train.batch_size", .int, 128, "training mini-batch size", range: .integers(1...EngineLimits.maxBatchSize)),
+    BindingSpec(
+      "train.eval_batch_size", .int, 0, "evaluation batch size; 0 uses train.batch_size",
+      range: .integers(0...EngineLimits.maxBatchSize)),
     BindingSpec("train.drop_last", .bool, false, "drop the last incomplete training batch of each epoch"),
     BindingSpec("train.seed", .int, 0, "seed of initialisation, shuffling, dropout and augmentation"),
     BindingSpec(
-      "train.label_smoothing", .double, 0.0, "label smoothing of the training loss", rule: inUnit(closedTop: false)),
-    BindingSpec("train.grad_clip", .double, 0.0, "clip the global gradient norm to this (0 = off)", rule: atLeast(0)),
+      "train.label_smoothing", .double, 0.0, "label smoothing of the training loss", range: unitOpen),
+    BindingSpec("train.grad_clip", .double, 0.0, "clip the global gradient norm to this (0 = off)", range: nonNegative),
     BindingSpec(
       "train.checkpoint_every", .int, 5, "checkpoint every N epochs (plus E000 and the final one; 0 = only those)",
-      rule: atLeast(0)),
+      range: epochs),
     BindingSpec(
       "train.finetune_from", .string, "",
       "path of a checkpoint whose backbone (all but the head) initialises this model; empty = from scratch"),
@@ -182,14 +262,17 @@ public enum EngineSchema {
       "caml.reference", .string, "",
       "checkpoint of the reference (ERM) model whose hidden features are clustered: KEY@final, KEY@latest"
         + " (resolved at submission) or a path"),
-    BindingSpec("caml.clusters", .int, 2, "k-means clusters K of the reference features", rule: atLeast(2)),
+    BindingSpec(
+      "caml.clusters", .int, 2, "k-means clusters K of the reference features",
+      range: .integers(2...EngineLimits.maxClusters)),
     BindingSpec(
       "caml.sigma", .double, 0.15, "standard deviation σ of the margin draw m = 1 − N(P(y|cluster), σ)",
-      rule: atLeast(0)),
-    BindingSpec("caml.scale", .double, 8.0, "scale s of the cosine logits s·cos θ", rule: positive),
+      range: nonNegative),
+    BindingSpec("caml.scale", .double, 8.0, "scale s of the cosine logits s·cos θ", range: positive),
     BindingSpec("caml.seed", .int, 0, "seed of the k-means initialisations"),
     BindingSpec(
-      "caml.restarts", .int, 10, "k-means restarts (k-means++ each); the lowest inertia wins", rule: positive),
+      "caml.restarts", .int, 10, "k-means restarts (k-means++ each); the lowest inertia wins",
+      range: .integers(1...EngineLimits.maxRestarts)),
     BindingSpec(
       "caml.margin_on", .choice(["target", "all"]), "target",
       "target: margin on the true class only; all: every class j gets m_j from P(j|cluster) (the published code)"),
@@ -199,22 +282,27 @@ public enum EngineSchema {
       "spurious feature added after augmentation: square (yellow, top-left, side H/4) or gaussian (fixed pattern)"),
     BindingSpec(
       "spurious.fraction", .double, 1.0, "fraction of the images of spurious.classes that carry it, in every split",
-      rule: inUnit(closedTop: true)),
-    BindingSpec("spurious.classes", .intList, [], "classes whose images may carry it; empty = every class"),
+      range: unit),
+    BindingSpec(
+      "spurious.classes", .intList, [], "classes whose images may carry it; empty = every class",
+      range: .entries(0...(ClassLabels.maxClasses - 1), what: "class indices")),
     BindingSpec(
       "spurious.scale", .double, 0.05, "gaussian: pattern scale as a fraction of the data's value range",
-      rule: atLeast(0)),
-    BindingSpec("spurious.seed", .int, 0, "seed of the gaussian pattern and of which images are marked"),
+      range: nonNegative),
+    BindingSpec(
+      "spurious.seed", .int, 0, "seed of the gaussian pattern and of which images are marked"),
     // shift
     BindingSpec(
       "shift.tint", .double, -1.0,
       "tint: probability that an image is blended (0.75·x + 0.25·colour) with its class's colour, else another"
         + " class's; train split, and val/test unless shift.tint_test; -1 = off",
-      rule: probabilityOrOff),
+      range: .probabilityOrOff),
     BindingSpec(
       "shift.tint_test", .double, -1.0,
-      "tint probability of the val and test splits (0 = the shifted set); -1 = as shift.tint", rule: probabilityOrOff),
-    BindingSpec("shift.seed", .int, 0, "seed of the tint's class colours and of each image's colour draw"),
+      "tint probability of the val and test splits (0 = the shifted set); -1 = as shift.tint",
+      range: .probabilityOrOff),
+    BindingSpec(
+      "shift.seed", .int, 0, "seed of the tint's class colours and of each image's colour draw"),
     BindingSpec("shift.vflip", .bool, false, "flip every image of every split upside down"),
     // select (see `SelectStep`); absent from the resolved bindings unless select.from is bound
     BindingSpec(
@@ -257,15 +345,22 @@ public enum EngineSchema {
     let head = String(name[..<dot])
     return namespaces.contains { ns in
       let namespace = String(ns.dropLast())
-      return head != namespace && editDistance(head, namespace) <= (namespace.count > 5 ? 2 : 1)
+      let allowed = namespace.count > 5 ? 2 : 1
+      return head != namespace && abs(head.count - namespace.count) <= allowed
+        && editDistance(head, namespace) <= allowed
     }
   }
 
   /// The closest engine binding name to `name` by edit distance, if one is close enough to be a
   /// plausible typo.
   public static func suggestion(for name: String) -> String? {
+    let candidates = names + evalBindings.map(\.name)
+    // The distance is at least the difference in length: a name longer than the longest candidate
+    // by more than its allowance has no suggestion, found without a quadratic comparison.
+    let longest = candidates.map(\.count).max() ?? 0
+    guard name.count <= longest + max(2, longest / 3) else { return nil }
     var best: (String, Int)?
-    for candidate in names + evalBindings.map(\.name) {
+    for candidate in candidates {
       let d = editDistance(name, candidate)
       if d < (best?.1 ?? Int.max) { best = (candidate, d) }
     }
@@ -304,9 +399,13 @@ public enum EngineSchema {
     case (.choice(let options), .string(let s)):
       guard let match = options.first(where: { $0 == s }) ?? options.first(where: { $0.lowercased() == s.lowercased() })
       else {
-        let close = options.min {
-          editDistance(s.lowercased(), $0.lowercased()) < editDistance(s.lowercased(), $1.lowercased())
-        }
+        // A hint is within 2 edits, so never for a value longer than every option by more.
+        let close =
+          s.count > (options.map(\.count).max() ?? 0) + 2
+          ? nil
+          : options.min {
+            editDistance(s.lowercased(), $0.lowercased()) < editDistance(s.lowercased(), $1.lowercased())
+          }
         let hint =
           close.map { editDistance(s.lowercased(), $0.lowercased()) <= 2 ? "; did you mean '\($0)'?" : "" } ?? ""
         throw EngineError(
@@ -316,7 +415,7 @@ public enum EngineSchema {
     default:
       throw wrong()
     }
-    if let rule = spec.rule, let expected = rule(normalised) { throw wrong(expected) }
+    if let problem = spec.outOfRange(normalised) { throw EngineError(.config, "binding '\(name)' expects \(problem)") }
     return normalised
   }
 
@@ -385,10 +484,11 @@ public enum EngineSchema {
     return (engine, bindings)
   }
 
-  /// Markdown table of the schema (name, type, default, doc), for documentation and `--help`.
+  /// Markdown table of the schema (name, type, default, range, doc), for documentation (data/README.md
+  /// holds it) and `--help`.
   public static var documentation: String {
-    var out = "| binding | type | default | meaning |\n|---|---|---|---|\n"
-    for spec in bindings {
+    var out = "| binding | type | default | range | meaning |\n|---|---|---|---|---|\n"
+    for spec in bindings + evalBindings {
       let type: String
       switch spec.kind {
       case .string: type = "string"
@@ -399,7 +499,8 @@ public enum EngineSchema {
       case .stringList: type = "list of string"
       case .choice(let options): type = options.joined(separator: " \\| ")
       }
-      out += "| `\(spec.name)` | \(type) | `\(spec.defaultValue.json)` | \(spec.doc) |\n"
+      let doc = spec.doc.split(separator: "|", omittingEmptySubsequences: false).joined(separator: "\\|")
+      out += "| `\(spec.name)` | \(type) | `\(spec.defaultValue.json)` | \(spec.rangeText) | \(doc) |\n"
     }
     return out
   }

@@ -269,11 +269,28 @@ public struct TrainConfig: Sendable, Hashable {
   /// Evaluation batch size with 0 meaning the training one.
   public var effectiveEvalBatchSize: Int { evalBatchSize > 0 ? evalBatchSize : batchSize }
 
+  /// Checks the model this config builds for samples of `sampleShape` against `EngineLimits`,
+  /// for batches of one: what a submission can check from a dataset's header, before any data is
+  /// read. `classes` nil (not known without the labels) checks the smallest head, 2 classes; the
+  /// batch's share of the workspace is checked when the job starts.
+  public func checkModel(sampleShape: [Int], classes: Int?) throws(EngineError) {
+    let count = numClasses > 0 ? numClasses : classes ?? 2
+    do {
+      _ = try modelSpec(inputShape: sampleShape, classes: count).plan(maxBatch: 1)
+    } catch {
+      let head = numClasses > 0 || classes != nil ? "\(count) classes" : "at least 2 classes"
+      throw EngineError(
+        .config, error.message,
+        context: ["checking the \(architecture.rawValue) model for input \(sampleShape) and \(head)"])
+    }
+  }
+
   /// The model for inputs of per-sample `inputShape` ([H, W, C], [L] or [F]) and `classes`.
   public func modelSpec(inputShape: [Int], classes: Int) -> ModelSpec {
     let flat = architecture == .linear || architecture == .mlp
     return ModelSpec(
-      architecture: architecture, inputShape: flat ? [inputShape.reduce(1, *)] : inputShape, classes: classes,
+      architecture: architecture,
+      inputShape: flat ? [EngineLimits.product(inputShape, atMost: Int.max) ?? Int.max] : inputShape, classes: classes,
       width: width, depth: depth, activation: activation, dropout: Float(dropout), batchNorm: batchNorm,
       kernelSize: kernelSize, convStride: convStride, pool: pool, globalPool: globalPool,
       channelGrowth: channelGrowth, blocksPerStage: blocksPerStage, batchNormMomentum: Float(batchNormMomentum),

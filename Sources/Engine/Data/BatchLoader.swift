@@ -53,8 +53,8 @@ public struct BatchLoader {
   public let sampleShape: [Int]
   public let augmentation: Augmentation
   public private(set) var order: [Int]  // [N] sample indices of this epoch
-  public private(set) var inputs: [Float]  // [batchSize, sampleSize]
-  public private(set) var labels: [Int]  // [batchSize]
+  public private(set) var inputs: [Float]  // [min(batchSize, N), sampleSize]
+  public private(set) var labels: [Int]  // [min(batchSize, N)]
   private let sampleSize: Int
   private let geometry: (height: Int, width: Int, channels: Int)
 
@@ -73,8 +73,10 @@ public struct BatchLoader {
     default: geometry = (1, sampleSize, 1)
     }
     order = Array(0..<split.count)
-    inputs = [Float](repeating: 0, count: batchSize * sampleSize)
-    labels = [Int](repeating: 0, count: batchSize)
+    // No batch holds more than the split: a batch size past it asks for no more memory.
+    let rows = max(1, min(batchSize, split.count))
+    inputs = [Float](repeating: 0, count: rows * sampleSize)
+    labels = [Int](repeating: 0, count: rows)
   }
 
   public var batchesPerEpoch: Int {

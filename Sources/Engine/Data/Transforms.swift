@@ -118,7 +118,9 @@ public struct TransformConfig: Sendable, Hashable {
       if let bad = list.first(where: { $0 < 0 }) {
         throw EngineError(.config, "binding '\(name)' expects class ids ≥ 0, got \(bad)")
       }
-      if let twice = list.first(where: { c in list.filter { $0 == c }.count > 1 }) {
+      var counts: [Int: Int] = [:]  // not a count per entry: a list may hold 100000 ids
+      for c in list { counts[c, default: 0] += 1 }
+      if let twice = list.first(where: { counts[$0, default: 0] > 1 }) {
         throw EngineError(.config, "binding '\(name)' lists class \(twice) more than once")
       }
     }
@@ -187,7 +189,20 @@ public struct TransformConfig: Sendable, Hashable {
     }
     let (h, w) = (sampleShape[0], sampleShape[1])
     if blockShuffle > 0 && (h % blockShuffle != 0 || w % blockShuffle != 0) {
-      let divisors = (1...max(1, min(h, w))).filter { h % $0 == 0 && w % $0 == 0 }
+      // The divisors of gcd(H, W), found up to its square root: a header may claim a huge side.
+      var g = (max(1, h), max(1, w))
+      while g.1 != 0 { g = (g.1, g.0 % g.1) }
+      var small: [Int] = []
+      var large: [Int] = []
+      var d = 1
+      while d <= g.0 / d {
+        if g.0 % d == 0 {
+          small.append(d)
+          if d != g.0 / d { large.append(g.0 / d) }
+        }
+        d += 1
+      }
+      let divisors = small + large.reversed()
       throw EngineError(
         .config,
         "binding 'data.block_shuffle' (\(blockShuffle)) does not divide the \(h)×\(w) images of \(dataName)"

@@ -76,11 +76,18 @@ public struct CAMLMargins: Sendable {
       try model.load(file.tensors)
       return model
     }
-    let feats = features(of: model, split: dataset.train, sampleSize: dataset.sampleSize)
     let k = config.camlClusters
-    guard k <= dataset.train.count else {
-      throw EngineError(.config, "caml.clusters \(k) exceeds the \(dataset.train.count) training samples")
+    let n = dataset.train.count
+    guard k <= n else {
+      throw EngineError(.config, "caml.clusters \(k) exceeds the \(n) training samples")
     }
+    for (what, columns) in [("reference model's features", model.headInputSize), ("k-means distances", k)]
+    where EngineLimits.product([n, columns], atMost: EngineLimits.maxWorkspaceElements) == nil {
+      throw EngineError(
+        .config,
+        "the \(what) of the \(n) training samples (\(n)×\(columns)) pass \(EngineLimits.maxWorkspaceBytes >> 30) GiB")
+    }
+    let feats = features(of: model, split: dataset.train, sampleSize: dataset.sampleSize)
     let fit = KMeans.fit(
       feats, dimension: model.headInputSize, clusters: k, restarts: config.camlRestarts, seed: config.camlSeed)
     let c = dataset.classes

@@ -151,41 +151,81 @@ struct Graph {
     self.maxBatch = maxBatch
   }
 
-  mutating func allocate(_ n: Int) -> Int {
+  /// Floats and Int32s of the workspace (4 bytes each), at most `EngineLimits.maxWorkspaceElements`.
+  var workspaceElements: Int { arenaCount + intArenaCount }
+
+  /// The workspace would pass its bound with `what` (the product of `factors` elements).
+  func tooLarge(_ factors: [Int], _ what: String) -> EngineError {
+    let product = factors.map(String.init).joined(separator: "×")
+    return EngineError(
+      .config,
+      "the model's workspace for a batch of \(maxBatch) (activations, their gradients and scratch) passes"
+        + " \(EngineLimits.maxWorkspaceBytes >> 30) GiB at \(what) (\(product) elements); lower train.batch_size,"
+        + " train.eval_batch_size or the model's size (model.width, model.depth, model.kernel_size)")
+  }
+
+  /// Arena offset of `factors`' product of floats, 16-float aligned; the workspace bound is
+  /// checked before anything can overflow.
+  mutating func allocate(_ factors: [Int], _ what: @autoclosure () -> String) throws(EngineError) -> Int {
     let offset = (arenaCount + 15) / 16 * 16
+    let room = EngineLimits.maxWorkspaceElements - intArenaCount - offset
+    guard room >= 0, let n = EngineLimits.product(factors, atMost: room) else { throw tooLarge(factors, what()) }
     arenaCount = offset + n
     return offset
   }
 
-  mutating func newSlot(_ shape: [Int], gradient: Bool = true) -> Value {
-    let size = shape.reduce(1, *)
-    let offset = allocate(size * maxBatch)
-    let slot = Slot(size: size, offset: offset, gradOffset: gradient ? allocate(size * maxBatch) : -1)
+  /// Offset in the Int32 arena of `factors`' product of entries.
+  mutating func allocateInts(_ factors: [Int], _ what: @autoclosure () -> String) throws(EngineError) -> Int {
+    let offset = intArenaCount
+    guard let n = EngineLimits.product(factors, atMost: EngineLimits.maxWorkspaceElements - workspaceElements)
+    else { throw tooLarge(factors, what()) }
+    intArenaCount += n
+    return offset
+  }
+
+  mutating func newSlot(_ shape: [Int], gradient: Bool = true) throws(EngineError) -> Value {
+    guard let size = EngineLimits.product(shape, atMost: EngineLimits.maxWorkspaceElements) else {
+      throw tooLarge(shape, "an activation of shape \(shape) per sample")
+    }
+    let what = "an activation of shape \(shape)"
+    let offset = try allocate([size, maxBatch], what)
+    let slot = Slot(
+      size: size, offset: offset, gradOffset: gradient ? try allocate([size, maxBatch], "the gradient of \(what)") : -1)
     slots.append(slot)
     return Value(slot: slots.count - 1, shape: shape)
   }
 
-  mutating func param(_ name: String, _ shape: [Int], _ initializer: ParameterInit) -> (offset: Int, entry: Int) {
-    let offset = layout.add(name, shape)
+  mutating func param(
+    _ name: String, _ shape: [Int], _ initializer: ParameterInit
+  ) throws(EngineError) -> (offset: Int, entry: Int) {
+    let offset: Int
+    do {
+      offset = try layout.add(name, shape)
+    } catch {
+      throw EngineError(
+        .config,
+        error.message + "; lower model.width, model.depth, model.kernel_size, model.channel_growth or"
+          + " model.blocks_per_stage (the class count sizes the head)")
+    }
     inits.append(initializer)
     return (offset, layout.entries.count - 1)
   }
 
-  mutating func buffer(_ name: String, _ shape: [Int], _ value: Float) -> Int {
+  mutating func buffer(_ name: String, _ shape: [Int], _ value: Float) throws(EngineError) -> Int {
     bufferInits.append(value)
-    return bufferLayout.add(name, shape)
+    return try bufferLayout.add(name, shape)
   }
 
   /// The network input: never differentiated, so it has no gradient buffer.
-  mutating func input(_ shape: [Int]) -> Value { newSlot(shape, gradient: false) }
+  mutating func input(_ shape: [Int]) throws(EngineError) -> Value { try newSlot(shape, gradient: false) }
 
   /// PyTorch's default Linear init: weights and bias U(±1/√fan_in).
-  mutating func linear(_ x: Value, _ outFeatures: Int, name: String) -> Value {
+  mutating func linear(_ x: Value, _ outFeatures: Int, name: String) throws(EngineError) -> Value {
     let inFeatures = x.size
     let bound = 1 / Float(inFeatures).squareRoot()
-    let w = param("\(name).weight", [outFeatures, inFeatures], .uniform(bound))
-    let b = param("\(name).bias", [outFeatures], .uniform(bound))
-    let y = newSlot([outFeatures])
+    let w = try param("\(name).weight", [outFeatures, inFeatures], .uniform(bound))
+    let b = try param("\(name).bias", [outFeatures], .uniform(bound))
+    let y = try newSlot([outFeatures])
     ops.append(
       .linear(
         LinearOp(
@@ -196,41 +236,55 @@ struct Graph {
 
   /// Cosine classifier without bias; Xavier-uniform weights (bound √(6/(fan_in + fan_out))), as
   /// the CAML reference code initialises its normalised classifier.
-  mutating func cosine(_ x: Value, _ outFeatures: Int, scale: Float, name: String) -> Value {
+  mutating func cosine(_ x: Value, _ outFeatures: Int, scale: Float, name: String) throws(EngineError) -> Value {
     let inFeatures = x.size
+    let w = try param("\(name).weight", [outFeatures, inFeatures], .uniform(0))
     let bound = (6 / Float(inFeatures + outFeatures)).squareRoot()
-    let w = param("\(name).weight", [outFeatures, inFeatures], .uniform(bound))
-    let y = newSlot([outFeatures])
+    inits[w.entry] = .uniform(bound)
+    let y = try newSlot([outFeatures])
+    let rows = [maxBatch, inFeatures]
+    let weights = [outFeatures, inFeatures]
+    let what = "the cosine head's scratch"
     ops.append(
       .cosine(
         CosineOp(
           input: x.slot, output: y.slot, weight: w.offset, weightEntry: w.entry, inFeatures: inFeatures,
-          outFeatures: outFeatures, scale: scale, xHat: allocate(maxBatch * inFeatures), xNorm: allocate(maxBatch),
-          wHat: allocate(outFeatures * inFeatures), wNorm: allocate(outFeatures),
-          dxHat: allocate(maxBatch * inFeatures), dwHat: allocate(outFeatures * inFeatures))))
+          outFeatures: outFeatures, scale: scale, xHat: try allocate(rows, what), xNorm: try allocate([maxBatch], what),
+          wHat: try allocate(weights, what), wNorm: try allocate([outFeatures], what),
+          dxHat: try allocate(rows, what), dwHat: try allocate(weights, what))))
     return y
   }
 
   /// The classifier: linear, or cosine when the spec asks for it.
-  mutating func head(_ x: Value, _ spec: ModelSpec) -> Value {
+  mutating func head(_ x: Value, _ spec: ModelSpec) throws(EngineError) -> Value {
     spec.cosineScale > 0
-      ? cosine(x, spec.classes, scale: spec.cosineScale, name: "head") : linear(x, spec.classes, name: "head")
+      ? try cosine(x, spec.classes, scale: spec.cosineScale, name: "head")
+      : try linear(x, spec.classes, name: "head")
   }
 
   /// He-normal weights (std √(2/fan_in)), zero bias; `kernel`/`stride` apply to the width axis
   /// only when the input has height 1.
-  mutating func conv(_ x: Value, _ outChannels: Int, kernel: Int, stride: Int, bias: Bool, name: String) -> Value {
+  mutating func conv(
+    _ x: Value, _ outChannels: Int, kernel: Int, stride: Int, bias: Bool, name: String
+  ) throws(EngineError) -> Value {
     let (h, w, c) = (x.shape[0], x.shape[1], x.shape[2])
     let kh = h == 1 ? 1 : kernel
     let sh = h == 1 ? 1 : stride
+    // The weight's size is checked first: it bounds the patch and the channels the shape multiplies.
+    let weight = try param("\(name).weight", [outChannels, kh, kernel, c], .constant(0))
     let shape = Conv2dShape(
       inChannels: c, outChannels: outChannels, inHeight: h, inWidth: w, kernelHeight: kh,
       kernelWidth: kernel, strideHeight: sh, strideWidth: stride, padHeight: kh / 2, padWidth: kernel / 2)
-    let weight = param(
-      "\(name).weight", [outChannels, kh, kernel, c], .normal((2 / Float(shape.patchSize)).squareRoot()))
-    let b = bias ? param("\(name).bias", [outChannels], .constant(0)) : nil
-    let y = newSlot([shape.outHeight, shape.outWidth, outChannels])
-    if !shape.isPointwise { colsNeeded = max(colsNeeded, shape.outHeight * shape.outWidth * shape.patchSize) }
+    inits[weight.entry] = .normal((2 / Float(shape.patchSize)).squareRoot())
+    let b = bias ? try param("\(name).bias", [outChannels], .constant(0)) : nil
+    let y = try newSlot([shape.outHeight, shape.outWidth, outChannels])
+    if !shape.isPointwise {
+      let columns = [shape.outHeight, shape.outWidth, shape.patchSize]
+      guard let n = EngineLimits.product(columns, atMost: EngineLimits.maxWorkspaceElements) else {
+        throw tooLarge(columns, "the im2col columns of \(name) for one sample")
+      }
+      colsNeeded = max(colsNeeded, n)
+    }
     ops.append(
       .conv(
         ConvOp(
@@ -239,18 +293,18 @@ struct Graph {
     return y
   }
 
-  mutating func batchNorm(_ x: Value, name: String, momentum: Float) -> Value {
+  mutating func batchNorm(_ x: Value, name: String, momentum: Float) throws(EngineError) -> Value {
     let c = x.shape.last!
-    let gamma = param("\(name).weight", [c], .constant(1))
-    let beta = param("\(name).bias", [c], .constant(0))
-    let rm = buffer("\(name).running_mean", [c], 0)
-    let rv = buffer("\(name).running_var", [c], 1)
-    let y = newSlot(x.shape)
+    let gamma = try param("\(name).weight", [c], .constant(1))
+    let beta = try param("\(name).bias", [c], .constant(0))
+    let rm = try buffer("\(name).running_mean", [c], 0)
+    let rv = try buffer("\(name).running_var", [c], 1)
+    let y = try newSlot(x.shape)
     ops.append(
       .batchNorm(
         BatchNormOp(
           input: x.slot, output: y.slot, gamma: gamma.offset, beta: beta.offset, gammaEntry: gamma.entry,
-          betaEntry: beta.entry, runningMean: rm, runningVar: rv, stats: allocate(2 * c),
+          betaEntry: beta.entry, runningMean: rm, runningVar: rv, stats: try allocate([2, c], "\(name)'s statistics"),
           pixels: x.size / c, channels: c, momentum: momentum)))
     return y
   }
@@ -267,10 +321,11 @@ struct Graph {
   }
 
   /// Not in place: a preceding tanh needs its own output in the backward pass.
-  mutating func dropout(_ x: Value, _ p: Float) -> Value {
+  mutating func dropout(_ x: Value, _ p: Float) throws(EngineError) -> Value {
     guard p > 0 else { return x }
-    let y = newSlot(x.shape)
-    ops.append(.dropout(input: x.slot, output: y.slot, mask: allocate(x.size * maxBatch), p: p))
+    let y = try newSlot(x.shape)
+    let mask = try allocate([x.size, maxBatch], "a dropout mask of shape \(x.shape)")
+    ops.append(.dropout(input: x.slot, output: y.slot, mask: mask, p: p))
     return y
   }
 
@@ -278,50 +333,50 @@ struct Graph {
   /// into it: the convolution's output slot, allocated last, is given back, so the pre-pool
   /// activation and its gradient take one chunk of workspace (`allocateFusedWorkspaces`) instead of
   /// the whole batch.
-  mutating func maxPool(_ x: Value) -> Value {
+  mutating func maxPool(_ x: Value) throws(EngineError) -> Value {
     let (h, w, c) = (x.shape[0], x.shape[1], x.shape[2])
     let shape = PoolShape(channels: c, inHeight: h, inWidth: w, kernelHeight: h == 1 ? 1 : 2, kernelWidth: 2)
     if case .conv(var conv)? = ops.last, conv.relu, conv.pool == nil, conv.output == x.slot,
       x.slot == slots.count - 1, slots[x.slot].gradOffset + x.size * maxBatch == arenaCount, shape.fits(conv.shape)
     {
       arenaCount = slots.removeLast().offset
-      let y = newSlot([shape.outHeight, shape.outWidth, c])
+      let y = try newSlot([shape.outHeight, shape.outWidth, c])
       conv.output = y.slot
-      conv.pool = FusedPoolOp(shape: shape, argmax: intArenaCount)
-      intArenaCount += shape.outputSize * maxBatch
+      conv.pool = FusedPoolOp(
+        shape: shape, argmax: try allocateInts([shape.outputSize, maxBatch], "the max pool indices of \(y.shape)"))
       ops[ops.count - 1] = .conv(conv)
       return y
     }
-    let y = newSlot([shape.outHeight, shape.outWidth, c])
-    let argmax = intArenaCount
-    intArenaCount += shape.outputSize * maxBatch
+    let y = try newSlot([shape.outHeight, shape.outWidth, c])
+    let argmax = try allocateInts([shape.outputSize, maxBatch], "the max pool indices of \(y.shape)")
     ops.append(.maxPool(PoolOp(input: x.slot, output: y.slot, argmax: argmax, shape: shape)))
     return y
   }
 
   /// The one-chunk workspaces of the fused convolution + pool ops, once the column buffer's
   /// capacity (which sets the chunks) is known.
-  mutating func allocateFusedWorkspaces(colsCapacity: Int) {
+  mutating func allocateFusedWorkspaces(colsCapacity: Int) throws(EngineError) {
     for (index, op) in ops.enumerated() {
       guard case .conv(var conv) = op, var pool = conv.pool else { continue }
-      let size = conv.shape.chunkSamples(batch: maxBatch, colsCapacity: colsCapacity) * conv.shape.outputSize
-      pool.workspace = allocate(size)
-      pool.gradWorkspace = allocate(size)
+      let size = [conv.shape.chunkSamples(batch: maxBatch, colsCapacity: colsCapacity), conv.shape.outputSize]
+      let what = "a pooled convolution's chunk"
+      pool.workspace = try allocate(size, what)
+      pool.gradWorkspace = try allocate(size, what)
       conv.pool = pool
       ops[index] = .conv(conv)
     }
   }
 
-  mutating func globalAvgPool(_ x: Value) -> Value {
+  mutating func globalAvgPool(_ x: Value) throws(EngineError) -> Value {
     let c = x.shape.last!
-    let y = newSlot([c])
+    let y = try newSlot([c])
     ops.append(.globalAvgPool(input: x.slot, output: y.slot, pixels: x.size / c, channels: c))
     return y
   }
 
-  mutating func add(_ a: Value, _ b: Value) -> Value {
+  mutating func add(_ a: Value, _ b: Value) throws(EngineError) -> Value {
     precondition(a.shape == b.shape)
-    let y = newSlot(a.shape)
+    let y = try newSlot(a.shape)
     ops.append(.add(a: a.slot, b: b.slot, output: y.slot))
     return y
   }
@@ -330,73 +385,106 @@ struct Graph {
 
   /// Floats for the shared im2col buffer: whole batch if small, else chunks of ≤ `colsLimit`.
   var colsCapacity: Int {
-    colsNeeded == 0 ? 0 : min(colsNeeded * maxBatch, max(Self.colsLimit, colsNeeded))
+    guard colsNeeded > 0 else { return 0 }
+    let chunk = max(Self.colsLimit, colsNeeded)
+    let (whole, overflow) = colsNeeded.multipliedReportingOverflow(by: maxBatch)
+    return overflow ? chunk : min(whole, chunk)
   }
 }
 
 extension Graph {
-  /// The op list of `spec`.
-  static func build(_ spec: ModelSpec, maxBatch: Int) -> (Graph, output: Value) {
+  /// The op list of `spec`; a model past `EngineLimits` (parameters, workspace) is an error
+  /// naming the layer where it passes, before any size overflows or anything is allocated.
+  static func build(_ spec: ModelSpec, maxBatch: Int) throws(EngineError) -> (Graph, output: Value) {
     var g = Graph(maxBatch: maxBatch)
     switch spec.architecture {
     case .linear:
-      let x = g.input([spec.inputSize])
-      let logits = g.head(x, spec)
+      let x = try g.input([spec.inputSize])
+      let logits = try g.head(x, spec)
       return (g, logits)
     case .mlp:
-      var h = g.input([spec.inputSize])
+      var h = try g.input([spec.inputSize])
       for i in 1...spec.depth {
-        h = g.linear(h, spec.width, name: "fc\(i)")
-        if spec.batchNorm { h = g.batchNorm(h, name: "bn\(i)", momentum: spec.batchNormMomentum) }
+        h = try g.linear(h, spec.width, name: "fc\(i)")
+        if spec.batchNorm { h = try g.batchNorm(h, name: "bn\(i)", momentum: spec.batchNormMomentum) }
         h = g.activation(h, spec.activation)
-        h = g.dropout(h, spec.dropout)
+        h = try g.dropout(h, spec.dropout)
+        try g.checkOps()
       }
-      let logits = g.head(h, spec)
+      let logits = try g.head(h, spec)
       return (g, logits)
     case .cnn:
       let (height, width, channels) = spec.imageShape
-      var h = g.input([height, width, channels])
+      var h = try g.input([height, width, channels])
       var outChannels = spec.width
       for i in 1...spec.depth {
-        h = g.conv(
+        h = try g.conv(
           h, outChannels, kernel: spec.kernelSize, stride: spec.convStride, bias: !spec.batchNorm, name: "conv\(i)")
-        if spec.batchNorm { h = g.batchNorm(h, name: "bn\(i)", momentum: spec.batchNormMomentum) }
+        if spec.batchNorm { h = try g.batchNorm(h, name: "bn\(i)", momentum: spec.batchNormMomentum) }
         h = g.activation(h, spec.activation)
-        if spec.pool && i < spec.depth && h.shape[1] >= 2 { h = g.maxPool(h) }
-        outChannels *= spec.channelGrowth
+        if spec.pool && i < spec.depth && h.shape[1] >= 2 { h = try g.maxPool(h) }
+        if i < spec.depth {
+          outChannels = try Self.channels(outChannels, times: spec.channelGrowth, block: "conv\(i + 1)")
+        }
+        try g.checkOps()
       }
-      h = spec.globalPool ? g.globalAvgPool(h) : g.flatten(h)
-      h = g.dropout(h, spec.dropout)
-      let logits = g.head(h, spec)
+      h = spec.globalPool ? try g.globalAvgPool(h) : g.flatten(h)
+      h = try g.dropout(h, spec.dropout)
+      let logits = try g.head(h, spec)
       return (g, logits)
     case .resnet:
       let (height, width, channels) = spec.imageShape
       let m = spec.batchNormMomentum
-      var h = g.input([height, width, channels])
-      h = g.conv(h, spec.width, kernel: 3, stride: 1, bias: false, name: "stem.conv")
-      h = g.batchNorm(h, name: "stem.bn", momentum: m)
+      var h = try g.input([height, width, channels])
+      h = try g.conv(h, spec.width, kernel: 3, stride: 1, bias: false, name: "stem.conv")
+      h = try g.batchNorm(h, name: "stem.bn", momentum: m)
       h = g.activation(h, spec.activation)
+      var outChannels = spec.width
       for s in 1...spec.depth {
-        let outChannels = spec.width << (s - 1)
+        if s > 1 { outChannels = try Self.channels(outChannels, times: 2, block: "stage\(s)") }
         for b in 0..<spec.blocksPerStage {
           let name = "stage\(s).block\(b)"
           let stride = s > 1 && b == 0 && h.shape[1] >= 2 ? 2 : 1
-          var r = g.conv(h, outChannels, kernel: 3, stride: stride, bias: false, name: "\(name).conv1")
-          r = g.batchNorm(r, name: "\(name).bn1", momentum: m)
+          var r = try g.conv(h, outChannels, kernel: 3, stride: stride, bias: false, name: "\(name).conv1")
+          r = try g.batchNorm(r, name: "\(name).bn1", momentum: m)
           r = g.activation(r, spec.activation)
-          r = g.conv(r, outChannels, kernel: 3, stride: 1, bias: false, name: "\(name).conv2")
-          r = g.batchNorm(r, name: "\(name).bn2", momentum: m)
+          r = try g.conv(r, outChannels, kernel: 3, stride: 1, bias: false, name: "\(name).conv2")
+          r = try g.batchNorm(r, name: "\(name).bn2", momentum: m)
           var shortcut = h
           if stride != 1 || h.shape[2] != outChannels {
-            shortcut = g.conv(h, outChannels, kernel: 1, stride: stride, bias: false, name: "\(name).shortcut.conv")
-            shortcut = g.batchNorm(shortcut, name: "\(name).shortcut.bn", momentum: m)
+            shortcut = try g.conv(
+              h, outChannels, kernel: 1, stride: stride, bias: false, name: "\(name).shortcut.conv")
+            shortcut = try g.batchNorm(shortcut, name: "\(name).shortcut.bn", momentum: m)
           }
-          h = g.activation(g.add(r, shortcut), spec.activation)
+          h = g.activation(try g.add(r, shortcut), spec.activation)
+          try g.checkOps()
         }
       }
-      h = g.globalAvgPool(h)
-      let logits = g.head(h, spec)
+      h = try g.globalAvgPool(h)
+      let logits = try g.head(h, spec)
       return (g, logits)
     }
+  }
+
+  /// A graph of more than `EngineLimits.maxOps` ops is an error, checked once per layer or block.
+  func checkOps() throws(EngineError) {
+    guard ops.count <= EngineLimits.maxOps else {
+      throw EngineError(
+        .config,
+        "the model has more than \(EngineLimits.maxOps) layers (\(ops.count) ops so far); lower model.depth or"
+          + " model.blocks_per_stage")
+    }
+  }
+
+  /// `channels · factor`, the channels of the next block; past the parameter bound it is an error
+  /// (a layer of that many channels could not be built anyway), never an overflow.
+  static func channels(_ channels: Int, times factor: Int, block: String) throws(EngineError) -> Int {
+    guard let next = EngineLimits.product([channels, factor], atMost: EngineLimits.maxParameters) else {
+      throw EngineError(
+        .config,
+        "\(block) would have \(channels)×\(factor) channels, more than the model's \(EngineLimits.maxParameters)"
+          + " parameters (2^28) allow; lower model.width, model.depth or model.channel_growth")
+    }
+    return next
   }
 }

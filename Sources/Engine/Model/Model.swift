@@ -44,22 +44,14 @@ public final class Model {
   private var lastMargin = false
 
   /// Builds the graph for `spec` and initialises the parameters from `rng`.
+  /// Sizes past `EngineLimits` are errors found before anything is allocated (`ModelSpec.plan`).
   public init(spec: ModelSpec, maxBatch: Int, rng: inout RNG) throws {
-    try spec.validate()
-    guard maxBatch >= 1 else { throw EngineError(.config, "maxBatch must be at least 1, got \(maxBatch)") }
-    var (g, output) = Graph.build(spec, maxBatch: maxBatch)
-    guard output.size == spec.classes else {
-      throw EngineError(.config, "model output has \(output.size) values per sample, expected \(spec.classes)")
-    }
+    let (g, output, offsets) = try spec.graph(maxBatch: maxBatch)
     self.spec = spec
     self.maxBatch = maxBatch
     outputSlot = output.slot
     headInputSlot = g.ops.last!.inputs[0]
-    probsOffset = g.allocate(maxBatch * spec.classes)
-    slopeOffset = g.allocate(maxBatch * spec.classes)
-    colsCapacity = g.colsCapacity
-    colsOffset = g.allocate(colsCapacity)
-    g.allocateFusedWorkspaces(colsCapacity: colsCapacity)
+    (probsOffset, slopeOffset, colsOffset, colsCapacity) = offsets
     layout = g.layout
     bufferLayout = g.bufferLayout
     inits = g.inits
@@ -93,14 +85,19 @@ public final class Model {
   public var parameterCount: Int { layout.entries.reduce(0) { $0 + $1.count } }
 
   /// Multiply-adds ×2 of the linear and convolution layers for one sample's forward pass.
+  /// Saturates at `Int.max` (a model within the bounds may still have a large count).
   public var forwardFLOPsPerSample: Int {
     ops.reduce(0) { total, op in
+      let factors: [Int]
       switch op {
-      case .linear(let o): total + 2 * o.inFeatures * o.outFeatures
-      case .cosine(let o): total + 2 * o.inFeatures * o.outFeatures
-      case .conv(let o): total + 2 * o.shape.patchSize * o.shape.outChannels * o.shape.outHeight * o.shape.outWidth
-      default: total
+      case .linear(let o): factors = [2, o.inFeatures, o.outFeatures]
+      case .cosine(let o): factors = [2, o.inFeatures, o.outFeatures]
+      case .conv(let o): factors = [2, o.shape.patchSize, o.shape.outChannels, o.shape.outHeight, o.shape.outWidth]
+      default: return total
       }
+      let flops = EngineLimits.product(factors, atMost: Int.max) ?? Int.max
+      let (sum, overflow) = total.addingReportingOverflow(flops)
+      return overflow ? Int.max : sum
     }
   }
 
@@ -419,6 +416,56 @@ public final class Model {
     }
     for entry in layout.entries where include(entry.name) { try copy(entry, into: &parameters) }
     for entry in bufferLayout.entries where include(entry.name) { try copy(entry, into: &buffers) }
+  }
+}
+
+/// What a model of a spec needs, computed without allocating it.
+public struct ModelPlan: Sendable, Equatable {
+  /// Parameter floats (with alignment padding): each of parameters, gradients and optimizer
+  /// moments is this long.
+  public var parameterCount: Int
+  /// BatchNorm running statistics.
+  public var bufferCount: Int
+  /// Bytes of the activation workspace for `maxBatch` samples (`Model.workspaceBytes`).
+  public var workspaceBytes: Int
+}
+
+extension ModelSpec {
+  /// The sizes of the model for batches of up to `maxBatch`, checked against `EngineLimits`: a
+  /// spec past them is an error naming the layer, thrown before any size overflows. Cheap (no
+  /// allocation), so a submission can check a config's model without its data.
+  public func plan(maxBatch: Int) throws(EngineError) -> ModelPlan {
+    let (g, _, _) = try graph(maxBatch: maxBatch)
+    return ModelPlan(
+      parameterCount: g.layout.count, bufferCount: g.bufferLayout.count,
+      workspaceBytes: max(1, g.arenaCount) * MemoryLayout<Float>.size + max(1, g.intArenaCount)
+        * MemoryLayout<Int32>.size)
+  }
+
+  /// The graph with every arena offset the model adds to it: probabilities, margin slopes,
+  /// im2col columns (offset, capacity).
+  func graph(maxBatch: Int) throws(EngineError) -> (
+    Graph, output: Value, offsets: (probs: Int, slope: Int, cols: Int, colsCapacity: Int)
+  ) {
+    do throws(EngineError) {
+      try validate()
+      guard maxBatch >= 1 else { throw EngineError(.config, "maxBatch must be at least 1, got \(maxBatch)") }
+      var (g, output) = try Graph.build(self, maxBatch: maxBatch)
+      guard output.size == classes else {
+        throw EngineError(.config, "model output has \(output.size) values per sample, expected \(classes)")
+      }
+      let logits = [maxBatch, classes]
+      let probs = try g.allocate(logits, "the softmax of the logits")
+      let slope = try g.allocate(logits, "the margin loss's slopes")
+      let colsCapacity = g.colsCapacity
+      let cols = try g.allocate([colsCapacity], "the im2col columns")
+      try g.allocateFusedWorkspaces(colsCapacity: colsCapacity)
+      return (g, output, (probs, slope, cols, colsCapacity))
+    } catch {
+      throw error.context.isEmpty
+        ? error.adding(context: "building model \(architecture.rawValue) for input \(inputShape), \(classes) classes")
+        : error
+    }
   }
 }
 

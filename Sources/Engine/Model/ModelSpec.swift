@@ -66,15 +66,18 @@ public struct ModelSpec: Sendable, Hashable, Codable {
     self.cosineScale = cosineScale
   }
 
-  /// Elements per input sample.
-  public var inputSize: Int { inputShape.reduce(1, *) }
+  /// Elements per input sample (`Int.max` past the workspace bound, which `validate` refuses).
+  public var inputSize: Int { EngineLimits.product(inputShape, atMost: EngineLimits.maxWorkspaceElements) ?? Int.max }
 
-  func validate() throws {
+  func validate() throws(EngineError) {
     func fail(_ message: String) -> EngineError {
       EngineError(.config, message, context: ["building model \(architecture.rawValue)"])
     }
     guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
       throw fail("input shape must be non-empty and positive, got \(inputShape)")
+    }
+    guard inputSize <= EngineLimits.maxWorkspaceElements else {
+      throw fail("input shape \(inputShape) has more than \(EngineLimits.maxWorkspaceElements) elements per sample")
     }
     guard classes >= 2 && classes <= ClassLabels.maxClasses else {
       throw fail("classes must be in 2…\(ClassLabels.maxClasses), got \(classes)")
@@ -82,6 +85,16 @@ public struct ModelSpec: Sendable, Hashable, Codable {
     guard dropout >= 0 && dropout < 1 else { throw fail("dropout must be in [0, 1), got \(dropout)") }
     guard cosineScale >= 0 && cosineScale.isFinite else {
       throw fail("cosine scale must be finite and ≥ 0, got \(cosineScale)")
+    }
+    // The schema's ranges of the model.* bindings, for specs built without it.
+    let bounds: [(String, Int, Int)] = [
+      ("width", width, EngineLimits.maxWidth), ("depth", depth, EngineLimits.maxLayers),
+      ("kernel size", kernelSize, EngineLimits.maxLayers), ("stride", convStride, EngineLimits.maxLayers),
+      ("channel growth", channelGrowth, EngineLimits.maxLayers),
+      ("blocks per stage", blocksPerStage, EngineLimits.maxLayers),
+    ]
+    for (name, value, high) in bounds where value > high {
+      throw fail("\(name) must be at most \(high), got \(value)")
     }
     switch architecture {
     case .linear:

@@ -20,14 +20,24 @@ public struct ParameterLayout: Sendable, Hashable {
 
   public init() {}
 
-  /// Appends `name` and returns its offset. Names are unique by construction of the models.
+  /// Appends `name` and returns its offset. Names are unique by construction of the models. A
+  /// layout of more than `limit` elements (padding included) is an error naming the entry, found
+  /// before anything overflows.
   @discardableResult
-  public mutating func add(_ name: String, _ shape: [Int]) -> Int {
+  public mutating func add(
+    _ name: String, _ shape: [Int], limit: Int = EngineLimits.maxParameters
+  ) throws(EngineError) -> Int {
     precondition(index[name] == nil, "duplicate layout entry \(name)")
     let offset = (count + Self.alignment - 1) / Self.alignment * Self.alignment
+    guard let size = EngineLimits.product(shape, atMost: limit), size <= limit - offset else {
+      throw EngineError(
+        .config,
+        "\(name) of shape \(shape) makes the model's parameters more than \(limit)"
+          + (limit == EngineLimits.maxParameters ? " (2^28, 1 GiB of float32)" : ""))
+    }
     entries.append(LayoutEntry(name: name, shape: shape, offset: offset))
     index[name] = entries.count - 1
-    count = offset + shape.reduce(1, *)
+    count = offset + size
     return offset
   }
 

@@ -144,7 +144,7 @@ final class TrainingSession {
   var resumedFrom: Int?
   /// `train.loss: caml`: the clusters and margin table, prepared at the start of `run`.
   var caml: CAMLMargins?
-  private var margins: [Float] = []  // [batchSize, classes] when training with CAML
+  private var margins: [Float] = []  // [min(batchSize, N), classes] when training with CAML
   private var evalLogits: [Float]  // [evalBatch, classes]
   private(set) var patchedInputs: [Float]  // [batchSize, sampleSize] when patching, else empty
 
@@ -168,6 +168,14 @@ final class TrainingSession {
     evalBatch = config.effectiveEvalBatchSize
     let evalCount = max(dataset.test.count, dataset.val?.count ?? 0)
     let maxBatch = max(1, min(config.batchSize, dataset.train.count), min(evalBatch, evalCount))
+    // The test logits are kept whole (predictions.npy): bounded like the model's workspace.
+    let logits = [dataset.test.count, dataset.classes]
+    guard EngineLimits.product(logits, atMost: EngineLimits.maxWorkspaceElements) != nil else {
+      throw EngineError(
+        .config,
+        "the test logits of \(dataset.name) (\(logits[0]) samples × \(logits[1]) classes) pass"
+          + " \(EngineLimits.maxWorkspaceBytes >> 30) GiB")
+    }
     var initRNG = RNG(seed: config.seed, stream: 0)
     model = try rethrowingEngineError { try Model(spec: spec, maxBatch: maxBatch, rng: &initRNG) }
     optimizer = Optimizer(config.optimizerConfig, parameterCount: model.layout.count)
@@ -306,7 +314,7 @@ final class TrainingSession {
     }
     let prepared = try CAMLMargins.prepare(config: config, dataset: dataset)
     caml = prepared
-    margins = [Float](repeating: 0, count: loader.batchSize * dataset.classes)
+    margins = [Float](repeating: 0, count: loader.labels.count * dataset.classes)
     log(
       "caml: reference \(prepared.referencePath); k-means K \(prepared.clusterCount), inertia "
         + "\(format(prepared.inertia)); P(y|cluster) \(prepared.summary); nmi_bias "

@@ -4,7 +4,9 @@ import Foundation
 /// Engine configs are checked against the engine's binding schema before anything is stored:
 /// an unknown name fails with the entry's location and the closest valid name. The data
 /// transforms are checked against the dataset's image shape when the dataset can be found here
-/// (a block size that does not divide the image, a transform on feature vectors). An
+/// (a block size that does not divide the image, a transform on feature vectors), and so is the
+/// size of a training config's model (`TrainConfig.checkModel`: parameters past the engine's bound
+/// are refused here rather than when the job starts). An
 /// `engine: eval` config is checked against `EvalConfig` (its transforms when it names its
 /// `data.name`).
 enum EngineBindings {
@@ -18,7 +20,8 @@ enum EngineBindings {
       do {
         try checkPaths(config)
         let train: TrainConfig
-        if try EngineSchema.parseJob(config.canonicalJSON).engine == "eval" {
+        let isEval = try EngineSchema.parseJob(config.canonicalJSON).engine == "eval"
+        if isEval {
           // The checkpoint supplies the rest; its own data is checked when it trains.
           let eval = try EvalConfig.validate(configJSON: config.canonicalJSON)
           guard eval.overrides["data.name"] != nil else { return }
@@ -27,13 +30,18 @@ enum EngineBindings {
           train = try EngineSchema.validate(configJSON: config.canonicalJSON)
           try checkFiles(train, checked: &checkedData)
         }
-        guard !train.transforms.isIdentity else { return }
+        guard !isEval || !train.transforms.isIdentity else { return }
         let probeKey = "\(train.layout.rawValue) \(train.dataName)"
         if shapes[probeKey] == nil {
           shapes[probeKey] = .some(TransformConfig.probeSampleShape(dataName: train.dataName, layout: train.layout))
         }
-        if let (shape, kind) = shapes[probeKey]! {
+        guard let (shape, kind) = shapes[probeKey]! else { return }
+        if !train.transforms.isIdentity {
           try train.transforms.check(sampleShape: shape, kind: kind, dataName: train.dataName)
+        }
+        // An eval config's model is its checkpoint's, checked when that trained.
+        if !isEval {
+          try train.checkModel(sampleShape: shape, classes: GeneratedDatasets.classCount(train.dataName))
         }
       } catch {
         // The engine lists its problems a line each; an error is one line.
