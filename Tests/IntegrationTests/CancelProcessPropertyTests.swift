@@ -20,28 +20,17 @@ final class CancelProcessPropertyTests: XCTestCase {
     var state: String
   }
 
-  struct Rng {
-    var state: UInt64
-    mutating func next(_ k: Int) -> Int {
-      state &+= 0x9e37_79b9_7f4a_7c15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-      z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-      return Int((z ^ (z >> 31)) % UInt64(k))
-    }
-  }
-
   func testCancelTouchesExactlyTheSelectedJobsAndProcesses() throws {
     let env = ProcessInfo.processInfo.environment
     let cases = env["ORCH_PROCESS_CASES"].flatMap { Int($0) } ?? 8
     let seed = env["ORCH_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x6f72_6368
     for n in 0..<cases {
-      var rng = Rng(state: seed &+ UInt64(n) &* 0x1000_0001)
+      var rng = SeededRandom(state: seed &+ UInt64(n) &* 0x1000_0001)
       try runCase(n, &rng)
     }
   }
 
-  func runCase(_ n: Int, _ rng: inout Rng) throws {
+  func runCase(_ n: Int, _ rng: inout SeededRandom) throws {
     let c = try Cluster("cancelprop\(n)")
     try c.startDaemon(cpus: "0-1")
     let body = "echo \\\"$ORCH_JOB_ID $$\\\" >> pids.txt; exec sleep 300"

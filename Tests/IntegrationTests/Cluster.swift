@@ -164,3 +164,16 @@ final class Cluster {
     return (try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]]) ?? []
   }
 }
+
+/// SplitMix64: the seeded generator of the integration tests' random campaigns.
+struct SeededRandom {
+  var state: UInt64
+  /// A number in 0..<k.
+  mutating func next(_ k: Int) -> Int {
+    state &+= 0x9e37_79b9_7f4a_7c15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+    return Int((z ^ (z >> 31)) % UInt64(k))
+  }
+}

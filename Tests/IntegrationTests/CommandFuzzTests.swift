@@ -30,18 +30,7 @@ final class CommandFuzzTests: XCTestCase {
     "a/../../b", "/dev/null", "--time", "INFINITE", "10-00:00:00", "99999999:00", "--mem", "--cpus",
   ]
 
-  struct Rng {
-    var state: UInt64
-    mutating func next(_ k: Int) -> Int {
-      state &+= 0x9e37_79b9_7f4a_7c15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-      z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-      return Int((z ^ (z >> 31)) % UInt64(k))
-    }
-  }
-
-  func mutate(_ args: [String], _ rng: inout Rng) -> [String] {
+  func mutate(_ args: [String], _ rng: inout SeededRandom) -> [String] {
     var out = args
     for _ in 0..<(1 + rng.next(3)) {
       let i = 1 + rng.next(max(1, out.count - 1))
@@ -85,7 +74,7 @@ final class CommandFuzzTests: XCTestCase {
   func testFailedCommandsChangeNothing() throws {
     let env = ProcessInfo.processInfo.environment
     let cases = env["ORCH_COMMAND_FUZZ"].flatMap { Int($0) } ?? 150
-    var rng = Rng(state: env["ORCH_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x6f72_6368)
+    var rng = SeededRandom(state: env["ORCH_FUZZ_SEED"].flatMap { UInt64($0) } ?? 0x6f72_6368)
     let c = try Cluster()
     try c.write(
       "sweeps/a.yaml",

@@ -6,18 +6,7 @@ import XCTest
 
 /// Jobs handed to SLURM: never claimed, checked or recovered by the daemon; SLURM's observations
 /// recorded once per attempt.
-final class SlurmJobsTests: XCTestCase {
-  var dir: URL!
-  var store: JobStore!
-
-  override func setUpWithError() throws {
-    dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("orch-store-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    store = try JobStore(path: dir.appendingPathComponent("orch.db").path)
-  }
-
-  override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
+final class SlurmJobsTests: StoreTestCase {
   /// Three jobs of one array assigned to SLURM, elements `900_0…2` recorded; returns their ids.
   func submitToSlurm(dependency: Bool = false) throws -> [Int64] {
     let first = try store.submit(now: 1) { tx in
