@@ -12,8 +12,8 @@ import Worker
 /// 2. The attempt's worker process is still alive → adopt it: keep its cores reserved, watch it
 ///    through a pidfd, and apply these rules again when it exits (it journals the outcome first).
 /// 3. The worker is gone and journaled that it began spawning the attempt, but no end → the
-///    attempt is lost: kill what is left of it (its process group, and any process carrying its
-///    `ORCH_HOME`/`SLURM_JOB_ID`/`ORCH_ATTEMPT`, for a worker killed before it journaled the pid) and
+///    attempt is lost: kill what is left of it (the process group of every process still carrying
+///    its `ORCH_HOME`/`SLURM_JOB_ID`/`ORCH_ATTEMPT`: a journaled pid may have been reused) and
 ///    record FAILED (`WorkerLost`); the usual requeue rule applies, under a new attempt number
 ///    (attempt + 1 while attempts remain, else the job stays FAILED; an sbatch job is requeued
 ///    unless it was submitted with `--no-requeue`, as SLURM requeues after a node failure).
@@ -46,9 +46,10 @@ extension Daemon {
       }
       let path = Self.journalPath(of: worker)
       // A live worker may have ended this attempt already and gone on to a queued one.
-      if let path, let report = JournalSummary(path: path).report(job: attempt.jobID, attempt: attempt.attempt) {
+      let summary = path.map(JournalSummary.init(path:))
+      if let report = summary?.report(job: attempt.jobID, attempt: attempt.attempt) {
         close(pidfd)
-        chunks += JournalSummary(path: path).events(job: attempt.jobID, attempt: attempt.attempt)
+        chunks += summary?.events(job: attempt.jobID, attempt: attempt.attempt) ?? []
         ended.append(report)
         continue
       }
@@ -99,8 +100,8 @@ extension Daemon {
       return JobReport.notStarted(jobID: jobID, attempt: attempt, at: now)
     }
     let pid = journal?.started(job: jobID, attempt: attempt)
-    if let pid, pid > 1 { kill(-pid, SIGKILL) }
-    // A job that left its process group, or whose pid was never journaled, is found by its environment.
+    // Found by its environment, not by the journaled pid: after a reboot that pid (and its group)
+    // may be another process's; this also finds a job whose pid was never journaled.
     AttemptProcesses.kill(home: home.path, jobID: jobID, attempt: attempt)
     return JobReport(
       jobID: jobID, attempt: attempt, outcome: .workerLost, exitCode: nil, signal: nil,
