@@ -25,30 +25,76 @@ let package = Package(
         "CSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
       ]),
     .target(name: "Engine", dependencies: ["CBLAS", .product(name: "Crypto", package: "swift-crypto")]),
+    // POSIX helpers the daemon, the CLI and the workers share: spawn, pin, signals, files, fault seams.
+    .target(name: "System", dependencies: ["CSupport"]),
     .target(
       name: "Worker",
-      dependencies: ["CSupport", "Engine"]),
+      dependencies: ["CSupport", "System", "Engine"]),
+    // Where the store lives, the error every module throws, escaping of user text.
+    .target(name: "OrchCore", dependencies: ["Store", "System"]),
+    // Sweep YAML -> configs: templates, axes, `when`, `derive`, hashing, listing, the regex engine.
+    .target(
+      name: "Registry",
+      dependencies: [
+        "OrchCore", "Engine", .product(name: "Yams", package: "Yams"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ]),
+    // SLURM's languages: array specs, selectors, dependencies, times, output patterns, options, getopt.
+    .target(name: "SlurmSyntax", dependencies: ["OrchCore", "Store", "System", "Worker"]),
+    // Where jobs run: local and SLURM behind one protocol.
+    .target(
+      name: "Backends",
+      dependencies: [
+        "OrchCore", "SlurmSyntax", "Store", "System", "Worker", "Engine", .product(name: "GRDB", package: "GRDB.swift"),
+      ]),
+    // What users ask of the store: submit, sbatch, cancel, hold, release, retry.
+    .target(
+      name: "Operations",
+      dependencies: [
+        "OrchCore", "Registry", "SlurmSyntax", "Backends", "Store", "System", "Worker", "Engine",
+        .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+      ]),
+    // The scheduler: daemon loop, recovery, dependencies, event ingestion, control socket, foreground runs.
     .target(
       name: "Orchestrator",
       dependencies: [
-        "Store", "Worker", "Engine", "CSupport",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Yams", package: "Yams"),
-        .product(name: "Crypto", package: "swift-crypto"),
+        "OrchCore", "Registry", "SlurmSyntax", "Backends", "Operations", "Store", "System", "Worker", "CSupport",
+        .product(name: "GRDB", package: "GRDB.swift"),
       ]),
-    .executableTarget(name: "orch", dependencies: ["Orchestrator"]),
+    // The papers' analyses, statistics and charts; reads the store, submits through Operations.
+    .target(name: "Analysis", dependencies: ["OrchCore", "Backends", "Store", "Engine"]),
+    // One command per file; the executable is a one-line main.
+    .target(
+      name: "CLI",
+      dependencies: [
+        "OrchCore", "Registry", "SlurmSyntax", "Backends", "Operations", "Orchestrator", "Analysis", "Store",
+        "System", "Worker", "Engine", "CSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    .executableTarget(name: "orch", dependencies: ["CLI"]),
     .executableTarget(name: "orch-worker", dependencies: ["Worker"]),
     .executableTarget(
       name: "engine-bench", dependencies: ["Engine"], path: "bench/engine",
       exclude: ["run.sh", "numpy_mlp.py", "torch_bench.py", "startup.sh"]),
+    // A test target per module; IntegrationTests drive the real binaries.
+    .target(name: "TestSupport", dependencies: ["OrchCore"], path: "Tests/Support"),
     .testTarget(name: "StoreTests", dependencies: ["Store"]),
-    .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator"], exclude: ["Fixtures"]),
-    .testTarget(name: "WorkerTests", dependencies: ["Worker"]),
+    .testTarget(name: "WorkerTests", dependencies: ["Worker", "System"]),
     .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
-    .testTarget(name: "IntegrationTests", dependencies: ["Store", "Worker"]),
+    .testTarget(
+      name: "OrchCoreTests", dependencies: ["OrchCore", "Registry", "SlurmSyntax", "Backends", "TestSupport"]),
+    .testTarget(name: "RegistryTests", dependencies: ["Registry", "TestSupport"], exclude: ["Fixtures"]),
+    .testTarget(name: "SlurmSyntaxTests", dependencies: ["SlurmSyntax", "TestSupport"]),
+    .testTarget(name: "BackendsTests", dependencies: ["Backends"]),
+    .testTarget(name: "OperationsTests", dependencies: ["Operations", "TestSupport"], exclude: ["Fixtures"]),
+    .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Registry"], exclude: ["Fixtures"]),
+    .testTarget(name: "IntegrationTests", dependencies: ["Store", "Worker", "System"]),
     // Mutation fuzzing of every parser that takes outside input; `make fuzz` runs it longer.
     .testTarget(
-      name: "FuzzTests", dependencies: ["Orchestrator", "Engine", "Worker", "Store"], exclude: ["Corpus"]),
+      name: "FuzzTests",
+      dependencies: [
+        "CLI", "Orchestrator", "Operations", "Backends", "Registry", "SlurmSyntax", "Engine", "Worker", "Store",
+      ],
+      exclude: ["Corpus"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import System
 
 /// Signals to a running job's processes. The job's batch shell leads its own process group, and
 /// everything the job started (srun steps included) stays in that group.

@@ -1,4 +1,5 @@
 import Foundation
+import System
 
 /// A worker's record of the job it runs — its start, its events, how it ended — written before the
 /// daemon hears of each: a daemon that restarts after a crash reads it to learn what it missed, so

@@ -1,5 +1,6 @@
 import CSupport
 import Foundation
+import System
 
 /// A long-lived worker process of the daemon's pool (`orch-worker serve`). It receives job orders
 /// on its control socket, pins itself to the order's CPUs and spawns the job (which inherits the
@@ -332,9 +333,8 @@ public final class PoolWorker {
 
   /// SIGTERM to the whole group now, SIGKILL after the grace period.
   func terminate(_ job: inout Running) {
-    kill(-job.pid, SIGCONT)
-    kill(-job.pid, SIGTERM)
-    if job.killAt == nil { job.killAt = Posix.now() + job.order.killWait }
+    let due = GroupStop.begin(job.pid, grace: job.order.killWait)
+    if job.killAt == nil { job.killAt = due }
   }
 
   func enforceLimits() {
@@ -351,10 +351,7 @@ public final class PoolWorker {
       job.deadline = nil
       terminate(&job)
     }
-    if let killAt = job.killAt, now >= killAt {
-      kill(-job.pid, SIGKILL)
-      job.killAt = nil
-    }
+    job.killAt = GroupStop.killIfDue(job.pid, killAt: job.killAt, now: now)
     if let check = job.nextMemoryCheck, now >= check, let limit = job.order.memLimit {
       if Posix.residentBytes(processGroup: job.pid) > limit {
         job.outOfMemory = true

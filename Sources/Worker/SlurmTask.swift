@@ -1,4 +1,5 @@
 import Foundation
+import System
 
 /// One line of a SLURM submission's manifest (`manifest.jsonl`): everything an array element needs
 /// to run config i without the store, which lives on the submitting host.

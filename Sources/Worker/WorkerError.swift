@@ -1,6 +1,4 @@
-/// The one error type of the Worker library.
-public struct WorkerError: Error, CustomStringConvertible, Sendable {
-  public var message: String
-  public init(_ message: String) { self.message = message }
-  public var description: String { message }
-}
+import System
+
+/// The worker's failures are system failures: a message naming what was attempted.
+public typealias WorkerError = SystemError

@@ -1,5 +1,6 @@
 import CSupport
 import Foundation
+import System
 
 /// The daemon ↔ worker socket (a SOCK_SEQPACKET pair): one message per packet, packets of at most
 /// `inlineLimit` bytes. A longer message (an order carrying a large config or environment, an

@@ -1,3 +1,3 @@
-import Orchestrator
+import CLI
 
 OrchMain.run()

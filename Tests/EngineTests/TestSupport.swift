@@ -91,3 +91,69 @@ func runPython(_ script: String, requiring modules: [String] = [], file: StaticS
   XCTAssertEqual(status, 0, "python failed: \(stderr)", file: file, line: line)
   return stdout
 }
+
+/// Keeps a run's events in memory.
+final class EventRecorder: EventSink, @unchecked Sendable {
+  private let lock = NSLock()
+  private var recorded: [EngineEvent] = []
+
+  init() {}
+
+  func emit(_ event: EngineEvent) {
+    lock.lock()
+    recorded.append(event)
+    lock.unlock()
+  }
+
+  var events: [EngineEvent] {
+    lock.lock()
+    defer { lock.unlock() }
+    return recorded
+  }
+
+  /// Values of metric `name` in emission order.
+  func metric(_ name: String) -> [Double] {
+    events.compactMap { if case .metric(name, let v, _, _) = $0 { v } else { nil } }
+  }
+}
+
+/// Naive triple loop with Double accumulation, same contract as `gemm`.
+func referenceGEMM(
+  transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+  for i in 0..<m {
+    for j in 0..<n {
+      var sum = 0.0
+      for p in 0..<k {
+        let av = transA ? a[p * lda + i] : a[i * lda + p]
+        let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+        sum += Double(av) * Double(bv)
+      }
+      let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
+      c[i * ldc + j] = Float(Double(alpha) * sum + old)
+    }
+  }
+}
+
+/// Reorders images from NCHW (PyTorch, most `.npy` datasets) to the NHWC layout the
+/// convolutional models run on.
+func nchwToNHWC(
+  _ x: [Float],  // [N, C, H, W]
+  batch n: Int, channels c: Int, height h: Int, width w: Int
+) -> [Float] {  // [N, H, W, C]
+  precondition(x.count == n * c * h * w, "expected \(n * c * h * w) values, got \(x.count)")
+  return [Float](unsafeUninitializedCapacity: x.count) { out, done in
+    x.withUnsafeBufferPointer { src in
+      for s in 0..<n {
+        for ch in 0..<c {
+          let plane = src.baseAddress! + (s * c + ch) * h * w
+          let dst = out.baseAddress! + s * h * w * c + ch
+          for p in 0..<(h * w) { dst[p * c] = plane[p] }
+        }
+      }
+    }
+    done = x.count
+  }
+}

@@ -4,7 +4,9 @@ import Store
 import Worker
 import XCTest
 
+@testable import CLI
 @testable import Orchestrator
+@testable import SlurmSyntax
 
 /// Property: over random arrays in random states and random scancel selections (ids, elements,
 /// element ranges, `--name`, `--state`, mixtures), after the cancel exactly the selected unfinished

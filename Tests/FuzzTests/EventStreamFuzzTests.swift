@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import XCTest
 
-@testable import Orchestrator
+@testable import Backends
 @testable import Store
 @testable import Worker
 

@@ -2,7 +2,9 @@ import Foundation
 import Worker
 import XCTest
 
-@testable import Orchestrator
+@testable import Operations
+@testable import Registry
+@testable import SlurmSyntax
 
 /// The SLURM-syntax parsers of `orch submit` and `orch sbatch`: whatever the input, a parser
 /// returns a value or throws its own error, within the hang limit, and what it returns can be used

@@ -1,4 +1,4 @@
-import Orchestrator
+import SlurmSyntax
 import XCTest
 
 final class SelectorFuzzTests: XCTestCase {

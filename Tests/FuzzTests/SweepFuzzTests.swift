@@ -1,7 +1,10 @@
 import Foundation
 import XCTest
 
-@testable import Orchestrator
+@testable import Backends
+@testable import OrchCore
+@testable import Registry
+@testable import SlurmSyntax
 
 final class SweepFuzzTests: XCTestCase {
   /// A sweep file loaded, expanded and listed as `orch configs` does: a bad one is a bad-input

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// The crash windows the kill campaign (`ChaosTests`) found, each landed exactly with a fault
-/// seam (`ORCH_FAULT`, `Worker/FaultPoint.swift`): the process kills itself with SIGKILL there.
+/// seam (`ORCH_FAULT`, `System/FaultPoint.swift`): the process kills itself with SIGKILL there.
 final class CrashWindowTests: XCTestCase {
   func faultEnv(_ c: Cluster, _ points: String...) -> [String: String] {
     ["ORCH_FAULT": points.joined(separator: ","), "ORCH_FAULT_ONCE": c.root.appendingPathComponent("fault").path]

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// The sbatch corpus — the cases of `SbatchCorpusTests` and the scripts of
-/// `Tests/OrchestratorTests/Fixtures/sbatch` — run once through orch's shims and once on a real
+/// `Tests/OperationsTests/Fixtures/sbatch` — run once through orch's shims and once on a real
 /// SLURM (deploy/slurm-local in CI), then compared: output files, environment values, sbatch exit
 /// codes and final states, with job ids, paths and node names masked (`SlurmDifferentialSupport`).
 /// Where the two differ on purpose or by a known gap, the case names the exact value of each side,
@@ -28,7 +28,7 @@ final class SlurmDifferentialTests: XCTestCase {
   }
 
   static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("OrchestratorTests/Fixtures/sbatch").path
+    .appendingPathComponent("OperationsTests/Fixtures/sbatch").path
 
   /// The variables SLURM documents for a batch task (REFERENCE.md, sbatch(1) OUTPUT ENVIRONMENT
   /// VARIABLES) and the step variables, printed `NAME=value` (`unset` when absent).
@@ -338,7 +338,7 @@ final class SlurmDifferentialTests: XCTestCase {
     try compare(cases, slurm: slurm)
   }
 
-  // MARK: - Tests/OrchestratorTests/Fixtures/sbatch, unchanged
+  // MARK: - Tests/OperationsTests/Fixtures/sbatch, unchanged
 
   func testFixtureScriptsMatchRealSlurm() throws {
     let slurm = try RealSlurm.find()

@@ -150,6 +150,13 @@ public enum EngineSchema {
     "select.",
   ]
 
+  /// Bindings naming a checkpoint another config writes (`KEY@E030`, `KEY@final`, a path).
+  public static let checkpointBindings = [
+    "train.finetune_from", "eval.checkpoint", "eval.checkpoint_b", "caml.reference",
+  ]
+  /// Bindings holding a list of checkpoints: the select step's candidates.
+  public static let checkpointListBindings = ["select.from"]
+
   public static let bindings: [BindingSpec] = [
     // data
     BindingSpec(

@@ -18,26 +18,6 @@ public func gemm(
     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
-/// Naive triple loop with Double accumulation, same contract as `gemm`; the tests' reference.
-public func referenceGEMM(
-  transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
-  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-  beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
-) {
-  for i in 0..<m {
-    for j in 0..<n {
-      var sum = 0.0
-      for p in 0..<k {
-        let av = transA ? a[p * lda + i] : a[i * lda + p]
-        let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
-        sum += Double(av) * Double(bv)
-      }
-      let old = beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])
-      c[i * ldc + j] = Float(Double(alpha) * sum + old)
-    }
-  }
-}
-
 /// OpenBLAS thread control; training jobs run with one thread per assigned core.
 public enum BLAS {
   public static var threadCount: Int { Int(openblas_get_num_threads()) }

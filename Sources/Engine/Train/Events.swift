@@ -114,35 +114,3 @@ public final class EventStream: EventSink, @unchecked Sendable {
     }
   }
 }
-
-/// Keeps events in memory: for tests and for a foreground `orch run` that shows them itself.
-public final class EventRecorder: EventSink, @unchecked Sendable {
-  private let lock = NSLock()
-  private var recorded: [EngineEvent] = []
-
-  public init() {}
-
-  public func emit(_ event: EngineEvent) {
-    lock.lock()
-    recorded.append(event)
-    lock.unlock()
-  }
-
-  public var events: [EngineEvent] {
-    lock.lock()
-    defer { lock.unlock() }
-    return recorded
-  }
-
-  /// Values of metric `name` in emission order.
-  public func metric(_ name: String) -> [Double] {
-    events.compactMap { if case .metric(name, let v, _, _) = $0 { v } else { nil } }
-  }
-}
-
-/// Forwards each event to several sinks (e.g. the fd-3 stream and a progress display).
-public final class EventFanOut: EventSink {
-  public let sinks: [EventSink]
-  public init(_ sinks: [EventSink]) { self.sinks = sinks }
-  public func emit(_ event: EngineEvent) { for sink in sinks { sink.emit(event) } }
-}

@@ -1,7 +1,12 @@
+import Backends
 import CSupport
 import Foundation
 import GRDB
+import Operations
+import OrchCore
+import SlurmSyntax
 import Store
+import System
 import Worker
 
 /// The daemon: one per ORCH_HOME. A single-threaded `poll` loop owns all mutable state (worker

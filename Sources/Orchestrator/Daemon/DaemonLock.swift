@@ -1,9 +1,10 @@
 import Foundation
-import Worker
+import OrchCore
+import System
 
 /// One daemon per ORCH_HOME: an exclusive `flock` on `daemon.lock`, which holds the pid.
 /// The kernel drops the lock when the process dies, even by `kill -9`.
-struct DaemonLock {
+public struct DaemonLock {
   let fd: Int32
 
   static func acquire(home: OrchHome) throws(OrchError) -> DaemonLock {
@@ -22,7 +23,7 @@ struct DaemonLock {
   func release() { close(fd) }
 
   /// The pid written by the daemon holding the lock, if one holds it.
-  static func holder(home: OrchHome) -> Int32? {
+  public static func holder(home: OrchHome) -> Int32? {
     let fd = open(home.lockPath, O_RDONLY | O_CLOEXEC)
     if fd < 0 { return nil }
     defer { close(fd) }

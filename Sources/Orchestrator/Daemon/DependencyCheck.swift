@@ -1,4 +1,5 @@
 import GRDB
+import SlurmSyntax
 import Store
 
 /// Re-evaluates the jobs waiting on dependencies: satisfied → ready to claim; never satisfiable →

@@ -1,7 +1,10 @@
+import Backends
 import CSupport
 import Foundation
 import GRDB
+import OrchCore
 import Store
+import System
 import Worker
 
 /// What a starting daemon does with each job the store records as RUNNING (a previous daemon died

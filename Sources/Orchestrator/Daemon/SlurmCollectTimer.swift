@@ -1,6 +1,6 @@
 import Foundation
-import Store
-import Worker
+import OrchCore
+import System
 
 /// The daemon's share of the SLURM backend: while jobs of this store run under SLURM, every
 /// `interval` seconds (`ORCH_SLURM_COLLECT_INTERVAL`, default 10) it starts `orch collect` as a

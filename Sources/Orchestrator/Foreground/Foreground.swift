@@ -1,6 +1,9 @@
+import Backends
 import Foundation
 import GRDB
+import OrchCore
 import Store
+import System
 import Worker
 
 /// A foreground `orch run -k KEY` is a job like any other — a one-element submission, an attempt,
@@ -15,7 +18,7 @@ import Worker
 /// kills what is left of its command's process group, and records it FAILED (`ForegroundLost`),
 /// never requeued: nobody asked for it to run anywhere else. `orch submit` or `orch run` starts it
 /// again, resuming from its checkpoint. A daemon never claims, adopts or recovers such an attempt.
-enum Foreground {
+public enum Foreground {
   static let lostReason = "ForegroundLost"
 
   static func lockDirectory(_ home: OrchHome) -> String { home.path + "/foreground" }
@@ -27,7 +30,7 @@ enum Foreground {
   /// Ends every foreground attempt whose owner is gone; returns the jobs it ended. `wake`: tell a
   /// running daemon (a job waiting on one of them may now run, or never will).
   @discardableResult
-  static func reap(store: JobStore, home: OrchHome, wake: Bool = true) throws(OrchError) -> [Int64] {
+  public static func reap(store: JobStore, home: OrchHome, wake: Bool = true) throws(OrchError) -> [Int64] {
     let running = try storeCall { () throws(StoreError) in try store.foregroundRunning() }
     let lost = running.filter { !OwnerLock.isHeld($0.lock) }
     guard !lost.isEmpty else { return [] }
@@ -65,7 +68,7 @@ enum Foreground {
   }
 
   /// A process's start time (clock ticks after boot, /proc/PID/stat field 22).
-  static func startTicks(_ pid: pid_t) -> Int64? {
+  public static func startTicks(_ pid: pid_t) -> Int64? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
       let close = stat.lastIndex(of: ")")
     else { return nil }

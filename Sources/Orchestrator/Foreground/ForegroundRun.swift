@@ -1,7 +1,11 @@
 import CSupport
 import Foundation
+import Operations
+import OrchCore
+import Registry
 import Store
 import Synchronization
+import System
 import Worker
 
 /// Signals that end a foreground run, counted by a handler (async-signal-safe: one atomic add).
@@ -12,12 +16,12 @@ private let firstInterrupt = Atomic<Int32>(0)
 /// rule). It was committed RUNNING with this process as its owner, so no daemon claims it; its
 /// events go to `<run dir>/events.jsonl` and into the store about once a second; it ends
 /// COMPLETED, FAILED, or CANCELLED (Ctrl-C, SIGTERM, SIGHUP, or `orch cancel`), never requeued.
-final class ForegroundRun: @unchecked Sendable {
-  let store: JobStore
-  let home: OrchHome
-  let job: ClaimedJob
+public final class ForegroundRun: @unchecked Sendable {
+  public let store: JobStore
+  public let home: OrchHome
+  public let job: ClaimedJob
   let lock: OwnerLock
-  let eventsFD: Int32
+  public let eventsFD: Int32
   // Used by the thread that runs the job only.
   private var eventsOffset: Int64 = 0
   private var lastSync = 0.0
@@ -30,7 +34,7 @@ final class ForegroundRun: @unchecked Sendable {
   /// `orch cancel` recorded the intent (as of the last `sync` or `pollCancel`).
   var cancelRequested: Bool { mutex.withLock { cancelSeen } }
 
-  enum Start {
+  public enum Start {
     case started(ForegroundRun)
     /// The config already COMPLETED as this job (and was not forced).
     case completed(String)
@@ -39,7 +43,7 @@ final class ForegroundRun: @unchecked Sendable {
   /// Records the run — reusing the config's job if it ended without completing (its run directory,
   /// so it resumes from its checkpoint), a new one-element submission otherwise (`force`: after
   /// moving the completed run aside) — RUNNING and owned by this process, in one transaction.
-  static func start(
+  public static func start(
     store: JobStore, home: OrchHome, config: ConfigSpec, sweep: String, source: String, outputRoot: String,
     force: Bool
   ) throws(OrchError) -> Start {
@@ -151,7 +155,7 @@ final class ForegroundRun: @unchecked Sendable {
 
   /// From now on SIGINT, SIGTERM and SIGHUP are counted instead of ending this process: the first
   /// stops the job (CANCELLED), a second stops it at once.
-  static func catchInterrupts() {
+  public static func catchInterrupts() {
     for sig in [SIGINT, SIGTERM, SIGHUP] {
       signal(sig) { sig in
         if interrupts.wrappingAdd(1, ordering: .sequentiallyConsistent).newValue == 1 {
@@ -162,16 +166,16 @@ final class ForegroundRun: @unchecked Sendable {
   }
 
   /// Signals received so far, and the first of them.
-  var interruptCount: Int { interrupts.load(ordering: .sequentiallyConsistent) }
-  var firstSignal: Int32 { firstInterrupt.load(ordering: .sequentiallyConsistent) }
+  public var interruptCount: Int { interrupts.load(ordering: .sequentiallyConsistent) }
+  public var firstSignal: Int32 { firstInterrupt.load(ordering: .sequentiallyConsistent) }
 
   /// Whether the job should stop: a signal, or `orch cancel`.
-  var stopRequested: Bool { interruptCount > 0 || cancelRequested }
+  public var stopRequested: Bool { interruptCount > 0 || cancelRequested }
 
   /// New complete event lines into the store and the cancel intent out of it, at most once a
   /// second. A store that cannot be reached is reported once and does not stop the job: its
   /// events stay in the file and are ingested when it ends.
-  func sync() {
+  public func sync() {
     let now = Posix.now()
     guard now - lastSync >= 1 else { return }
     lastSync = now
@@ -195,7 +199,7 @@ final class ForegroundRun: @unchecked Sendable {
   }
 
   /// Reads the cancel intent through `store` (a thread of its own opens its own connection).
-  func pollCancel(_ store: JobStore) throws(OrchError) {
+  public func pollCancel(_ store: JobStore) throws(OrchError) {
     let wanted = try storeCall { () throws(StoreError) in
       try store.cancelRequested(jobID: job.id, attempt: job.attempt)
     }
@@ -206,13 +210,13 @@ final class ForegroundRun: @unchecked Sendable {
   /// for jobs waiting on this one), then releases the lock and wakes a running daemon. A cancel
   /// the store records makes a non-COMPLETED end CANCELLED. Returns the state recorded.
   @discardableResult
-  func finish(_ state: JobState, exitCode: Int32?, signal: Int32?, reason: String?) -> JobState? {
+  public func finish(_ state: JobState, exitCode: Int32?, signal: Int32?, reason: String?) -> JobState? {
     guard claimEnd() else { return nil }
     return record(state, exitCode: exitCode, signal: signal, reason: reason)
   }
 
   /// `finish` unless another thread is recording the end already (then false, at once).
-  func finishFirst(_ state: JobState, exitCode: Int32?, signal: Int32?, reason: String?) -> Bool {
+  public func finishFirst(_ state: JobState, exitCode: Int32?, signal: Int32?, reason: String?) -> Bool {
     guard claimEnd() else { return false }
     record(state, exitCode: exitCode, signal: signal, reason: reason)
     return true

@@ -1,0 +1,219 @@
+import ArgumentParser
+import Foundation
+import Operations
+import OrchCore
+import SlurmSyntax
+import Store
+import System
+import Worker
+
+struct Squeue: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "squeue",
+    abstract: "List queued and running jobs in squeue's format (pending array elements collapsed).",
+    discussion: """
+      Takes squeue's options: -j, -u, -t, -n, -p, -r, -h, -l, -o/--format with the common % fields.
+      Examples:
+        orch squeue
+        orch squeue -j 12 -r -h -o '%i %T %R'
+      """)
+
+  @Argument(parsing: .captureForPassthrough, help: "squeue options.") var arguments: [String] = []
+
+  static let flags: [SlurmFlag] = [
+    .init("jobs", "j", .required), .init("user", "u", .required), .init("states", "t", .required),
+    .init("name", "n", .required), .init("partition", "p", .required), .init("array", "r"),
+    .init("noheader", "h"), .init("format", "o", .required), .init("long", "l"), .init("all", "a"),
+    .init("me"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
+  ]
+
+  static let defaultFormat = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
+  static let longFormat = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
+  /// slurmctld forgets finished jobs after MinJobAge (300 s by default); squeue only sees those.
+  static let minJobAge = 300.0
+
+  func run() throws {
+    try SlurmTool.run("squeue") {
+      let args = try SlurmGetopt.parse(arguments, tool: "squeue", flags: Self.flags)
+      if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
+      if let extra = args.operands.first {
+        throw OrchError.badInput("squeue: error: Unrecognized option: \(extra)", usage: Self.usageLine)
+      }
+      let environment = ProcessInfo.processInfo.environment
+      var format = args.has("long") ? Self.longFormat : environment["SQUEUE_FORMAT"] ?? Self.defaultFormat
+      if let given = args.last("format") { format = given }
+      let home = try OrchHome()
+      let store = try home.openStore()
+      var filter = JobFilter()
+      let idLists = args.all("jobs")
+      if !idLists.isEmpty {
+        let (ids, unknown) = try SlurmTool.resolve(idLists, store: store)
+        if ids.isEmpty && !unknown.isEmpty {
+          throw OrchError.badInput("slurm_load_jobs error: Invalid job id specified")
+        }
+        filter.jobs = ids
+      }
+      let states: [JobState]
+      if let list = args.last("states") {
+        states = try SlurmTool.states(list, tool: "squeue")
+      } else {
+        states = idLists.isEmpty ? [.pending, .running] : JobState.allCases
+      }
+      filter.states = states
+      var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
+      let now = Posix.now()
+      rows = rows.filter { !$0.state.isTerminal || now - ($0.endTime ?? now) <= Self.minJobAge }
+      if let users = args.last("user"), !SlurmTool.matchesUser(users) { rows = [] }
+      if let names = args.last("name") {
+        let wanted = Set(names.split(separator: ",").map(String.init))
+        rows = rows.filter { wanted.contains($0.name) }
+      }
+      if let partitions = args.last("partition"),
+        !partitions.split(separator: ",").contains(Substring(SbatchSubmit.partition))
+      {
+        rows = []
+      }
+      let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
+      let records = Self.records(rows, arrays: arrays, expand: args.has("array"))
+      let pieces = PercentFormat.parse(format)
+      var text = ""
+      if !args.has("noheader") {
+        text += PercentFormat.render(pieces) { Self.header[$0] ?? "" } + "\n"
+      }
+      let host = SlurmTool.host
+      let user = SlurmTool.user
+      for record in records {
+        text += PercentFormat.render(pieces) { record.field($0, now: now, host: host, user: user) } + "\n"
+      }
+      Output.print(text)
+    }
+  }
+
+  /// SLURM's default sort: job state (pending first), then id. Pending elements of one array that
+  /// never started and wait for the same reason print as one line (`12_[3-9]`) unless `-r`, as
+  /// slurmctld keeps them in one record until each starts.
+  static func records(_ rows: [JobRow], arrays: [Int64: ArrayRecord], expand: Bool) -> [Record] {
+    let sorted = rows.sorted { (rank($0.state), $0.id) < (rank($1.state), $1.id) }
+    var out: [Record] = []
+    for row in sorted {
+      let reason = Record.reason(row, array: arrays[row.arrayID])
+      if !expand, row.state == .pending, row.isArray, row.startTime == nil, var last = out.last,
+        last.first.state == .pending, last.first.startTime == nil, last.first.arrayID == row.arrayID,
+        last.reason == reason
+      {
+        last.indices.append(row.arrayIndex ?? 0)
+        out[out.count - 1] = last
+        continue
+      }
+      out.append(Record(first: row, indices: [row.arrayIndex ?? 0], reason: reason, array: arrays[row.arrayID]))
+    }
+    return out
+  }
+
+  /// SLURM's job state order (`enum job_states`).
+  static func rank(_ state: JobState) -> Int {
+    switch state {
+    case .pending: 0
+    case .running: 1
+    case .completed: 3
+    case .cancelled: 4
+    case .failed: 5
+    case .timeout: 6
+    case .outOfMemory: 11
+    }
+  }
+
+  static let header: [Character: String] = [
+    "i": "JOBID", "A": "JOBID", "F": "ARRAY_JOB_ID", "K": "ARRAY_TASK_ID", "j": "NAME", "u": "USER", "t": "ST",
+    "T": "STATE", "M": "TIME", "l": "TIME_LIMIT", "D": "NODES", "R": "NODELIST(REASON)", "r": "REASON",
+    "N": "NODELIST", "C": "CPUS", "P": "PARTITION", "a": "ACCOUNT", "V": "SUBMIT_TIME", "S": "START_TIME",
+    "e": "END_TIME", "Z": "WORK_DIR", "o": "COMMAND", "Q": "PRIORITY", "q": "QOS", "m": "MIN_MEMORY",
+  ]
+
+  /// One line of squeue: a job, or pending elements of one array collapsed.
+  struct Record {
+    var first: JobRow
+    var indices: [Int]
+    var reason: String
+    var array: ArrayRecord?
+
+    var collapsed: Bool { indices.count > 1 }
+
+    /// SLURM's reason: why a pending job waits; for an ended one, what slurmctld recorded when it
+    /// ended (a non-zero exit, a signal — `JobLaunchFailure` in SLURM's words —, the time or memory
+    /// limit, a dependency that can never be met); `None` otherwise.
+    static func reason(_ row: JobRow, array: ArrayRecord?) -> String {
+      switch row.state {
+      case .pending: break
+      case .running, .completed: return "None"
+      case .failed: return row.reason == "NonZeroExitCode" ? "NonZeroExitCode" : "JobLaunchFailure"
+      case .timeout: return "TimeLimit"
+      case .outOfMemory: return "OutOfMemory"
+      case .cancelled: return row.reason == "DependencyNeverSatisfied" ? "DependencyNeverSatisfied" : "None"
+      }
+      if let reason = row.reason, !reason.isEmpty, !reason.contains(" ") { return reason }
+      if let array, let throttle = array.throttle, array.running >= throttle { return "JobArrayTaskLimit" }
+      return "Priority"
+    }
+
+    func field(_ letter: Character, now: Double, host: String, user: String) -> String {
+      let r = first
+      switch letter {
+      case "i":
+        return collapsed ? "\(r.arrayID)_[\(ArraySpec.compress(indices))]" : r.display
+      case "A": return collapsed ? String(r.arrayID) : String(r.id)
+      case "F": return String(r.arrayID)
+      case "K":
+        guard r.isArray else { return "N/A" }
+        return collapsed ? ArraySpec.compress(indices) : String(r.arrayIndex ?? 0)
+      case "j": return r.name
+      case "u": return user
+      case "t": return r.state.code
+      case "T": return r.state.rawValue
+      case "M":
+        guard let start = r.startTime, r.state != .pending else { return "0:00" }
+        return TimeFormat.squeueTime(TimeFormat.seconds((r.endTime ?? now) - start))
+      case "l": return TimeFormat.squeueTimeLimit(minutes: r.timeLimit.map { $0 / 60 })
+      case "D": return "1"
+      // A job that ended for a reason shows it, as squeue does: `(NonZeroExitCode)`.
+      case "R": return r.state == .pending || reason != "None" ? "(\(reason))" : host
+      case "r": return reason
+      case "N": return r.state == .pending ? "" : host
+      case "C": return String(r.cpus)
+      case "P": return SbatchSubmit.partition
+      case "a": return "(null)"
+      case "q": return "normal"
+      case "Q": return "1"
+      case "m": return "0"
+      case "V": return Clock.format(r.submitTime)
+      case "S": return r.startTime.map { Clock.format($0) } ?? "N/A"
+      case "e": return r.endTime.map { Clock.format($0) } ?? "N/A"
+      case "Z": return array.flatMap { try? LaunchSpec.decode($0.launch) }?.cwd ?? "(null)"
+      case "o": return array?.source ?? "(null)"
+      default: return ""
+      }
+    }
+  }
+
+  static let usageLine =
+    "Usage: squeue [-j jobs] [-n name] [-o format] [-p partitions] [-t states] [-u user_name] [-ahlrv]"
+
+  static let usage = """
+    Usage: squeue [OPTIONS]
+      -a, --all                 accepted (orch has one partition)
+      -h, --noheader            no headers on output
+      -j, --jobs=job(s)         comma separated list of jobs IDs to view (12, 12_3, 12_[1-3])
+      -l, --long                long report
+          --me                  equivalent to --user=$USER
+      -n, --name=job_name(s)    comma separated list of job names to view
+      -o, --format=format       format specification (%i %j %u %t %T %M %l %D %R %C %P %a %A %F %K ...)
+      -p, --partition=partition(s) comma separated list of partitions to view
+      -r, --array               display one job array element per line
+      -t, --states=state(s)     comma separated list of states to view (PD,R,CD,... or all)
+      -u, --user=user_name(s)   comma separated list of users to view
+
+    Example:
+      squeue -u $USER -o "%.18i %.8j %.2t %.10M %R"
+
+    """
+}

@@ -1,0 +1,251 @@
+import ArgumentParser
+import CSupport
+import Foundation
+import Operations
+import OrchCore
+import SlurmSyntax
+import System
+import Worker
+
+struct Srun: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "srun",
+    abstract: "Inside a batch job: run a command as a step of that job (one task, its cores, its output).",
+    discussion: """
+      The step runs as srun's child in the job's process group, so the job's cancel, time limit and
+      --signal reach it directly; srun waits, records the step for sacct (ID.0, ID.1, …) and exits
+      with its status. SLURM clients such as submitit wrap their payload this way. Outside a job it
+      is an error: submit with sbatch (or sbatch --wrap) instead.
+      Examples:
+        srun python train.py --lr 0.1
+        srun --unbuffered --output=%j_%t.out --error=%j_%t.err python -u worker.py
+      """)
+
+  @Argument(parsing: .captureForPassthrough, help: "srun options, then the command and its arguments.")
+  var arguments: [String] = []
+
+  static let flags: [SlurmFlag] = [
+    .init("ntasks", "n", .required), .init("nodes", "N", .required), .init("cpus-per-task", "c", .required),
+    .init("output", "o", .required), .init("error", "e", .required), .init("input", "i", .required),
+    .init("unbuffered", "u"), .init("label", "l"), .init("job-name", "J", .required), .init("export", nil, .required),
+    .init("mem", nil, .required), .init("mem-per-cpu", nil, .required), .init("time", "t", .required),
+    .init("cpu-bind", nil, .required), .init("mpi", nil, .required), .init("exclusive", nil, .optional),
+    .init("overlap"), .init("kill-on-bad-exit", "K", .optional), .init("gres", nil, .required),
+    .init("gpus", "G", .required), .init("partition", "p", .required), .init("account", "A", .required),
+    .init("jobid", nil, .required), .init("verbose", "v"), .init("quiet", "Q"), .init("open-mode", nil, .required),
+    .init("wait", "W", .required), .init("chdir", "D", .required), .init("ntasks-per-node", nil, .required),
+    .init("mem-bind", nil, .required), .init("distribution", "m", .required), .init("hint", nil, .required),
+    .init("qos", "q", .required), .init("help", "h"), .init("usage"), .init("version", "V"),
+  ]
+
+  func run() throws {
+    try SlurmTool.run("srun") {
+      let args = try SlurmGetopt.parse(arguments, tool: "srun", flags: Self.flags, stopAtOperand: true)
+      if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
+      let environment = ProcessInfo.processInfo.environment
+      guard let jobText = environment["SLURM_JOB_ID"], let jobID = Int64(jobText) else {
+        throw OrchError.badInput(
+          "srun: error: orch runs srun only inside a batch job (SLURM_JOB_ID is not set); "
+            + "submit with sbatch or sbatch --wrap")
+      }
+      if let other = args.last("jobid"), other != jobText {
+        throw OrchError.badInput("srun: error: orch runs steps only in the job they are started from (\(jobText))")
+      }
+      for name in ["ntasks", "nodes", "ntasks-per-node"] {
+        if let value = args.last(name), !["1", "1-1"].contains(value) {
+          throw OrchError.badInput("srun: error: --\(name)=\(value) is not supported: orch runs one task per step")
+        }
+      }
+      guard !args.operands.isEmpty else { throw OrchError.badInput("srun: fatal: No command given to execute.") }
+
+      let cpus = Int(args.last("cpus-per-task") ?? "") ?? Int(environment["SLURM_CPUS_ON_NODE"] ?? "") ?? 1
+      let log =
+        environment["ORCH_RUN_DIR"].map {
+          StepLog.path(runDir: $0, attempt: Int(environment["ORCH_ATTEMPT"] ?? "") ?? 1)
+        }
+        ?? NSTemporaryDirectory() + "/.orch-steps-\(jobID)"
+      let name = args.last("job-name") ?? (args.operands[0] as NSString).lastPathComponent
+      let step = StepLog.begin(path: log, name: name, cpus: cpus, now: Posix.now())
+      var env = environment
+      if let text = args.last("export") {
+        let export = SbatchValues.export(text)
+        env = export.inheritAll ? environment : environment.filter { $0.key.hasPrefix("SLURM_") }
+        for variable in export.variables {
+          env[variable.name] = variable.value.map(SbatchSubmit.unquoted) ?? environment[variable.name]
+        }
+        // The job's own plumbing survives any export list.
+        for (k, v) in environment where k.hasPrefix("ORCH_") || k.hasSuffix("_NUM_THREADS") { env[k] = v }
+      }
+      let host = environment["SLURMD_NODENAME"] ?? SlurmTool.host
+      for (k, v) in [
+        "SLURM_STEP_ID": String(step), "SLURM_STEPID": String(step), "SLURM_STEP_NUM_TASKS": "1",
+        "SLURM_STEP_NUM_NODES": "1", "SLURM_STEP_NODELIST": host, "SLURM_STEP_TASKS_PER_NODE": "1",
+        "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_NODEID": "0", "SLURM_NTASKS": "1", "SLURM_NPROCS": "1",
+        "SLURM_LAUNCH_NODE_IPADDR": "127.0.0.1",
+      ] {
+        env[k] = v
+      }
+      if let cpus = args.last("cpus-per-task") { env["SLURM_CPUS_PER_TASK"] = cpus }
+
+      let cwd = args.last("chdir") ?? FileManager.default.currentDirectoryPath
+      let identity = JobIdentity(
+        jobID: jobID, arrayID: Int64(environment["SLURM_ARRAY_JOB_ID"] ?? "") ?? jobID,
+        arrayIndex: environment["SLURM_ARRAY_TASK_ID"].flatMap { Int($0) },
+        isArray: environment["SLURM_ARRAY_TASK_ID"] != nil, attempt: 1, name: environment["SLURM_JOB_NAME"] ?? "",
+        key: "", runDir: "", home: "")
+      func path(_ pattern: String) -> String {
+        let user = environment["USER"] ?? SlurmTool.user
+        let expanded = OutputPattern.expand(
+          Self.stepPattern(pattern, job: jobID, step: step), job: identity, host: host, user: user)
+        return expanded.hasPrefix("/") ? expanded : cwd + "/" + expanded
+      }
+      let append = (args.last("open-mode") ?? "").lowercased().hasPrefix("a")
+      let outPath = args.last("output").map(path)
+      let errPath = args.last("error").map(path)
+      let inPath = args.last("input").map { $0.lowercased() == "none" ? "/dev/null" : path($0) }
+      let status = Self.runStep(
+        args.operands, env: env, cwd: args.last("chdir"), stdout: outPath, stderr: errPath ?? outPath, stdin: inPath,
+        append: append)
+      StepLog.end(path: log, step: step, now: Posix.now(), exitCode: status.exitCode, signal: status.signal)
+      // srun's own report of a task that failed, on srun's stderr (the batch job's output).
+      if let signal = status.signal {
+        FileHandle.standardError.write(
+          Data("srun: error: \(host): task 0: \(String(cString: strsignal(signal)))\n".utf8))
+        throw ExitCode(128 + signal)
+      }
+      if let code = status.exitCode, code != 0 {
+        FileHandle.standardError.write(Data("srun: error: \(host): task 0: Exited with exit code \(code)\n".utf8))
+        throw ExitCode(code)
+      }
+    }
+  }
+
+  /// `%s` (step id) and `%J` (jobid.stepid) are the step's; the rest is OutputPattern's.
+  static func stepPattern(_ pattern: String, job: Int64, step: Int) -> String {
+    var out = ""
+    var chars = Array(pattern)[...]
+    while let c = chars.popFirst() {
+      guard c == "%" else {
+        out.append(c)
+        continue
+      }
+      var width = ""
+      while let d = chars.first, d.isASCII, d.isNumber {
+        width.append(d)
+        chars.removeFirst()
+      }
+      switch chars.first {
+      case "s":
+        chars.removeFirst()
+        let text = String(step)
+        out += String(repeating: "0", count: max(0, (Int(width) ?? 0) - text.count)) + text
+      case "J":
+        chars.removeFirst()
+        out += "\(job).\(step)"
+      case "%":
+        chars.removeFirst()
+        out += "%%"
+      default:
+        out += "%" + width
+      }
+    }
+    return out
+  }
+
+  /// Runs the step as srun's child, in the job's process group (so the job's cancel, time limit
+  /// and `--signal` reach it directly), and waits for it. A signal sent to srun by a process of the
+  /// job itself (the batch shell's `kill`, `timeout`) is relayed to the step, as srun does; one
+  /// from outside (the worker, scancel) already reached the step and is not sent twice.
+  static func runStep(
+    _ argv: [String], env: [String: String], cwd: String?, stdout: String?, stderr: String?, stdin: String?,
+    append: Bool
+  ) -> (exitCode: Int32?, signal: Int32?) {
+    func fail(_ text: String) -> (exitCode: Int32?, signal: Int32?) {
+      FileHandle.standardError.write(Data("srun: error: \(text)\n".utf8))
+      // SLURM reports a task that could not start with exit code 2.
+      return (2, nil)
+    }
+    if let cwd {
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: cwd, isDirectory: &isDirectory), isDirectory.boolValue else {
+        return fail("chdir(\(cwd)): \(Posix.errorText(ENOENT))")
+      }
+    }
+    let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC)
+    var opened: [Int32] = []
+    defer { for fd in opened { close(fd) } }
+    func open(_ path: String?, _ mode: Int32) -> Int32? {
+      guard let path else { return -1 }
+      let fd = Glibc.open(path, mode, 0o644)
+      if fd >= 0 { opened.append(fd) }
+      return fd >= 0 ? fd : nil
+    }
+    guard let input = open(stdin, O_RDONLY | O_CLOEXEC) else {
+      return fail("cannot open \(stdin ?? ""): \(Posix.errorText())")
+    }
+    guard let output = open(stdout, flags) else { return fail("cannot open \(stdout ?? ""): \(Posix.errorText())") }
+    guard let error = stderr == stdout ? output : open(stderr, flags) else {
+      return fail("cannot open \(stderr ?? ""): \(Posix.errorText())")
+    }
+    guard let program = Self.resolve(argv[0], path: env["PATH"]) else {
+      return fail("execve(): \(argv[0]): \(Posix.errorText(ENOENT))")
+    }
+    _ = orch_step_signals_block()
+    var pid: pid_t = 0
+    let cargv = argv.map { strdup($0) } + [nil]
+    let cenv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { for p in cargv + cenv { free(p) } }
+    let rc = orch_spawn_step(&pid, program, cargv, cenv, cwd, input, output, error)
+    if rc != 0 { return fail("execve(): \(argv[0]): \(Posix.errorText(rc))") }
+    let group = getpgrp()
+    while true {
+      var sender: Int32 = 0
+      let signal = orch_step_signals_wait(&sender)
+      if signal == SIGCHLD || signal < 0 {
+        var status: Int32 = 0
+        let done = waitpid(pid, &status, signal < 0 ? 0 : WNOHANG)
+        if done == pid {
+          let exited = (status & 0x7f) == 0
+          return exited ? ((status >> 8) & 0xff, nil) : (nil, status & 0x7f)
+        }
+        if done < 0 && errno != EINTR { return (1, nil) }
+        continue
+      }
+      if sender > 0 && sender != pid && getpgid(sender) == group { kill(pid, signal) }
+    }
+  }
+
+  /// The program as execvp would find it with the step's own PATH.
+  static func resolve(_ name: String, path: String?) -> String? {
+    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+    for dir in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":", omittingEmptySubsequences: false) {
+      let candidate = (dir.isEmpty ? "." : String(dir)) + "/" + name
+      var isDirectory: ObjCBool = false
+      if access(candidate, X_OK) == 0, FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory),
+        !isDirectory.boolValue
+      {
+        return candidate
+      }
+    }
+    return nil
+  }
+
+  static let usage = """
+    Usage: srun [OPTIONS...] executable [args...]
+    Inside an sbatch job: runs the command as a step of the job (one task, the job's cores).
+      -c, --cpus-per-task=ncpus   sets SLURM_CPUS_PER_TASK for the step
+      -D, --chdir=path            working directory of the step
+      -e, --error=err             stderr file pattern (%j %J %s %t %N %x %u %A %a %%)
+          --export=ALL|NONE|list  environment of the step
+      -i, --input=in              stdin file, or none
+      -n, --ntasks=1              number of tasks (orch runs one)
+      -o, --output=out            stdout (and stderr without -e) file pattern
+          --open-mode=append|truncate
+      -u, --unbuffered            accepted: output is never buffered by orch
+    Accepted and ignored: -N 1, --cpu-bind, --mpi, --exclusive, --overlap, -K, --mem, -t, -J, -p, -A, -l.
+
+    Example:
+      srun --output=step_%s.out python train.py
+
+    """
+}
