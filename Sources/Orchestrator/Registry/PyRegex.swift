@@ -197,35 +197,6 @@ struct CharSet {
   var ranges: [(UInt32, UInt32)] = []
   var classes: [ClassKind] = []
   var negated = false
-  var ascii: (UInt64, UInt64) = (0, 0)
-
-  func contains(_ c: UInt32, flags: Flags) -> Bool {
-    if c < 128 {
-      return c < 64 ? ascii.0 & (1 << UInt64(c)) != 0 : ascii.1 & (1 << UInt64(c - 64)) != 0
-    }
-    return slowContains(c, flags: flags)
-  }
-
-  func slowContains(_ c: UInt32, flags: Flags) -> Bool {
-    var hit = rawContains(c, flags: flags)
-    if !hit && flags.ignoreCase && !(flags.ascii && c >= 128) {
-      for v in caseVariants(c) where v != c && rawContains(v, flags: flags) { hit = true; break }
-    }
-    return hit != negated
-  }
-
-  private func rawContains(_ c: UInt32, flags: Flags) -> Bool {
-    for (lo, hi) in ranges where c >= lo && c <= hi { return true }
-    for k in classes where classMatch(k, c, ascii: flags.ascii) { return true }
-    return false
-  }
-
-  mutating func finish(flags: Flags) {
-    ascii = (0, 0)
-    for c in UInt32(0)..<128 where slowContains(c, flags: flags) {
-      if c < 64 { ascii.0 |= 1 << UInt64(c) } else { ascii.1 |= 1 << UInt64(c - 64) }
-    }
-  }
 }
 
 struct Flags {
@@ -233,55 +204,6 @@ struct Flags {
   var multiline = false
   var dotAll = false
   var ascii = false
-}
-
-private func isWord(_ c: UInt32, ascii: Bool) -> Bool {
-  if c < 128 {
-    return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F
-  }
-  if ascii { return false }
-  guard let s = Unicode.Scalar(c) else { return false }
-  switch s.properties.generalCategory {
-  case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
-  default: return s.properties.numericType != nil
-  }
-}
-
-private func classMatch(_ k: ClassKind, _ c: UInt32, ascii: Bool) -> Bool {
-  switch k {
-  case .digit, .notDigit:
-    let d: Bool
-    if c < 128 {
-      d = c >= 0x30 && c <= 0x39
-    } else if ascii {
-      d = false
-    } else {
-      d = Unicode.Scalar(c)?.properties.numericType == .decimal
-    }
-    return d == (k == .digit)
-  case .word, .notWord:
-    return isWord(c, ascii: ascii) == (k == .word)
-  case .space, .notSpace:
-    let s: Bool
-    if c < 128 {
-      s = c == 0x20 || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)
-    } else if ascii {
-      s = false
-    } else {
-      s = Unicode.Scalar(c)?.properties.isWhitespace ?? false
-    }
-    return s == (k == .space)
-  }
-}
-
-private func caseVariants(_ c: UInt32) -> [UInt32] {
-  guard let s = Unicode.Scalar(c) else { return [c] }
-  var out: [UInt32] = [c]
-  for m in [s.properties.lowercaseMapping, s.properties.uppercaseMapping, s.properties.titlecaseMapping] {
-    let scalars = Array(m.unicodeScalars)
-    if scalars.count == 1 { out.append(scalars[0].value) }
-  }
-  return out
 }
 
 struct Parser {
@@ -506,7 +428,6 @@ struct Parser {
   func classSet(_ k: ClassKind) -> CharSet {
     var s = CharSet()
     s.classes = [k]
-    s.finish(flags: flags)
     return s
   }
 
@@ -554,7 +475,6 @@ struct Parser {
       }
       set.ranges.append((lo, hi))
     }
-    set.finish(flags: flags)
     return set
   }
 
