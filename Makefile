@@ -8,7 +8,7 @@ REPRO_DATA_ORCH = ORCH_HOME=$(REPRO_DATA_HOME) $(RELEASE)/orch
 
 .PHONY: check-system build release demo test fuzz bench format clean reproduce-transfer reproduce-data
 
-# The system packages the build needs (libopenblas-dev, libsqlite3-dev, python3): installed when
+# The system packages the build needs (libopenblas-dev, libpcre2-dev, libsqlite3-dev, python3): installed when
 # root, else the apt-get line to run is printed and make stops before building.
 check-system:
 	@deploy/check-system.sh

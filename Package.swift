@@ -19,6 +19,8 @@ let package = Package(
     .target(name: "CSupport", linkerSettings: [.linkedLibrary("sqlite3")]),
     // OpenBLAS through the system library (libopenblas-dev).
     .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+    // PCRE2 through the system library (libpcre2-dev): the JIT behind the registry's Python regexes.
+    .systemLibrary(name: "CPCRE2", path: "Sources/CPCRE2"),
     .target(
       name: "Store",
       dependencies: [
@@ -36,7 +38,7 @@ let package = Package(
     .target(
       name: "Registry",
       dependencies: [
-        "OrchCore", "Engine", .product(name: "Yams", package: "Yams"),
+        "OrchCore", "Engine", "CPCRE2", .product(name: "Yams", package: "Yams"),
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
     // SLURM's languages: array specs, selectors, dependencies, times, output patterns, options, getopt.

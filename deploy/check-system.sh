@@ -4,7 +4,7 @@
 # with apt-get; otherwise it prints the one command to run and exits 1. `make build`, `make
 # release` (so `make demo`, `make test`) and `.ci/run` call it.
 #
-#   deploy/check-system.sh [PACKAGE...]     default: libsqlite3-dev libopenblas-dev python3
+#   deploy/check-system.sh [PACKAGE...]     default: libsqlite3-dev libopenblas-dev libpcre2-dev python3
 #
 # Settings by environment (the tests use them to simulate a missing package and a non-root user):
 #   ORCH_SYSTEM_PACKAGES   the packages, space-separated (arguments win over it)
@@ -16,7 +16,7 @@ set -euo pipefail
 
 packages=("$@")
 if [ ${#packages[@]} -eq 0 ]; then
-  read -r -a packages <<<"${ORCH_SYSTEM_PACKAGES:-libsqlite3-dev libopenblas-dev python3}"
+  read -r -a packages <<<"${ORCH_SYSTEM_PACKAGES:-libsqlite3-dev libopenblas-dev libpcre2-dev python3}"
 fi
 
 # `dpkg -s` also succeeds for a removed package whose configuration files remain; the status

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Registry
 
 /// `--json` of the listing commands (`@OptionGroup var output: JSONOutput`).
 struct JSONOutput: ParsableArguments {

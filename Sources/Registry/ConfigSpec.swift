@@ -110,10 +110,16 @@ public struct ConfigSpec: Sendable {
 final class BindingTable: Sendable {
   let names: [String]
   let values: [BindingValue]
+  /// Whether any name can hold a checkpoint reference: most sweeps bind none, and their configs
+  /// then skip the per-config reference lookups.
+  let mayHoldReferences: Bool
 
   init(names: [String], values: [BindingValue]) {
     self.names = names
     self.values = values
+    mayHoldReferences = names.contains {
+      CheckpointReference.bindings.contains($0) || CheckpointReference.listBindings.contains($0)
+    }
   }
 
   func slot(of name: String) -> Int? {

@@ -88,9 +88,11 @@ struct Expander {
 
   private init(file: String) { self.file = file }
 
-  /// Calls `willEmit` with the number of configs before the first `emit`.
+  /// Calls `willEmit` with the number of configs before the first `emit`. With `keysOnly`, configs
+  /// carry their key and bindings but no rendered job, canonical JSON or hash (for listings); the
+  /// same errors are raised, in the same order.
   static func expand(
-    file: String, units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When],
+    file: String, units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When], keysOnly: Bool = false,
     willEmit: (Int) -> Void, emit: (consuming ConfigSpec) throws(OrchError) -> Void
   ) throws(OrchError) {
     var total = units.count
@@ -104,7 +106,7 @@ struct Expander {
     willEmit(total)
     var x = Expander(file: file)
     x.declare(units: units, axes: axes, whens: whens)
-    try x.run(units: units, axes: axes, whens: whens, emit: emit)
+    try x.run(units: units, axes: axes, whens: whens, keysOnly: keysOnly, emit: emit)
   }
 
   // MARK: Slots, values, templates
@@ -230,7 +232,7 @@ struct Expander {
   // MARK: Expansion
 
   private mutating func run(
-    units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When],
+    units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When], keysOnly: Bool,
     emit: (consuming ConfigSpec) throws(OrchError) -> Void
   ) throws(OrchError) {
     // Everything is interned and compiled first, so the arena is frozen during the hot loop.
@@ -263,7 +265,8 @@ struct Expander {
     }
     let plan = Plan(
       units: units, bases: bases, dims: dims, whens: cwhens, kinds: kinds, unitKind: unitKind, keys: keys,
-      table: BindingTable(names: names, values: values), perUnit: dims.reduce(1) { $0 * $1.count })
+      table: BindingTable(names: names, values: values), perUnit: dims.reduce(1) { $0 * $1.count },
+      keysOnly: keysOnly)
     let total = units.count * plan.perUnit
     let frozen = self
     try frozen.arena.withUnsafeBufferPointer { (arena) throws(OrchError) in
@@ -356,6 +359,7 @@ struct Expander {
     var keys: [Compiled]
     var table: BindingTable
     var perUnit: Int
+    var keysOnly: Bool
 
     func render(
       _ r: Renderer, _ range: Range<Int>, _ sink: (consuming ConfigSpec) throws(OrchError) -> Void
@@ -383,7 +387,11 @@ struct Expander {
         for w in whens where w.conditions.allSatisfy({ c in slots[c.slot] >= 0 && c.accepts[Int(slots[c.slot])] }) {
           for (s, v) in w.set { slots[s] = v }
         }
-        try sink(r.config(units[u], key: keys[u], kind: kind, slots: slots, table: table, out: &out))
+        if keysOnly {
+          try sink(r.keyedConfig(units[u], key: keys[u], kind: kind, slots: slots, table: table, out: &out))
+        } else {
+          try sink(r.config(units[u], key: keys[u], kind: kind, slots: slots, table: table, out: &out))
+        }
         var d = dims.count - 1
         while d >= 0 {
           idx[d] += 1
@@ -523,6 +531,36 @@ struct Expander {
       return ConfigSpec(
         key: keyString, file: x.file, storage: .slots(table, slots), kind: jobKind, resources: unit.resources,
         canonicalJSON: canonical, hash: hash, location: unit.location, templates: unit.kind)
+    }
+
+    /// `config` without rendering the job: the key and bindings, and the job's holes checked.
+    func keyedConfig(
+      _ unit: ExpansionUnit, key: Compiled, kind: Kind, slots: [Int32], table: BindingTable, out: inout Output
+    ) throws(OrchError) -> ConfigSpec {
+      out.key.removeAll(keepingCapacity: true)
+      try render(key, escaped: false, &out.key, slots: slots, key: [])
+      if let problem = unsafeKeyProblem(out.key) {
+        let k = String(decoding: out.key, as: UTF8.self)
+        throw .badInput("unsafe key '\(k)': \(problem) (keys become run directories)", at: unit.keyLocation)
+      }
+      for c in kind.args where c.constant < 0 { try checkBound(c, slots: slots) }
+      for c in kind.envValues where c.constant < 0 { try checkBound(c, slots: slots) }
+      let jobKind: JobKind = kind.engine.map { .engine($0) } ?? .command(argv: [], env: [:])
+      return ConfigSpec(
+        key: String(decoding: out.key, as: UTF8.self), file: x.file, storage: .slots(table, slots), kind: jobKind,
+        resources: unit.resources, canonicalJSON: "", hash: "", location: unit.location, templates: unit.kind)
+    }
+
+    /// Throws what `render` would for an unbound hole.
+    func checkBound(_ c: Compiled, slots: [Int32]) throws(OrchError) {
+      for i in c.pieces.start..<c.pieces.end {
+        let p = pieces[i]
+        switch p.kind {
+        case .literal, .key: continue
+        case .slot: if slots[p.slot] < 0 { throw unbound(p.info, slots) }
+        case .unknown: throw unbound(p.info, slots)
+        }
+      }
     }
   }
 }

@@ -9,7 +9,8 @@ public struct Registry: Sendable {
   private var index: [String: Int]
 
   /// Every `*.yaml`/`*.yml` file in `directory` (dot files skipped), in bytewise name order.
-  public static func load(directory: String) throws(OrchError) -> Registry {
+  /// `keysOnly` (for listings) leaves every config's job, canonical JSON and hash unrendered.
+  public static func load(directory: String, keysOnly: Bool = false) throws(OrchError) -> Registry {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) else {
       throw .badInput("sweeps directory '\(directory)' does not exist")
@@ -22,7 +23,7 @@ public struct Registry: Sendable {
       throw .badInput("cannot list sweeps directory '\(directory)': \(error.localizedDescription)")
     }
     let base = directory.hasSuffix("/") ? directory : directory + "/"
-    var builder = Builder(singleFile: false)
+    var builder = Builder(singleFile: false, keysOnly: keysOnly)
     for name in names.sorted(by: bytewiseLess)
     where !name.hasPrefix(".") && (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) {
       var isSubdir: ObjCBool = false
@@ -33,7 +34,7 @@ public struct Registry: Sendable {
   }
 
   /// A sweeps directory, or one sweep file (which can then derive only from its own entries).
-  public static func load(path: String) throws(OrchError) -> Registry {
+  public static func load(path: String, keysOnly: Bool = false) throws(OrchError) -> Registry {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
       if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
@@ -41,8 +42,8 @@ public struct Registry: Sendable {
       }
       throw .badInput("sweeps directory '\(path)' does not exist")
     }
-    if isDir.boolValue { return try load(directory: path) }
-    var builder = Builder(singleFile: true)
+    if isDir.boolValue { return try load(directory: path, keysOnly: keysOnly) }
+    var builder = Builder(singleFile: true, keysOnly: keysOnly)
     try builder.add(path: path)
     return Registry(configs: builder.configs, index: builder.index)
   }
@@ -82,8 +83,12 @@ private struct Builder {
   var configs: [ConfigSpec] = []
   var index: [String: Int] = [:]
   let singleFile: Bool
+  let keysOnly: Bool
 
-  init(singleFile: Bool) { self.singleFile = singleFile }
+  init(singleFile: Bool, keysOnly: Bool = false) {
+    self.singleFile = singleFile
+    self.keysOnly = keysOnly
+  }
 
   mutating func add(path: String) throws(OrchError) {
     let src = try YAMLSource(path: path)
@@ -97,7 +102,7 @@ private struct Builder {
           base: e.bindings.map { ($0.name, $0.value) }, key: e.key, keyLocation: e.key.location, kind: e.kind,
           resources: e.resources, location: e.key.location)
         try Expander.expand(
-          file: stem, units: [unit], axes: e.axes, whens: e.whens, willEmit: { reserve($0) },
+          file: stem, units: [unit], axes: e.axes, whens: e.whens, keysOnly: keysOnly, willEmit: { reserve($0) },
           emit: { c throws(OrchError) in try register(try Self.renderingReferences(c) ?? c) })
       case .derive(let d):
         try derive(d, stem: stem)
@@ -128,7 +133,7 @@ private struct Builder {
     var perUnit = 1
     var emitted = 0
     try Expander.expand(
-      file: stem, units: units, axes: d.axes, whens: d.whens,
+      file: stem, units: units, axes: d.axes, whens: d.whens, keysOnly: keysOnly,
       willEmit: { n in
         perUnit = max(1, n / units.count)
         reserve(n)
@@ -200,6 +205,7 @@ private struct Builder {
   static func renderingReferences(
     _ c: ConfigSpec, only: (String) -> Bool = { _ in true }, at: ((String) -> SourceLocation)? = nil
   ) throws(OrchError) -> ConfigSpec? {
+    if case .slots(let table, _) = c.storage, !table.mayHoldReferences { return nil }
     var bindings: [String: BindingValue]?
     for slot in CheckpointReference.slots(c.binding) where only(slot.name) {
       let text = slot.text
@@ -228,6 +234,12 @@ private struct Builder {
       bindings = all
     }
     guard let bindings else { return nil }
+    if c.hash.isEmpty {
+      // A keys-only load renders no job: keep it unrendered.
+      return ConfigSpec(
+        key: c.key, file: c.file, storage: .dictionary(bindings), kind: c.kind, resources: c.resources,
+        canonicalJSON: "", hash: "", location: c.location, templates: c.templates)
+    }
     var rendered = ConfigSpec(
       key: c.key, file: c.file, bindings: bindings, kind: c.kind, resources: c.resources, location: c.location)
     rendered.templates = c.templates

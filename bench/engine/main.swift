@@ -1,5 +1,7 @@
 // bench/engine: single-threaded training throughput of the engine on the two shapes, and the
 // MLP step's GFLOP/s against raw sgemm at the same shapes, measured in the same run.
+// The CNN is measured against raw sgemm at its own GEMM shapes (traced from one step), and each
+// convolution's share of the step is measured alone.
 // Usage: .build/release/engine-bench [seconds per measurement] [mlp|cnn|all (default)]; one part alone is
 // for profiling.
 import Engine
@@ -17,12 +19,12 @@ func now(_ clock: clockid_t = CLOCK_MONOTONIC) -> Double {
 
 /// Calls per second of `body`, run repeatedly for about `seconds` after one warm-up call, by the
 /// wall clock and by this process's CPU time (which other processes on the machine move less).
-func rates(_ body: () -> Void) -> (wall: Double, cpu: Double) {
+func rates(for duration: Double = seconds, _ body: () -> Void) -> (wall: Double, cpu: Double) {
   body()
   var n = 0
   let start = now()
   let cpuStart = now(CLOCK_PROCESS_CPUTIME_ID)
-  while now() - start < seconds {
+  while now() - start < duration {
     body()
     n += 1
   }
@@ -122,4 +124,133 @@ if part == "all" || part == "cnn" {
     String(
       format: "CNN 3x32x32 (32-64-128, GAP, 10), batch 128: %.0f samples/s, %.1f GFLOP/s (%.0f samples per CPU-second)",
       cnnRate, cnnGFLOPs, cnnCPURate))
+
+  // Raw sgemm at the CNN's own GEMM shapes: the calls one training step makes, traced, then
+  // replayed alone on buffers of the same sizes.
+  var rng = RNG(seed: 2)
+  let input = (0..<(batch * cnn.inputSize)).map { _ in Float(rng.uniform()) }
+  let labels = (0..<batch).map { $0 % cnn.classes }
+  let calls = GEMMTrace.calls {
+    input.withUnsafeBufferPointer { x in
+      labels.withUnsafeBufferPointer { y in
+        _ = model.trainBatch(input: x.baseAddress!, labels: y.baseAddress!, batch: batch, rng: &rng)
+      }
+    }
+  }
+  let tracedFLOPs = calls.reduce(0) { $0 + $1.flops }
+  let sizeA = calls.map { $0.m * $0.k }.max() ?? 1
+  let sizeB = calls.map { $0.k * $0.n }.max() ?? 1
+  let sizeC = calls.map { $0.m * $0.n }.max() ?? 1
+  let a = (0..<sizeA).map { _ in Float(rng.uniform()) }
+  let b = (0..<sizeB).map { _ in Float(rng.uniform()) }
+  var c = [Float](repeating: 0, count: sizeC)
+  let replay = rates {
+    a.withUnsafeBufferPointer { a in
+      b.withUnsafeBufferPointer { b in
+        c.withUnsafeMutableBufferPointer { c in
+          for call in calls {
+            gemm(
+              transA: call.transA, transB: call.transB, m: call.m, n: call.n, k: call.k, a: a.baseAddress!,
+              lda: call.transA ? call.m : call.k, b: b.baseAddress!, ldb: call.transB ? call.k : call.n,
+              beta: call.beta,
+              c: c.baseAddress!, ldc: call.n)
+          }
+        }
+      }
+    }
+  }
+  let rawCNN = replay.wall * tracedFLOPs / 1e9
+  let rawCNNCPU = replay.cpu * tracedFLOPs / 1e9
+  let cnnCPUGFLOPs = cnnCPURate * (3 * forward - firstConv) / 1e9
+  let shapes = Dictionary(grouping: calls) { "\($0.m)x\($0.n)x\($0.k)" }.keys.sorted().joined(separator: " ")
+  print(
+    String(
+      format: "raw sgemm at the CNN's shapes (%d calls per step, %.2f GFLOP, the step counts %.2f): "
+        + "%.1f GFLOP/s (%.1f per CPU-second); CNN step / raw sgemm = %.2f (by CPU time %.2f, the step at %.1f GFLOP per CPU-second)",
+      calls.count, tracedFLOPs / 1e9, Double(batch) * (3 * forward - firstConv) / 1e9, rawCNN, rawCNNCPU,
+      cnnGFLOPs / rawCNN, cnnCPUGFLOPs / rawCNNCPU, cnnCPUGFLOPs))
+  print("  the CNN's GEMM shapes (m x n x k): \(shapes)")
+
+  // Each convolution's share of the step: its forward (with the fused ReLU and pool) and backward
+  // run alone on the model's shapes and chunking, and the GEMMs among them replayed alone; in CPU
+  // time, which other processes on the machine move less than the wall clock.
+  let stepSeconds = Double(batch) / cnnCPURate
+  let colsCapacity = 1 << 18  // Graph.colsLimit: the model's im2col buffer for this CNN at batch 128
+  let layers: [(name: String, shape: Conv2dShape, pool: Bool, dx: Bool)] = [
+    (
+      "conv1 3->32 32x32 +pool",
+      Conv2dShape(inChannels: 3, outChannels: 32, height: 32, width: 32, kernel: 3, padding: 1), true, false
+    ),
+    (
+      "conv2 32->64 16x16 +pool",
+      Conv2dShape(inChannels: 32, outChannels: 64, height: 16, width: 16, kernel: 3, padding: 1), true, true
+    ),
+    (
+      "conv3 64->128 8x8", Conv2dShape(inChannels: 64, outChannels: 128, height: 8, width: 8, kernel: 3, padding: 1),
+      false, true
+    ),
+  ]
+  var layerTotal = 0.0
+  for layer in layers {
+    let sh = layer.shape
+    func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+      let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+      for i in 0..<n { p[i] = Float(rng.uniform()) - 0.5 }
+      return p
+    }
+    let x = buffer(batch * sh.inputSize), w = buffer(sh.weightCount), bias = buffer(sh.outChannels)
+    let cols = buffer(colsCapacity)
+    let dw = buffer(sh.weightCount), db = buffer(sh.outChannels), dx = buffer(batch * sh.inputSize)
+    let chunk = sh.chunkSamples(batch: batch, colsCapacity: colsCapacity)
+    let poolShape = PoolShape(
+      channels: sh.outChannels, inHeight: sh.outHeight, inWidth: sh.outWidth, kernelHeight: 2, kernelWidth: 2)
+    let y = buffer((layer.pool ? chunk : batch) * sh.outputSize)
+    let dy = buffer((layer.pool ? chunk : batch) * sh.outputSize)
+    let poolY = buffer(batch * poolShape.outputSize), poolDy = buffer(batch * poolShape.outputSize)
+    let argmax = UnsafeMutablePointer<Int32>.allocate(capacity: batch * poolShape.outputSize)
+    argmax.initialize(repeating: 0, count: batch * poolShape.outputSize)
+    let fused = layer.pool ? FusedMaxPool(shape: poolShape, y: poolY, argmax: argmax, dy: poolDy) : nil
+    func forward() {
+      conv2dForward(
+        y: y, x: x, w: w, b: bias, shape: sh, batch: batch, cols: cols, colsCapacity: colsCapacity, relu: true,
+        pool: fused)
+    }
+    func backward() {
+      // Without a pool, dy is masked in place by the ReLU: the same values every call.
+      conv2dReLUBackward(
+        dx: layer.dx ? dx : nil, dw: dw, db: db, dy: dy, y: y, x: x, w: w, shape: sh, batch: batch, cols: cols,
+        colsCapacity: colsCapacity, pool: fused)
+    }
+    let f = rates(for: seconds / 3, forward), bw = rates(for: seconds / 3, backward)
+    let layerCalls = GEMMTrace.calls {
+      forward()
+      backward()
+    }
+    let ra = buffer(layerCalls.map { $0.m * $0.k }.max() ?? 1)
+    let rb = buffer(layerCalls.map { $0.k * $0.n }.max() ?? 1)
+    let rc = buffer(layerCalls.map { $0.m * $0.n }.max() ?? 1)
+    let gemmRate = rates(for: seconds / 3) {
+      for call in layerCalls {
+        gemm(
+          transA: call.transA, transB: call.transB, m: call.m, n: call.n, k: call.k, a: ra,
+          lda: call.transA ? call.m : call.k, b: rb, ldb: call.transB ? call.k : call.n, beta: call.beta, c: rc,
+          ldc: call.n)
+      }
+    }
+    let seconds = 1 / f.cpu + 1 / bw.cpu
+    layerTotal += seconds
+    print(
+      "  \(layer.name): "
+        + String(
+          format: "forward %.2f ms, backward %.2f ms (%.0f%% of the step); its %d GEMMs alone %.2f ms, "
+            + "the rest (im2col, col2im, bias, ReLU, pool) %.2f ms (CPU time)", 1e3 / f.cpu, 1e3 / bw.cpu,
+          100 * seconds / stepSeconds, layerCalls.count, 1e3 / gemmRate.cpu, 1e3 * (seconds - 1 / gemmRate.cpu)))
+    for p in [x, w, bias, cols, dw, db, dx, y, dy, poolY, poolDy, ra, rb, rc] { p.deallocate() }
+    argmax.deallocate()
+  }
+  print(
+    String(
+      format: "  the step %.2f ms (CPU time); the rest (global pool, linear, loss, SGD update) %.2f ms (%.0f%%)",
+      1e3 * stepSeconds,
+      1e3 * (stepSeconds - layerTotal), 100 * (stepSeconds - layerTotal) / stepSeconds))
 }

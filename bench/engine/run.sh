@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/engine: the engine's single-threaded MLP and CNN training throughput, the MLP step against raw
-# sgemm at the same shapes, a hand-written numpy MLP and PyTorch on the same shapes, all in one run,
+# sgemm at the same shapes, the CNN step against raw sgemm at the CNN's own GEMM shapes (traced from
+# one step), a hand-written numpy MLP and PyTorch on the same shapes, all in one run,
 # then the ratios against the issue's targets.
 #
 # Usage: bench/engine/run.sh [--install-torch] [seconds per measurement, default 3]
@@ -77,6 +78,9 @@ mlp = best([numbers(r"^MLP.*?: (\d+) samples/s.*\((\d+) samples per CPU-second\)
 cnn = best([numbers(r"^CNN.*?: (\d+) samples/s.*\((\d+) samples per CPU-second\)", t) for t in engine])
 step = best([numbers(r"^MLP.*?, ([\d.]+) GFLOP/s", t) + numbers(r"step at ([\d.]+) GFLOP per CPU", t) for t in engine])
 raw = best([numbers(r"raw sgemm at the same shapes: ([\d.]+) GFLOP/s \(([\d.]+) per CPU-second\)", t) for t in engine])
+cnnStep = best([numbers(r"^CNN.*?, ([\d.]+) GFLOP/s", t) + numbers(r"CNN step / raw sgemm.*step at ([\d.]+) GFLOP per CPU", t)
+                for t in engine])
+cnnRaw = best([numbers(r"raw sgemm at the CNN's shapes.*?: ([\d.]+) GFLOP/s \(([\d.]+) per CPU-second\)", t) for t in engine])
 numpy = best([[float(v) for v in (out / f"numpy.{r}").read_text().split()] for r in rounds])
 torch = None
 if (out / "torch.1").exists():
@@ -87,7 +91,8 @@ if (out / "torch.1").exists():
 
 print(f"\nbest of {len(rounds)} rounds, by the wall clock (per CPU-second):")
 print(f"  engine: MLP {mlp[0]:.0f} samples/s ({mlp[1]:.0f}), step {step[0]:.1f} GFLOP/s ({step[1]:.1f}); "
-      f"raw sgemm {raw[0]:.1f} GFLOP/s ({raw[1]:.1f}); CNN {cnn[0]:.0f} samples/s ({cnn[1]:.0f})")
+      f"raw sgemm {raw[0]:.1f} GFLOP/s ({raw[1]:.1f}); CNN {cnn[0]:.0f} samples/s ({cnn[1]:.0f}), "
+      f"step {cnnStep[0]:.1f} GFLOP/s ({cnnStep[1]:.1f}); raw sgemm at its shapes {cnnRaw[0]:.1f} GFLOP/s ({cnnRaw[1]:.1f})")
 print(f"  numpy: MLP {numpy[0]:.0f} samples/s ({numpy[1]:.0f})")
 if torch:
     t = torch
@@ -108,5 +113,6 @@ if torch:
     ratio("engine CNN / PyTorch CNN", cnn, best([torch["cnn_nchw"], torch["cnn_channels_last"]]), 1.0)
 else:
     print("engine / PyTorch: not measured (PyTorch not installed)")
-ratio("MLP step GFLOP/s / raw sgemm GFLOP/s", step, raw, 0.75, unit="")
+ratio("MLP step GFLOP/s / raw sgemm GFLOP/s", step, raw, 0.89, unit="")
+ratio("CNN step GFLOP/s / raw sgemm GFLOP/s at the CNN's shapes", cnnStep, cnnRaw, 0.9, unit="")
 EOF

@@ -25,7 +25,8 @@ struct Configs: ParsableCommand {
   }
 
   func run() throws {
-    let registry = try Registry.load(path: sweeps)
+    // The plain listing prints keys only: configs are not rendered or hashed for it.
+    let registry = try Registry.load(path: sweeps, keysOnly: !json)
     let matched = try registry.matching(regex)
     if json {
       try Output.json(
