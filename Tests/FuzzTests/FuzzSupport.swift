@@ -13,7 +13,7 @@ import XCTest
 /// run is mirrored to `Corpus/<target>/crash-latest` by a signal handler when the process dies,
 /// and an input over `hangLimit` seconds is written to `Corpus/<target>/hang-latest`.
 enum Fuzz {
-  static let hangLimit: Double = 2
+  static let hangLimit: Double = 10
 
   static var corpusRoot: URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Corpus")
