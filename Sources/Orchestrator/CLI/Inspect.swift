@@ -23,6 +23,8 @@ struct Queue: ParsableCommand {
     if json { return try Output.json(rows) }
     let now = Posix.now()
     let withSlurm = rows.contains { $0.backend == "slurm" }
+    let gpus = try storeCall { () throws(StoreError) in try store.gpuAllocations(rows.map(\.id)) }
+    let withGPUs = gpus.values.contains { $0.count > 0 }
     var lines: [[String]] = []
     var i = 0
     while i < rows.count {
@@ -41,13 +43,19 @@ struct Queue: ParsableCommand {
       let time = r.state == .running ? TimeFormat.squeueTime(TimeFormat.seconds(now - (r.startTime ?? now))) : "0:00"
       let detail = r.state == .running ? r.key : "(\(r.reason ?? "Priority"))"
       var line = [id, r.name, r.state.code, time, String(r.cpus), detail]
+      if withGPUs { line.insert(gpus[r.id].map { GPUText.queue($0, running: r.state == .running) } ?? "", at: 5) }
       if withSlurm { line.insert(j - i > 1 ? "" : r.slurmID ?? "", at: 1) }
       lines.append(line)
       i = j
     }
     var header = ["JOBID", "NAME", "ST", "TIME", "CPUS", "KEY/(REASON)"]
+    if withGPUs { header.insert("GPUS", at: 5) }
     if withSlurm { header.insert("SLURM", at: 1) }
     Output.print(Output.table(header, lines))
+    // What the machine has, so a pending GPU job's wait can be read against it.
+    if withGPUs, let node = NodeResources.load(home: home) {
+      Output.print("GPUs on this machine: \(node.gpus.map { "\($0.index)" }.joined(separator: ",")) (\(node.gpuSource))\n")
+    }
   }
 }
 
@@ -92,15 +100,21 @@ struct History: ParsableCommand {
         for a in try storeCall({ () throws(StoreError) in try store.attempts(jobID: r.id) }) { all.append((r, a)) }
       }
       if json { return try Output.json(all.map(\.1)) }
+      // The GPUs an attempt was given, as a column only where some attempt had any.
+      let withGPUs = all.contains { $0.1.gpus != nil }
+      var header = ["JOBID", "ATTEMPT", "STATE", "EXITCODE", "ELAPSED", "CPUS", "REASON"]
+      if withGPUs { header.insert("GPUS", at: 6) }
       Output.print(
         Output.table(
-          ["JOBID", "ATTEMPT", "STATE", "EXITCODE", "ELAPSED", "CPUS", "REASON"],
+          header,
           all.map { r, a in
-            [
+            var line = [
               r.display, String(a.attempt), a.state, "\(a.exitCode ?? 0):\(a.signal ?? 0)",
               elapsed(a.startTime, a.endTime),
               a.cpus ?? "", a.reason ?? "",
             ]
+            if withGPUs { line.insert(a.gpus ?? "", at: 6) }
+            return line
           }))
       return
     }

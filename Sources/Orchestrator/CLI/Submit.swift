@@ -38,6 +38,7 @@ struct Submit: ParsableCommand {
   @Option(help: "Time limit: min, min:sec, h:m:s, d-h, d-h:m, d-h:m:s, or UNLIMITED.") var time: String?
   @Option(help: "Memory limit: 512M, 4G, ... (default unit M).") var mem: String?
   @Option(name: .customLong("max-attempts"), help: "Attempts per job before it stays failed.") var maxAttempts: Int?
+  @Option(help: "GPUs per job, [TYPE:]N (e.g. 2 or a100:1); overrides the sweep's resources.gpus.") var gpus: String?
   @Option(help: "Higher runs first.") var priority: Int?
   @Option(help: "Dependency: a job id (afterok) or SLURM syntax such as afterany:12:13 or aftercorr:12.")
   var after: String?
@@ -97,6 +98,11 @@ struct Submit: ParsableCommand {
       overrides.maxAttempts = maxAttempts
     }
     overrides.priority = priority
+    if let gpus {
+      do { overrides.gpus = .some(try GPURequest.parseCount(gpus)) } catch {
+        throw OrchError.badInput("bad --gpus '\(UserText.escaped(gpus))': expected [TYPE:]N, e.g. 2 or a100:1")
+      }
+    }
     if backend == "local" { try Self.checkCPUs(selected, override: overrides.cpus) }
     let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text, option: "--after") }
     let sweep = name ?? Self.sweepName(path: path, files: selected.files)
@@ -105,6 +111,7 @@ struct Submit: ParsableCommand {
     let slurm = try slurmSetup(throttle: spec?.throttle)
 
     let home = try OrchHome()
+    if slurm == nil { try Self.checkNode(selected, overrides: overrides, home: home) }
     if let slurm { try slurm.checkScriptInput(sweep: sweep, home: home) }
     let store = try home.openStore()
     // A foreground `orch run` killed earlier is no longer "already running".
@@ -170,6 +177,27 @@ struct Submit: ParsableCommand {
     if let config = tooLarge {
       throw .badInput(
         "config '\(config.key)' asks for \(config.resources.cpus) CPUs: \(unavailable)", at: config.location)
+    }
+  }
+
+  /// A job asking for more GPUs (or memory) than this machine has for jobs would pend forever:
+  /// refused at submit, in SLURM's words, with nothing queued.
+  static func checkNode(_ selected: Submitter.Selection, overrides: Submitter.Overrides, home: OrchHome)
+    throws(OrchError)
+  {
+    let node = try NodeResources.current(home: home)
+    var problem: (ConfigSpec, String)?
+    selected.forEach { _, config in
+      guard problem == nil else { return }
+      let r = config.resources
+      let gpus: GPURequest? = overrides.gpus ?? GPURequest(count: r.gpus, type: r.gpuType)
+      let memory: Int64? = overrides.memLimit ?? r.memLimit
+      if let why = node.unavailable(gpus: gpus, memory: memory) { problem = (config, why) }
+    }
+    if let (config, why) = problem {
+      let location = overrides.gpus == nil ? config.location : nil
+      throw .badInput(
+        "Requested node configuration is not available: config '\(config.key)' \(why)", at: location)
     }
   }
 

@@ -7,6 +7,10 @@ public struct Resources: Sendable, Hashable, Codable {
   public var memLimit: Int64? = nil
   public var maxAttempts: Int = 1
   public var priority: Int = 0
+  /// GPUs per job (`gpus`), of `gpu_type` (lowercase) when set; `gpus_shared` lets jobs share them.
+  public var gpus: Int = 0
+  public var gpuType: String? = nil
+  public var gpusShared = false
 
   public init() {}
 }

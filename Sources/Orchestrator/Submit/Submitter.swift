@@ -12,6 +12,8 @@ struct Submitter {
     var memLimit: Int64??
     var maxAttempts: Int?
     var priority: Int?
+    /// `--gpus [TYPE:]N` (`.some(nil)`: `--gpus 0`, none).
+    var gpus: GPURequest??
   }
 
   /// The configs a submission takes: all of `configs`, or those at `indices` (array indices are
@@ -159,9 +161,11 @@ struct Submitter {
   }
 
   func apply(_ o: Overrides, to r: Resources) -> JobResources {
-    JobResources(
+    let gpus = o.gpus.map { $0 ?? GPURequest(count: 0) } ?? GPURequest(count: r.gpus, type: r.gpuType)
+    return JobResources(
       cpus: o.cpus ?? r.cpus, timeLimit: o.timeLimit ?? r.timeLimit, memLimit: o.memLimit ?? r.memLimit,
-      maxAttempts: o.maxAttempts ?? r.maxAttempts, priority: o.priority ?? r.priority)
+      maxAttempts: o.maxAttempts ?? r.maxAttempts, priority: o.priority ?? r.priority, gpus: gpus.count,
+      gpuType: gpus.count > 0 ? gpus.type : nil, gpusShared: gpus.count > 0 && r.gpusShared)
   }
 
   /// Dependency terms name arrays (`12`) or elements (`12_3`); unknown ids are bad input.
