@@ -201,6 +201,40 @@ final class GPUTests: XCTestCase {
     assertDisjointPerDevice(all)
   }
 
+  /// A lost attempt (daemon and worker killed, the job left running): the next daemon kills it and
+  /// hands its device to the requeued attempt only once it is gone — the new attempt starts after
+  /// the lost one's last heartbeat.
+  func testLostAttemptsDeviceIsFreedOnceItsProcessesAreGone() throws {
+    let c = try Cluster()
+    try c.write(
+      "sweeps/lost.yaml",
+      """
+      register:
+        - key: lost
+          resources: {gpus: 1}
+          command: [sh, -c, "if test -e first.done; then echo \\"$CUDA_VISIBLE_DEVICES $(date +%s.%N)\\" > second.txt; exit 0; fi; touch first.done; echo $CUDA_VISIBLE_DEVICES > first.txt; while :; do date +%s.%N > heartbeat.txt; sleep 0.05; done"]
+      """)
+    try c.startDaemon(env: ["ORCH_GPUS": "0"])
+    XCTAssertEqual(
+      try c.run(["submit", "sweeps/lost.yaml", "--max-attempts", "2", "--output-root", c.runs]).code, 0)
+    try c.waitUntil("the job runs") { !c.read("heartbeat.txt").isEmpty }
+    c.stopDaemon(kill9: true)
+    for pid in RecoveryTests.workerPIDs(home: c.home) { kill(pid, SIGKILL) }
+    try c.waitUntil("the workers are gone") { !RecoveryTests.workerProcessesExist(home: c.home) }
+    try c.startDaemon(env: ["ORCH_GPUS": "0"])
+    try c.waitUntil("the requeued attempt completes") { try c.states()["1_0"] == "COMPLETED" }
+    let second = c.read("second.txt").split(separator: " ")
+    XCTAssertEqual(c.read("first.txt"), "0\n")
+    XCTAssertEqual(second.first, "0")
+    let lastBeat = try XCTUnwrap(Double(c.read("heartbeat.txt").trimmingCharacters(in: .whitespacesAndNewlines)))
+    let started = try XCTUnwrap(Double(second.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+    XCTAssertLessThan(lastBeat, started, "the requeued attempt got GPU 0 while the lost one still ran")
+    let attempts = try c.run(["history", "--attempts", "--json"])
+    let rows = try JSONSerialization.jsonObject(with: Data(attempts.out.utf8)) as! [[String: Any]]
+    XCTAssertEqual(rows.map { $0["gpus"] as? String }, ["0", "0"])
+    XCTAssertEqual(rows.first?["reason"] as? String, "WorkerLost")
+  }
+
   /// `--mem` is admitted against the daemon's `--mem`: jobs wait rather than run over it, and none
   /// is killed.
   func testMemoryAdmissionMakesJobsWaitAndKillsNone() throws {
