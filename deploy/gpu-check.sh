@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Checks orch's GPU scheduling on a machine with real NVIDIA GPUs: jobs that ask for GPUs see only
-# their own (`nvidia-smi -L` under their CUDA_VISIBLE_DEVICES lists exactly the GPUs they asked for)
-# and no two jobs use one GPU at the same time (judged from each job's recorded start and end).
+# Checks orch's GPU scheduling on a machine with real NVIDIA GPUs: each job's CUDA_VISIBLE_DEVICES
+# names as many distinct GPUs (by UUID, from `nvidia-smi -L`) as it asked for, CUDA shows it that
+# many (checked when PyTorch is installed), and no two jobs use one GPU at the same time (judged
+# from each job's recorded start and end).
 #
-#   deploy/gpu-check.sh [JOBS_PER_GPU]      default 2; needs orch and nvidia-smi on PATH
+#   deploy/gpu-check.sh [JOBS_PER_GPU]      default 2; needs orch, nvidia-smi and python3 on PATH
 #
 # Everything happens in a temporary ORCH_HOME, removed at the end; prints `gpu-check: OK` or what
 # went wrong and exits 1.
@@ -21,8 +22,11 @@ unset ORCH_GPUS
 cleanup() { orch daemon --stop >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-# Each job: start time, the UUIDs nvidia-smi lists for it, a pause, end time.
-record='s=$(date +%s.%N); uuids=$(nvidia-smi -L | sed -n "s/.*(UUID: \(GPU-[^)]*\)).*/\1/p" | sort | paste -sd, -); sleep 2; echo "$uuids $s $(date +%s.%N)" > $ORCH_RUN_DIR/seen.txt'
+# Each job: the UUIDs of the GPUs its CUDA_VISIBLE_DEVICES names (nvidia-smi itself ignores that
+# variable, so its `-L` lines are picked by index), how many devices CUDA shows it when PyTorch is
+# installed (`-` otherwise), its start, a pause, its end. No braces: the sweep would read them as
+# template holes.
+record='s=$(date +%s.%N); uuids=""; for i in $(echo "$CUDA_VISIBLE_DEVICES" | tr , " "); do uuids="$uuids,$(nvidia-smi -L | sed -n "s/^GPU $i: .*(UUID: \(GPU-[^)]*\)).*/\1/p")"; done; cuda=$(python3 -c "import torch; print(torch.cuda.device_count())" 2>/dev/null || echo -); sleep 2; echo "$(echo "$uuids" | sed "s/^,//") $cuda $s $(date +%s.%N)" > $ORCH_RUN_DIR/seen.txt'
 one=$((gpus * per_gpu))
 cat >"$work/check.yaml" <<YAML
 register:
@@ -57,11 +61,17 @@ uses, bad = [], []
 for dirpath, _, files in os.walk(root):
     if "seen.txt" not in files:
         continue
-    uuids, start, end = open(os.path.join(dirpath, "seen.txt")).read().split()
+    fields = open(os.path.join(dirpath, "seen.txt")).read().split()
+    if len(fields) != 4:
+        bad.append(f"{dirpath}: unexpected record {fields} (no GPU in CUDA_VISIBLE_DEVICES?)")
+        continue
+    uuids, cuda, start, end = fields
     wanted = 2 if "/two/" in dirpath + "/" else 1
     seen = [u for u in uuids.split(",") if u]
-    if len(seen) != wanted:
-        bad.append(f"{dirpath}: asked for {wanted} GPU(s), nvidia-smi -L listed {len(seen)}: {seen}")
+    if len(seen) != wanted or len(set(seen)) != wanted:
+        bad.append(f"{dirpath}: asked for {wanted} GPU(s), its CUDA_VISIBLE_DEVICES names {seen}")
+    if cuda != "-" and int(cuda) != wanted:
+        bad.append(f"{dirpath}: asked for {wanted} GPU(s), CUDA (PyTorch) shows it {cuda}")
     uses.append((seen, float(start), float(end), dirpath))
 by_gpu = {}
 for seen, start, end, path in uses:

@@ -357,3 +357,40 @@ final class FakeNvidiaSmiTests: XCTestCase {
     XCTAssertEqual(c.read("runs/g/out.txt"), "0 1\n")
   }
 }
+
+extension FakeNvidiaSmiTests {
+  /// `deploy/gpu-check.sh` against a fake nvidia-smi with two GPUs (whose `-L`, like the real one,
+  /// lists every GPU whatever CUDA_VISIBLE_DEVICES says): it passes, and it fails when jobs are
+  /// not given their own devices (every job told to use GPU 0, as before issue 17).
+  func testGpuCheckScript() throws {
+    let c = try Cluster()
+    let script = """
+      #!/bin/sh
+      case "$*" in
+        *index,uuid*) printf '0, GPU-fake-0, Fake GPU, 1024 MiB\\n1, GPU-fake-1, Fake GPU, 1024 MiB\\n' ;;
+        *query-gpu=index*) printf '0\\n1\\n' ;;
+        -L) printf 'GPU 0: Fake GPU (UUID: GPU-fake-0)\\nGPU 1: Fake GPU (UUID: GPU-fake-1)\\n' ;;
+        *) exit 1 ;;
+      esac
+
+      """
+    try c.write("bin/nvidia-smi", script)
+    chmod(c.root.appendingPathComponent("bin/nvidia-smi").path, 0o755)
+    let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().path
+    let path = c.root.appendingPathComponent("bin").path + ":" + Cluster.binDir + ":"
+      + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+    let ok = try c.execute("/bin/bash", [package + "/deploy/gpu-check.sh", "1"], env: ["PATH": path])
+    XCTAssertEqual(ok.code, 0, ok.out + ok.err)
+    XCTAssertTrue(ok.out.contains("gpu-check: OK (4 jobs on 2 GPUs"), ok.out)
+    // Every job's bash made to use GPU 0 (BASH_ENV runs before its command), as when jobs were
+    // not given their own devices: the check fails.
+    try c.write("force.sh", "export CUDA_VISIBLE_DEVICES=0\n")
+    let forced = try c.execute(
+      "/bin/bash", [package + "/deploy/gpu-check.sh", "1"],
+      env: ["PATH": path, "BASH_ENV": c.root.appendingPathComponent("force.sh").path])
+    XCTAssertEqual(forced.code, 1, forced.out + forced.err)
+    XCTAssertTrue(forced.err.contains("ran on it at the same time"), forced.err)
+    XCTAssertTrue(forced.err.contains("asked for 2 GPU(s), its CUDA_VISIBLE_DEVICES names ['GPU-fake-0']"), forced.err)
+  }
+}
