@@ -37,7 +37,8 @@ final class GPUTests: XCTestCase {
     for (device, list) in byDevice {
       let sorted = list.sorted { $0.start < $1.start }
       for (a, b) in zip(sorted, sorted.dropFirst()) {
-        XCTAssertLessThanOrEqual(a.end, b.start, "two jobs on GPU \(device) at once: \(a) and \(b)", file: file, line: line)
+        XCTAssertLessThanOrEqual(
+          a.end, b.start, "two jobs on GPU \(device) at once: \(a) and \(b)", file: file, line: line)
       }
     }
   }
@@ -45,7 +46,8 @@ final class GPUTests: XCTestCase {
   /// Sweep NAME: COUNT jobs asking for GPUS each (the name is in the command: configs of two such
   /// sweeps must not share a config hash, or the second would be skipped as already queued).
   func writeSweep(_ c: Cluster, name: String, count: Int, gpus: Int, extra: String = "") throws {
-    let script = (Self.recorder + "; : \(name)").replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    let script = (Self.recorder + "; : \(name)").replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+      of: "\"", with: "\\\"")
     try c.write(
       "sweeps/\(name).yaml",
       """
@@ -194,6 +196,10 @@ final class GPUTests: XCTestCase {
     // The late jobs wait: both devices are the adopted jobs'.
     usleep(500_000)
     XCTAssertEqual(try c.states().values.filter { $0 == "PENDING" }.count, 2)
+    let queue = try c.run(["queue", "-r"]).out
+    XCTAssertTrue(queue.contains("GPUS"), queue)
+    XCTAssertTrue(queue.contains("gpu:0 ") && queue.contains("gpu:1 "), queue)
+    XCTAssertTrue(queue.contains("GPUs on this machine: 0,1 (ORCH_GPUS)"), queue)
     FileManager.default.createFile(atPath: marker, contents: nil)
     try c.waitUntil("4 jobs done") { try c.states().values.filter { $0 == "COMPLETED" }.count == 4 }
     let all = try uses(c)
@@ -259,7 +265,9 @@ final class GPUTests: XCTestCase {
     p.standardError = FileHandle(forWritingAtPath: "/dev/null")
     try p.run()
     c.daemon = p
-    try c.waitUntil("daemon answers", timeout: 20) { (try? c.run(["queue"]).code) == 0 && FileManager.default.fileExists(atPath: c.home + "/orch.sock") }
+    try c.waitUntil("daemon answers", timeout: 20) {
+      (try? c.run(["queue"]).code) == 0 && FileManager.default.fileExists(atPath: c.home + "/orch.sock")
+    }
     let r = try c.run(["submit", "sweeps/mem.yaml", "--output-root", c.runs])
     XCTAssertEqual(r.code, 0, r.err)
     try c.waitUntil("4 jobs done") { try c.states().values.filter { $0 == "COMPLETED" }.count == 4 }
@@ -350,7 +358,8 @@ final class FakeNvidiaSmiTests: XCTestCase {
     let env = try fakeTool(c, csv: Self.twoA100, topo: Self.topo)
     try c.write(
       "sweeps/g.yaml",
-      "register:\n  - key: g\n    resources: {gpus: 1}\n    command: [sh, -c, \"echo $CUDA_VISIBLE_DEVICES $ORCH_CPUS > $ORCH_RUN_DIR/out.txt\"]\n")
+      "register:\n  - key: g\n    resources: {gpus: 1}\n    command: [sh, -c, \"echo $CUDA_VISIBLE_DEVICES $ORCH_CPUS > $ORCH_RUN_DIR/out.txt\"]\n"
+    )
     try c.startDaemon(env: env)
     XCTAssertEqual(try c.run(["submit", "sweeps/g.yaml", "--output-root", c.runs]).code, 0)
     try c.waitUntil("done") { try c.states().values.first == "COMPLETED" }
@@ -378,7 +387,8 @@ extension FakeNvidiaSmiTests {
     chmod(c.root.appendingPathComponent("bin/nvidia-smi").path, 0o755)
     let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().path
-    let path = c.root.appendingPathComponent("bin").path + ":" + Cluster.binDir + ":"
+    let path =
+      c.root.appendingPathComponent("bin").path + ":" + Cluster.binDir + ":"
       + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
     let ok = try c.execute("/bin/bash", [package + "/deploy/gpu-check.sh", "1"], env: ["PATH": path])
     XCTAssertEqual(ok.code, 0, ok.out + ok.err)

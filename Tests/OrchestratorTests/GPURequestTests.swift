@@ -43,7 +43,8 @@ final class GPURequestTests: XCTestCase {
     XCTAssertFalse(devices[0].matches(type: "a10"))
     XCTAssertThrowsError(try GPUInventory.parseSmiCSV("0, GPU-a, x, 1 MiB\n0, GPU-b, y, 1 MiB\n"))
     XCTAssertEqual(try GPUInventory.parseSmiCSV(""), [])
-    let topo = "\t\u{1b}[4mGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\u{1b}[0m\nGPU0\t X \tSYS\t0-3,8-11\t0\nGPU1\tSYS\t X \t4-7\t1\n"
+    let topo =
+      "\t\u{1b}[4mGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\u{1b}[0m\nGPU0\t X \tSYS\t0-3,8-11\t0\nGPU1\tSYS\t X \t4-7\t1\n"
     XCTAssertEqual(GPUInventory.parseTopology(topo), [0: [0, 1, 2, 3, 8, 9, 10, 11], 1: [4, 5, 6, 7]])
     XCTAssertEqual(try GPUInventory.parseList("0-2,5:a100", what: "--gpus").map(\.index), [0, 1, 2, 5])
     XCTAssertEqual(try GPUInventory.parseList("none", what: "--gpus"), [])

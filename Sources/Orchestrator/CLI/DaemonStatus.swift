@@ -33,7 +33,8 @@ enum DaemonStatus {
     }
     guard let node = NodeResources.load(home: home) else {
       let now = try NodeResources.current(home: home)
-      Output.print(text + "CPUs: \(CPUList.format(now.cpus))\n" + now.describe() + "(no daemon has run yet: what it would find)\n")
+      Output.print(
+        text + "CPUs: \(CPUList.format(now.cpus))\n" + now.describe() + "(no daemon has run yet: what it would find)\n")
       return
     }
     let store = try home.openStore()

@@ -54,7 +54,8 @@ struct Queue: ParsableCommand {
     Output.print(Output.table(header, lines))
     // What the machine has, so a pending GPU job's wait can be read against it.
     if withGPUs, let node = NodeResources.load(home: home) {
-      Output.print("GPUs on this machine: \(node.gpus.map { "\($0.index)" }.joined(separator: ",")) (\(node.gpuSource))\n")
+      Output.print(
+        "GPUs on this machine: \(node.gpus.map { "\($0.index)" }.joined(separator: ",")) (\(node.gpuSource))\n")
     }
   }
 }

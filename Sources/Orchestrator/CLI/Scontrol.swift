@@ -131,10 +131,12 @@ struct Scontrol: ParsableCommand {
       "NumNodes=1 NumCPUs=\(r.cpus) NumTasks=1 CPUs/Task=\(r.cpus) ReqB:S:C:T=0:0:*:*",
       "TRES=cpu=\(r.cpus),node=1\(memoryMB.map { ",mem=\($0)M" } ?? "")" + TRESText.scontrolGPU(gpus),
       "MinCPUsNode=\(r.cpus) MinMemoryNode=\(memoryMB.map { "\($0)M" } ?? "0") MinTmpDiskNode=0",
-    ] + TRESText.scontrolGres(gpus, started: started) + [
       "Command=\(array.map { $0.source.hasPrefix("/") ? $0.source : "(null)" } ?? "(null)")",
       "WorkDir=\(launch?.cwd ?? "(null)")",
     ]
+    if let i = out.firstIndex(where: { $0.hasPrefix("MinCPUsNode=") }) {
+      out.insert(contentsOf: TRESText.scontrolGres(gpus, started: started), at: i + 1)
+    }
     if let launch {
       let identity = JobIdentity(
         jobID: record.collapsed ? r.arrayID : r.id, arrayID: r.arrayID, arrayIndex: r.arrayIndex,

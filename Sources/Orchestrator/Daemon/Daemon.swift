@@ -220,7 +220,9 @@ public final class Daemon {
       ended.append((report, active))
       if report.outcome == .workerLost && !active.gpus.isEmpty {
         // Its processes may outlive the worker: the devices wait until they are gone.
-        drained.append(DrainingGPUs(jobID: active.job.id, attempt: active.job.attempt, gpus: active.gpus, shared: active.job.gpusShared))
+        drained.append(
+          DrainingGPUs(
+            jobID: active.job.id, attempt: active.job.attempt, gpus: active.gpus, shared: active.job.gpusShared))
         pool.release(gpus: [], shared: false, memory: active.job.memLimit)
       } else {
         pool.release(gpus: active.gpus, shared: active.job.gpusShared, memory: active.job.memLimit)

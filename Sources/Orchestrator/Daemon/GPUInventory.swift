@@ -83,7 +83,8 @@ public enum GPUInventory {
       let parts = item.split(separator: ":", omittingEmptySubsequences: false)
       guard (1...2).contains(parts.count) else { throw bad }
       let bounds = parts[0].split(separator: "-", omittingEmptySubsequences: false)
-      guard (1...2).contains(bounds.count), let lo = smallNumber(bounds[0]), let hi = smallNumber(bounds[bounds.count - 1]),
+      guard (1...2).contains(bounds.count), let lo = smallNumber(bounds[0]),
+        let hi = smallNumber(bounds[bounds.count - 1]),
         lo <= hi
       else { throw bad }
       var name = "fake GPU"

@@ -88,7 +88,9 @@ public struct GPURequest: Sendable, Hashable, Codable {
   /// A GPU type as it may appear in a specification: a letter or digit, then letters, digits,
   /// `-`, `_`, `.`; never a count.
   static func isTypeName(_ text: String) -> Bool {
-    func alphanumeric(_ c: Unicode.Scalar) -> Bool { ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) }
+    func alphanumeric(_ c: Unicode.Scalar) -> Bool {
+      ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c)
+    }
     guard let first = text.unicodeScalars.first, alphanumeric(first), text.count <= 64, countValue(text) == nil else {
       return false
     }
@@ -100,7 +102,8 @@ public struct GPURequest: Sendable, Hashable, Codable {
   public static func combine(_ requests: [GPURequest?]) throws(OrchError) -> GPURequest? {
     let given = requests.compactMap { $0 }
     guard let first = given.first else { return nil }
-    for other in given.dropFirst() where other.count != first.count || (other.type ?? first.type) != (first.type ?? other.type) {
+    for other in given.dropFirst()
+    where other.count != first.count || (other.type ?? first.type) != (first.type ?? other.type) {
       throw .badInput(invalidGres)
     }
     return GPURequest(count: first.count, type: given.compactMap(\.type).first)
