@@ -281,6 +281,17 @@ final class GPUTests: XCTestCase {
     XCTAssertTrue(big.err.contains("Requested node configuration is not available"), big.err)
   }
 
+  /// `orch run -k` runs outside the daemon, which alone hands out devices: a GPU config is refused
+  /// there (exit 2, nothing recorded) with the submit command to use instead.
+  func testForegroundRunOfAGPUConfigIsRefused() throws {
+    let c = try Cluster()
+    try writeSweep(c, name: "fg", count: 1, gpus: 1)
+    let r = try c.run(["run", "-k", "fg/j0", "--sweeps", "sweeps"], env: ["ORCH_GPUS": "0"])
+    XCTAssertEqual(r.code, 2, r.out + r.err)
+    XCTAssertTrue(r.err.contains("only the daemon assigns: submit it instead"), r.err)
+    XCTAssertEqual(try c.historyRows().count, 0)
+  }
+
   /// `orch daemon --gpus` declares devices; `--status` shows them and a restarted daemon keeps them.
   func testDaemonGpusFlagAndStatus() throws {
     let c = try Cluster()

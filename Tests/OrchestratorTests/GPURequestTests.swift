@@ -48,7 +48,7 @@ final class GPURequestTests: XCTestCase {
     XCTAssertEqual(GPUInventory.parseTopology(topo), [0: [0, 1, 2, 3, 8, 9, 10, 11], 1: [4, 5, 6, 7]])
     XCTAssertEqual(try GPUInventory.parseList("0-2,5:a100", what: "--gpus").map(\.index), [0, 1, 2, 5])
     XCTAssertEqual(try GPUInventory.parseList("none", what: "--gpus"), [])
-    for bad in ["x", "1-0", "0,0", "0:", "99999999"] {
+    for bad in ["x", "1-0", "0,0", "0:", "99999999", "0-999999", "4096"] {
       XCTAssertThrowsError(try GPUInventory.parseList(bad, what: "--gpus"), bad)
     }
   }

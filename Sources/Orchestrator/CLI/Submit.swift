@@ -185,14 +185,23 @@ struct Submit: ParsableCommand {
   static func checkNode(_ selected: Submitter.Selection, overrides: Submitter.Overrides, home: OrchHome)
     throws(OrchError)
   {
-    let node = try NodeResources.current(home: home)
-    var problem: (ConfigSpec, String)?
+    // Each distinct request once: a million configs ask for a handful of different things.
+    var requests: [GPURequest: ConfigSpec] = [:]
+    var memories: [Int64: ConfigSpec] = [:]
     selected.forEach { _, config in
-      guard problem == nil else { return }
       let r = config.resources
       let gpus: GPURequest? = overrides.gpus ?? GPURequest(count: r.gpus, type: r.gpuType)
-      let memory: Int64? = overrides.memLimit ?? r.memLimit
-      if let why = node.unavailable(gpus: gpus, memory: memory) { problem = (config, why) }
+      if let gpus, gpus.count > 0, requests[gpus] == nil { requests[gpus] = config }
+      if let memory = overrides.memLimit ?? r.memLimit, memories[memory] == nil { memories[memory] = config }
+    }
+    guard !requests.isEmpty || !memories.isEmpty else { return }
+    let node = try NodeResources.current(home: home)
+    var problem: (ConfigSpec, String)?
+    for (gpus, config) in requests.sorted(by: { $0.key.count > $1.key.count }) where problem == nil {
+      if let why = node.unavailable(gpus: gpus, memory: nil) { problem = (config, why) }
+    }
+    for (memory, config) in memories.sorted(by: { $0.key > $1.key }) where problem == nil {
+      if let why = node.unavailable(gpus: nil, memory: memory) { problem = (config, why) }
     }
     if let (config, why) = problem {
       let location = overrides.gpus == nil ? config.location : nil

@@ -79,13 +79,14 @@ public enum GPUInventory {
     let bad = OrchError.badInput(
       "bad \(what) '\(spec)': expected GPU indices such as 0,1,2 or 0-3, each optionally with :TYPE (0:a100), or none")
     var devices: [GPUDevice] = []
+    var seen: Set<Int> = []
     for item in spec.split(separator: ",", omittingEmptySubsequences: false) {
       let parts = item.split(separator: ":", omittingEmptySubsequences: false)
       guard (1...2).contains(parts.count) else { throw bad }
       let bounds = parts[0].split(separator: "-", omittingEmptySubsequences: false)
       guard (1...2).contains(bounds.count), let lo = smallNumber(bounds[0]),
         let hi = smallNumber(bounds[bounds.count - 1]),
-        lo <= hi
+        lo <= hi, hi < maxDevices, devices.count + (hi - lo) < maxDevices
       else { throw bad }
       var name = "fake GPU"
       if parts.count == 2 {
@@ -93,7 +94,7 @@ public enum GPUInventory {
         name = String(parts[1])
       }
       for index in lo...hi {
-        guard !devices.contains(where: { $0.index == index }) else {
+        guard seen.insert(index).inserted else {
           throw OrchError.badInput("bad \(what) '\(spec)': GPU \(index) is listed twice")
         }
         devices.append(GPUDevice(index: index, name: name))
@@ -107,14 +108,15 @@ public enum GPUInventory {
   /// guessed would hand out devices that do not exist, or miss some.
   public static func parseSmiCSV(_ text: String, tool: String = "nvidia-smi") throws(OrchError) -> [GPUDevice] {
     var devices: [GPUDevice] = []
+    var seen: Set<Int> = []
     for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
       let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
       if line.isEmpty { continue }
       let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
         $0.trimmingCharacters(in: .whitespaces)
       }
-      guard fields.count >= 4, let index = smallNumber(Substring(fields[0])),
-        !devices.contains(where: { $0.index == index })
+      guard fields.count >= 4, let index = smallNumber(Substring(fields[0])), index < maxDevices,
+        seen.insert(index).inserted
       else {
         throw .failure(
           "\(tool) printed an unexpected line \(n + 1): '\(UserText.escaped(line))' (expected index, uuid, name, memory); "
@@ -141,7 +143,7 @@ public enum GPUInventory {
       }
       guard let label = fields.first, label.hasPrefix("GPU"), let index = smallNumber(Substring(label.dropFirst(3))),
         fields.count > column + 1,
-        let cpus = try? CPUList.parse(fields[column + 1]), !cpus.isEmpty
+        let cpus = indexList(Substring(fields[column + 1]), limit: 65536), !cpus.isEmpty
       else { continue }
       affinity[index] = cpus
     }
@@ -161,10 +163,27 @@ public enum GPUInventory {
           line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
       }
       let index = fields["Device Minor"].flatMap { smallNumber(Substring($0)) } ?? devices.count
-      guard !devices.contains(where: { $0.index == index }) else { continue }
+      guard index < maxDevices, !devices.contains(where: { $0.index == index }) else { continue }
       devices.append(GPUDevice(index: index, uuid: fields["GPU UUID"], name: fields["Model"] ?? "NVIDIA GPU"))
     }
     return devices.sorted { $0.index < $1.index }
+  }
+
+  /// Device indices are below this (a machine with more GPUs than this is not a workstation).
+  static let maxDevices = 4096
+
+  /// `0-3,8,10-11` with at most `limit` numbers in all (checked before a range is expanded).
+  static func indexList(_ text: Substring, limit: Int) -> [Int]? {
+    var out: [Int] = []
+    for part in text.split(separator: ",") {
+      let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+      guard (1...2).contains(bounds.count), let lo = smallNumber(bounds[0]),
+        let hi = smallNumber(bounds[bounds.count - 1]),
+        lo <= hi, out.count + (hi - lo) < limit
+      else { return nil }
+      out += Array(lo...hi)
+    }
+    return out.isEmpty ? nil : out
   }
 
   static func smallNumber(_ s: Substring) -> Int? {

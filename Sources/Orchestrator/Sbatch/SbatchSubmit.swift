@@ -24,7 +24,9 @@ struct SbatchSubmit {
     if cpus > 0 && request.cpusPerTask > cpus {
       throw .badInput(Self.submissionFailed + "Requested node configuration is not available")
     }
-    if try NodeResources.current(home: home).unavailable(gpus: request.gpus, memory: request.memoryLimit) != nil {
+    if request.gpus != nil || request.memoryLimit != nil,
+      try NodeResources.current(home: home).unavailable(gpus: request.gpus, memory: request.memoryLimit) != nil
+    {
       throw .badInput(Self.submissionFailed + "Requested node configuration is not available")
     }
     let indices: [Int?] = request.array.map { $0.indices.map(Optional.some) } ?? [nil]

@@ -81,7 +81,8 @@ public struct GPURequest: Sendable, Hashable, Codable {
     guard !digits.isEmpty, digits.count <= 9, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
       let n = Int(digits)
     else { return nil }
-    guard n == 0 || shift == 0 || n <= maxCount >> shift else { return maxCount + 1 }
+    // Past any machine: kept as one more than the most, which every check refuses.
+    guard n <= maxCount >> shift else { return maxCount + 1 }
     return n << shift
   }
 

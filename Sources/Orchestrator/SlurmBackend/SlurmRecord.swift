@@ -65,15 +65,7 @@ struct SlurmRecord {
     guard let text, text.hasPrefix("gpu"), let open = text.range(of: "(IDX:"),
       let close = text[open.upperBound...].firstIndex(of: ")")
     else { return nil }
-    var indices: [Int] = []
-    for part in text[open.upperBound..<close].split(separator: ",") {
-      let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
-      guard (1...2).contains(bounds.count), let lo = Int(bounds[0]), let hi = Int(bounds[bounds.count - 1]), lo >= 0,
-        lo <= hi, hi - lo < 4096, indices.count < 4096
-      else { return nil }
-      indices += Array(lo...hi)
-    }
-    return indices.isEmpty ? nil : indices
+    return GPUInventory.indexList(text[open.upperBound..<close], limit: 4096)
   }
 
   static func state(_ slurm: String) -> JobState? {
