@@ -38,7 +38,7 @@ let package = Package(
     .target(
       name: "Registry",
       dependencies: [
-        "OrchCore", "Engine", "CPCRE2", .product(name: "Yams", package: "Yams"),
+        "OrchCore", "SlurmSyntax", "Engine", "CPCRE2", .product(name: "Yams", package: "Yams"),
         .product(name: "Crypto", package: "swift-crypto"),
       ]),
     // SLURM's languages: array specs, selectors, dependencies, times, output patterns, options, getopt.

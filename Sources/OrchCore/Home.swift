@@ -30,7 +30,7 @@ public struct OrchHome: Sendable {
     try Self.checkPrivate(self.path, what: "ORCH_HOME \(self.path)")
     for entry in [
       "orch.db", "orch.db-wal", "orch.db-shm", "orch.sock", "daemon.lock", "daemon.log", "workers", "runs", "slurm",
-      "analysis",
+      "analysis", "node.json",
     ] {
       try Self.checkOwned(self.path + "/" + entry)
     }

@@ -1,4 +1,5 @@
 import OrchCore
+import SlurmSyntax
 import Yams
 
 /// One sweep file, parsed and checked but not expanded.
@@ -50,6 +51,9 @@ struct SweepFile {
     var mem: Int64??
     var maxAttempts: Int?
     var priority: Int?
+    var gpus: Int?
+    var gpuType: String??
+    var gpusShared: Bool?
 
     func applied(to r: Resources) -> Resources {
       var r = r
@@ -58,6 +62,9 @@ struct SweepFile {
       if let mem { r.memLimit = mem }
       if let maxAttempts { r.maxAttempts = maxAttempts }
       if let priority { r.priority = priority }
+      if let gpus { r.gpus = gpus }
+      if let gpuType { r.gpuType = gpuType }
+      if let gpusShared { r.gpusShared = gpusShared }
       return r
     }
   }
@@ -102,7 +109,7 @@ struct SweepFile {
   static let defaultsFields = ["bindings", "resources", "env"]
   static let keyFields = ["key", "command", "engine", "env", "bindings", "axes", "when", "resources"]
   static let deriveFields = ["derive", "rename", "suffix", "set", "axes", "when", "resources"]
-  static let resourceFields = ["cpus", "time", "mem", "max_attempts", "priority"]
+  static let resourceFields = ["cpus", "time", "mem", "max_attempts", "priority", "gpus", "gpu_type", "gpus_shared"]
   /// Sweeps larger than this are almost certainly a typo'd range, and would exhaust memory. Task-local
   /// so a fuzzer can lower it: a legal 10⁷-config sweep is slow, not a hang.
   @TaskLocal static var maxConfigs = 10_000_000
@@ -398,6 +405,25 @@ struct SweepFile {
       case "cpus": r.cpus = try src.int(f.value, "cpus", min: 1)
       case "max_attempts": r.maxAttempts = try src.int(f.value, "max_attempts", min: 1)
       case "priority": r.priority = try src.int(f.value, "priority")
+      case "gpus":
+        let n = try src.int(f.value, "gpus", min: 0)
+        guard n <= GPURequest.maxCount else {
+          throw .badInput("gpus must be at most \(GPURequest.maxCount), found \(n)", at: at)
+        }
+        r.gpus = n
+      case "gpu_type":
+        let text = try src.scalarText(f.value, "gpu_type")
+        guard GPURequest.isTypeName(text) else {
+          throw .badInput(
+            "bad gpu_type '\(UserText.escaped(text))': expected a GPU type such as a100 (letters, digits, - _ .)",
+            at: at)
+        }
+        r.gpuType = .some(text.lowercased())
+      case "gpus_shared":
+        guard case .bool(let shared) = try src.value(f.value) else {
+          throw .badInput("gpus_shared must be true or false, found \(src.describe(f.value))", at: at)
+        }
+        r.gpusShared = shared
       case "time":
         do { r.time = .some(try TimeSpec.parseSeconds(try src.scalarText(f.value, "time"))) } catch {
           throw .badInput(error.message, at: error.location ?? at)

@@ -76,6 +76,9 @@ public struct SbatchRequest: Sendable, Hashable {
   /// `--mem-per-cpu` in bytes; nil when not given or `0`. Never set together with `memoryPerNode`.
   public var memoryPerCPU: Int64?
 
+  /// `--gres=gpu…`, `--gpus`, `--gpus-per-node`, `--gpus-per-task`, combined; nil = no GPU.
+  public var gpus: GPURequest?
+
   /// Seconds, a whole number of minutes: SLURM rounds a limit up to the minute. Nil = none.
   public var timeLimit: Int?
 

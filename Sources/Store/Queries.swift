@@ -60,6 +60,8 @@ public struct AttemptRow: Sendable, Codable {
   public var startTime: Double
   public var endTime: Double?
   public var cpus: String?
+  /// The GPU indices the attempt was given (nil: none).
+  public var gpus: String? = nil
 }
 
 public struct MetricRow: Sendable, Codable {
@@ -158,13 +160,13 @@ extension JobStore {
       try Row.fetchAll(
         db,
         sql: """
-          SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time, cpus
+          SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time, cpus, gpus
           FROM attempts WHERE job_id = ? ORDER BY attempt
           """, arguments: [jobID]
       ).map {
         AttemptRow(
           jobID: $0[0], attempt: $0[1], state: $0[2], reason: $0[3], exitCode: $0[4], signal: $0[5],
-          startTime: $0[6], endTime: $0[7], cpus: $0[8])
+          startTime: $0[6], endTime: $0[7], cpus: $0[8], gpus: $0[9])
       }
     }
   }

@@ -15,7 +15,28 @@ public struct ClaimedJob: Sendable {
   public var config: String
   public var runDir: String
   public var name: String
+  public var gpus = 0
+  public var gpuType: String? = nil
+  public var gpusShared = false
   public var display: String { JobStore.display(arrayID: arrayID, index: arrayIndex, isArray: isArray) }
+}
+
+/// What the daemon has free for a claim. GPU counts are JSON objects from a type (lowercase; `""`
+/// for any) to how many devices of it a job could take: `freeGPUs` for exclusive use,
+/// `shareableGPUs` for a `gpus_shared` job.
+public struct ClaimCapacity: Sendable {
+  public var cpus: Int
+  /// Bytes of memory free for jobs; nil = not counted.
+  public var memory: Int64?
+  public var freeGPUs: String
+  public var shareableGPUs: String
+
+  public init(cpus: Int, memory: Int64? = nil, freeGPUs: String = "{}", shareableGPUs: String = "{}") {
+    self.cpus = cpus
+    self.memory = memory
+    self.freeGPUs = freeGPUs
+    self.shareableGPUs = shareableGPUs
+  }
 }
 
 /// A job the store records as RUNNING, with the worker and cores its attempt was given.
@@ -24,6 +45,10 @@ public struct RunningAttempt: Sendable {
   public var attempt: Int
   public var workerPID: Int32?
   public var cpus: [Int]
+  public var gpus: [Int] = []
+  public var gpusShared = false
+  /// The job's `--mem` (bytes), held against the daemon's memory while it runs.
+  public var memLimit: Int64? = nil
 
   public init(jobID: Int64, attempt: Int, workerPID: Int32?, cpus: [Int]) {
     self.jobID = jobID
@@ -75,13 +100,22 @@ public enum FinishResult: Sendable, Equatable {
 }
 
 extension JobStore {
-  /// Claims the next runnable job that fits in `freeCPUs`: priority, then submission order, honouring
-  /// readiness (dependencies) and each array's `%N` throttle. One statement, so claims never race.
-  /// `INDEXED BY` because without statistics SQLite may pick another index and sort every pending
-  /// job on each claim: quadratic in the queue length.
+  /// Claims the next runnable job that fits in `freeCPUs` (a job asking for GPUs never fits here).
   public static func claim(_ db: Database, freeCPUs: Int, now: Double, workerPID: Int32, cpus: (Int) -> [Int])
     throws -> ClaimedJob?
   {
+    try claim(db, capacity: ClaimCapacity(cpus: freeCPUs), now: now, workerPID: workerPID) { (cpus($0.cpus), []) }
+  }
+
+  /// Claims the next runnable job that fits in `capacity`: priority, then submission order, honouring
+  /// readiness (dependencies) and each array's `%N` throttle. One statement, so claims never race.
+  /// `assign` picks the job's cores and GPUs (the capacity guarantees there are enough).
+  /// `INDEXED BY` because without statistics SQLite may pick another index and sort every pending
+  /// job on each claim: quadratic in the queue length.
+  public static func claim(
+    _ db: Database, capacity: ClaimCapacity, now: Double, workerPID: Int32,
+    assign: (ClaimedJob) -> (cpus: [Int], gpus: [Int])
+  ) throws -> ClaimedJob? {
     let statement = try db.cachedStatement(
       sql: """
         UPDATE jobs SET state = 'RUNNING', attempt = attempt + 1, tries = tries + 1, start_time = ?,
@@ -90,10 +124,21 @@ extension JobStore {
           SELECT j.id FROM jobs j INDEXED BY jobs_claim JOIN arrays a ON a.id = j.array_id
           WHERE j.state = 'PENDING' AND j.ready = 1 AND j.held = 0 AND j.backend IS NULL AND j.cpus <= ?
             AND (a.throttle IS NULL OR a.running < a.throttle)
+            AND (? IS NULL OR COALESCE(j.mem_limit, 0) <= ?)
+            AND (j.gpus = 0 OR j.gpus <= COALESCE((
+              SELECT value FROM json_each(CASE j.gpus_shared WHEN 1 THEN ? ELSE ? END)
+              WHERE key = COALESCE(j.gpu_type, '')), 0))
           ORDER BY j.priority DESC, j.id LIMIT 1)
-        RETURNING id, array_id, array_index, attempt, cpus, time_limit, mem_limit, key, config
+        RETURNING id, array_id, array_index, attempt, cpus, time_limit, mem_limit, key, config, gpus, gpu_type,
+          gpus_shared
         """)
-    guard let row = try Row.fetchOne(statement, arguments: [now, freeCPUs]) else { return nil }
+    guard
+      let row = try Row.fetchOne(
+        statement,
+        arguments: [
+          now, capacity.cpus, capacity.memory, capacity.memory, capacity.shareableGPUs, capacity.freeGPUs,
+        ])
+    else { return nil }
     let arrayID: Int64 = row[1]
     // Only a `%N` throttle reads the running count: unthrottled arrays skip the write.
     let array = try db.cachedStatement(
@@ -102,17 +147,24 @@ extension JobStore {
     if arrayRow[3] as Bool {
       try db.cachedStatement(sql: "UPDATE arrays SET running = running + 1 WHERE id = ?").execute(arguments: [arrayID])
     }
-    let job = ClaimedJob(
+    var job = ClaimedJob(
       id: row[0], arrayID: arrayID, arrayIndex: row[2], isArray: arrayRow[0], attempt: row[3], cpus: row[4],
       timeLimit: row[5], memLimit: row[6], key: row[7], config: row[8],
       runDir: (arrayRow[2] as String) + "/" + (row[7] as String),
       name: arrayRow[1])
-    let assigned = cpus(job.cpus)
+    job.gpus = row[9]
+    job.gpuType = row[10]
+    job.gpusShared = row[11]
+    let assigned = assign(job)
     try db.cachedStatement(
       sql: """
-        INSERT INTO attempts(job_id, attempt, state, start_time, worker_pid, cpus) VALUES (?, ?, 'RUNNING', ?, ?, ?)
+        INSERT INTO attempts(job_id, attempt, state, start_time, worker_pid, cpus, gpus)
+        VALUES (?, ?, 'RUNNING', ?, ?, ?, ?)
         """
-    ).execute(arguments: [job.id, job.attempt, now, workerPID, assigned.map(String.init).joined(separator: ",")])
+    ).execute(arguments: [
+      job.id, job.attempt, now, workerPID, assigned.cpus.map(String.init).joined(separator: ","),
+      assigned.gpus.isEmpty ? nil : assigned.gpus.map(String.init).joined(separator: ","),
+    ])
     return job
   }
 
@@ -204,16 +256,20 @@ extension JobStore {
     try Row.fetchAll(
       db,
       sql: """
-        SELECT j.id, j.attempt, a.worker_pid, a.cpus FROM jobs j
+        SELECT j.id, j.attempt, a.worker_pid, a.cpus, a.gpus, j.gpus_shared, j.mem_limit FROM jobs j
         LEFT JOIN attempts a ON a.job_id = j.id AND a.attempt = j.attempt
         WHERE j.state = 'RUNNING' AND j.backend IS NULL
           AND NOT EXISTS (SELECT 1 FROM foreground f WHERE f.job_id = j.id AND f.attempt = j.attempt)
         ORDER BY j.id
         """
     ).map {
-      RunningAttempt(
+      var attempt = RunningAttempt(
         jobID: $0[0], attempt: $0[1], workerPID: $0[2],
         cpus: (($0[3] as String?) ?? "").split(separator: ",").compactMap { Int($0) })
+      attempt.gpus = (($0[4] as String?) ?? "").split(separator: ",").compactMap { Int($0) }
+      attempt.gpusShared = $0[5]
+      attempt.memLimit = $0[6]
+      return attempt
     }
   }
 
@@ -234,12 +290,17 @@ extension JobStore {
         db,
         sql: """
           SELECT j.id, j.array_id, j.array_index, a.is_array, j.attempt, j.cpus, j.time_limit, j.mem_limit, j.key,
-            j.config, a.output_root || '/' || j.key, a.name FROM jobs j JOIN arrays a ON a.id = j.array_id WHERE j.id = ?
+            j.config, a.output_root || '/' || j.key, a.name, j.gpus, j.gpu_type, j.gpus_shared
+          FROM jobs j JOIN arrays a ON a.id = j.array_id WHERE j.id = ?
           """, arguments: [jobID])
     else { return nil }
-    return ClaimedJob(
+    var job = ClaimedJob(
       id: row[0], arrayID: row[1], arrayIndex: row[2], isArray: row[3], attempt: row[4], cpus: row[5],
       timeLimit: row[6], memLimit: row[7], key: row[8], config: row[9], runDir: row[10], name: row[11])
+    job.gpus = row[12]
+    job.gpuType = row[13]
+    job.gpusShared = row[14]
+    return job
   }
 
   /// The launch JSON of an array.

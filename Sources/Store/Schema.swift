@@ -365,6 +365,18 @@ enum Schema {
           CREATE INDEX dependencies_target ON dependencies(target_array);
           """)
     }
+    // GPUs and memory as scheduled resources: a job asks for `gpus` devices (of `gpu_type` when
+    // set; `gpus_shared` lets it share them with other such jobs), and each attempt records the
+    // devices it was given, as it records its cores.
+    migrator.registerMigration("v7") { db in
+      try db.execute(
+        sql: """
+          ALTER TABLE jobs ADD COLUMN gpus INTEGER NOT NULL DEFAULT 0 CHECK (gpus >= 0);
+          ALTER TABLE jobs ADD COLUMN gpu_type TEXT;
+          ALTER TABLE jobs ADD COLUMN gpus_shared INTEGER NOT NULL DEFAULT 0 CHECK (gpus_shared IN (0, 1));
+          ALTER TABLE attempts ADD COLUMN gpus TEXT;
+          """)
+    }
     return migrator
   }
 }

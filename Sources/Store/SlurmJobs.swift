@@ -21,6 +21,9 @@ public struct SlurmJob: Sendable, Codable {
   public var slurmID: String?
   /// The sbatch options of the job's array (JSON owned by the Orchestrator library).
   public var slurmOptions: String?
+  /// GPUs per element (of `gpuType` when set), passed to sbatch as `--gres`.
+  public var gpus = 0
+  public var gpuType: String? = nil
 
   public var display: String { JobStore.display(arrayID: arrayID, index: arrayIndex, isArray: isArray) }
 }
@@ -33,6 +36,8 @@ public struct SlurmObservation: Sendable, Equatable {
   public var signal: Int32?
   public var startTime: Double?
   public var endTime: Double?
+  /// The GPU indices SLURM allocated (`scontrol -d show job`'s `GRES=gpu:2(IDX:0-1)`).
+  public var gpus: [Int]? = nil
 
   public init(
     state: JobState, reason: String? = nil, exitCode: Int32? = nil, signal: Int32? = nil, startTime: Double? = nil,
@@ -66,15 +71,18 @@ extension Submission {
 extension JobStore {
   static let slurmColumns = """
     j.id, j.array_id, j.array_index, a.is_array, a.name, j.key, j.config, j.state, j.reason, j.attempt, j.cpus,
-    j.time_limit, j.mem_limit, a.output_root || '/' || j.key, j.slurm_id, a.slurm_options
+    j.time_limit, j.mem_limit, a.output_root || '/' || j.key, j.slurm_id, a.slurm_options, j.gpus, j.gpu_type
     FROM jobs j JOIN arrays a ON a.id = j.array_id
     """
 
   static func slurmJob(_ r: Row) -> SlurmJob {
-    SlurmJob(
+    var job = SlurmJob(
       id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], key: r[5], config: r[6],
       state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], cpus: r[10], timeLimit: r[11],
       memLimit: r[12], runDir: r[13], slurmID: r[14], slurmOptions: r[15])
+    job.gpus = r[16]
+    job.gpuType = r[17]
+    return job
   }
 
   /// These jobs, in id order (any backend).

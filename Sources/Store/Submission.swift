@@ -43,13 +43,23 @@ public struct JobResources: Sendable, Hashable {
   public var memLimit: Int64?
   public var maxAttempts: Int
   public var priority: Int
+  /// GPUs per job, of `gpuType` when set (lowercase); shared with other sharing jobs when `gpusShared`.
+  public var gpus: Int
+  public var gpuType: String?
+  public var gpusShared: Bool
 
-  public init(cpus: Int = 1, timeLimit: Int? = nil, memLimit: Int64? = nil, maxAttempts: Int = 1, priority: Int = 0) {
+  public init(
+    cpus: Int = 1, timeLimit: Int? = nil, memLimit: Int64? = nil, maxAttempts: Int = 1, priority: Int = 0,
+    gpus: Int = 0, gpuType: String? = nil, gpusShared: Bool = false
+  ) {
     self.cpus = cpus
     self.timeLimit = timeLimit
     self.memLimit = memLimit
     self.maxAttempts = maxAttempts
     self.priority = priority
+    self.gpus = gpus
+    self.gpuType = gpuType
+    self.gpusShared = gpusShared
   }
 }
 
@@ -154,11 +164,13 @@ public struct Submission {
   public func requeue(jobID: Int64, resources: JobResources) throws {
     try db.execute(
       sql: """
-        UPDATE jobs SET \(JobStore.backToQueue), cpus = ?, time_limit = ?, mem_limit = ?, max_attempts = ?, priority = ?
+        UPDATE jobs SET \(JobStore.backToQueue), cpus = ?, time_limit = ?, mem_limit = ?, max_attempts = ?, priority = ?,
+          gpus = ?, gpu_type = ?, gpus_shared = ?
         WHERE id = ? AND state IN ('FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY')
         """,
       arguments: [
-        resources.cpus, resources.timeLimit, resources.memLimit, resources.maxAttempts, resources.priority, jobID,
+        resources.cpus, resources.timeLimit, resources.memLimit, resources.maxAttempts, resources.priority,
+        resources.gpus, resources.gpuType, resources.gpusShared, jobID,
       ])
   }
 
@@ -217,8 +229,8 @@ public struct Submission {
     let insert = try db.makeStatement(
       sql: """
         INSERT INTO jobs(id, array_id, array_index, key, config_hash, hash_key, config, state, ready,
-          priority, cpus, time_limit, mem_limit, max_attempts, submit_time, reason)
-        VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?)
+          priority, cpus, time_limit, mem_limit, max_attempts, submit_time, reason, gpus, gpu_type, gpus_shared)
+        VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """)
     // Bound through the C API: a million-config sweep spends most of its time here, and building
     // `StatementArguments` of existentials per row costs more than SQLite itself.
@@ -242,6 +254,9 @@ public struct Submission {
       sqlite3_bind_int64(s, 13, Int64(r.maxAttempts))
       sqlite3_bind_double(s, 14, now)
       bind(s, 15, ready ? nil : "Dependency")
+      sqlite3_bind_int64(s, 16, Int64(r.gpus))
+      bind(s, 17, r.gpuType)
+      sqlite3_bind_int64(s, 18, r.gpusShared ? 1 : 0)
       let rc = sqlite3_step(s)
       guard rc == SQLITE_DONE else {
         throw StoreError("cannot insert job \(job.key): \(String(cString: sqlite3_errmsg(sqlite3_db_handle(s))))")

@@ -364,15 +364,22 @@ final class SbatchCorpusTests: XCTestCase {
     XCTAssertTrue(show.contains("TimeLimit=00:02:00"), show)
   }
 
-  func testGpuRequestsWarnAndRunOnCpus() throws {
+  func testGpuRequestIsRefusedWithoutGPUsAndRunsWithOne() throws {
     let c = try Cluster()
     try c.write(
-      "gpu.sbatch", "#!/usr/bin/env bash\n#SBATCH --gres=gpu:1 --partition=gpu --account=lab\necho cpu only\n")
-    try c.startDaemon()
+      "gpu.sbatch",
+      "#!/usr/bin/env bash\n#SBATCH --gres=gpu:1 --partition=gpu --account=lab\necho gpu $CUDA_VISIBLE_DEVICES\n")
+    try c.startDaemon(env: ["ORCH_GPUS": "none"])
+    let (refused, _) = try c.sbatch(["gpu.sbatch"])
+    XCTAssertEqual(refused.code, 1)
+    XCTAssertEqual(
+      refused.err, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n")
+    XCTAssertEqual(try c.historyRows().count, 0)
+    c.stopDaemon(kill9: false)
+    try c.startDaemon(env: ["ORCH_GPUS": "0"])
     let (r, id) = try c.sbatch(["--wait", "gpu.sbatch"])
     XCTAssertEqual(r.code, 0, r.err)
-    XCTAssertEqual(
-      r.err, "sbatch: warning: orch has no GPUs: --gres=gpu:1 is ignored and the job runs on CPUs only\n")
-    XCTAssertEqual(c.read("slurm-\(try XCTUnwrap(id)).out"), "cpu only\n")
+    XCTAssertEqual(c.read("slurm-\(try XCTUnwrap(id)).out"), "gpu 0\n")
   }
+
 }

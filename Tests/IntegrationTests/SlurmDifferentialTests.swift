@@ -439,12 +439,12 @@ final class SlurmDifferentialTests: XCTestCase {
         name: "gpu_cluster_options", only: ["sbatch#1", "sbatch#1 stderr"],
         known: [
           Known(
-            key: "sbatch#1", orch: "exit 0: Submitted batch job <A1>\n", slurm: "exit 1: ",
-            why: "orch accepts --gres=gpu and cluster options (issue 4); this SLURM has no GRES and no partition gpu"),
-          Known(
             key: "sbatch#1 stderr",
-            orch: "sbatch: warning: orch has no GPUs: --gres=gpu:1 is ignored and the job runs on CPUs only\n",
-            slurm: "sbatch: error: Invalid generic resource (gres) specification\n", why: "as sbatch#1"),
+            orch: "sbatch: error: Batch job submission failed: Requested node configuration is not available\n",
+            slurm: "sbatch: error: Invalid generic resource (gres) specification\n",
+            why:
+              "both refuse a GPU no node has (issue 17): orch in SLURM's words for a GRES its nodes lack; this SLURM has no GresTypes=gpu, so it calls the name invalid"
+          )
         ], steps: run("gpu_cluster_options.sbatch")),
     ]
     // -c 3 and -c 4: rejected where the node has fewer CPUs, run (and fail on a missing program) otherwise.

@@ -50,6 +50,15 @@ extension SlurmDifferentialTests {
         name: "memory_and_cpus", only: Set(submissions + ["file w-0000000003-0000000003-<job id>.out"]),
         known: [
           Known(
+            key: "sbatch#2", orch: "exit 1: ", slurm: "exit 0: Submitted batch job <A2>\n",
+            why:
+              "orch admits memory as a consumable resource (CR_Core_Memory, issue 17) and refuses --mem past what the machine has for jobs; this SLURM is CR_CPU, where memory is not counted"
+          ),
+          Known(
+            key: "sbatch#2 stderr",
+            orch: "sbatch: error: Batch job submission failed: Requested node configuration is not available\n",
+            slurm: "", why: "as sbatch#2"),
+          Known(
             key: "sbatch#3 stderr",
             orch: "sbatch: error: Batch job submission failed: Requested node configuration is not available\n",
             slurm: "sbatch: error: Batch job submission failed: More processors requested than permitted\n",

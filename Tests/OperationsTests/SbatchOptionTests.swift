@@ -379,21 +379,20 @@ final class SbatchOptionTests: XCTestCase {
     XCTAssertEqual(try run(["job.sh"]).workingDirectory, "/home/u")
   }
 
-  func testGPUsWarnAndOtherGenericResourcesFail() throws {
-    XCTAssertEqual(
-      try run(["--gpus=2", "--gpus-per-task=1", "job.sh"]).warnings,
-      [
-        "sbatch: warning: orch has no GPUs: --gpus=2 is ignored and the job runs on CPUs only",
-        "sbatch: warning: orch has no GPUs: --gpus-per-task=1 is ignored and the job runs on CPUs only",
-      ])
-    XCTAssertEqual(
-      try run(["--gres=gpu:a100:2,gres/gpu:1", "job.sh"]).warnings,
-      ["sbatch: warning: orch has no GPUs: --gres=gpu:a100:2,gres/gpu:1 is ignored and the job runs on CPUs only"])
-    XCTAssertEqual(try run(["--gres=none", "job.sh"]).warnings, [])
-    XCTAssertEqual(
-      rejected(["--gres=tmpdisk:10", "job.sh"]),
-      "sbatch: error: Invalid --gres specification: orch has no generic resource 'tmpdisk'; only gpu is accepted (and ignored)"
-    )
+  func testGPURequestsAreParsedAndOtherGenericResourcesFail() throws {
+    let both = try run(["--gpus=2", "--gpus-per-task=2", "job.sh"])
+    XCTAssertEqual(both.gpus, GPURequest(count: 2))
+    XCTAssertEqual(both.warnings, [])
+    XCTAssertEqual(try run(["--gres=gpu:A100:2", "job.sh"]).gpus, GPURequest(count: 2, type: "a100"))
+    XCTAssertEqual(try run(["-G", "v100:1", "job.sh"]).gpus, GPURequest(count: 1, type: "v100"))
+    XCTAssertNil(try run(["--gres=none", "job.sh"]).gpus)
+    XCTAssertNil(try run(["--gres=gpu:0", "job.sh"]).gpus)
+    let invalid = "sbatch: error: Invalid generic resource (gres) specification"
+    XCTAssertEqual(rejected(["--gres=gpu:a100:2,gres/gpu:1", "job.sh"]), invalid)
+    XCTAssertEqual(rejected(["--gres=tmpdisk:10", "job.sh"]), invalid)
+    XCTAssertEqual(rejected(["--gpus=abc", "job.sh"]), invalid)
+    // Options that disagree on one node with one task.
+    XCTAssertEqual(rejected(["--gpus=2", "--gres=gpu:1", "job.sh"]), invalid)
   }
 
   func testIgnoredClusterOptionsStillValidate() throws {

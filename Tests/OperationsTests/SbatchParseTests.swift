@@ -164,10 +164,10 @@ final class SbatchParseTests: XCTestCase {
     XCTAssertEqual(try parse("export_none_requeue.sbatch"), e)
   }
 
-  func testClusterOptionsAreAcceptedAndGPUWarns() throws {
+  func testClusterOptionsAreAcceptedAndGPUIsRequested() throws {
     var e = try base("gpu_cluster_options.sbatch")
     e.ntasksGiven = true
-    e.warnings = ["sbatch: warning: orch has no GPUs: --gres=gpu:1 is ignored and the job runs on CPUs only"]
+    e.gpus = GPURequest(count: 1)
     XCTAssertEqual(try parse("gpu_cluster_options.sbatch"), e)
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SlurmSyntax
 import XCTest
 
 @testable import OrchCore

@@ -87,6 +87,9 @@ public struct SlurmCollector {
             summary.events += try ingestEvents(db, job, complete: o.state.isTerminal, now: now)
           }
           if try JobStore.observeSlurm(db, jobID: job.id, attempt: job.attempt, o) { summary.changed += 1 }
+          if let gpus = o.gpus, !gpus.isEmpty {
+            try JobStore.recordSlurmGPUs(db, jobID: job.id, attempt: job.attempt, gpus: gpus)
+          }
         }
       }
     }

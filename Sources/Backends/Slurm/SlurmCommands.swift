@@ -158,7 +158,8 @@ public struct SlurmCommands {
   /// `scontrol show job -o ID`: one record per element (pending elements collapsed into one);
   /// nil when SLURM no longer knows the job (after MinJobAge, or cancelled while pending).
   func showJob(_ id: String) throws(OrchError) -> [SlurmRecord]? {
-    let r = try Self.run(scontrol, ["show", "job", "-o", id])
+    // -d adds the allocation's details: `GRES=gpu:2(IDX:0-1)` names the GPUs SLURM gave.
+    let r = try Self.run(scontrol, ["-d", "show", "job", "-o", id])
     if r.code != 0 {
       if r.err.contains("Invalid job id") { return nil }
       throw OrchError.failure("scontrol show job \(id) failed: \(r.message)")

@@ -46,6 +46,7 @@ struct SlurmRecord {
         o.signal = parts[1] == 0 ? nil : parts[1]
       }
     }
+    o.gpus = Self.gpuIndices(self["GRES"])
     if state.isTerminal {
       o.reason = reason ?? (state == .failed && (o.exitCode ?? 0) != 0 ? "NonZeroExitCode" : nil)
       o.startTime = Self.time(self["StartTime"])
@@ -60,6 +61,14 @@ struct SlurmRecord {
   }
 
   /// SLURM's job states (squeue(1) JOB STATE CODES) in orch's vocabulary.
+  /// `gpu:2(IDX:0-1)`, `gpu:a100:2(IDX:0,2)`: the GPU indices SLURM allocated (nil if none are named).
+  static func gpuIndices(_ text: String?) -> [Int]? {
+    guard let text, text.hasPrefix("gpu"), let open = text.range(of: "(IDX:"),
+      let close = text[open.upperBound...].firstIndex(of: ")")
+    else { return nil }
+    return GPURequest.indexList(text[open.upperBound..<close], limit: 4096)
+  }
+
   static func state(_ slurm: String) -> JobState? {
     switch slurm {
     case "PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "PREEMPTED", "SPECIAL_EXIT":

@@ -1,5 +1,6 @@
 import Foundation
 import OrchCore
+import SlurmSyntax
 import Store
 import System
 import Worker
@@ -130,11 +131,14 @@ public struct SlurmSubmitter {
           var cpus: Int
           var timeLimit: Int?
           var memLimit: Int64?
+          var gres: String?
         }
         var order: [Group] = []
         var groups: [Group: [SlurmJob]] = [:]
         for (job, dependency) in ready {
-          let g = Group(dependency: dependency, cpus: job.cpus, timeLimit: job.timeLimit, memLimit: job.memLimit)
+          let gres = job.gpus > 0 ? GPURequest(count: job.gpus, type: job.gpuType).gresText : nil
+          let g = Group(
+            dependency: dependency, cpus: job.cpus, timeLimit: job.timeLimit, memLimit: job.memLimit, gres: gres)
           if groups[g] == nil { order.append(g) }
           groups[g, default: []].append(job)
         }
@@ -147,7 +151,7 @@ public struct SlurmSubmitter {
             try append(chunk, to: manifest)
             try write(
               script: script, name: chunk[0].name, count: chunk.count, offset: offset, manifest: manifest, dir: dir,
-              cpus: g.cpus, timeLimit: g.timeLimit, memLimit: g.memLimit, options: options)
+              cpus: g.cpus, timeLimit: g.timeLimit, memLimit: g.memLimit, gres: g.gres, options: options)
             for job in chunk { moveEventsAside(job) }
             var args = options.sbatchArgs
             if let dependency = g.dependency { args.insert("--dependency=\(dependency)", at: 0) }
@@ -209,11 +213,11 @@ public struct SlurmSubmitter {
 
   func write(
     script: String, name: String, count: Int, offset: Int, manifest: String, dir: String, cpus: Int,
-    timeLimit: Int?, memLimit: Int64?, options: SlurmOptions
+    timeLimit: Int?, memLimit: Int64?, gres: String? = nil, options: SlurmOptions
   ) throws(OrchError) {
     let text = Self.scriptText(
       name: name, count: count, offset: offset, manifest: manifest, dir: dir, cpus: cpus, timeLimit: timeLimit,
-      memLimit: memLimit, options: options, worker: workerBinary)
+      memLimit: memLimit, gres: gres, options: options, worker: workerBinary)
     do { try Posix.writeFile(script, text, mode: 0o755) } catch {
       throw OrchError.failure("cannot write \(script): \(error)")
     }
@@ -222,7 +226,7 @@ public struct SlurmSubmitter {
   /// An array's script. Its input has passed `checkScriptInput`.
   static func scriptText(
     name: String, count: Int, offset: Int, manifest: String, dir: String, cpus: Int, timeLimit: Int?,
-    memLimit: Int64?, options: SlurmOptions, worker: String
+    memLimit: Int64?, gres: String? = nil, options: SlurmOptions, worker: String
   ) -> String {
     var lines = [
       "#!/bin/bash",
@@ -234,6 +238,8 @@ public struct SlurmSubmitter {
     ]
     if let timeLimit { lines.append("#SBATCH --time=\(slurmTime(timeLimit))") }
     if let memLimit { lines.append("#SBATCH --mem=\((memLimit + (1 << 20) - 1) >> 20)M") }
+    // SLURM assigns the devices and sets CUDA_VISIBLE_DEVICES itself.
+    if let gres { lines.append("#SBATCH --gres=\(gres)") }
     if let partition = options.partition { lines.append("#SBATCH --partition=\(directiveQuote(partition))") }
     lines.append("exec \(shellQuote(worker)) slurm-task --manifest \(shellQuote(manifest)) --offset \(offset)")
     return lines.joined(separator: "\n") + "\n"

@@ -48,15 +48,21 @@ struct History: ParsableCommand {
         for a in try storeCall({ () throws(StoreError) in try store.attempts(jobID: r.id) }) { all.append((r, a)) }
       }
       if output.json { return try Output.json(all.map(\.1)) }
+      // The GPUs an attempt was given, as a column only where some attempt had any.
+      let withGPUs = all.contains { $0.1.gpus != nil }
+      var header = ["JOBID", "ATTEMPT", "STATE", "EXITCODE", "ELAPSED", "CPUS", "REASON"]
+      if withGPUs { header.insert("GPUS", at: 6) }
       Output.print(
         Output.table(
-          ["JOBID", "ATTEMPT", "STATE", "EXITCODE", "ELAPSED", "CPUS", "REASON"],
+          header,
           all.map { r, a in
-            [
+            var line = [
               r.display, String(a.attempt), a.state, "\(a.exitCode ?? 0):\(a.signal ?? 0)",
               elapsed(a.startTime, a.endTime),
               a.cpus ?? "", a.reason ?? "",
             ]
+            if withGPUs { line.insert(a.gpus ?? "", at: 6) }
+            return line
           }))
       return
     }

@@ -46,6 +46,12 @@ struct Run: ParsableCommand {
       throw OrchError.badInput("no config '\(key)' in \(sweeps)")
     }
     try EngineBindings.check(Submitter.Selection(configs: [config], indices: nil))
+    // Only the daemon hands out GPUs: run here, the job could land on a device a queued job holds.
+    if config.resources.gpus > 0 {
+      throw OrchError.badInput(
+        "config '\(key)' asks for \(config.resources.gpus) GPU(s), which only the daemon assigns: submit it instead "
+          + "(orch submit \(sweeps) --match '^\(NSRegularExpression.escapedPattern(for: key))$' --wait)")
+    }
     let home = try OrchHome()
     let store = try home.openStore()
     // A killed earlier run of this config must not stand in the way.

@@ -44,6 +44,7 @@ struct Submit: ParsableCommand {
   @Option(help: "Time limit: min, min:sec, h:m:s, d-h, d-h:m, d-h:m:s, or UNLIMITED.") var time: String?
   @Option(help: "Memory limit: 512M, 4G, ... (default unit M).") var mem: String?
   @Option(name: .customLong("max-attempts"), help: "Attempts per job before it stays failed.") var maxAttempts: Int?
+  @Option(help: "GPUs per job, [TYPE:]N (e.g. 2 or a100:1); overrides the sweep's resources.gpus.") var gpus: String?
   @Option(help: "Higher runs first.") var priority: Int?
   @Option(help: "Dependency: a job id (afterok) or SLURM syntax such as afterany:12:13 or aftercorr:12.")
   var after: String?
@@ -103,6 +104,11 @@ struct Submit: ParsableCommand {
       overrides.maxAttempts = maxAttempts
     }
     overrides.priority = priority
+    if let gpus {
+      do { overrides.gpus = .some(try GPURequest.parseCount(gpus)) } catch {
+        throw OrchError.badInput("bad --gpus '\(UserText.escaped(gpus))': expected [TYPE:]N, e.g. 2 or a100:1")
+      }
+    }
     if backend == .local { try Self.checkCPUs(selected, override: overrides.cpus) }
     let dependency = try after.map { text throws(OrchError) in try DependencySpec.parse(text, option: "--after") }
     let sweep = name ?? Self.sweepName(path: path, files: selected.files)
@@ -111,6 +117,7 @@ struct Submit: ParsableCommand {
     let slurm = try slurmSetup(throttle: spec?.throttle)
 
     let home = try OrchHome()
+    if slurm == nil { try Self.checkNode(selected, overrides: overrides, home: home) }
     if let slurm { try slurm.checkScriptInput(sweep: sweep, home: home) }
     let store = try home.openStore()
     // A foreground `orch run` killed earlier is no longer "already running".
@@ -176,6 +183,36 @@ struct Submit: ParsableCommand {
     if let config = tooLarge {
       throw .badInput(
         "config '\(config.key)' asks for \(config.resources.cpus) CPUs: \(unavailable)", at: config.location)
+    }
+  }
+
+  /// A job asking for more GPUs (or memory) than this machine has for jobs would pend forever:
+  /// refused at submit, in SLURM's words, with nothing queued.
+  static func checkNode(_ selected: Submitter.Selection, overrides: Submitter.Overrides, home: OrchHome)
+    throws(OrchError)
+  {
+    // Each distinct request once: a million configs ask for a handful of different things.
+    var requests: [GPURequest: ConfigSpec] = [:]
+    var memories: [Int64: ConfigSpec] = [:]
+    selected.forEach { _, config in
+      let r = config.resources
+      let gpus: GPURequest? = overrides.gpus ?? GPURequest(count: r.gpus, type: r.gpuType)
+      if let gpus, gpus.count > 0, requests[gpus] == nil { requests[gpus] = config }
+      if let memory = overrides.memLimit ?? r.memLimit, memories[memory] == nil { memories[memory] = config }
+    }
+    guard !requests.isEmpty || !memories.isEmpty else { return }
+    let node = try NodeResources.current(home: home)
+    var problem: (ConfigSpec, String)?
+    for (gpus, config) in requests.sorted(by: { $0.key.count > $1.key.count }) where problem == nil {
+      if let why = node.unavailable(gpus: gpus, memory: nil) { problem = (config, why) }
+    }
+    for (memory, config) in memories.sorted(by: { $0.key > $1.key }) where problem == nil {
+      if let why = node.unavailable(gpus: nil, memory: memory) { problem = (config, why) }
+    }
+    if let (config, why) = problem {
+      let location = overrides.gpus == nil ? config.location : nil
+      throw .badInput(
+        "Requested node configuration is not available: config '\(config.key)' \(why)", at: location)
     }
   }
 

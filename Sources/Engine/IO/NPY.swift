@@ -241,7 +241,7 @@ public enum NPY {
 }
 
 extension StringProtocol {
-  var trimmingSpaces: String {
+  public var trimmingSpaces: String {
     String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
   }
   var trimmed: String {

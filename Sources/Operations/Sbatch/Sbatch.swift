@@ -163,8 +163,9 @@ struct SbatchState {
   var parsable = false
   var wait = false
   var hold = false
-  var gres: String?
-  var gpus: [(option: String, value: String)] = []
+  /// GPU requests by option (`gres`, `gpus`, `gpus-per-node`, `gpus-per-task`); the last value of
+  /// each wins, and together they must agree (`GPURequest.combine`).
+  var gpus: [String: GPURequest?] = [:]
   var warnings: [String] = []
 
   init(cwd: String) { self.cwd = cwd }
@@ -318,12 +319,13 @@ struct SbatchState {
       wait = true
     case "hold":
       hold = true
-    case "gres":
-      try checkGres(value, origin: origin)
-      gres = value
-    case "gpus", "gpus-per-node", "gpus-per-socket", "gpus-per-task":
-      gpus.removeAll { $0.option == option.key }
-      gpus.append((option.key, value))
+    case "gres", "gpus", "gpus-per-node", "gpus-per-task":
+      do {
+        gpus[option.key] = .some(
+          option.key == "gres" ? try GPURequest.parseGres(value) : try GPURequest.parseCount(value))
+      } catch {
+        throw origin.error(error.message)
+      }
     case "account", "partition", "qos", "mail-user", "wckey", "constraint", "comment":
       break
     case "mail-type":
@@ -354,20 +356,6 @@ struct SbatchState {
       break
     default:
       throw origin.error("--\(option.name) is not supported by orch")
-    }
-  }
-
-  /// Only GPU requests are accepted (and ignored with a warning); a single-node SLURM without
-  /// configured generic resources rejects every other name the same way.
-  private func checkGres(_ value: String, origin: SbatchOrigin) throws(OrchError) {
-    if value.lowercased() == "none" { return }
-    for item in value.split(separator: ",", omittingEmptySubsequences: false) {
-      var name = item.prefix { $0 != ":" }
-      if name.hasPrefix("gres/") { name = name.dropFirst(5) }
-      if name.lowercased() != "gpu" {
-        throw origin.error(
-          "Invalid --gres specification: orch has no generic resource '\(name)'; only gpu is accepted (and ignored)")
-      }
     }
   }
 
@@ -418,14 +406,12 @@ struct SbatchState {
     request.wait = wait
     request.hold = hold
 
+    do {
+      request.gpus = try GPURequest.combine(["gres", "gpus", "gpus-per-node", "gpus-per-task"].map { gpus[$0] ?? nil })
+    } catch {
+      throw .badInput("sbatch: error: \(error.message)")
+    }
     var warnings = self.warnings
-    if let gres, gres.lowercased() != "none" {
-      warnings.append("sbatch: warning: orch has no GPUs: --gres=\(gres) is ignored and the job runs on CPUs only")
-    }
-    for (option, value) in gpus {
-      warnings.append(
-        "sbatch: warning: orch has no GPUs: --\(option)=\(value) is ignored and the job runs on CPUs only")
-    }
     if reservationSignal, let signalText {
       warnings.append("sbatch: warning: orch has no reservations: R: in --signal=\(signalText) has no effect")
     }

@@ -1,3 +1,4 @@
+import Backends
 import Crypto
 import Foundation
 import OrchCore
@@ -35,6 +36,11 @@ public struct SbatchSubmit {
     if cpus > 0 && request.cpusPerTask > cpus {
       throw .badInput(Self.submissionFailed + "Requested node configuration is not available")
     }
+    if request.gpus != nil || request.memoryLimit != nil,
+      try NodeResources.current(home: home).unavailable(gpus: request.gpus, memory: request.memoryLimit) != nil
+    {
+      throw .badInput(Self.submissionFailed + "Requested node configuration is not available")
+    }
     let indices: [Int?] = request.array.map { $0.indices.map(Optional.some) } ?? [nil]
     let scripts = home.path + "/scripts"
     do { try Posix.makeDirectories(scripts, mode: 0o700) } catch {
@@ -45,7 +51,9 @@ public struct SbatchSubmit {
     let digest = sha256Hex(Array(request.script.utf8))
     let env = exportedEnvironment(request)
     let now = Posix.now()
-    let resources = JobResources(cpus: request.cpusPerTask, timeLimit: request.timeLimit, memLimit: request.memoryLimit)
+    let resources = JobResources(
+      cpus: request.cpusPerTask, timeLimit: request.timeLimit, memLimit: request.memoryLimit,
+      gpus: request.gpus?.count ?? 0, gpuType: request.gpus?.type)
     var written: String?
     do {
       return try store.submit(now: now, large: indices.count >= 10_000) { tx -> Int64 in

@@ -17,15 +17,19 @@ public struct Submitter {
     public var memLimit: Int64??
     public var maxAttempts: Int?
     public var priority: Int?
+    /// `--gpus [TYPE:]N` (`.some(nil)`: `--gpus 0`, none).
+    public var gpus: GPURequest??
 
     public init(
-      cpus: Int? = nil, timeLimit: Int?? = nil, memLimit: Int64?? = nil, maxAttempts: Int? = nil, priority: Int? = nil
+      cpus: Int? = nil, timeLimit: Int?? = nil, memLimit: Int64?? = nil, maxAttempts: Int? = nil, priority: Int? = nil,
+      gpus: GPURequest?? = nil
     ) {
       self.cpus = cpus
       self.timeLimit = timeLimit
       self.memLimit = memLimit
       self.maxAttempts = maxAttempts
       self.priority = priority
+      self.gpus = gpus
     }
   }
 
@@ -186,9 +190,11 @@ public struct Submitter {
   }
 
   func apply(_ o: Overrides, to r: Resources) -> JobResources {
-    JobResources(
+    let gpus = o.gpus.map { $0 ?? GPURequest(count: 0) } ?? GPURequest(count: r.gpus, type: r.gpuType)
+    return JobResources(
       cpus: o.cpus ?? r.cpus, timeLimit: o.timeLimit ?? r.timeLimit, memLimit: o.memLimit ?? r.memLimit,
-      maxAttempts: o.maxAttempts ?? r.maxAttempts, priority: o.priority ?? r.priority)
+      maxAttempts: o.maxAttempts ?? r.maxAttempts, priority: o.priority ?? r.priority, gpus: gpus.count,
+      gpuType: gpus.count > 0 ? gpus.type : nil, gpusShared: gpus.count > 0 && r.gpusShared)
   }
 
   /// Dependency terms name arrays (`12`) or elements (`12_3`); unknown ids are bad input.

@@ -39,13 +39,14 @@ public enum DaemonClient {
     try startDetached(home, cpus: cpus)
   }
 
-  public static func startDetached(_ home: OrchHome, cpus: String?) throws(OrchError) {
+  public static func startDetached(_ home: OrchHome, cpus: String?, extra: [String] = []) throws(OrchError) {
     let exe = executablePath()
     let log = open(home.daemonLog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
     if log < 0 { throw OrchError.failure("cannot open \(home.daemonLog): \(Posix.errorText())") }
     defer { close(log) }
     var argv = [exe, "daemon", "--foreground"]
     if let cpus { argv += ["--cpus", cpus] }
+    argv += extra
     var env = ProcessInfo.processInfo.environment
     env["ORCH_HOME"] = home.path
     do {

@@ -18,6 +18,11 @@ public final class Daemon {
     /// Seconds between SIGTERM and SIGKILL at the time limit or on cancel (SLURM's KillWait).
     public var killWait: Double
     public var workerBinary: String
+    /// GPUs to hand out and the memory jobs' `--mem` may add up to (nil: not counted).
+    public var gpus: [GPUDevice] = []
+    public var memory: Int64? = nil
+    /// Written to `ORCH_HOME/node.json` once the daemon holds its lock.
+    public var node: NodeResources? = nil
 
     public init(cpus: [Int], killWait: Double, workerBinary: String) {
       self.cpus = cpus
@@ -29,6 +34,7 @@ public final class Daemon {
   struct Active {
     var job: ClaimedJob
     var cpus: [Int]
+    var gpus: [Int] = []
     /// False while queued behind the slot's running job: its cores are that job's, not its own.
     var ownsCPUs = true
     var cancelRequested = false
@@ -66,6 +72,9 @@ public final class Daemon {
     var jobID: Int64
     var attempt: Int
     var cpus: [Int]
+    var gpus: [Int] = []
+    var gpusShared = false
+    var memLimit: Int64? = nil
     var journal: String?
     /// Set once its cancel was applied: SIGTERM sent, SIGKILL due at this time.
     var killAt: Double?
@@ -76,6 +85,9 @@ public final class Daemon {
   let options: Options
   let host: String
   var freeCPUs: [Int]
+  var pool: GPUPool
+  /// Devices of lost attempts, held until no process of the attempt is left.
+  var draining: [DrainingGPUs] = []
   var slots: [Slot] = []
   var adopted: [Adopted] = []
   var launches: [Int64: (spec: LaunchSpec, env: JobEnvironment.Base)] = [:]
@@ -105,6 +117,7 @@ public final class Daemon {
     self.options = options
     self.store = try home.openStore()
     self.freeCPUs = options.cpus.sorted()
+    self.pool = GPUPool(devices: options.gpus, memory: options.memory)
     self.host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
     self.log = DaemonLog()
   }
@@ -113,6 +126,12 @@ public final class Daemon {
   public func run() throws(OrchError) {
     let lock = try DaemonLock.acquire(home: home)
     defer { lock.release() }
+    try options.node?.save(home: home)
+    if !options.gpus.isEmpty || options.memory != nil {
+      log.say(
+        "GPUs: \(options.gpus.map { "\($0.index)" }.joined(separator: ",")); memory for jobs: "
+          + (options.memory.map { "\($0 >> 20)M" } ?? "not counted"))
+    }
     signalFD = orch_signalfd()
     signal(SIGPIPE, SIG_IGN)
     listenFD = try ControlSocket.listen(path: home.socketPath)
@@ -163,6 +182,7 @@ public final class Daemon {
       if let next = nextDependencyCheck, Posix.now() >= next { dirty = true }
       revokeStaleQueued()
       killOverdueAdopted()
+      checkDraining()
       tickSlurmCollect()
     }
   }
@@ -172,7 +192,8 @@ public final class Daemon {
     if dirty { return 0 }
     let revokes = slots.filter { $0.jobs.dropFirst().contains { !$0.revoked } }.map { $0.since + Self.shortJob }
     let kills = adopted.compactMap(\.killAt).filter(\.isFinite)
-    guard let next = (revokes + kills + [nextDependencyCheck, slurmCollect.next].compactMap { $0 }).min() else {
+    let drain = draining.isEmpty ? nil : Posix.now() + DrainingGPUs.interval
+    guard let next = (revokes + kills + [nextDependencyCheck, slurmCollect.next, drain].compactMap { $0 }).min() else {
       return -1
     }
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
@@ -188,6 +209,8 @@ public final class Daemon {
     reports = []
     events = []
     var free = freeCPUs
+    var pool = self.pool
+    var drained: [DrainingGPUs] = []
     var ended: [(report: JobReport, active: Active?)] = []
     var slotJobs = slots.map(\.jobs)
     var promoted = Set<Int>()
@@ -200,6 +223,15 @@ public final class Daemon {
       }
       let active = slotJobs[slot].remove(at: i)
       ended.append((report, active))
+      if report.outcome == .workerLost && !active.gpus.isEmpty {
+        // Its processes may outlive the worker: the devices wait until they are gone.
+        drained.append(
+          DrainingGPUs(
+            jobID: active.job.id, attempt: active.job.attempt, gpus: active.gpus, shared: active.job.gpusShared))
+        pool.release(gpus: [], shared: false, memory: active.job.memLimit)
+      } else {
+        pool.release(gpus: active.gpus, shared: active.job.gpusShared, memory: active.job.memLimit)
+      }
       guard active.ownsCPUs else { continue }
       free.append(contentsOf: active.cpus)
       if let next = slotJobs[slot].first, !next.ownsCPUs {
@@ -228,14 +260,20 @@ public final class Daemon {
         }
         guard !self.stopping else { return }
         for slot in idle {
+          var chosen: (cpus: [Int], gpus: [Int]) = ([], [])
           guard !free.isEmpty,
             let job = try JobStore.claim(
-              db, freeCPUs: free.count, now: now, workerPID: self.slots[slot].pid, cpus: { Array(free.prefix($0)) })
+              db, capacity: pool.capacity(cpus: free.count), now: now, workerPID: self.slots[slot].pid,
+              assign: { job in
+                let gpus = pool.choose(for: job)
+                chosen = (pool.cores(job.cpus, near: gpus, free: free), gpus)
+                return chosen
+              })
           else { break }
-          let cpus = Array(free.prefix(job.cpus))
-          free.removeFirst(job.cpus)
+          free.removeAll { chosen.cpus.contains($0) }
+          pool.hold(gpus: chosen.gpus, shared: job.gpusShared, memory: job.memLimit)
           try self.loadLaunch(db, arrayID: job.arrayID)
-          claimed.append((slot, Active(job: job, cpus: cpus)))
+          claimed.append((slot, Active(job: job, cpus: chosen.cpus, gpus: chosen.gpus)))
         }
         // Queue orders behind each running job that looks short, each on (a prefix of) the cores of
         // the job before it, so every one finds its cores free when its turn comes.
@@ -247,11 +285,13 @@ public final class Daemon {
           guard let first = jobs.first, !first.cancelRequested, !jobs.contains(where: \.revoked),
             (duration ?? self.slots[slot].lastDuration) < Self.shortJob
           else { continue }
+          // Only jobs without GPUs queue behind another; their memory is held from the claim on.
           while jobs.count <= Self.queueDepth, let last = jobs.last,
             let job = try JobStore.claim(
-              db, freeCPUs: last.cpus.count, now: now, workerPID: self.slots[slot].pid,
-              cpus: { Array(last.cpus.prefix($0)) })
+              db, capacity: ClaimCapacity(cpus: last.cpus.count, memory: pool.capacity(cpus: 0).memory), now: now,
+              workerPID: self.slots[slot].pid, assign: { (Array(last.cpus.prefix($0.cpus)), []) })
           {
+            pool.hold(gpus: [], shared: false, memory: job.memLimit)
             try self.loadLaunch(db, arrayID: job.arrayID)
             let queued = Active(job: job, cpus: Array(last.cpus.prefix(job.cpus)), ownsCPUs: false)
             jobs.append(queued)
@@ -275,6 +315,8 @@ public final class Daemon {
       if promoted.contains(slot) { slots[slot].since = now }
     }
     freeCPUs = free
+    self.pool = pool
+    draining += drained
     for (slot, active) in claimed {
       if active.ownsCPUs { slots[slot].since = now }
       slots[slot].jobs.append(active)
@@ -342,9 +384,10 @@ public final class Daemon {
     let identity = JobIdentity(
       jobID: job.id, arrayID: job.arrayID, arrayIndex: job.arrayIndex, isArray: job.isArray, attempt: job.attempt,
       name: job.name, key: job.key, runDir: job.runDir, home: home.path)
-    let env = JobEnvironment.build(
+    var env = JobEnvironment.build(
       base: launches[job.arrayID]?.env ?? JobEnvironment.Base([:]), launch: launch, extra: config.env, job: identity,
       cpus: active.cpus, host: host)
+    GPUEnvironment.apply(&env, gpus: active.gpus, machineHasGPUs: !options.gpus.isEmpty)
     let paths = OutputPaths.resolve(launch: launch, job: identity, host: host)
     // An engine job is the worker binary in engine mode; a command job is its own argv.
     let argv =

@@ -59,8 +59,9 @@ extension Daemon {
       adopted.append(
         Adopted(
           workerPID: worker, pidfd: pidfd, jobID: attempt.jobID, attempt: attempt.attempt, cpus: attempt.cpus,
-          journal: path))
+          gpus: attempt.gpus, gpusShared: attempt.gpusShared, memLimit: attempt.memLimit, journal: path))
       freeCPUs.removeAll { attempt.cpus.contains($0) }
+      holdRecovered(attempt, adopted: true)
       if let path { watched.insert(path) }
       log.say("recovery: adopted job \(attempt.jobID) (worker \(worker) still running it)")
     }
@@ -72,6 +73,7 @@ extension Daemon {
       let journal = summaries.first { $0.mentions(job: attempt.jobID, attempt: attempt.attempt) }
       chunks += journal?.events(job: attempt.jobID, attempt: attempt.attempt) ?? []
       let report = endOfLostAttempt(jobID: attempt.jobID, attempt: attempt.attempt, journal: journal)
+      if report.outcome == .workerLost { holdRecovered(attempt, adopted: false) }
       log.say("recovery: job \(attempt.jobID) attempt \(attempt.attempt): \(report.outcome.rawValue)")
       ended.append(report)
     }
@@ -131,6 +133,7 @@ extension Daemon {
     let summary = a.journal.map { JournalSummary(path: $0) }
     let report = endOfLostAttempt(jobID: a.jobID, attempt: a.attempt, journal: summary)
     try finishRecovered([report], events: summary?.events(job: a.jobID, attempt: a.attempt) ?? [])
+    releaseAdopted(a, lost: report.outcome == .workerLost)
     dirty = true
     // A worker adopted for two attempts (one queued behind the other) held the same cores for both.
     let held = Set(adopted.flatMap(\.cpus))

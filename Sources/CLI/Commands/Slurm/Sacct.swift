@@ -82,7 +82,10 @@ struct Sacct: ParsableCommand {
         rows = []
       }
 
-      let context = Context(now: now, host: SlurmTool.host, user: SlurmTool.user, uid: String(getuid()))
+      var context = Context(now: now, host: SlurmTool.host, user: SlurmTool.user, uid: String(getuid()))
+      if columns.contains(where: { $0.field.name.hasSuffix("TRES") }) {
+        context.gpus = try storeCall { () throws(StoreError) in try store.gpuAllocations(rows.map(\.id)) }
+      }
       var lines: [[String]] = []
       for record in Self.records(rows) {
         for line in args.has("allocations") ? [.job] : Self.lines(record) {
@@ -219,6 +222,8 @@ struct Sacct: ParsableCommand {
     var host: String
     var user: String
     var uid: String
+    /// GPU requests and assignments, read only when a TRES column is asked for.
+    var gpus: [Int64: GPUAllocation] = [:]
   }
 
   struct Field: Sendable {
@@ -266,6 +271,12 @@ struct Sacct: ParsableCommand {
       return String(r.row.cpus)
     },
     Field(name: "NNodes", width: 8) { _, _, _ in "1" },
+    Field(name: "AllocTRES", width: 10) { r, line, c in
+      line.isStep || r.row.startTime == nil ? "" : TRESText.sacct(r.row, c.gpus[r.row.id], allocated: true)
+    },
+    Field(name: "ReqTRES", width: 10) { r, line, c in
+      line.isStep ? "" : TRESText.sacct(r.row, c.gpus[r.row.id], allocated: false)
+    },
     Field(name: "State", width: 10) { r, line, c in state(r.row, line, uid: c.uid) },
     Field(name: "ExitCode", width: 8) { r, line, _ in exitCode(line, r.row) },
     Field(name: "DerivedExitCode", width: 15) { r, line, _ in

@@ -79,6 +79,8 @@ struct SbatchCommand: ParsableCommand {
           --mem=MB                minimum amount of real memory (K, M, G, T suffixes)
           --mem-per-cpu=MB        maximum amount of real memory per allocated cpu
       -n, --ntasks=1              number of tasks (orch runs one)
+          --gres=gpu[:type][:n]   GPUs for the job (also -G, --gpus, --gpus-per-node,
+                                  --gpus-per-task=[type:]n); refused if this machine lacks them
       -o, --output=out            file for batch script's standard output (%A %a %j %x %u %N %%)
           --open-mode=append|truncate
           --parsable              outputs only the jobid
@@ -86,7 +88,7 @@ struct SbatchCommand: ParsableCommand {
       -W, --wait                  wait for completion; exit with the highest task exit code
           --wrap=command          wrap command string in a sh script and submit
     Accepted and ignored: --partition, --account, --qos, --mail-*, --nodes=1, --ntasks-per-node=1,
-    --exclusive, --wckey, --constraint, --comment; --gres=gpu warns that there is no GPU.
+    --exclusive, --wckey, --constraint, --comment.
 
     Example:
       sbatch --array=0-9%2 -c 2 -o 'logs/%x_%A_%a.out' train.sbatch --epochs 5

@@ -83,15 +83,16 @@ struct Scontrol: ParsableCommand {
     let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
     let records = Squeue.records(rows, arrays: arrays, expand: false).sorted { $0.first.id < $1.first.id }
     let now = Posix.now()
+    let gpus = try storeCall { () throws(StoreError) in try store.gpuAllocations(records.map(\.first.id)) }
     let text = records.map { record in
-      let lines = Self.lines(record, now: now)
+      let lines = Self.lines(record, now: now, gpus: gpus[record.first.id])
       return oneLine ? lines.joined(separator: " ") + "\n" : lines.joined(separator: "\n   ") + "\n\n"
     }.joined()
     Output.print(text)
   }
 
   /// One job in scontrol's layout: `Key=Value` pairs, several per line.
-  static func lines(_ record: Squeue.Record, now: Double) -> [String] {
+  static func lines(_ record: Squeue.Record, now: Double, gpus: GPUAllocation? = nil) -> [String] {
     let r = record.first
     let array = record.array
     let launch = array.flatMap { try? LaunchSpec.decode($0.launch) }
@@ -132,11 +133,14 @@ struct Scontrol: ParsableCommand {
       "ReqNodeList=(null) ExcNodeList=(null)",
       "NodeList=\(started ? host : "(null)")",
       "NumNodes=1 NumCPUs=\(r.cpus) NumTasks=1 CPUs/Task=\(r.cpus) ReqB:S:C:T=0:0:*:*",
-      "TRES=cpu=\(r.cpus),node=1\(memoryMB.map { ",mem=\($0)M" } ?? "")",
+      "TRES=cpu=\(r.cpus),node=1\(memoryMB.map { ",mem=\($0)M" } ?? "")" + TRESText.scontrolGPU(gpus),
       "MinCPUsNode=\(r.cpus) MinMemoryNode=\(memoryMB.map { "\($0)M" } ?? "0") MinTmpDiskNode=0",
       "Command=\(array.map { $0.source.hasPrefix("/") ? $0.source : "(null)" } ?? "(null)")",
       "WorkDir=\(launch?.cwd ?? "(null)")",
     ]
+    if let i = out.firstIndex(where: { $0.hasPrefix("MinCPUsNode=") }) {
+      out.insert(contentsOf: TRESText.scontrolGres(gpus, started: started), at: i + 1)
+    }
     if let launch {
       let identity = JobIdentity(
         jobID: record.collapsed ? r.arrayID : r.id, arrayID: r.arrayID, arrayIndex: r.arrayIndex,
