@@ -89,11 +89,11 @@ extension JobStore {
         WHERE id = (
           SELECT j.id FROM jobs j INDEXED BY jobs_claim JOIN arrays a ON a.id = j.array_id
           WHERE j.state = 'PENDING' AND j.ready = 1 AND j.held = 0 AND j.backend IS NULL AND j.cpus <= ?
-            AND (a.throttle IS NULL OR a.running < a.throttle)
+            AND (a.throttle IS NULL OR a.running < a.throttle) AND (j.begin_time IS NULL OR j.begin_time <= ?)
           ORDER BY j.priority DESC, j.id LIMIT 1)
         RETURNING id, array_id, array_index, attempt, cpus, time_limit, mem_limit, key, config
         """)
-    guard let row = try Row.fetchOne(statement, arguments: [now, freeCPUs]) else { return nil }
+    guard let row = try Row.fetchOne(statement, arguments: [now, freeCPUs, now]) else { return nil }
     let arrayID: Int64 = row[1]
     // Only a `%N` throttle reads the running count: unthrottled arrays skip the write.
     let array = try db.cachedStatement(

@@ -44,6 +44,6 @@ struct Orch: ParsableCommand {
       Retry.self,
       Logs.self, Metrics.self, Run.self, Results.self, Analyze.self, Derive.self, SbatchCommand.self, Squeue.self,
       Sacct.self, Scancel.self,
-      Scontrol.self, Srun.self, Shims.self,
+      Scontrol.self, Srun.self, Sinfo.self, Shims.self,
     ])
 }

@@ -24,6 +24,7 @@ struct Sacct: ParsableCommand {
     .init("allusers", "a"), .init("brief", "b"), .init("long", "l"), .init("duplicates", "D"),
     .init("noconvert"), .init("truncate", "T"), .init("name", nil, .required), .init("partition", "r", .required),
     .init("verbose", "v"), .init("help", "h"), .init("usage"), .init("version", "V"), .init("helpformat", "e"),
+    .init("json"),
     .init("local", "L"), .init("allclusters"),
   ]
 
@@ -79,7 +80,15 @@ struct Sacct: ParsableCommand {
         rows = []
       }
 
-      let context = Context(now: now, host: SlurmTool.host, user: SlurmTool.user, uid: String(getuid()))
+      var context = Context(now: now, host: SlurmTool.host, user: SlurmTool.user, uid: String(getuid()))
+      if columns.contains(where: { Self.extraFields.map(\.name).contains($0.field.name) }) || args.has("json") {
+        context.arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
+        context.schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
+      }
+      if args.has("json") {
+        Output.print(SlurmJSON.sacct(Self.records(rows), context: context))
+        return
+      }
       var lines: [[String]] = []
       for record in Self.records(rows) {
         for line in args.has("allocations") ? [.job] : Self.lines(record) {
@@ -216,6 +225,9 @@ struct Sacct: ParsableCommand {
     var host: String
     var user: String
     var uid: String
+    /// Each job's submission (launch record, working directory, memory), for the fields that read it.
+    var arrays: [Int64: ArrayRecord] = [:]
+    var schedules: [Int64: JobSchedule] = [:]
   }
 
   struct Field: Sendable {
@@ -289,7 +301,7 @@ struct Sacct: ParsableCommand {
       guard let reason = r.row.reason, !reason.contains(" ") else { return "None" }
       return reason
     },
-  ]
+  ] + extraFields
 
   /// `-o JobID,State%20,jobname%-30`: names case-insensitive (unique prefixes too), `%N` a width.
   static func columns(_ spec: String) throws(OrchError) -> [(field: Field, width: Int)] {

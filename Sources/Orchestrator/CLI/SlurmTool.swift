@@ -7,7 +7,7 @@ import Worker
 /// lists, the user and host, and SLURM's way of failing (one `tool: error: …` line, exit 1).
 enum SlurmTool {
   /// The names `orch shims` installs and `OrchMain` dispatches on (argv[0]).
-  static let names = ["sbatch", "srun", "squeue", "scancel", "sacct", "scontrol"]
+  static let names = ["sbatch", "srun", "squeue", "scancel", "sacct", "scontrol", "sinfo"]
 
   static func stderr(_ text: String) {
     FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
@@ -26,7 +26,12 @@ enum SlurmTool {
   }
 
   /// `--help`/`--usage` print the usage, `--version` the version; true when one of them was asked.
-  static func answeredInfo(_ args: SlurmArguments, usage: String) -> Bool {
+  static func answeredInfo(_ args: SlurmArguments, usage: String, tool: String? = nil) -> Bool {
+    // `--usage` is SLURM's own synopsis (tools read the option list from it), `--help` orch's.
+    if args.has("usage"), !args.has("help"), let text = tool.flatMap(SlurmUsage.text) {
+      Output.print(text)
+      return true
+    }
     if args.has("help") || args.has("usage") {
       Output.print(usage)
       return true

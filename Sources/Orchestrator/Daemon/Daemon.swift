@@ -87,6 +87,8 @@ public final class Daemon {
   var watchedArrays: [Int64: Bool] = [:]
   /// Set while a job waits on an `after:id+minutes` delay.
   var nextDependencyCheck: Double?
+  /// The earliest begin time (`sbatch --begin`, a requeue's delay) of a pending job still ahead.
+  var nextBegin: Double?
   var stopping = false
   /// Journals of lost workers, removed only once the step that records their reports commits: a
   /// daemon killed before that must find them again.
@@ -156,6 +158,7 @@ public final class Daemon {
         }
       }
       if let next = nextDependencyCheck, Posix.now() >= next { dirty = true }
+      if let next = nextBegin, Posix.now() >= next { dirty = true }
       revokeStaleQueued()
       killOverdueAdopted()
       tickSlurmCollect()
@@ -167,7 +170,7 @@ public final class Daemon {
     if dirty { return 0 }
     let revokes = slots.filter { $0.jobs.dropFirst().contains { !$0.revoked } }.map { $0.since + Self.shortJob }
     let kills = adopted.compactMap(\.killAt).filter(\.isFinite)
-    guard let next = (revokes + kills + [nextDependencyCheck, slurmCollect.next].compactMap { $0 }).min() else {
+    guard let next = (revokes + kills + [nextDependencyCheck, nextBegin, slurmCollect.next].compactMap { $0 }).min() else {
       return -1
     }
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
@@ -222,6 +225,7 @@ public final class Daemon {
           self.nextDependencyCheck = try DependencyCheck.run(db, now: now) ? now + 10 : nil
         }
         guard !self.stopping else { return }
+        self.nextBegin = try JobStore.nextBeginTime(db, after: now)
         for slot in idle {
           guard !free.isEmpty,
             let job = try JobStore.claim(

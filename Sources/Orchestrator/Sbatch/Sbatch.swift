@@ -161,6 +161,7 @@ struct SbatchState {
   var hold = false
   var gres: String?
   var gpus: [(option: String, value: String)] = []
+  var schedule = SbatchSchedule()
   var warnings: [String] = []
 
   init(cwd: String) { self.cwd = cwd }
@@ -320,7 +321,9 @@ struct SbatchState {
     case "gpus", "gpus-per-node", "gpus-per-socket", "gpus-per-task":
       gpus.removeAll { $0.option == option.key }
       gpus.append((option.key, value))
-    case "account", "partition", "qos", "mail-user", "wckey", "constraint", "comment":
+    case "begin", "nice", "partition":
+      try schedule.apply(option.key, argument, origin: origin)
+    case "account", "qos", "mail-user", "wckey", "constraint", "comment":
       break
     case "mail-type":
       let kinds = value.split(separator: ",", omittingEmptySubsequences: false)
@@ -413,6 +416,7 @@ struct SbatchState {
     request.parsable = parsable
     request.wait = wait
     request.hold = hold
+    try schedule.finish(into: &request)
 
     var warnings = self.warnings
     if let gres, gres.lowercased() != "none" {

@@ -8,7 +8,7 @@ import Worker
 /// interpreter, with SLURM's environment, working directory and output files.
 struct SbatchSubmit {
   /// orch has one partition; squeue, sacct and the job environment call it this.
-  static let partition = "local"
+  static var partition: String { Partition.name }
 
   let home: OrchHome
   let store: JobStore
@@ -69,11 +69,16 @@ struct SbatchSubmit {
           sweep: "sbatch/\(keyName)", name: name,
           source: request.scriptPath ?? (request.wrap != nil ? "--wrap" : "stdin"),
           isArray: request.array != nil, throttle: request.array?.throttle,
-          dependency: request.dependency?.description, dependencyOr: request.dependency?.isOr ?? false,
+          dependency: try request.dependency.map { spec in
+            try DependencyDisplay.text(spec) { try tx.isArray(Int64($0)) }
+          }, dependencyOr: request.dependency?.isOr ?? false,
           killOnInvalidDependency: request.killOnInvalidDependency ?? false, launch: launch.encoded(),
           outputRoot: home.defaultOutputRoot)
         let inserted = try tx.insert(array: array, jobs: jobs, dependencies: deps)
         guard inserted == id else { throw OrchError.failure("job id \(inserted) differs from the script's \(id)") }
+        if request.begin != nil || request.nice != 0 {
+          try tx.schedule(array: id, begin: request.begin, nice: request.nice)
+        }
         if request.hold { try tx.hold(array: id) }
         return id
       }
@@ -115,6 +120,10 @@ struct SbatchSubmit {
     env["SLURM_JOB_UID"] = String(getuid())
     env["SLURM_JOB_GID"] = String(getgid())
     env["SLURM_TASKS_PER_NODE"] = "1"
+    // The submitting process's scheduling priority (its nice value), as sbatch records it.
+    errno = 0
+    let niceness = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+    env["SLURM_PRIO_PROCESS"] = String(errno == 0 ? niceness : 0)
     env["SLURM_MEM_PER_NODE"] = request.memoryPerNode.map { String($0 >> 20) }
     env["SLURM_MEM_PER_CPU"] = request.memoryPerCPU.map { String($0 >> 20) }
     return env
