@@ -84,6 +84,74 @@ final class SlurmFidelityDifferentialTests: XCTestCase {
         try t.waitForJobState(id, "FAILED")
         t.record["after rerun ExitCode"] = try t.jobParameter(id, "ExitCode")
       },
+      Scenario(name: "requeue_running_waits_for_begin_time") { t in
+        let id = try t.submit(["--wrap", "sleep 60"])
+        try t.waitForJobState(id, "RUNNING")
+        t.record["requeue exit"] = "\(try t.tool("scontrol", ["requeue", "\(id)"]).code)"
+        try t.waitForJobState(id, "PENDING", reason: "BeginTime")
+        t.record["Restarts"] = try t.jobParameter(id, "Restarts")
+        try t.cancel([id])
+      },
+      Scenario(
+        name: "json_format_and_sacct_fields",
+        known: [
+          Known(
+            key: "squeue -O bogus", orch: "1 squeue: error: Invalid job format specification: bogus\n",
+            slurm: "0 squeue: error: Invalid job format specification: bogus\n"),
+          Known(key: "scontrol --json show job", orch: "0 jobs 1", slurm: "1 unrecognized option"),
+          Known(key: "sacct --helpformat has the fields", orch: "true", slurm: "false"),
+          Known(key: "sacct -o WorkDir,ReqMem,Cluster", orch: "<dir>|100M|orch\n", slurm: ""),
+          Known(key: "sacct --json", orch: "0 jobs 1 array task 0-2", slurm: "1 no jobs"),
+        ]
+      ) { t in
+        let id = try t.submit(["-H", "--array=0-2", "-J", "jsonjob", "--mem=100M", "--wrap", "true"])
+        // SLURM 22.05's squeue --json lists every job whatever -j says: the test picks its own.
+        let q = try t.tool("squeue", ["--json"])
+        let document = try JSONSerialization.jsonObject(with: Data(q.out.utf8)) as? [String: Any] ?? [:]
+        t.record["squeue --json keys"] = document.keys.sorted().joined(separator: " ")
+        let meta = document["meta"] as? [String: Any]
+        t.record["squeue --json plugin"] = "\((meta?["plugin"] as? [String: Any])?["type"] ?? "?")"
+        let mine = (document["jobs"] as? [[String: Any]] ?? []).filter { ($0["job_id"] as? Int) == id }
+        t.record["squeue --json records"] = "\(mine.count)"
+        for key in [
+          "array_task_string", "array_task_id", "array_max_tasks", "job_state", "state_reason", "priority",
+          "partition", "name", "batch_flag", "cpus", "node_count", "tasks", "user_name", "nice", "requeue",
+          "restart_cnt", "memory_per_node", "current_working_directory",
+        ] {
+          t.record["squeue --json \(key)"] = t.mask(mine.first.map { "\($0[key] ?? "absent")" } ?? "no record")
+        }
+        t.record["squeue --json array_job_id"] = t.mask("\(mine.first?["array_job_id"] ?? "absent")")
+        let format = try t.tool(
+          "squeue",
+          [
+            "-h", "-j", "\(id)", "-O",
+            "JobArrayID:20,Name:10,StateCompact:.4,ReasonList,PriorityLong,Nice:.5,Partition",
+          ])
+        t.record["squeue -O"] = t.mask(format.out)
+        t.record["squeue --Format header"] =
+          try t.tool("squeue", ["-j", "\(id)", "--Format=JobID,UserName,State"]).out
+          .split(separator: "\n").first.map(String.init) ?? ""
+        let bogus = try t.tool("squeue", ["-j", "\(id)", "-O", "bogus"])
+        t.record["squeue -O bogus"] = "\(bogus.code) \(bogus.err)"
+        let json = try t.tool("scontrol", ["--json", "show", "job", "\(id)"])
+        let parsed = (try? JSONSerialization.jsonObject(with: Data(json.out.utf8))) as? [String: Any]
+        t.record["scontrol --json show job"] =
+          json.code == 0 ? "0 jobs \((parsed?["jobs"] as? [Any])?.count ?? -1)" : "\(json.code) unrecognized option"
+        let help = try t.tool("sacct", ["--helpformat"]).out
+        t.record["sacct --helpformat has the fields"] =
+          "\(["WorkDir", "ReqMem", "Cluster", "Group", "Priority", "TimelimitRaw", "CPUTime"].allSatisfy(help.contains))"
+        t.record["sacct -o WorkDir,ReqMem,Cluster"] = t.mask(
+          try t.tool("sacct", ["-j", "\(id)", "-X", "-n", "-P", "-o", "WorkDir,ReqMem,Cluster"]).out)
+        let sacct = try t.tool("sacct", ["--json", "-j", "\(id)"])
+        let sacctDoc = (try? JSONSerialization.jsonObject(with: Data(sacct.out.utf8))) as? [String: Any]
+        if let jobs = sacctDoc?["jobs"] as? [[String: Any]], sacct.code == 0 {
+          let task = (jobs.first?["array"] as? [String: Any])?["task"] ?? "?"
+          t.record["sacct --json"] = "0 jobs \(jobs.count) array task \(task)"
+        } else {
+          t.record["sacct --json"] = "\(sacct.code) no jobs"
+        }
+        try t.cancel([id])
+      },
       Scenario(name: "requeue_incomplete_and_requeuehold") { t in
         let failed = try t.submit(["--wrap", "exit 2"])
         let done = try t.submit(["--wrap", "true"])

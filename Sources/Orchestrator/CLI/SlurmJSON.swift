@@ -46,7 +46,7 @@ enum SlurmJSON {
           "current_working_directory": launch?.cwd ?? "", "derived_exit_code": 0,
           "end_time": r.state.isTerminal ? epoch(r.endTime) : 0, "exit_code": Int(r.exitCode ?? 0),
           "group_id": gid, "group_name": groupName, "job_id": Int(unsplit ? r.arrayID : r.id),
-          "job_state": r.state.rawValue, "name": r.name, "nice": record.schedule?.nice ?? 0, "node_count": 1,
+          "job_state": r.state.rawValue, "name": r.name, "node_count": 1,
           "nodes": started ? host : "", "partition": SbatchSubmit.partition,
           "priority": SlurmSchedule.priority(r, record.schedule), "qos": "", "requeue": launch?.requeue != false,
           "restart_cnt": max(0, r.state == .pending ? r.attempt : r.attempt - 1), "standard_input": "/dev/null",
@@ -56,6 +56,8 @@ enum SlurmJSON {
           "eligible_time": epoch(record.schedule?.beginTime ?? (r.reason == nil ? r.submitTime : nil)),
           "dependency": r.state == .pending ? record.array?.dependency ?? "" : "",
         ]
+        // SLURM writes a nice value of 0 as null.
+        job["nice"] = (record.schedule?.nice ?? 0) == 0 ? NSNull() : record.schedule?.nice as Any
         job["array_job_id"] = r.isArray ? Int(r.arrayID) : 0
         job["array_task_id"] = r.isArray && !record.collapsed ? (r.arrayIndex.map { $0 as Any } ?? NSNull()) : NSNull()
         job["array_task_string"] = record.collapsed ? ArraySpec.compress(record.indices) : ""
