@@ -260,7 +260,8 @@ final class SbatchCompanionTests: XCTestCase {
     try FileManager.default.createDirectory(atPath: c.root.path + "/logs", withIntermediateDirectories: true)
     try c.startDaemon()
     let r = try c.shell(
-      "id=$(LR=0.1 sbatch --parsable train.sbatch) && squeue -j $id -h -r -o '%i %j' | sort | head -1 && echo $id")
+      "id=$(LR=0.1 sbatch --parsable train.sbatch) && squeue -j $id -h -r -o '%i %j' | sort | head -1 && echo $id",
+      env: ["ORCH_PARTITION": "gpu"])
     XCTAssertEqual(r.code, 0, r.err)
     let lines = r.out.split(separator: "\n").map(String.init)
     let id = try XCTUnwrap(Int(lines.last ?? ""), r.out)

@@ -369,7 +369,7 @@ final class SbatchCorpusTests: XCTestCase {
     try c.write(
       "gpu.sbatch", "#!/usr/bin/env bash\n#SBATCH --gres=gpu:1 --partition=gpu --account=lab\necho cpu only\n")
     try c.startDaemon()
-    let (r, id) = try c.sbatch(["--wait", "gpu.sbatch"])
+    let (r, id) = try c.sbatch(["--wait", "gpu.sbatch"], env: ["ORCH_PARTITION": "gpu"])
     XCTAssertEqual(r.code, 0, r.err)
     XCTAssertEqual(
       r.err, "sbatch: warning: orch has no GPUs: --gres=gpu:1 is ignored and the job runs on CPUs only\n")

@@ -439,7 +439,9 @@ final class SlurmDifferentialTests: XCTestCase {
             key: "sbatch#1 stderr",
             orch: "sbatch: warning: orch has no GPUs: --gres=gpu:1 is ignored and the job runs on CPUs only\n",
             slurm: "sbatch: error: Invalid generic resource (gres) specification\n", why: "as sbatch#1"),
-        ], steps: run("gpu_cluster_options.sbatch")),
+        ],
+        // orch's one partition named as the script's (issue 18: any other partition is refused).
+        steps: run("gpu_cluster_options.sbatch", env: ["ORCH_PARTITION": "gpu"])),
     ]
     // -c 3 and -c 4: rejected where the node has fewer CPUs, run (and fail on a missing program) otherwise.
     for (name, needed) in [("mem_per_cpu.sbatch", 3), ("python_train.sbatch", 4), ("quotes_comments.sbatch", 3)] {

@@ -163,6 +163,9 @@ final class SbatchParseTests: XCTestCase {
   }
 
   func testClusterOptionsAreAcceptedAndGPUWarns() throws {
+    // The script names partition gpu: a machine whose one partition is configured so takes it.
+    setenv("ORCH_PARTITION", "gpu", 1)
+    defer { unsetenv("ORCH_PARTITION") }
     var e = try base("gpu_cluster_options.sbatch")
     e.ntasksGiven = true
     e.warnings = ["sbatch: warning: orch has no GPUs: --gres=gpu:1 is ignored and the job runs on CPUs only"]
