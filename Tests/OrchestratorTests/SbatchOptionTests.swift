@@ -114,7 +114,8 @@ final class SbatchOptionTests: XCTestCase {
     XCTAssertEqual(rejected(["-w", "node1", "job.sh"]), "sbatch: error: --nodelist is not supported by orch")
     // Issue 18: a partition other than orch's one is refused, as SLURM refuses one it lacks.
     XCTAssertEqual(
-      rejected(["-p", "debug", "job.sh"]), "sbatch: error: Batch job submission failed: Invalid partition name specified")
+      rejected(["-p", "debug", "job.sh"]),
+      "sbatch: error: Batch job submission failed: Invalid partition name specified")
   }
 
   func testHelpUsageVersionStopEverythingElse() throws {

@@ -80,7 +80,7 @@ struct Scontrol: ParsableCommand {
     if rows.isEmpty {
       if words.count > 1 {
         // slurmctld drops a pending element cancelled from an array that lives on.
-        Output.print(words.dropFirst().map { "Job \($0) not found\n" }.joined())
+        Output.print(words.dropFirst().map { "Job \(UserText.escaped($0)) not found\n" }.joined())
         throw ExitCode(1)
       }
       Output.print("No jobs in the system\n")

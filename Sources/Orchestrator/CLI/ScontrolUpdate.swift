@@ -31,13 +31,13 @@ enum ScontrolUpdate {
     var pairs: [(key: String, value: String)] = []
     for word in words {
       guard let eq = word.firstIndex(of: "=") else {
-        SlurmTool.stderr("Update of this parameter is not supported: \(word)\nRequest aborted")
+        SlurmTool.stderr("Update of this parameter is not supported: \(UserText.escaped(word))\nRequest aborted")
         throw ExitCode(1)
       }
       let key = word[..<eq].lowercased()
       let value = String(word[word.index(after: eq)...])
       guard ["starttime", "timelimit", "priority", "nice", "arraytaskthrottle"].contains(key) else {
-        SlurmTool.stderr("Update of this parameter is not supported: \(word)\nRequest aborted")
+        SlurmTool.stderr("Update of this parameter is not supported: \(UserText.escaped(word))\nRequest aborted")
         throw ExitCode(1)
       }
       pairs.append((key, value))
@@ -59,7 +59,8 @@ enum ScontrolUpdate {
           begin = .some(nil)
         } else {
           do { begin = .some(try BeginTime.parse(value, now: Posix.now())) } catch {
-            SlurmTool.stderr("Invalid time specification (pos=\(error.position)): \(value)\nNo changes specified")
+            SlurmTool.stderr(
+              "Invalid time specification (pos=\(error.position)): \(UserText.escaped(value))\nNo changes specified")
             throw ExitCode(1)
           }
         }
@@ -74,12 +75,12 @@ enum ScontrolUpdate {
         }
       case "priority":
         guard let n = Int64(value), n >= 0, n <= 4_294_967_294 else {
-          throw OrchError.badInput("scontrol: error: Invalid Priority value: \(value)")
+          throw OrchError.badInput("scontrol: error: Invalid Priority value: \(UserText.escaped(value))")
         }
         priority = n
       case "nice":
         guard let n = Int(value), abs(n) <= SbatchSchedule.niceLimit else {
-          throw OrchError.badInput("scontrol: error: Invalid Nice value: \(value)")
+          throw OrchError.badInput("scontrol: error: Invalid Nice value: \(UserText.escaped(value))")
         }
         nice = n
       default:
@@ -90,7 +91,7 @@ enum ScontrolUpdate {
 
     let (ids, unknown) = try SlurmTool.resolve([target], store: store)
     if ids.isEmpty {
-      for id in unknown { SlurmTool.stderr("Invalid job id specified for job \(id)") }
+      for id in unknown { SlurmTool.stderr("Invalid job id specified for job \(UserText.escaped(id))") }
       throw ExitCode(1)
     }
     let rows = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(jobs: ids)) }

@@ -28,7 +28,8 @@ struct SbatchSchedule {
         return
       }
       guard let n = Int(SlurmSyntax.trimmed(argument)), abs(n) <= Self.niceLimit else {
-        throw origin.error("Invalid --nice value: \(value); expected an integer within ±\(Self.niceLimit)")
+        throw origin.error(
+          "Invalid --nice value: \(UserText.escaped(value)); expected an integer within ±\(Self.niceLimit)")
       }
       nice = n
     default:
