@@ -278,10 +278,7 @@ final class SlurmFidelityDifferentialTests: XCTestCase {
         t.record["sbatch --usage lists --begin and --nice"] =
           "\(usage.contains("[--begin=") || usage.contains("--begin")) \(usage.contains("--nice"))"
       },
-      Scenario(
-        name: "job_environment",
-        known: [Known(key: "SLURM_TASK_PID is the batch shell", orch: "no", slurm: "yes")]
-      ) { t in
+      Scenario(name: "job_environment") { t in
         let script = """
           #!/bin/bash
           echo "SLURM_GTIDS=$SLURM_GTIDS"

@@ -49,7 +49,7 @@ struct SbatchSubmit {
         let numbers = indices.compactMap { $0 }
         let launch = LaunchSpec(
           env: env, cwd: request.workingDirectory, submitDir: request.submitDirectory, submitHost: host,
-          argv: request.interpreter + [scriptPath] + request.scriptArguments, output: request.output,
+          argv: Self.withTaskPID(request.interpreter + [scriptPath] + request.scriptArguments), output: request.output,
           error: request.error, appendOutput: request.openMode == .append, cpusGiven: request.cpusPerTaskGiven,
           arrayTaskCount: numbers.count, arrayTaskMin: numbers.min() ?? 0, arrayTaskMax: numbers.max() ?? 0,
           arrayTaskStep: Submitter.step(of: numbers),
@@ -89,6 +89,16 @@ struct SbatchSubmit {
       }
       throw .failure(Self.submissionFailed + error.message)
     }
+  }
+
+  /// slurmd sets `SLURM_TASK_PID` to the batch shell's own pid, known only once it runs: a shell
+  /// sets it and execs the script's interpreter in its place (same pid, same process group). An
+  /// interpreter that cannot run is left to fail as it would without the shell.
+  static func withTaskPID(_ argv: [String]) -> [String] {
+    guard let first = argv.first, first.hasPrefix("/"), FileManager.default.isExecutableFile(atPath: first),
+      FileManager.default.isExecutableFile(atPath: "/bin/sh")
+    else { return argv }
+    return ["/bin/sh", "-c", "SLURM_TASK_PID=$$; export SLURM_TASK_PID; exec \"$@\"", "sh"] + argv
   }
 
   /// Dependency terms resolved and checked against the store as `orch submit` does; nil when a
