@@ -34,12 +34,3 @@ enum JobIDs {
     return row
   }
 }
-
-enum Clock {
-  static func format(_ t: Double?) -> String {
-    guard let t else { return "Unknown" }
-    let f = DateFormatter()
-    f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
-    return f.string(from: Date(timeIntervalSince1970: t))
-  }
-}

@@ -49,7 +49,7 @@ struct Orch: ParsableCommand {
       CommandGroup(
         name: "SLURM",
         subcommands: [
-          SbatchCommand.self, Srun.self, Squeue.self, Sacct.self, Scancel.self, Scontrol.self,
+          SbatchCommand.self, Srun.self, Squeue.self, Sacct.self, Scancel.self, Scontrol.self, Sinfo.self,
         ])
     ])
 }

@@ -7,13 +7,11 @@ import Store
 
 /// What the SLURM client commands share: glibc-style option scanning with SLURM's messages, job id
 /// lists, the user and host, and SLURM's way of failing (one `tool: error: …` line, exit 1).
-enum SlurmTool {
+public enum SlurmTool {
   /// The names `orch shims` installs and `OrchMain` dispatches on (argv[0]).
-  static let names = ["sbatch", "srun", "squeue", "scancel", "sacct", "scontrol"]
+  static let names = ["sbatch", "srun", "squeue", "scancel", "sacct", "scontrol", "sinfo"]
 
-  static func stderr(_ text: String) {
-    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
-  }
+  static func stderr(_ text: String) { Output.stderr(text) }
 
   /// Runs `body`, turning its errors into SLURM's style: the message as is when it already names
   /// the tool, else `tool: error: message`; always exit 1 (orch's own commands use 2 for bad input).
@@ -28,7 +26,12 @@ enum SlurmTool {
   }
 
   /// `--help`/`--usage` print the usage, `--version` the version; true when one of them was asked.
-  static func answeredInfo(_ args: SlurmArguments, usage: String) -> Bool {
+  static func answeredInfo(_ args: SlurmArguments, usage: String, tool: String? = nil) -> Bool {
+    // `--usage` is SLURM's own synopsis (tools read the option list from it), `--help` orch's.
+    if args.has("usage"), !args.has("help"), let text = tool.flatMap(SlurmUsage.text) {
+      Output.print(text)
+      return true
+    }
     if args.has("help") || args.has("usage") {
       Output.print(usage)
       return true

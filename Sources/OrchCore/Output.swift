@@ -6,6 +6,11 @@ public enum Output {
     FileHandle.standardOutput.write(Data(text.utf8))
   }
 
+  /// One line to stderr (a newline is added when missing).
+  public static func stderr(_ text: String) {
+    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+  }
+
   public static func json<T: Encodable>(_ value: T) throws(OrchError) {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -113,6 +113,11 @@ public struct SbatchRequest: Sendable, Hashable {
   /// `-Q`: no informational messages (the job id is still printed).
   public var quiet = false
 
+  /// `--begin`: seconds since the epoch; nil = at once.
+  public var begin: Double?
+  /// `--nice`: subtracted from the job's priority.
+  public var nice = 0
+
   /// Full `sbatch: warning: …` lines to print to stderr, e.g. for a GPU request.
   public var warnings: [String] = []
 

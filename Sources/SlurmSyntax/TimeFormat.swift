@@ -1,3 +1,5 @@
+import Foundation
+
 /// Durations printed the way SLURM's clients print them.
 public enum TimeFormat {
   /// Whole seconds of an interval read from the store: Int(Double) traps on NaN, infinity and
@@ -44,4 +46,14 @@ public enum TimeFormat {
   }
 
   private static func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+}
+
+/// SLURM's timestamps (`2026-12-06T09:40:35`, local time; `Unknown` for none).
+public enum SlurmClock {
+  public static func format(_ t: Double?) -> String {
+    guard let t else { return "Unknown" }
+    let f = DateFormatter()
+    f.dateFormat = "yyyy-MM-dd'T'HH:mm:ss"
+    return f.string(from: Date(timeIntervalSince1970: t))
+  }
 }

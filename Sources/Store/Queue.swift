@@ -123,7 +123,7 @@ extension JobStore {
         WHERE id = (
           SELECT j.id FROM jobs j INDEXED BY jobs_claim JOIN arrays a ON a.id = j.array_id
           WHERE j.state = 'PENDING' AND j.ready = 1 AND j.held = 0 AND j.backend IS NULL AND j.cpus <= ?
-            AND (a.throttle IS NULL OR a.running < a.throttle)
+            AND (a.throttle IS NULL OR a.running < a.throttle) AND (j.begin_time IS NULL OR j.begin_time <= ?)
             AND (? IS NULL OR COALESCE(j.mem_limit, 0) <= ?)
             AND (j.gpus = 0 OR j.gpus <= COALESCE((
               SELECT value FROM json_each(CASE j.gpus_shared WHEN 1 THEN ? ELSE ? END)
@@ -136,7 +136,7 @@ extension JobStore {
       let row = try Row.fetchOne(
         statement,
         arguments: [
-          now, capacity.cpus, capacity.memory, capacity.memory, capacity.shareableGPUs, capacity.freeGPUs,
+          now, capacity.cpus, now, capacity.memory, capacity.memory, capacity.shareableGPUs, capacity.freeGPUs,
         ])
     else { return nil }
     let arrayID: Int64 = row[1]

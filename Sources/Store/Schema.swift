@@ -377,6 +377,17 @@ enum Schema {
           ALTER TABLE attempts ADD COLUMN gpus TEXT;
           """)
     }
+    // SLURM's schedule of a job: `begin_time` (sbatch --begin, scontrol requeue's delay,
+    // `scontrol update StartTime=`) is when it may start at the earliest — the claim skips it
+    // before then; `nice` is sbatch --nice, already subtracted from `priority`.
+    migrator.registerMigration("v8") { db in
+      try db.execute(
+        sql: """
+          ALTER TABLE jobs ADD COLUMN begin_time REAL;
+          ALTER TABLE jobs ADD COLUMN nice INTEGER NOT NULL DEFAULT 0;
+          CREATE INDEX jobs_begin ON jobs(begin_time) WHERE state = 'PENDING' AND begin_time IS NOT NULL;
+          """)
+    }
     return migrator
   }
 }

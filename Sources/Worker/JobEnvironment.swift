@@ -121,6 +121,12 @@ public enum JobEnvironment {
     env["SLURM_PROCID"] = "0"
     env["SLURM_LOCALID"] = "0"
     env["SLURM_NODEID"] = "0"
+    // What slurmd adds for every task: its global task ids, its place in the (flat) topology, and
+    // the cluster it belongs to (`name:controller:port:protocol:plugin`, as SLURM 22.05 spells it).
+    env["SLURM_GTIDS"] = "0"
+    env["SLURM_TOPOLOGY_ADDR"] = host
+    env["SLURM_TOPOLOGY_ADDR_PATTERN"] = "node"
+    env["SLURM_WORKING_CLUSTER"] = "\(launch.env["SLURM_CLUSTER_NAME"] ?? "orch"):\(host):6817:9728:109"
     if launch.cpusGiven { env["SLURM_CPUS_PER_TASK"] = n }
     if job.isArray, let index = job.arrayIndex {
       env["SLURM_ARRAY_JOB_ID"] = String(job.arrayID)

@@ -34,6 +34,20 @@ final class ParserFuzzTests: XCTestCase {
     }
   }
 
+  /// `sbatch --begin` and `scontrol update StartTime=`: a time or an error, and a time that
+  /// prints as scontrol prints it.
+  func testBeginTime() {
+    Fuzz.run(
+      "begin-time", seeds: ["now+60", "16:00 tomorrow", "2030-01-02T03:04:05"],
+      tokens: ["now", "+", "weeks", "noon", "tomorrow", "-", ":", "/", ".", "T", "PM", "999999999"]
+    ) {
+      let text = Fuzz.text($0)
+      if let t = try? BeginTime.parse(text, now: 1_796_554_800) { _ = SlurmClock.format(t) }
+      _ = try Sbatch.parse(
+        arguments: ["--begin=" + text, "--wrap", "true"], environment: [:], readFile: { _ in "" }, cwd: "/")
+    }
+  }
+
   /// `orch submit --after` and `orch sbatch --dependency` (bare ids meaning afterok and afterany),
   /// then evaluated against an array as the daemon does.
   func testDependencySpec() {

@@ -79,6 +79,8 @@ final class Cluster {
     p.currentDirectoryURL = root
     var env = ProcessInfo.processInfo.environment
     env["ORCH_HOME"] = home
+    // A requeued job reruns at once here; SlurmFidelityDifferentialTests keeps SLURM's 121 s delay.
+    env["ORCH_REQUEUE_DELAY"] = "0"
     for (k, v) in extra { env[k] = v }
     p.environment = env
     let out = Pipe()

@@ -30,7 +30,8 @@ final class SbatchCompanionTests: XCTestCase {
       [0, 4, 5].map { "\(id)_\($0)|\(id + $0)|\(id)|\($0)|PENDING|1|UNLIMITED|local|1|held|\(user)|JobHeldUser\n" }
         .joined()
         + "\(single)|\(single)|\(single)|N/A|PENDING|1|UNLIMITED|local|1|a_rather_long_name|\(user)|JobHeldUser\n")
-    XCTAssertEqual(try c.run(["squeue", "-h", "-t", "CA", "-o", "%i"]).out, "\(id)_1\n\(id)_2\n\(id)_3\n")
+    // Elements cancelled before they started stay in their array's one record (issue 18).
+    XCTAssertEqual(try c.run(["squeue", "-h", "-t", "CA", "-o", "%i"]).out, "\(id)_[1-3]\n")
     XCTAssertEqual(try c.run(["squeue", "-h", "-u", "nosuchuser0", "-o", "%i"]).out, "")
     XCTAssertEqual(try c.run(["squeue", "-h", "-j", "\(single)", "-o", "%i"]).out, "\(single)\n")
     let bad = try c.run(["squeue", "-j", "999"])
@@ -47,7 +48,8 @@ final class SbatchCompanionTests: XCTestCase {
     let id = try c.submit(["-H", "--array=0-5", "--wrap", "true"])
     let r = try c.run(["scancel", "\(id)_[2-4]"])
     XCTAssertEqual(r.code, 0, r.err)
-    XCTAssertEqual(try c.run(["scontrol", "release", "\(id)"]).code, 1, "cancelled elements cannot be released")
+    // As in SLURM, whose array no longer holds elements cancelled while pending (issue 18).
+    XCTAssertEqual(try c.run(["scontrol", "release", "\(id)"]).code, 0, "the cancelled elements are not the array's")
     let states = try c.waitFinished(id)
     XCTAssertEqual(
       states,
@@ -229,9 +231,10 @@ final class SbatchCompanionTests: XCTestCase {
 
       """)
     XCTAssertEqual(try c.run(["sacct", "-j", "\(id)", "-X", "-P", "-n", "-o", "JobID"]).out, "\(id)\n")
-    let outside = try c.shell("srun true")
-    XCTAssertEqual(outside.code, 1)
-    XCTAssertTrue(outside.err.hasPrefix("srun: error: orch runs srun only inside a batch job"), outside.err)
+    // Outside a job, srun runs as a job of its own (issue 18) and exits with the command's status.
+    let outside = try c.shell("srun bash -c 'echo out; exit 3'")
+    XCTAssertEqual(outside.code, 3, outside.err)
+    XCTAssertEqual(outside.out, "out\n")
   }
 
   func testShimsRunAnUnchangedScript() throws {
@@ -260,7 +263,8 @@ final class SbatchCompanionTests: XCTestCase {
     try FileManager.default.createDirectory(atPath: c.root.path + "/logs", withIntermediateDirectories: true)
     try c.startDaemon()
     let r = try c.shell(
-      "id=$(LR=0.1 sbatch --parsable train.sbatch) && squeue -j $id -h -r -o '%i %j' | sort | head -1 && echo $id")
+      "id=$(LR=0.1 sbatch --parsable train.sbatch) && squeue -j $id -h -r -o '%i %j' | sort | head -1 && echo $id",
+      env: ["ORCH_PARTITION": "gpu"])
     XCTAssertEqual(r.code, 0, r.err)
     let lines = r.out.split(separator: "\n").map(String.init)
     let id = try XCTUnwrap(Int(lines.last ?? ""), r.out)

@@ -370,14 +370,14 @@ final class SbatchCorpusTests: XCTestCase {
       "gpu.sbatch",
       "#!/usr/bin/env bash\n#SBATCH --gres=gpu:1 --partition=gpu --account=lab\necho gpu $CUDA_VISIBLE_DEVICES\n")
     try c.startDaemon(env: ["ORCH_GPUS": "none"])
-    let (refused, _) = try c.sbatch(["gpu.sbatch"])
+    let (refused, _) = try c.sbatch(["gpu.sbatch"], env: ["ORCH_PARTITION": "gpu"])
     XCTAssertEqual(refused.code, 1)
     XCTAssertEqual(
       refused.err, "sbatch: error: Batch job submission failed: Requested node configuration is not available\n")
     XCTAssertEqual(try c.historyRows().count, 0)
     c.stopDaemon(kill9: false)
     try c.startDaemon(env: ["ORCH_GPUS": "0"])
-    let (r, id) = try c.sbatch(["--wait", "gpu.sbatch"])
+    let (r, id) = try c.sbatch(["--wait", "gpu.sbatch"], env: ["ORCH_PARTITION": "gpu"])
     XCTAssertEqual(r.code, 0, r.err)
     XCTAssertEqual(c.read("slurm-\(try XCTUnwrap(id)).out"), "gpu 0\n")
   }

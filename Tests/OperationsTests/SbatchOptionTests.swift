@@ -114,11 +114,11 @@ final class SbatchOptionTests: XCTestCase {
   }
 
   func testRealSbatchOptionsOrchCannotHonour() {
-    XCTAssertEqual(rejected(["--begin=now+1hour", "job.sh"]), "sbatch: error: --begin is not supported by orch")
     XCTAssertEqual(rejected(["-w", "node1", "job.sh"]), "sbatch: error: --nodelist is not supported by orch")
+    // Issue 18: a partition other than orch's one is refused, as SLURM refuses one it lacks.
     XCTAssertEqual(
-      rejected(["job.sh"], script: "#!/bin/sh\n#SBATCH --nice=5\ntrue\n"),
-      "sbatch: error: --nice is not supported by orch")
+      rejected(["-p", "debug", "job.sh"]),
+      "sbatch: error: Batch job submission failed: Invalid partition name specified")
   }
 
   func testHelpUsageVersionStopEverythingElse() throws {
@@ -141,7 +141,7 @@ final class SbatchOptionTests: XCTestCase {
     let env = [
       "SBATCH_JOB_NAME": "from-env", "SBATCH_OUTPUT": "env.out", "SBATCH_TIMELIMIT": "20",
       "SBATCH_ARRAY_INX": "5-6", "SBATCH_DEPENDENCY": "afterany:2", "SBATCH_EXPORT": "ALL,X=1",
-      "SBATCH_PARTITION": "debug",
+      "SBATCH_PARTITION": "local",
     ]
     let r = try run(["-J", "from-cli", "-c", "4", "--signal=TERM@10"], env: env, script: script)
     XCTAssertEqual(r.jobName, "from-cli")
@@ -204,7 +204,7 @@ final class SbatchOptionTests: XCTestCase {
 
   func testUnhonouredEnvironmentVariablesWarn() throws {
     XCTAssertEqual(
-      try run(["job.sh"], env: ["SBATCH_RESERVATION": "maint", "SBATCH_PARTITION": "x"]).warnings,
+      try run(["job.sh"], env: ["SBATCH_RESERVATION": "maint", "SBATCH_PARTITION": "local"]).warnings,
       ["sbatch: warning: orch ignores SBATCH_RESERVATION"])
   }
 
@@ -398,7 +398,7 @@ final class SbatchOptionTests: XCTestCase {
   func testIgnoredClusterOptionsStillValidate() throws {
     XCTAssertNoThrow(
       try run([
-        "-p", "debug", "-A", "acct", "-q", "normal", "--mail-type=BEGIN,END", "--mail-user=a@b", "--exclusive",
+        "-p", "local", "-A", "acct", "-q", "normal", "--mail-type=BEGIN,END", "--mail-user=a@b", "--exclusive",
         "--exclusive=user", "--wckey=w", "-C", "intel", "--comment", "hi", "job.sh",
       ]))
     XCTAssertEqual(rejected(["--mail-type=SOMETIMES", "job.sh"]), "sbatch: error: Invalid --mail-type specification")

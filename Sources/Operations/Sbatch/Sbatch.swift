@@ -166,6 +166,7 @@ struct SbatchState {
   /// GPU requests by option (`gres`, `gpus`, `gpus-per-node`, `gpus-per-task`); the last value of
   /// each wins, and together they must agree (`GPURequest.combine`).
   var gpus: [String: GPURequest?] = [:]
+  var schedule = SbatchSchedule()
   var warnings: [String] = []
 
   init(cwd: String) { self.cwd = cwd }
@@ -326,7 +327,9 @@ struct SbatchState {
       } catch {
         throw origin.error(error.message)
       }
-    case "account", "partition", "qos", "mail-user", "wckey", "constraint", "comment":
+    case "begin", "nice", "partition":
+      try schedule.apply(option.key, argument, origin: origin)
+    case "account", "qos", "mail-user", "wckey", "constraint", "comment":
       break
     case "mail-type":
       let kinds = value.split(separator: ",", omittingEmptySubsequences: false)
@@ -405,6 +408,7 @@ struct SbatchState {
     request.parsable = parsable
     request.wait = wait
     request.hold = hold
+    try schedule.finish(into: &request)
 
     do {
       request.gpus = try GPURequest.combine(["gres", "gpus", "gpus-per-node", "gpus-per-task"].map { gpus[$0] ?? nil })

@@ -13,7 +13,7 @@ import Worker
 /// interpreter, with SLURM's environment, working directory and output files.
 public struct SbatchSubmit {
   /// orch has one partition; squeue, sacct and the job environment call it this.
-  public static let partition = "local"
+  public static var partition: String { Partition.name }
 
   public let home: OrchHome
   public let store: JobStore
@@ -68,7 +68,7 @@ public struct SbatchSubmit {
         let numbers = indices.compactMap { $0 }
         let launch = LaunchSpec(
           env: env, cwd: request.workingDirectory, submitDir: request.submitDirectory, submitHost: host,
-          argv: request.interpreter + [scriptPath] + request.scriptArguments, output: request.output,
+          argv: Self.withTaskPID(request.interpreter + [scriptPath] + request.scriptArguments), output: request.output,
           error: request.error, appendOutput: request.openMode == .append, cpusGiven: request.cpusPerTaskGiven,
           arrayTaskCount: numbers.count, arrayTaskMin: numbers.min() ?? 0, arrayTaskMax: numbers.max() ?? 0,
           arrayTaskStep: Submitter.step(of: numbers),
@@ -88,11 +88,16 @@ public struct SbatchSubmit {
           sweep: "sbatch/\(keyName)", name: name,
           source: request.scriptPath ?? (request.wrap != nil ? "--wrap" : "stdin"),
           isArray: request.array != nil, throttle: request.array?.throttle,
-          dependency: request.dependency?.description, dependencyOr: request.dependency?.isOr ?? false,
+          dependency: try request.dependency.map { spec in
+            try DependencyDisplay.text(spec) { try tx.isArray(Int64($0)) }
+          }, dependencyOr: request.dependency?.isOr ?? false,
           killOnInvalidDependency: request.killOnInvalidDependency ?? false, launch: launch.encoded(),
           outputRoot: home.defaultOutputRoot)
         let inserted = try tx.insert(array: array, jobs: jobs, dependencies: deps)
         guard inserted == id else { throw OrchError.failure("job id \(inserted) differs from the script's \(id)") }
+        if request.begin != nil || request.nice != 0 {
+          try tx.schedule(array: id, begin: request.begin, nice: request.nice)
+        }
         if request.hold { try tx.hold(array: id) }
         return id
       }
@@ -103,6 +108,16 @@ public struct SbatchSubmit {
       }
       throw .failure(Self.submissionFailed + error.message)
     }
+  }
+
+  /// slurmd sets `SLURM_TASK_PID` to the batch shell's own pid, known only once it runs: a shell
+  /// sets it and execs the script's interpreter in its place (same pid, same process group). An
+  /// interpreter that cannot run is left to fail as it would without the shell.
+  static func withTaskPID(_ argv: [String]) -> [String] {
+    guard let first = argv.first, first.hasPrefix("/"), FileManager.default.isExecutableFile(atPath: first),
+      FileManager.default.isExecutableFile(atPath: "/bin/sh")
+    else { return argv }
+    return ["/bin/sh", "-c", "SLURM_TASK_PID=$$; export SLURM_TASK_PID; exec \"$@\"", "sh"] + argv
   }
 
   /// Dependency terms resolved and checked against the store as `orch submit` does; nil when a
@@ -134,6 +149,10 @@ public struct SbatchSubmit {
     env["SLURM_JOB_UID"] = String(getuid())
     env["SLURM_JOB_GID"] = String(getgid())
     env["SLURM_TASKS_PER_NODE"] = "1"
+    // The submitting process's scheduling priority (its nice value), as sbatch records it.
+    errno = 0
+    let niceness = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+    env["SLURM_PRIO_PROCESS"] = String(errno == 0 ? niceness : 0)
     env["SLURM_MEM_PER_NODE"] = request.memoryPerNode.map { String($0 >> 20) }
     env["SLURM_MEM_PER_CPU"] = request.memoryPerCPU.map { String($0 >> 20) }
     return env
@@ -186,7 +205,7 @@ public struct SbatchSubmit {
 
   /// A task's part in `sbatch --wait`'s exit code. sbatch(1): "If the job terminated due to a
   /// signal rather than a normal exit, the exit code will be set to 1."
-  static func exitStatus(_ row: JobRow) -> Int32 {
+  public static func exitStatus(_ row: JobRow) -> Int32 {
     if let code = row.exitCode { return code }
     if row.signal != nil { return 1 }
     return row.state == .completed || row.state == .cancelled ? 0 : 1

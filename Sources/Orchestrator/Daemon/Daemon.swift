@@ -104,6 +104,8 @@ public final class Daemon {
   var watchedArrays: [Int64: Bool] = [:]
   /// Set while a job waits on an `after:id+minutes` delay.
   var nextDependencyCheck: Double?
+  /// The earliest begin time (`sbatch --begin`, a requeue's delay) of a pending job still ahead.
+  var nextBegin: Double?
   var stopping = false
   /// Journals of lost workers, removed only once the step that records their reports commits: a
   /// daemon killed before that must find them again.
@@ -180,6 +182,7 @@ public final class Daemon {
         }
       }
       if let next = nextDependencyCheck, Posix.now() >= next { dirty = true }
+      if let next = nextBegin, Posix.now() >= next { dirty = true }
       revokeStaleQueued()
       killOverdueAdopted()
       checkDraining()
@@ -193,7 +196,9 @@ public final class Daemon {
     let revokes = slots.filter { $0.jobs.dropFirst().contains { !$0.revoked } }.map { $0.since + Self.shortJob }
     let kills = adopted.compactMap(\.killAt).filter(\.isFinite)
     let drain = draining.isEmpty ? nil : Posix.now() + DrainingGPUs.interval
-    guard let next = (revokes + kills + [nextDependencyCheck, slurmCollect.next, drain].compactMap { $0 }).min() else {
+    guard
+      let next = (revokes + kills + [nextDependencyCheck, nextBegin, slurmCollect.next, drain].compactMap { $0 }).min()
+    else {
       return -1
     }
     return Int32(max(0, min(60_000, (next - Posix.now()) * 1000)).rounded(.up))
@@ -259,6 +264,7 @@ public final class Daemon {
           self.nextDependencyCheck = try DependencyCheck.run(db, now: now) ? now + 10 : nil
         }
         guard !self.stopping else { return }
+        self.nextBegin = try JobStore.nextBeginTime(db, after: now)
         for slot in idle {
           var chosen: (cpus: [Int], gpus: [Int]) = ([], [])
           guard !free.isEmpty,

@@ -27,6 +27,7 @@ struct Sacct: ParsableCommand {
     .init("allusers", "a"), .init("brief", "b"), .init("long", "l"), .init("duplicates", "D"),
     .init("noconvert"), .init("truncate", "T"), .init("name", nil, .required), .init("partition", "r", .required),
     .init("verbose", "v"), .init("help", "h"), .init("usage"), .init("version", "V"), .init("helpformat", "e"),
+    .init("json"),
     .init("local", "L"), .init("allclusters"),
   ]
 
@@ -85,6 +86,14 @@ struct Sacct: ParsableCommand {
       var context = Context(now: now, host: SlurmTool.host, user: SlurmTool.user, uid: String(getuid()))
       if columns.contains(where: { $0.field.name.hasSuffix("TRES") }) {
         context.gpus = try storeCall { () throws(StoreError) in try store.gpuAllocations(rows.map(\.id)) }
+      }
+      if columns.contains(where: { Self.extraFields.map(\.name).contains($0.field.name) }) || args.has("json") {
+        context.arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
+        context.schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
+      }
+      if args.has("json") {
+        Output.print(SlurmJSON.sacct(Self.records(rows), context: context))
+        return
       }
       var lines: [[String]] = []
       for record in Self.records(rows) {
@@ -224,6 +233,9 @@ struct Sacct: ParsableCommand {
     var uid: String
     /// GPU requests and assignments, read only when a TRES column is asked for.
     var gpus: [Int64: GPUAllocation] = [:]
+    /// Each job's submission (launch record, working directory, memory), for the fields that read it.
+    var arrays: [Int64: ArrayRecord] = [:]
+    var schedules: [Int64: JobSchedule] = [:]
   }
 
   struct Field: Sendable {
@@ -249,61 +261,62 @@ struct Sacct: ParsableCommand {
     return r.startTime == nil ? "0" : String(r.cpus)
   }
 
-  static let fields: [Field] = [
-    Field(name: "JobID", width: -12) { r, line, _ in r.jobID + line.suffix },
-    Field(name: "JobIDRaw", width: -12) { r, line, _ in r.rawID + line.suffix },
-    Field(name: "JobName", width: 10) { r, line, _ in
-      switch line {
-      case .job: r.row.name
-      case .batch: "batch"
-      case .extern: "extern"
-      case .step(let step): step.name
-      }
-    },
-    Field(name: "Partition", width: 10) { _, line, _ in line.isStep ? "" : SbatchSubmit.partition },
-    Field(name: "Account", width: 10) { _, _, _ in "" },
-    Field(name: "User", width: 9) { _, line, c in line.isStep ? "" : c.user },
-    Field(name: "UID", width: 6) { _, line, c in line.isStep ? "" : c.uid },
-    Field(name: "AllocCPUS", width: 10) { r, line, _ in cpus(r.row, line) },
-    Field(name: "NCPUS", width: 10) { r, line, _ in cpus(r.row, line) },
-    Field(name: "ReqCPUS", width: 8) { r, line, _ in
-      if case .step(let step) = line { return String(step.cpus) }
-      return String(r.row.cpus)
-    },
-    Field(name: "NNodes", width: 8) { _, _, _ in "1" },
-    Field(name: "AllocTRES", width: 10) { r, line, c in
-      line.isStep || r.row.startTime == nil ? "" : TRESText.sacct(r.row, c.gpus[r.row.id], allocated: true)
-    },
-    Field(name: "ReqTRES", width: 10) { r, line, c in
-      line.isStep ? "" : TRESText.sacct(r.row, c.gpus[r.row.id], allocated: false)
-    },
-    Field(name: "State", width: 10) { r, line, c in state(r.row, line, uid: c.uid) },
-    Field(name: "ExitCode", width: 8) { r, line, _ in exitCode(line, r.row) },
-    Field(name: "DerivedExitCode", width: 15) { r, line, _ in
-      line.isStep ? "" : "\(r.row.exitCode ?? 0):\(r.row.signal ?? 0)"
-    },
-    Field(name: "Elapsed", width: 10) { r, line, c in TimeFormat.sacctElapsed(elapsed(r.row, line, now: c.now)) },
-    Field(name: "ElapsedRaw", width: 10) { r, line, c in String(elapsed(r.row, line, now: c.now)) },
-    Field(name: "Timelimit", width: 10) { r, line, _ in
-      line.isStep ? "" : TimeFormat.sacctTimelimit(minutes: r.row.timeLimit.map { $0 / 60 })
-    },
-    Field(name: "Submit", width: 19) { r, line, _ in
-      if case .step(let step) = line { return Clock.format(step.start) }
-      return Clock.format(r.row.submitTime)
-    },
-    Field(name: "Eligible", width: 19) { r, line, _ in
-      if case .step(let step) = line { return Clock.format(step.start) }
-      return Clock.format(r.row.submitTime)
-    },
-    Field(name: "Start", width: 19) { r, line, _ in Clock.format(span(line, r.row).start) },
-    Field(name: "End", width: 19) { r, line, _ in span(line, r.row).end.map { Clock.format($0) } ?? "Unknown" },
-    Field(name: "NodeList", width: 15) { r, _, c in r.row.startTime == nil ? "None assigned" : c.host },
-    Field(name: "Restarts", width: 8) { r, _, _ in String(max(0, r.row.attempt - 1)) },
-    Field(name: "Reason", width: 20) { r, _, _ in
-      guard let reason = r.row.reason, !reason.contains(" ") else { return "None" }
-      return reason
-    },
-  ]
+  static let fields: [Field] =
+    [
+      Field(name: "JobID", width: -12) { r, line, _ in r.jobID + line.suffix },
+      Field(name: "JobIDRaw", width: -12) { r, line, _ in r.rawID + line.suffix },
+      Field(name: "JobName", width: 10) { r, line, _ in
+        switch line {
+        case .job: r.row.name
+        case .batch: "batch"
+        case .extern: "extern"
+        case .step(let step): step.name
+        }
+      },
+      Field(name: "Partition", width: 10) { _, line, _ in line.isStep ? "" : SbatchSubmit.partition },
+      Field(name: "Account", width: 10) { _, _, _ in "" },
+      Field(name: "User", width: 9) { _, line, c in line.isStep ? "" : c.user },
+      Field(name: "UID", width: 6) { _, line, c in line.isStep ? "" : c.uid },
+      Field(name: "AllocCPUS", width: 10) { r, line, _ in cpus(r.row, line) },
+      Field(name: "NCPUS", width: 10) { r, line, _ in cpus(r.row, line) },
+      Field(name: "ReqCPUS", width: 8) { r, line, _ in
+        if case .step(let step) = line { return String(step.cpus) }
+        return String(r.row.cpus)
+      },
+      Field(name: "NNodes", width: 8) { _, _, _ in "1" },
+      Field(name: "AllocTRES", width: 10) { r, line, c in
+        line.isStep || r.row.startTime == nil ? "" : TRESText.sacct(r.row, c.gpus[r.row.id], allocated: true)
+      },
+      Field(name: "ReqTRES", width: 10) { r, line, c in
+        line.isStep ? "" : TRESText.sacct(r.row, c.gpus[r.row.id], allocated: false)
+      },
+      Field(name: "State", width: 10) { r, line, c in state(r.row, line, uid: c.uid) },
+      Field(name: "ExitCode", width: 8) { r, line, _ in exitCode(line, r.row) },
+      Field(name: "DerivedExitCode", width: 15) { r, line, _ in
+        line.isStep ? "" : "\(r.row.exitCode ?? 0):\(r.row.signal ?? 0)"
+      },
+      Field(name: "Elapsed", width: 10) { r, line, c in TimeFormat.sacctElapsed(elapsed(r.row, line, now: c.now)) },
+      Field(name: "ElapsedRaw", width: 10) { r, line, c in String(elapsed(r.row, line, now: c.now)) },
+      Field(name: "Timelimit", width: 10) { r, line, _ in
+        line.isStep ? "" : TimeFormat.sacctTimelimit(minutes: r.row.timeLimit.map { $0 / 60 })
+      },
+      Field(name: "Submit", width: 19) { r, line, _ in
+        if case .step(let step) = line { return SlurmClock.format(step.start) }
+        return SlurmClock.format(r.row.submitTime)
+      },
+      Field(name: "Eligible", width: 19) { r, line, _ in
+        if case .step(let step) = line { return SlurmClock.format(step.start) }
+        return SlurmClock.format(r.row.submitTime)
+      },
+      Field(name: "Start", width: 19) { r, line, _ in SlurmClock.format(span(line, r.row).start) },
+      Field(name: "End", width: 19) { r, line, _ in span(line, r.row).end.map { SlurmClock.format($0) } ?? "Unknown" },
+      Field(name: "NodeList", width: 15) { r, _, c in r.row.startTime == nil ? "None assigned" : c.host },
+      Field(name: "Restarts", width: 8) { r, _, _ in String(max(0, r.row.attempt - 1)) },
+      Field(name: "Reason", width: 20) { r, _, _ in
+        guard let reason = r.row.reason, !reason.contains(" ") else { return "None" }
+        return reason
+      },
+    ] + extraFields
 
   /// `-o JobID,State%20,jobname%-30`: names case-insensitive (unique prefixes too), `%N` a width.
   static func columns(_ spec: String) throws(OrchError) -> [(field: Field, width: Int)] {

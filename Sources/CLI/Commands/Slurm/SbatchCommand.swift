@@ -34,7 +34,11 @@ struct SbatchCommand: ParsableCommand {
         throw ExitCode(1)
       }
       if let info = request.info {
-        Output.print(info == .version ? "slurm 23.02.0 (orch)\n" : Self.usage)
+        switch info {
+        case .version: Output.print("slurm 23.02.0 (orch)\n")
+        case .usage: Output.print(SlurmUsage.text("sbatch") ?? Self.usage)
+        case .help: Output.print(Self.usage)
+        }
         return
       }
       for warning in request.warnings { SlurmTool.stderr(warning) }

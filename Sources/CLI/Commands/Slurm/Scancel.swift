@@ -31,7 +31,7 @@ struct Scancel: ParsableCommand {
   func run() throws {
     try SlurmTool.run("scancel") {
       let args = try SlurmGetopt.parse(arguments, tool: "scancel", flags: Self.flags)
-      if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
+      if SlurmTool.answeredInfo(args, usage: Self.usage, tool: "scancel") { return }
       if try !Self.act(args) { throw ExitCode(1) }
     }
   }
@@ -132,7 +132,7 @@ struct Scancel: ParsableCommand {
   }
 
   static let usage = """
-    Usage: scancel [OPTIONS] [job_id[_array_id][.step_id]...]
+    Usage: scancel [OPTIONS] [job_id[_array_id][.step_id]]
       -n, --name=job_name         act only on jobs with this name
       -Q, --quiet                 disable warnings
       -b, --batch                 with -s: signal only the batch shell

@@ -23,10 +23,12 @@ struct Scontrol: ParsableCommand {
 
   static let flags: [SlurmFlag] = [
     .init("oneliner", "o"), .init("details", "d"), .init("quiet", "Q"), .init("verbose", "v"),
-    .init("help", "h"), .init("usage"), .init("version", "V"), .init("all", "a"),
+    .init("help", "h"), .init("usage"), .init("version", "V"), .init("all", "a"), .init("json"),
   ]
 
-  static let commands = ["show", "hold", "uhold", "release", "requeue", "requeuehold", "version", "help"]
+  static let commands = [
+    "show", "hold", "uhold", "release", "requeue", "requeuehold", "update", "version", "help",
+  ]
 
   func run() throws {
     try SlurmTool.run("scontrol") {
@@ -50,7 +52,9 @@ struct Scontrol: ParsableCommand {
       let rest = Array(args.operands.dropFirst())
       switch command {
       case "show":
-        try show(rest, oneLine: args.has("oneliner"), store: store)
+        try show(rest, oneLine: args.has("oneliner"), json: args.has("json"), store: store)
+      case "update":
+        try ScontrolUpdate.run(rest, store: store, home: home)
       default:
         try change(command, rest, store: store, home: home)
       }
@@ -65,8 +69,8 @@ struct Scontrol: ParsableCommand {
     return matches.count == 1 ? matches[0] : nil
   }
 
-  func show(_ words: [String], oneLine: Bool, store: JobStore) throws {
-    guard let entity = words.first, "jobid".hasPrefix(entity.lowercased()), entity.count >= 1 else {
+  func show(_ words: [String], oneLine: Bool, json: Bool = false, store: JobStore) throws {
+    guard let entity = words.first, "jobid".hasPrefix(entity.lowercased()) || entity.lowercased() == "jobs" else {
       throw OrchError.badInput("scontrol: error: orch can show jobs only: scontrol show job [ID]")
     }
     var filter = JobFilter()
@@ -75,31 +79,59 @@ struct Scontrol: ParsableCommand {
       if ids.isEmpty { throw OrchError.badInput("slurm_load_jobs error: Invalid job id specified") }
       filter.jobs = ids
     }
-    let rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
+    var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
+    rows = try Self.visible(rows, store: store)
     if rows.isEmpty {
+      if words.count > 1 {
+        // slurmctld drops a pending element cancelled from an array that lives on.
+        Output.print(words.dropFirst().map { "Job \(UserText.escaped($0)) not found\n" }.joined())
+        throw ExitCode(1)
+      }
       Output.print("No jobs in the system\n")
       return
     }
     let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
-    let records = Squeue.records(rows, arrays: arrays, expand: false).sorted { $0.first.id < $1.first.id }
+    let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
     let now = Posix.now()
+    let records = Squeue.records(rows, arrays: arrays, expand: false, schedules: schedules, now: now).sorted {
+      $0.first.id < $1.first.id
+    }
+    if json {
+      Output.print(SlurmJSON.jobs(records, now: now))
+      return
+    }
     let gpus = try storeCall { () throws(StoreError) in try store.gpuAllocations(records.map(\.first.id)) }
     let text = records.map { record in
-      let lines = Self.lines(record, now: now, gpus: gpus[record.first.id])
+      let lines = Self.lines(record, now: now, oneLine: oneLine, gpus: gpus[record.first.id])
       return oneLine ? lines.joined(separator: " ") + "\n" : lines.joined(separator: "\n   ") + "\n\n"
     }.joined()
     Output.print(text)
   }
 
+  /// What slurmctld still has: an element cancelled before it ever started is dropped from its
+  /// array's record, unless the whole array went that way (the array's record then shows them).
+  static func visible(_ rows: [JobRow], store: JobStore) throws -> [JobRow] {
+    func dropped(_ r: JobRow) -> Bool { r.isArray && r.state == .cancelled && r.attempt == 0 }
+    let arrays = Array(Set(rows.filter(dropped).map(\.arrayID)))
+    guard !arrays.isEmpty else { return rows }
+    let all = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(arrays: arrays)) }
+    let living = Set(all.filter { !dropped($0) }.map(\.arrayID))
+    return rows.filter { !dropped($0) || !living.contains($0.arrayID) }
+  }
+
   /// One job in scontrol's layout: `Key=Value` pairs, several per line.
-  static func lines(_ record: Squeue.Record, now: Double, gpus: GPUAllocation? = nil) -> [String] {
+  static func lines(_ record: Squeue.Record, now: Double, oneLine: Bool = false, gpus: GPUAllocation? = nil) -> [String]
+  {
     let r = record.first
     let array = record.array
     let launch = array.flatMap { try? LaunchSpec.decode($0.launch) }
     let host = SlurmTool.host
     let user = SlurmTool.user
     let group = getgrgid(getgid()).flatMap { $0.pointee.gr_name.map { String(cString: $0) } } ?? String(getgid())
-    var head = "JobId=\(record.collapsed ? r.arrayID : r.id)"
+    // A pending element that never started is still part of its array's record: SLURM shows the
+    // array's id until the element is split off to run.
+    let unsplit = r.isArray && r.state == .pending && r.attempt == 0
+    var head = "JobId=\(record.collapsed || unsplit ? r.arrayID : r.id)"
     if r.isArray {
       let task = record.collapsed ? ArraySpec.compress(record.indices) : String(r.arrayIndex ?? 0)
       head += " ArrayJobId=\(r.arrayID) ArrayTaskId=\(task)"
@@ -109,8 +141,8 @@ struct Scontrol: ParsableCommand {
     var dependency = "(null)"
     if r.state == .pending, let text = array?.dependency {
       switch r.reason {
-      case "Dependency": dependency = text + "(unfulfilled)"
-      case "DependencyNeverSatisfied": dependency = text + "(failed)"
+      case "Dependency": dependency = DependencyDisplay.withState(text, "unfulfilled")
+      case "DependencyNeverSatisfied": dependency = DependencyDisplay.withState(text, "failed")
       default: break
       }
     }
@@ -118,17 +150,21 @@ struct Scontrol: ParsableCommand {
     let limit = TimeFormat.sacctTimelimit(minutes: r.timeLimit.map { $0 / 60 })
     let started = r.startTime != nil && r.state != .pending
     let memoryMB = launch?.env["SLURM_MEM_PER_NODE"]
-    let eligible = r.state == .pending && r.reason != nil ? "Unknown" : Clock.format(r.submitTime)
-    let end = r.state.isTerminal ? Clock.format(r.endTime) : "Unknown"
+    let begin = record.schedule?.beginTime
+    var eligible = r.state == .pending && r.reason != nil ? "Unknown" : SlurmClock.format(r.submitTime)
+    if let begin, begin > r.submitTime { eligible = SlurmClock.format(begin) }
+    let end = r.state.isTerminal ? SlurmClock.format(r.endTime) : "Unknown"
     var out = [
       head,
       "UserId=\(user)(\(getuid())) GroupId=\(group)(\(getgid())) MCS_label=N/A",
-      "Priority=1 Nice=0 Account=(null) QOS=normal",
-      "JobState=\(r.state.rawValue) Reason=\(record.reason) Dependency=\(dependency)",
-      "Requeue=\(launch?.requeue == false ? 0 : 1) Restarts=\(max(0, r.attempt - 1)) BatchFlag=1 Reboot=0 ExitCode=\(r.exitCode ?? 0):\(r.signal ?? 0)",
+      "Priority=\(SlurmSchedule.priority(r, record.schedule)) Nice=\(record.schedule?.nice ?? 0) Account=(null) QOS=normal",
+      // One record per line: scontrol -o joins a reason's words with `_`.
+      "JobState=\(r.state.rawValue) Reason=\(oneLine ? record.reason.replacingOccurrences(of: " ", with: "_") : record.reason) Dependency=\(dependency)",
+      // A requeued job counts its restart from the requeue on, before it runs again.
+      "Requeue=\(launch?.requeue == false ? 0 : 1) Restarts=\(max(0, r.state == .pending ? r.attempt : r.attempt - 1)) BatchFlag=1 Reboot=0 ExitCode=\(r.exitCode ?? 0):\(r.signal ?? 0)",
       "RunTime=\(TimeFormat.sacctElapsed(runTime)) TimeLimit=\(limit) TimeMin=N/A",
-      "SubmitTime=\(Clock.format(r.submitTime)) EligibleTime=\(eligible)",
-      "StartTime=\(started ? Clock.format(r.startTime) : "Unknown") EndTime=\(end) Deadline=N/A",
+      "SubmitTime=\(SlurmClock.format(r.submitTime)) EligibleTime=\(eligible)",
+      "StartTime=\(started ? SlurmClock.format(r.startTime) : begin.map { SlurmClock.format($0) } ?? "Unknown") EndTime=\(end) Deadline=N/A",
       "Partition=\(SbatchSubmit.partition) AllocNode:Sid=\(host):0",
       "ReqNodeList=(null) ExcNodeList=(null)",
       "NodeList=\(started ? host : "(null)")",
@@ -152,11 +188,17 @@ struct Scontrol: ParsableCommand {
   }
 
   func change(_ command: String, _ words: [String], store: JobStore, home: OrchHome) throws {
+    var words = words
+    // `requeue incomplete`: only jobs that have not completed — running ones — are requeued.
+    let incomplete = command.hasPrefix("requeue") && words.first?.lowercased() == "incomplete"
+    if incomplete { words.removeFirst() }
     if words.isEmpty { throw OrchError.badInput("scontrol: error: \(command) needs job ids, such as 12 or 12_[1-3]") }
     let (ids, unknown) = try SlurmTool.resolve(words, store: store)
     var failed = !unknown.isEmpty
     for id in unknown { SlurmTool.stderr("Invalid job id specified for job \(id)") }
-    let rows = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(jobs: ids)) }
+    var rows = try Self.visible(
+      try storeCall { () throws(StoreError) in try store.jobs(JobFilter(jobs: ids)) }, store: store)
+    if incomplete { rows = rows.filter { $0.state == .running } }
     func refuse(_ rows: [JobRow], _ why: String) {
       for r in rows { SlurmTool.stderr("\(why) for job \(r.display)") }
       failed = failed || !rows.isEmpty
@@ -180,7 +222,10 @@ struct Scontrol: ParsableCommand {
       if rows.contains(where: { $0.state == .running }), ProcessInfo.processInfo.environment["SLURM_JOB_ID"] != nil {
         setpgid(0, 0)
       }
-      _ = try Operations.requeue(rows, hold: command == "requeuehold", store: store, home: home)
+      // The delay is stored before the jobs are queued again, so no claim can come between.
+      try ScontrolUpdate.delayRequeue(rows.filter { $0.state != .pending }.map(\.id), store: store)
+      let requeued = try Operations.requeue(rows, hold: command == "requeuehold", store: store, home: home)
+      if command == "requeuehold" { try ScontrolUpdate.markRequeuedHeld(requeued, store: store) }
     default:
       break
     }
@@ -194,10 +239,12 @@ struct Scontrol: ParsableCommand {
   }
 
   static let usage = """
-    Usage: scontrol [OPTIONS] COMMAND [ID...]
+    scontrol [<OPTION>] [<COMMAND>]
+      -d, --details      show more details (accepted)
       -o, --oneliner     print one record per line
     Commands orch supports:
-      show job [ID]      a job (or every job) in key=value form
+      show job [ID]      a job (or every job: show jobs) in key=value form
+      update JobId=ID KEY=VALUE...  StartTime, TimeLimit, Priority, Nice, ArrayTaskThrottle
       hold ID...         keep pending jobs from starting (Reason=JobHeldUser)
       release ID...      let held jobs run
       requeue ID...      run finished (or running) jobs again under the same id

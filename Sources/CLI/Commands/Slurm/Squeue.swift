@@ -25,6 +25,7 @@ struct Squeue: ParsableCommand {
     .init("name", "n", .required), .init("partition", "p", .required), .init("array", "r"),
     .init("noheader", "h"), .init("format", "o", .required), .init("long", "l"), .init("all", "a"),
     .init("me"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
+    .init("json"), .init("Format", "O", .required),
   ]
 
   static let defaultFormat = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
@@ -35,7 +36,7 @@ struct Squeue: ParsableCommand {
   func run() throws {
     try SlurmTool.run("squeue") {
       let args = try SlurmGetopt.parse(arguments, tool: "squeue", flags: Self.flags)
-      if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
+      if SlurmTool.answeredInfo(args, usage: Self.usage, tool: "squeue") { return }
       if let extra = args.operands.first {
         throw OrchError.badInput("squeue: error: Unrecognized option: \(extra)", usage: Self.usageLine)
       }
@@ -74,7 +75,13 @@ struct Squeue: ParsableCommand {
         rows = []
       }
       let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
-      let records = Self.records(rows, arrays: arrays, expand: args.has("array"))
+      let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
+      let records = Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now)
+      if args.has("json") {
+        Output.print(SlurmJSON.jobs(records, now: now))
+        return
+      }
+      if let long = args.last("Format") { format = try SqueueFormat.percent(long) }
       let pieces = PercentFormat.parse(format)
       var text = ""
       if !args.has("noheader") {
@@ -92,20 +99,34 @@ struct Squeue: ParsableCommand {
   /// SLURM's default sort: job state (pending first), then id. Pending elements of one array that
   /// never started and wait for the same reason print as one line (`12_[3-9]`) unless `-r`, as
   /// slurmctld keeps them in one record until each starts.
-  static func records(_ rows: [JobRow], arrays: [Int64: ArrayRecord], expand: Bool) -> [Record] {
+  static func records(
+    _ rows: [JobRow], arrays: [Int64: ArrayRecord], expand: Bool, schedules: [Int64: JobSchedule] = [:],
+    now: Double = Posix.now()
+  ) -> [Record] {
     let sorted = rows.sorted { (rank($0.state), $0.id) < (rank($1.state), $1.id) }
     var out: [Record] = []
     for row in sorted {
-      let reason = Record.reason(row, array: arrays[row.arrayID])
-      if !expand, row.state == .pending, row.isArray, row.startTime == nil, var last = out.last,
-        last.first.state == .pending, last.first.startTime == nil, last.first.arrayID == row.arrayID,
-        last.reason == reason
+      var reason = Record.reason(row, array: arrays[row.arrayID])
+      if ["Priority", "None", "JobArrayTaskLimit"].contains(reason),
+        SlurmSchedule.waitsForBegin(row, schedules[row.id], now: now)
+      {
+        reason = "BeginTime"
+      }
+      // Elements cancelled before they ever started stay in the array's one record too.
+      func unsplit(_ r: JobRow) -> Bool {
+        r.isArray && r.startTime == nil && (r.state == .pending || r.state == .cancelled && r.attempt == 0)
+      }
+      if !expand, unsplit(row), var last = out.last, unsplit(last.first), last.first.state == row.state,
+        last.first.arrayID == row.arrayID, last.reason == reason
       {
         last.indices.append(row.arrayIndex ?? 0)
         out[out.count - 1] = last
         continue
       }
-      out.append(Record(first: row, indices: [row.arrayIndex ?? 0], reason: reason, array: arrays[row.arrayID]))
+      out.append(
+        Record(
+          first: row, indices: [row.arrayIndex ?? 0], reason: reason, array: arrays[row.arrayID],
+          schedule: schedules[row.id]))
     }
     return out
   }
@@ -127,7 +148,8 @@ struct Squeue: ParsableCommand {
     "i": "JOBID", "A": "JOBID", "F": "ARRAY_JOB_ID", "K": "ARRAY_TASK_ID", "j": "NAME", "u": "USER", "t": "ST",
     "T": "STATE", "M": "TIME", "l": "TIME_LIMIT", "D": "NODES", "R": "NODELIST(REASON)", "r": "REASON",
     "N": "NODELIST", "C": "CPUS", "P": "PARTITION", "a": "ACCOUNT", "V": "SUBMIT_TIME", "S": "START_TIME",
-    "e": "END_TIME", "Z": "WORK_DIR", "o": "COMMAND", "Q": "PRIORITY", "q": "QOS", "m": "MIN_MEMORY",
+    "e": "END_TIME", "Z": "WORK_DIR", "o": "COMMAND", "Q": "PRIORITY", "y": "NICE", "E": "DEPENDENCY", "q": "QOS",
+    "m": "MIN_MEMORY",
   ]
 
   /// One line of squeue: a job, or pending elements of one array collapsed.
@@ -136,6 +158,7 @@ struct Squeue: ParsableCommand {
     var indices: [Int]
     var reason: String
     var array: ArrayRecord?
+    var schedule: JobSchedule? = nil
 
     var collapsed: Bool { indices.count > 1 }
 
@@ -151,7 +174,9 @@ struct Squeue: ParsableCommand {
       case .outOfMemory: return "OutOfMemory"
       case .cancelled: return row.reason == "DependencyNeverSatisfied" ? "DependencyNeverSatisfied" : "None"
       }
-      if let reason = row.reason, !reason.isEmpty, !reason.contains(" ") { return reason }
+      if let reason = row.reason, !reason.isEmpty, !reason.contains(" ") || reason == SlurmSchedule.requeuedHeld {
+        return reason
+      }
       if let array, let throttle = array.throttle, array.running >= throttle { return "JobArrayTaskLimit" }
       return "Priority"
     }
@@ -183,11 +208,21 @@ struct Squeue: ParsableCommand {
       case "P": return SbatchSubmit.partition
       case "a": return "(null)"
       case "q": return "normal"
-      case "Q": return "1"
+      case "Q": return String(SlurmSchedule.priority(r, schedule))
+      case "y": return String(schedule?.nice ?? 0)
+      case "E":
+        guard r.state == .pending, let text = array?.dependency else { return "(null)" }
+        switch reason {
+        case "Dependency": return DependencyDisplay.withState(text, "unfulfilled")
+        case "DependencyNeverSatisfied": return DependencyDisplay.withState(text, "failed")
+        default: return text
+        }
       case "m": return "0"
-      case "V": return Clock.format(r.submitTime)
-      case "S": return r.startTime.map { Clock.format($0) } ?? "N/A"
-      case "e": return r.endTime.map { Clock.format($0) } ?? "N/A"
+      case "V": return SlurmClock.format(r.submitTime)
+      case "S":
+        if r.state == .pending, let begin = schedule?.beginTime { return SlurmClock.format(begin) }
+        return r.startTime.map { SlurmClock.format($0) } ?? "N/A"
+      case "e": return r.endTime.map { SlurmClock.format($0) } ?? "N/A"
       case "Z": return array.flatMap { try? LaunchSpec.decode($0.launch) }?.cwd ?? "(null)"
       case "o": return array?.source ?? "(null)"
       default: return ""

@@ -10,12 +10,13 @@ import Worker
 struct Srun: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "srun",
-    abstract: "Inside a batch job: run a command as a step of that job (one task, its cores, its output).",
+    abstract: "Run a command as a step of the batch job it runs in, or outside one as a job of its own.",
     discussion: """
       The step runs as srun's child in the job's process group, so the job's cancel, time limit and
       --signal reach it directly; srun waits, records the step for sacct (ID.0, ID.1, …) and exits
       with its status. SLURM clients such as submitit wrap their payload this way. Outside a job it
-      is an error: submit with sbatch (or sbatch --wrap) instead.
+      submits a job (with its -J, -c, --mem, -t, -p, --dependency, --begin) whose step runs the
+      command, waits, and prints the command's output.
       Examples:
         srun python train.py --lr 0.1
         srun --unbuffered --output=%j_%t.out --error=%j_%t.err python -u worker.py
@@ -36,17 +37,16 @@ struct Srun: ParsableCommand {
     .init("wait", "W", .required), .init("chdir", "D", .required), .init("ntasks-per-node", nil, .required),
     .init("mem-bind", nil, .required), .init("distribution", "m", .required), .init("hint", nil, .required),
     .init("qos", "q", .required), .init("help", "h"), .init("usage"), .init("version", "V"),
+    .init("dependency", "d", .required), .init("begin", "b", .required), .init("nice", nil, .optional),
   ]
 
   func run() throws {
     try SlurmTool.run("srun") {
       let args = try SlurmGetopt.parse(arguments, tool: "srun", flags: Self.flags, stopAtOperand: true)
-      if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
+      if SlurmTool.answeredInfo(args, usage: Self.usage, tool: "srun") { return }
       let environment = ProcessInfo.processInfo.environment
       guard let jobText = environment["SLURM_JOB_ID"], let jobID = Int64(jobText) else {
-        throw OrchError.badInput(
-          "srun: error: orch runs srun only inside a batch job (SLURM_JOB_ID is not set); "
-            + "submit with sbatch or sbatch --wrap")
+        return try SrunJob.run(args, environment: environment)
       }
       if let other = args.last("jobid"), other != jobText {
         throw OrchError.badInput("srun: error: orch runs steps only in the job they are started from (\(jobText))")
@@ -231,7 +231,7 @@ struct Srun: ParsableCommand {
   }
 
   static let usage = """
-    Usage: srun [OPTIONS...] executable [args...]
+    Usage: srun [OPTIONS(0)... [executable(0) [args(0)...]]] [ : [OPTIONS(N)...]] executable(N) [args(N)...]
     Inside an sbatch job: runs the command as a step of the job (one task, the job's cores).
       -c, --cpus-per-task=ncpus   sets SLURM_CPUS_PER_TASK for the step
       -D, --chdir=path            working directory of the step
