@@ -1,0 +1,94 @@
+"""Checks that the package reads the store as the CLI does; run by PythonPackageTests with
+ORCH_HOME set and the `orch` binary as argv[1]:
+
+    cli_parity.py ORCH results SWEEP...   orch.results == `orch results SWEEP --json` (rows and key order),
+                                          for each sweep (with --params variants) and for all together
+    cli_parity.py ORCH metrics SWEEP      orch.metrics(job) == `orch metrics JOB --json` for each job
+
+Prints what differs and exits 1 on a difference."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import orch  # noqa: E402
+
+failures = []
+
+
+def cli(*args):
+    r = subprocess.run([ORCH, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit("orch %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr))
+    return r.stdout
+
+
+def check(what, got, want):
+    if got != want:
+        failures.append("%s differ:\n  python: %s\n  cli:    %s" % (what, got, want))
+
+
+def pairs(rows):
+    """Rows as lists of (key, value) pairs: the comparison includes the key order."""
+    return [list(r.items()) if isinstance(r, dict) else r for r in rows]
+
+
+def results(*sweeps):
+    for sweep in sweeps:
+        results_of(sweep)
+    if len(sweeps) > 1:
+        want = json.loads(cli("results", *sweeps, "--json"), object_pairs_hook=list)
+        check("results of %s" % (sweeps,), pairs(orch.results(list(sweeps), frame=False)), want)
+
+
+def results_of(sweep):
+    variants = [
+        ({}, []),
+        ({"params": False}, ["--params", "none"]),
+        ({"params": ["seed", "lr"]}, ["--params", "seed,lr"]),
+    ]
+    for kwargs, flags in variants:
+        want = json.loads(cli("results", sweep, "--json", *flags), object_pairs_hook=list)
+        got = orch.results(sweep, frame=False, **kwargs)
+        check("results %s %s" % (sweep, kwargs), pairs(got), want)
+        try:
+            import pandas  # noqa: F401
+        except ImportError:
+            continue
+        frame = orch.results(sweep, **kwargs)
+        check("DataFrame columns %s" % kwargs, list(frame.columns), [k for k, _ in want[0]] if want else [])
+        records = frame.to_dict("records")
+        normalised = [
+            [(k, None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()] for r in records
+        ]
+        check("DataFrame rows %s" % kwargs, normalised, want)
+
+
+def metrics(sweep):
+    jobs = orch.jobs(sweep=sweep, frame=False)
+    if not jobs:
+        sys.exit("no jobs in %s" % sweep)
+    fields = ["attempt", "seq", "name", "value", "step", "epoch", "final"]
+    for job in jobs:
+        want = [{f: m.get(f) for f in fields} for m in json.loads(cli("metrics", job["display"], "--json"))]
+        rows = orch.metrics(job=job["display"], attempts="all", frame=False)
+        check("metrics of %s" % job["display"], [{f: m[f] for f in fields} for m in rows], want)
+        check("metrics of job id %d" % job["job"], orch.metrics(job["job"], attempts="all", frame=False), rows)
+        check("time of each metric of %s" % job["display"], all(isinstance(m["time"], float) for m in rows), True)
+    by_sweep = orch.metrics(sweep, frame=False)
+    check(
+        "sweep metrics",
+        sorted((m["job"], m["seq"], m["name"]) for m in by_sweep),
+        sorted((m["job"], m["seq"], m["name"]) for j in jobs for m in orch.metrics(job=j["job"], frame=False)),
+    )
+
+
+ORCH = sys.argv[1]
+{"results": results, "metrics": metrics}[sys.argv[2]](*sys.argv[3:])
+if failures:
+    print("\n".join(failures))
+    sys.exit(1)
+print("OK")
