@@ -22,7 +22,7 @@ final class PythonPackageTests: XCTestCase {
   }
 
   /// Submits the PyTorch-style example (sweeps/demo/train_loop.py) as a command sweep of
-  /// `lr` × `seed` (4 epochs) plus `extra`, and waits until every job has ended. The binding `sweep`
+  /// `lr` × `seed` (4 epochs) plus `extra`, and waits until every job has ended. The binding `group`
   /// keeps two such sweeps' configs apart (the same config would be skipped as done).
   func runLoopSweep(_ c: Cluster, name: String = "loop", extra: String = "") throws {
     try c.write(
@@ -31,7 +31,7 @@ final class PythonPackageTests: XCTestCase {
       register:
         - key: "\(name)/lr{lr}/seed{seed}"
           command: [python3, "\(Self.repository)/sweeps/demo/train_loop.py"]
-          bindings: {epochs: 4, hidden: 4, sweep: \(name)}
+          bindings: {epochs: 4, hidden: 4, group: \(name)}
           axes:
             - grid: {lr: [0.05, 0.2], seed: range(0, 2)}
       \(extra)

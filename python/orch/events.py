@@ -3,7 +3,7 @@ fd 3), as the worker's ``EventParser`` reads them (README "Reporting from a job"
 
 Lines carry no ``seq``: the worker numbers such a line by its byte offset in the stream, which is
 unique even when forked processes (data loader workers) report on the same pipe, and idempotent
-when a chunk is ingested twice. Each call is one ``write``: a line up to PIPE_BUF bytes is never
+when a chunk is ingested twice. Lines go out in writes of at most PIPE_BUF bytes, so a line is never
 interleaved with another writer's. Outside orch (no ``ORCH_EVENTS_FD``) every call is a no-op.
 
 A failed write (the worker gone) is reported once on stderr and never raised: losing the event
@@ -17,6 +17,7 @@ import math
 import numbers
 import operator
 import os
+import select
 import sys
 import threading
 import time
@@ -61,18 +62,32 @@ def _warn(message):
             pass
 
 
+def _batches(lines):
+    """The lines in as few writes as keep each one atomic on a pipe (at most PIPE_BUF bytes; a
+    longer line goes alone)."""
+    batch = b""
+    for line in lines:
+        data = line.encode("utf-8")
+        if batch and len(batch) + len(data) > select.PIPE_BUF:
+            yield batch
+            batch = b""
+        batch += data
+    if batch:
+        yield batch
+
+
 def _write(lines):
     global _broken
     fd = _fd()
     if fd is None or _broken:
         return
-    data = "".join(lines).encode("utf-8")
     with _lock:
         try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
+            for batch in _batches(lines):
+                view = memoryview(batch)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
         except OSError as error:
             _broken = True
             _warn("writing events to fd %d failed: %s" % (fd, error.strerror or error))

@@ -116,13 +116,15 @@ def _sweep_jobs(db, sweep):
 
 
 def _job_by_display(db, text):
-    """One job by the CLI's id: ``12`` or ``12_3``."""
+    """One job by the CLI's id: ``12`` (a single job, or an array of one) or ``12_3``."""
     text = str(text)
     m = re.fullmatch(r"(\d+)(?:_(\d+))?", text)
     if not m:
         raise ValueError("not a job id: %r (12 or 12_3)" % text)
     if m.group(2) is None:
-        rows = _job_rows(db, "WHERE j.id = ?", (int(m.group(1)),))
+        rows = _job_rows(db, "WHERE j.array_id = ?", (int(m.group(1)),))
+        if len(rows) > 1:
+            raise ValueError("%r names %d jobs; give one element such as %s_0" % (text, len(rows), text))
     else:
         rows = _job_rows(
             db, "WHERE j.array_id = ? AND j.array_index = ? AND a.is_array = 1", (int(m.group(1)), int(m.group(2)))

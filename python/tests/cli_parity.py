@@ -78,6 +78,12 @@ def metrics(sweep):
         check("metrics of %s" % job["display"], [{f: m[f] for f in fields} for m in rows], want)
         check("metrics of job id %d" % job["job"], orch.metrics(job["job"], attempts="all", frame=False), rows)
         check("time of each metric of %s" % job["display"], all(isinstance(m["time"], float) for m in rows), True)
+    array = jobs[0]["display"].split("_")[0]
+    try:
+        orch.metrics(job=array)
+        failures.append("job %r (an array of %d) did not raise" % (array, len(jobs)))
+    except ValueError as error:
+        check("error for the array id", "give one element such as %s_0" % array in str(error), True)
     by_sweep = orch.metrics(sweep, frame=False)
     check(
         "sweep metrics",

@@ -78,6 +78,24 @@ class ReportTests(unittest.TestCase):
             orch.done(acc=0.5)
             self.assertTrue(all("seq" not in e for e in pipe.lines()))
 
+    def test_many_metrics_go_out_in_writes_a_pipe_keeps_whole(self):
+        import select
+
+        writes = []
+        real = os.write
+
+        def recording(fd, data):
+            writes.append(bytes(data))
+            return real(fd, data)
+
+        with Pipe() as pipe:
+            with mock.patch("os.write", recording):
+                orch.report(epoch=1, **{"metric_%03d" % i: i for i in range(200)})
+            lines = pipe.lines()
+        self.assertEqual([e["name"] for e in lines], ["metric_%03d" % i for i in range(200)])
+        self.assertGreater(len(writes), 1)
+        self.assertTrue(all(len(w) <= select.PIPE_BUF and w.endswith(b"\n") for w in writes))
+
     def test_step_and_epoch_are_optional_and_must_be_64_bit_integers(self):
         with Pipe() as pipe:
             orch.report(loss=2.0)
