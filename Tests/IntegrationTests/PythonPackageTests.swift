@@ -91,7 +91,7 @@ final class PythonPackageTests: XCTestCase {
 
   /// `orch.results` gives the rows of `orch results SWEEP --json`: sweep, key, job, state, the
   /// varying bindings, the final metrics (null where a job has none), in that key order; with
-  /// `--params none` / a list; over two sweeps at once; and as a DataFrame when pandas is there.
+  /// `--params none` / a list; over several sweeps at once; and as a DataFrame when pandas is there.
   /// Needs the results command of issue 15 item 1.
   func testResultsEqualTheCLIsJSON() throws {
     let c = try Cluster()
@@ -106,9 +106,28 @@ final class PythonPackageTests: XCTestCase {
         """)
     try runLoopSweep(c, name: "other")
     XCTAssertEqual(try c.states(sweep: "loop").values.filter { $0 == "FAILED" }.count, 1)
-    let r = try python(
-      c, [Self.package + "/tests/cli_parity.py", Cluster.binDir + "/orch", "results", "loop", "other"])
-    XCTAssertEqual(r.code, 0, r.out + r.err)
+    // Engine jobs: dotted binding names, learning rates that must keep their digits.
+    try c.write(
+      "sweeps/tiny.yaml",
+      """
+      defaults:
+        bindings: {data.name: digits, model.width: 16, train.epochs: 1, train.batch_size: 64}
+      register:
+        - key: "tiny/lr{optimizer.base_lr}/seed{train.seed}"
+          engine: train
+          axes:
+            - grid: {optimizer.base_lr: [0.02, 0.05], train.seed: range(0, 2)}
+      """)
+    XCTAssertEqual(try c.run(["submit", "sweeps/tiny.yaml", "--output-root", c.runs]).code, 0)
+    try c.waitUntil("the tiny sweep ends", timeout: 300) {
+      let states = try c.states(sweep: "tiny")
+      return states.count == 4 && states.values.allSatisfy { $0 == "COMPLETED" }
+    }
+    // Not "tiny" with the others: its final metric `lr` would share a column name with their binding.
+    for sweeps in [["loop", "other"], ["tiny"]] {
+      let r = try python(c, [Self.package + "/tests/cli_parity.py", Cluster.binDir + "/orch", "results"] + sweeps)
+      XCTAssertEqual(r.code, 0, r.out + r.err)
+    }
   }
 
   /// Python reads results, metrics and jobs in a loop while the daemon runs a sweep whose jobs

@@ -45,10 +45,13 @@ def results(*sweeps):
 
 
 def results_of(sweep):
+    # A list of bindings, in an order of its own: the varying ones, last first.
+    without = set(orch.results(sweep, params=False, frame=False)[0])
+    varying = [k for k in orch.results(sweep, frame=False)[0] if k not in without][:2][::-1]
     variants = [
         ({}, []),
         ({"params": False}, ["--params", "none"]),
-        ({"params": ["seed", "lr"]}, ["--params", "seed,lr"]),
+        ({"params": varying}, ["--params", ",".join(varying)]),
     ]
     for kwargs, flags in variants:
         want = json.loads(cli("results", sweep, "--json", *flags), object_pairs_hook=list)
