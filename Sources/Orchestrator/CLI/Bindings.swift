@@ -2,8 +2,9 @@ import ArgumentParser
 import Engine
 import Foundation
 
-struct Bindings: ParsableCommand {
+struct BindingsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "bindings",
     abstract: "List the engine's bindings: type, default, allowed values and meaning.",
     discussion: """
       Generated from the engine's schema, as docs/bindings.md is (`--markdown` prints that page).
