@@ -28,7 +28,7 @@ def cli(*args):
 
 def check(what, got, want):
     if got != want:
-        failures.append("%s differ:\n  python: %s\n  cli:    %s" % (what, got, want))
+        failures.append("%s differ:\n  python: %.2000s\n  cli:    %.2000s" % (what, got, want))
 
 
 def pairs(rows):
@@ -87,11 +87,29 @@ def metrics(sweep):
         failures.append("job %r (an array of %d) did not raise" % (array, len(jobs)))
     except ValueError as error:
         check("error for the array id", "give one element such as %s_0" % array in str(error), True)
+    # orch.jobs is `orch history --sweep S --json` under the package's column names.
+    history = json.loads(cli("history", "--sweep", sweep, "--json"))
+    names = {"job": "id", "key": "key", "state": "state", "attempt": "attempt", "exit_code": "exitCode",
+             "cpus": "cpus", "submit_time": "submitTime", "start_time": "startTime", "end_time": "endTime",
+             "run_dir": "runDir", "sweep": "sweep"}
+    check(
+        "jobs of %s" % sweep,
+        [{k: j[k] for k in names} for j in jobs],
+        [{k: h.get(v) for k, v in names.items()} for h in history],
+    )
+    check("jobs by state", orch.jobs(sweep=sweep, state="completed", frame=False), [j for j in jobs if j["state"] == "COMPLETED"])
+    pattern = jobs[-1]["key"].split("/")[-1] + "$"
+    check("jobs by key", [j["job"] for j in orch.jobs(key=pattern, frame=False) if j["sweep"] == sweep],
+          [j["job"] for j in jobs if j["key"].endswith(pattern[:-1])])
     by_sweep = orch.metrics(sweep, frame=False)
     check(
         "sweep metrics",
         sorted((m["job"], m["seq"], m["name"]) for m in by_sweep),
-        sorted((m["job"], m["seq"], m["name"]) for j in jobs for m in orch.metrics(job=j["job"], frame=False)),
+        sorted(
+            (m["job"], m["seq"], m["name"])
+            for r in orch.results(sweep, frame=False)  # the newest job of each key
+            for m in orch.metrics(job=r["job"], frame=False)
+        ),
     )
 
 
