@@ -222,40 +222,39 @@ def run_example(test, script, args, with_fd):
     """Runs an example as orch's worker would: fd 3 a pipe, ORCH_EVENTS_FD=3, ORCH_RUN_DIR set."""
     run = tempfile.mkdtemp()
     test.addCleanup(shutil.rmtree, run)
-    if True:
-        env = dict(os.environ, PYTHONPATH=PACKAGE)
-        env.pop("ORCH_EVENTS_FD", None)
-        env.pop("ORCH_RUN_DIR", None)
-        read = write = None
-        kwargs = {}
-        if with_fd:
-            read, write = os.pipe()
-            env["ORCH_EVENTS_FD"] = "3"
-            env["ORCH_RUN_DIR"] = run
-            with open(os.path.join(run, "config.json"), "w") as f:
-                json.dump({"bindings": {"epochs": 3, "hidden": 4}, "command": [], "env": {}}, f)
+    env = dict(os.environ, PYTHONPATH=PACKAGE)
+    env.pop("ORCH_EVENTS_FD", None)
+    env.pop("ORCH_RUN_DIR", None)
+    read = write = None
+    kwargs = {}
+    if with_fd:
+        read, write = os.pipe()
+        env["ORCH_EVENTS_FD"] = "3"
+        env["ORCH_RUN_DIR"] = run
+        with open(os.path.join(run, "config.json"), "w") as f:
+            json.dump({"bindings": {"epochs": 3, "hidden": 4}, "command": [], "env": {}}, f)
 
-            def child():
-                os.dup2(write, 3)
+        def child():
+            os.dup2(write, 3)
 
-            kwargs = {"preexec_fn": child, "pass_fds": (3,)}  # kept open after the dup2
-        proc = subprocess.Popen(
-            [sys.executable, os.path.join(REPO, script)] + args,
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            **kwargs,
-        )
-        if write is not None:
-            os.close(write)
-        data = b""
-        if read is not None:
-            with os.fdopen(read, "rb") as f:
-                data = f.read()
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err.decode()
-        return out.decode(), [json.loads(line) for line in data.decode().splitlines()]
+        kwargs = {"preexec_fn": child, "pass_fds": (3,)}  # kept open after the dup2
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(REPO, script)] + args,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
+    if write is not None:
+        os.close(write)
+    data = b""
+    if read is not None:
+        with os.fdopen(read, "rb") as f:
+            data = f.read()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    return out.decode(), [json.loads(line) for line in data.decode().splitlines()]
 
 
 class ExampleTests(unittest.TestCase):
