@@ -24,11 +24,33 @@ def home():
     return chosen if chosen.startswith("/") else os.path.join(os.getcwd(), chosen)
 
 
+def _check_trusted(directory, path):
+    """As the CLI (`OrchHome`): a home not owned by the caller, or writable by group or others,
+    is refused before anything in it is read — whoever can write it decides what its store says;
+    so is a store another user put in it."""
+    info = os.stat(directory)
+    if info.st_uid != os.geteuid():
+        raise PermissionError(
+            "ORCH_HOME %s is owned by uid %d, not by you (uid %d): refusing to read another user's store"
+            % (directory, info.st_uid, os.geteuid())
+        )
+    if info.st_mode & 0o022:
+        raise PermissionError(
+            "ORCH_HOME %s has mode %o, writable by group or others: another user could have replaced its"
+            " store; check what it holds, then `chmod 700 %s`" % (directory, info.st_mode & 0o7777, directory)
+        )
+    owner = os.lstat(path).st_uid
+    if owner != os.geteuid():
+        raise PermissionError("%s is owned by uid %d, not by you: refusing to read it" % (path, owner))
+
+
 def connect(orch_home=None):
     """A read-only connection to the store of `orch_home` (default: `home()`)."""
-    path = os.path.join(orch_home or home(), "orch.db")
+    directory = orch_home or home()
+    path = os.path.join(directory, "orch.db")
     if not os.path.exists(path):
         raise FileNotFoundError("no orch store at %s (set ORCH_HOME, or submit a sweep first)" % path)
+    _check_trusted(directory, path)
     uri = "file:%s?mode=ro" % urllib.parse.quote(path)
     # isolation_level None: no implicit transactions; _snapshot opens the one it reads in.
     db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, check_same_thread=False)
