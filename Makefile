@@ -6,7 +6,7 @@ REPRO_ORCH = ORCH_HOME=$(REPRO_HOME) $(RELEASE)/orch
 REPRO_DATA_HOME ?= $(CURDIR)/.reproduce-data
 REPRO_DATA_ORCH = ORCH_HOME=$(REPRO_DATA_HOME) $(RELEASE)/orch
 
-.PHONY: check-system build release demo test fuzz bench format clean reproduce-transfer reproduce-data
+.PHONY: check-system build release demo test fuzz bench format clean reproduce-transfer reproduce-data docs python
 
 # The system packages the build needs (libopenblas-dev, libpcre2-dev, libsqlite3-dev, python3): installed when
 # root, else the apt-get line to run is printed and make stops before building.
@@ -66,9 +66,19 @@ reproduce-data: release
 	  --plot $(REPRO_DATA_HOME)/plots/effective-robustness.svg
 	@$(REPRO_DATA_ORCH) daemon --stop
 
-# Builds the binaries first: the integration tests drive them.
+# Builds the binaries first: the integration tests drive them. The Python package's tests run in
+# it too (PythonPackageTests, with python3 and the working tree's python/).
 test: build
 	$(SWIFT) test
+
+# docs/bindings.md, generated from the engine's schema; BindingReferenceTests fails when it is stale.
+docs: build
+	.build/debug/orch bindings --markdown > docs/bindings.md.tmp && mv docs/bindings.md.tmp docs/bindings.md
+
+# Installs the Python package (python/) for this user; running it again reinstalls the same tree.
+python:
+	python3 -m pip install --quiet --user ./python 2>/dev/null || python3 -m pip install --quiet ./python \
+	  || python3 -m pip install --quiet --break-system-packages ./python
 
 # Each fuzz target for FUZZ_SECONDS (default 60) with a fresh seed; a failing input is left in
 # Tests/FuzzTests/Corpus/<target>/crash-latest or hang-latest, to be committed under a real name.

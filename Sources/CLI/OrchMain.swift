@@ -41,7 +41,8 @@ struct Orch: ParsableCommand {
         orch queue ; orch history ; orch logs 12_3 -f
       """,
     subcommands: [
-      Configs.self, Show.self, Submit.self, Collect.self, DaemonCommand.self, Queue.self, History.self, Cancel.self,
+      Configs.self, Show.self, BindingsCommand.self, Submit.self, Collect.self, DaemonCommand.self, Queue.self,
+      History.self, Cancel.self,
       Retry.self, Logs.self, Metrics.self, Run.self, Results.self, Analyze.self, Derive.self, Shims.self,
     ],
     groupedSubcommands: [

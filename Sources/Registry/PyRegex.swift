@@ -7,7 +7,7 @@ import OrchCore
 /// and lazy quantifiers, flags i/m/s/a) with Python's error messages; `PCRE2Program` runs the
 /// parsed pattern through PCRE2's JIT. Rarer syntax (backreferences, lookaround, scoped flags)
 /// falls back to NSRegularExpression.
-final class PyRegex {
+public final class PyRegex {
   let pattern: String
   private let engine: Engine
 
@@ -19,7 +19,7 @@ final class PyRegex {
 
   private var groupNames: [String: Int] = [:]
 
-  init(_ pattern: String) throws(OrchError) {
+  public init(_ pattern: String) throws(OrchError) {
     self.pattern = pattern
     do throws(RegexError) {
       var parser = Parser(pattern)
@@ -62,7 +62,7 @@ final class PyRegex {
   }
 
   /// `re.search(pattern, s) is not None`.
-  func search(_ s: String, scratch: Scratch) -> Bool {
+  public func search(_ s: String, scratch: Scratch) -> Bool {
     switch engine {
     case .literal(let lit):
       return withUTF8(s) { Self.contains($0, lit) }
@@ -122,8 +122,8 @@ final class PyRegex {
 
   /// Kept for callers that search many keys with one pattern; PCRE2's match block lives in the
   /// compiled pattern.
-  final class Scratch {
-    init() {}
+  public final class Scratch {
+    public init() {}
   }
 
   private func withUTF8<R>(_ s: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
@@ -339,7 +339,8 @@ struct Parser {
           else { throw .syntax("bad character in group name '\(name)' at position \(nameStart)") }
           if let previous = groupNames[name] {
             throw .syntax(
-              "redefinition of group name '\(name)' as group \(groupCount + 1); was group \(previous) at position \(nameStart)")
+              "redefinition of group name '\(name)' as group \(groupCount + 1); was group \(previous) at position \(nameStart)"
+            )
           }
           groupCount += 1
           let index = groupCount

@@ -1,30 +1,24 @@
 """Monte Carlo estimate of pi: a stand-in job for `make demo` that reports like a training run.
 
-Writes JSON-lines events to fd 3 when orch provides it (ORCH_EVENTS_FD), prints progress to stdout.
+Reports to orch with the Python package (`pip install ./python`): a metric per chunk of samples and
+the final metrics; outside orch the reports are no-ops. Prints progress to stdout.
 """
 import argparse
-import json
 import math
 import os
 import random
+import sys
+
+try:
+    import orch
+except ImportError:  # not installed: the package in this repository
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+    import orch
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--samples", type=int, required=True)
 parser.add_argument("--seed", type=int, required=True)
 args = parser.parse_args()
-
-events = None
-if os.environ.get("ORCH_EVENTS_FD"):
-    events = os.fdopen(int(os.environ["ORCH_EVENTS_FD"]), "w", buffering=1)
-seq = 0
-
-
-def emit(**event):
-    global seq
-    seq += 1
-    if events:
-        events.write(json.dumps({"seq": seq, **event}) + "\n")
-
 
 rng = random.Random(args.seed)
 inside = 0
@@ -35,7 +29,7 @@ for chunk in range(1, chunks + 1):
         x, y = rng.random(), rng.random()
         inside += x * x + y * y <= 1.0
     estimate = 4.0 * inside / (chunk * per_chunk)
-    emit(type="metric", name="error", value=abs(estimate - math.pi), step=chunk * per_chunk)
+    orch.report(step=chunk * per_chunk, error=abs(estimate - math.pi))
     print(f"samples {chunk * per_chunk}: pi ~ {estimate:.6f}", flush=True)
 
-emit(type="done", metrics={"estimate": estimate, "error": abs(estimate - math.pi)})
+orch.done(estimate=estimate, error=abs(estimate - math.pi))

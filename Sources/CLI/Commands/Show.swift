@@ -25,7 +25,7 @@ struct Show: ParsableCommand {
       return
     }
     var text = "key: \(config.key)\nfile: \(config.file) (\(config.location))\nhash: \(config.hash)\nbindings:\n"
-    for (name, value) in config.sortedBindings { text += "  \(name) = \(value.templateText)\n" }
+    for line in BindingsCommand.resolved(config) { text += "  \(line)\n" }
     switch config.kind {
     case .command(let argv, let env):
       text += "command: \(argv.map(Self.quote).joined(separator: " "))\n"

@@ -371,8 +371,32 @@ public enum EngineSchema {
       let d = editDistance(name, candidate)
       if d < (best?.1 ?? Int.max) { best = (candidate, d) }
     }
+    if let (candidate, d) = best, d <= 1 { return candidate }
+    if let named = suggestion(byLastPart: name, among: candidates) { return named }
     guard let (candidate, d) = best, d <= max(2, min(name.count, candidate.count) / 3) else { return nil }
     return candidate
+  }
+
+  /// The last dotted part names the setting, so a short name for it beats a nearer spelling
+  /// (`optimizer.lr` means `optimizer.base_lr`, not `optimizer.eps`): a candidate whose last part
+  /// is it, or has it as one of its `_`-separated words; one in the same namespace first, then an
+  /// exact last part, then the nearer whole name.
+  static func suggestion(byLastPart name: String, among candidates: [String]) -> String? {
+    func split(_ s: String) -> (head: Substring, last: Substring) {
+      guard let dot = s.lastIndex(of: ".") else { return ("", s[...]) }
+      return (s[..<dot], s[s.index(after: dot)...])
+    }
+    let (head, last) = split(name)
+    guard last.count >= 2 else { return nil }
+    var best: (candidate: String, rank: (Int, Int, Int))?
+    for candidate in candidates {
+      let (cHead, cLast) = split(candidate)
+      let exact = cLast == last
+      guard exact || cLast.split(separator: "_").contains(last) else { continue }
+      let rank = (cHead == head ? 0 : 1, exact ? 0 : 1, editDistance(name, candidate))
+      if best.map({ rank < $0.rank }) ?? true { best = (candidate, rank) }
+    }
+    return best?.candidate
   }
 
   /// Checks one binding: an unknown engine name (with the closest valid one), a wrong type or an
