@@ -17,37 +17,15 @@ struct Queue: ParsableCommand {
     let home = try OrchHome()
     let store = try home.openStore()
     Collect.refresh(store, sweep: sweep)
-    let rows = try storeCall { () throws(StoreError) in
-      try store.jobs(JobFilter(states: [.running, .pending], sweep: sweep))
-    }
-    if json { return try Output.json(rows) }
-    let now = Posix.now()
-    let withSlurm = rows.contains { $0.backend == "slurm" }
-    var lines: [[String]] = []
-    var i = 0
-    while i < rows.count {
-      let r = rows[i]
-      var j = i + 1
-      if !expand, r.state == .pending, r.isArray {
-        while j < rows.count, rows[j].arrayID == r.arrayID, rows[j].state == .pending, rows[j].reason == r.reason,
-          rows[j].backend == r.backend
-        {
-          j += 1
+    if json {
+      return try JSONLines.print { (emit: (JobRow) -> Void) in
+        try storeCall { () throws(StoreError) in
+          try store.eachJob(JobFilter(states: [.running, .pending], sweep: sweep)) { emit($0) }
         }
       }
-      let id =
-        j - i > 1
-        ? "\(r.arrayID)_[\(ArraySpec.compress(rows[i..<j].compactMap(\.arrayIndex)))]" : r.display
-      let time = r.state == .running ? TimeFormat.squeueTime(TimeFormat.seconds(now - (r.startTime ?? now))) : "0:00"
-      let detail = r.state == .running ? r.key : "(\(r.reason ?? "Priority"))"
-      var line = [id, r.name, r.state.code, time, String(r.cpus), detail]
-      if withSlurm { line.insert(j - i > 1 ? "" : r.slurmID ?? "", at: 1) }
-      lines.append(line)
-      i = j
     }
-    var header = ["JOBID", "NAME", "ST", "TIME", "CPUS", "KEY/(REASON)"]
-    if withSlurm { header.insert("SLURM", at: 1) }
-    Output.print(Output.table(header, lines))
+    if expand { return try Self.printExpanded(store: store, sweep: sweep) }
+    try Self.printCollapsed(store: store, sweep: sweep)
   }
 }
 
@@ -77,48 +55,9 @@ struct History: ParsableCommand {
     }
     let ids = try JobIDs.resolve(jobs, store: store)
     Collect.refresh(store, sweep: sweep)
-    let rows = try storeCall { () throws(StoreError) in
-      try store.jobs(
-        JobFilter(states: state == nil ? nil : states, jobs: jobs.isEmpty ? nil : ids, sweep: sweep))
-    }
-    let now = Posix.now()
-    func elapsed(_ start: Double?, _ end: Double?) -> String {
-      guard let start else { return TimeFormat.sacctElapsed(0) }
-      return TimeFormat.sacctElapsed(TimeFormat.seconds((end ?? now) - start))
-    }
-    if attempts {
-      var all: [(JobRow, AttemptRow)] = []
-      for r in rows {
-        for a in try storeCall({ () throws(StoreError) in try store.attempts(jobID: r.id) }) { all.append((r, a)) }
-      }
-      if json { return try Output.json(all.map(\.1)) }
-      Output.print(
-        Output.table(
-          ["JOBID", "ATTEMPT", "STATE", "EXITCODE", "ELAPSED", "CPUS", "REASON"],
-          all.map { r, a in
-            [
-              r.display, String(a.attempt), a.state, "\(a.exitCode ?? 0):\(a.signal ?? 0)",
-              elapsed(a.startTime, a.endTime),
-              a.cpus ?? "", a.reason ?? "",
-            ]
-          }))
-      return
-    }
-    if json { return try Output.json(rows) }
-    let withSlurm = rows.contains { $0.backend == "slurm" }
-    var header = ["JOBID", "NAME", "STATE", "EXITCODE", "ELAPSED", "ATTEMPTS", "KEY"]
-    if withSlurm { header.insert("SLURM", at: 1) }
-    Output.print(
-      Output.table(
-        header,
-        rows.map { r in
-          var line = [
-            r.display, r.name, r.state.rawValue, "\(r.exitCode ?? 0):\(r.signal ?? 0)", elapsed(r.startTime, r.endTime),
-            String(r.attempt), r.key,
-          ]
-          if withSlurm { line.insert(r.slurmID ?? "", at: 1) }
-          return line
-        }))
+    let filter = JobFilter(states: state == nil ? nil : states, jobs: jobs.isEmpty ? nil : ids, sweep: sweep)
+    if attempts { return try Self.printAttempts(store: store, filter: filter, json: json) }
+    try Self.printJobs(store: store, filter: filter, json: json)
   }
 }
 

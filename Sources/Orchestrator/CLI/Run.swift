@@ -69,6 +69,7 @@ struct Run: ParsableCommand {
   /// a second (or any, for work that cannot stop between steps) ends the job at once.
   func runEngine(_ run: ForegroundRun) -> Int32 {
     let bar = ProgressBar()
+    bar.epochs = (try? EngineSchema.validate(configJSON: run.job.config))?.epochs
     var hooks = TrainHooks()
     hooks.onBatch = { epoch, step, steps in
       bar.draw(epoch: epoch, step: step, steps: steps)
@@ -182,10 +183,16 @@ struct Run: ParsableCommand {
   }
 }
 
-/// A one-line progress bar on stderr (redrawn in place on a terminal, per-epoch lines otherwise).
+/// A one-line progress bar on stderr (redrawn in place on a terminal, per-epoch lines otherwise),
+/// with the elapsed time and the ETA of the whole run, cut to the terminal's width.
 final class ProgressBar {
   let tty = isatty(2) != 0
   var last = 0.0
+  let start = Posix.now()
+  /// The run's epochs (from the config), for the ETA of the whole run.
+  var epochs: Int?
+  /// The first position drawn (a resumed run starts past epoch 1): the rate is measured from it.
+  var first: Double?
 
   func draw(epoch: Int, step: Int, steps: Int) {
     guard tty, steps > 0 else { return }
@@ -194,60 +201,21 @@ final class ProgressBar {
     last = now
     let width = 30
     let done = width * step / steps
-    let text =
-      "\repoch \(epoch) [\(String(repeating: "#", count: done))\(String(repeating: ".", count: width - done))] \(step)/\(steps)"
-    FileHandle.standardError.write(Data(text.utf8))
+    var text =
+      "epoch \(epoch)\(epochs.map { "/\($0)" } ?? "") [\(String(repeating: "#", count: done))\(String(repeating: ".", count: width - done))] \(step)/\(steps)"
+    let elapsed = now - start
+    text += "  elapsed \(Terminal.duration(elapsed))"
+    if let epochs, epochs > 0 {
+      let position = Double(epoch - 1) + Double(step) / Double(steps)
+      if first == nil { first = position }
+      let progressed = position - (first ?? position)
+      let eta = progressed > 0 && elapsed > 0.5 ? elapsed / progressed * (Double(epochs) - position) : nil
+      text += "  ETA \(Terminal.duration(eta))"
+    }
+    FileHandle.standardError.write(Data(("\r" + Terminal.fit(text) + "\u{1B}[K").utf8))
   }
 
   func line(_ text: String) {
     FileHandle.standardError.write(Data(((tty ? "\r\u{1B}[K" : "") + text + "\n").utf8))
-  }
-}
-
-struct Results: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    abstract: "One row per config of a sweep with its state and final metrics.",
-    discussion: "Examples:\n  orch results p100_source\n  orch results p100_source --csv > results.csv")
-
-  @Argument(help: "The sweep name (see `orch history`).") var sweep: String
-  @Option(help: "Only these metrics, comma-separated (default: all final metrics).") var metrics: String?
-  @Flag(help: "Print CSV.") var csv = false
-  @Flag(help: "Print JSON.") var json = false
-
-  struct Row: Codable {
-    var key: String
-    var job: String
-    var state: String
-    var metrics: [String: Double]
-  }
-
-  func run() throws {
-    let home = try OrchHome()
-    let store = try home.openStore()
-    let jobs = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(sweep: sweep)) }
-    if jobs.isEmpty { throw OrchError.badInput("no jobs in sweep '\(sweep)'") }
-    // A key submitted again (--force) is reported by its newest job.
-    var newest: [String: JobRow] = [:]
-    for j in jobs where (newest[j.key]?.id ?? -1) < j.id { newest[j.key] = j }
-    let chosen = jobs.filter { newest[$0.key]?.id == $0.id }
-    let final = try storeCall { () throws(StoreError) in try store.finalMetrics(jobIDs: chosen.map(\.id)) }
-    let wanted = metrics.map { Set($0.split(separator: ",").map(String.init)) }
-    let rows = chosen.map { job in
-      Row(
-        key: job.key, job: job.display, state: job.state.rawValue,
-        metrics: (final[job.id] ?? [:]).filter { wanted?.contains($0.key) ?? true })
-    }
-    if json { return try Output.json(rows) }
-    let names = Set(rows.flatMap { $0.metrics.keys }).sorted()
-    let cells = rows.map { r in
-      [r.key, r.job, r.state] + names.map { n in r.metrics[n].map { String(format: "%.6g", $0) } ?? "" }
-    }
-    let header = ["key", "job", "state"] + names
-    if csv {
-      Output.print(
-        ([header] + cells).map { $0.map(Output.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n")
-    } else {
-      Output.print(Output.table(header.map { $0.uppercased() }, cells))
-    }
   }
 }
