@@ -93,18 +93,29 @@ final class ResultsCommandTests: XCTestCase {
   }
 
   /// The key order of each object of a flat JSON array, from its text.
-  func keyOrder(_ text: String) -> [[String]] {
+  func keyOrder(_ text: String) -> [[String]] { fields(text).map { $0.map(\.0) } }
+
+  /// Each object's keys and raw value texts (the fixture's strings hold no `, "`), so numbers are
+  /// read with `Double(String)`, exactly: JSONSerialization on Linux may miss the last digit.
+  func fields(_ text: String) -> [[(String, String)]] {
     text.split(separator: "\n").filter { $0.contains("{") }.map { line in
-      var keys: [String] = []
+      var out: [(String, String)] = []
       var rest = Substring(line)
       while let open = rest.range(of: "{\"") ?? rest.range(of: ", \"") {
         rest = rest[open.upperBound...]
         guard let close = rest.range(of: "\": ") else { break }
-        keys.append(String(rest[..<close.lowerBound]))
+        let key = String(rest[..<close.lowerBound])
         rest = rest[close.upperBound...]
+        let end = rest.range(of: ", \"")?.lowerBound ?? rest.lastIndex(of: "}") ?? rest.endIndex
+        out.append((key, String(rest[..<end])))
       }
-      return keys
+      return out
     }
+  }
+
+  /// The number under `key` in each object, read exactly from the text.
+  func numbers(_ text: String, _ key: String) -> [Double?] {
+    fields(text).map { object in object.first { $0.0 == key }.flatMap { Double($0.1) } }
   }
 
   func testGroupByMeanSDOverSeedsSortedAndAtFullPrecision() throws {
@@ -121,17 +132,19 @@ final class ResultsCommandTests: XCTestCase {
         ["model.width", "optimizer.base_lr", "n", "train_loss_mean", "train_loss_sd", "test_acc_mean", "test_acc_sd"])
     }
     var previous = Double.infinity
-    for g in groups {
+    let exact = zip(numbers(r.out, "test_acc_mean"), numbers(r.out, "test_acc_sd"))
+    for (g, (exactMean, exactSD)) in zip(groups, exact) {
       let width = try XCTUnwrap(g["model.width"] as? Int)
       let lr = try XCTUnwrap(g["optimizer.base_lr"] as? Double)
       let members = jobs.filter { $0.width == width && $0.lr == lr }.sorted { $0.id < $1.id }
       XCTAssertEqual(members.count, 4)
       XCTAssertEqual(g["n"] as? Int, 4)
       let (mean, sd) = Self.meanSD(members.map { $0.testAcc[Self.epochs - 1] })
-      let gotMean = try XCTUnwrap(g["test_acc_mean"] as? Double)
-      let gotSD = try XCTUnwrap(g["test_acc_sd"] as? Double)
-      XCTAssertEqual(gotMean, mean, accuracy: abs(mean) * 1e-15)
-      XCTAssertEqual(gotSD, sd, accuracy: abs(sd) * 1e-12)
+      let gotMean = try XCTUnwrap(exactMean)
+      let gotSD = try XCTUnwrap(exactSD)
+      // The same sums in the same (job id) order: equal to the last bit.
+      XCTAssertEqual(gotMean, mean)
+      XCTAssertEqual(gotSD, sd)
       XCTAssertLessThanOrEqual(gotMean, previous, "sorted by -test_acc")
       previous = gotMean
     }
@@ -146,8 +159,8 @@ final class ResultsCommandTests: XCTestCase {
       XCTAssertEqual(String(line[0]), String(g["model.width"] as! Int))
       XCTAssertEqual(Double(line[1]), g["optimizer.base_lr"] as? Double)
       XCTAssertEqual(String(line[2]), "4")
-      let mean = g["test_acc_mean"] as! Double
-      let sd = g["test_acc_sd"] as! Double
+      let mean = try XCTUnwrap(g["test_acc_mean"] as? Double)
+      let sd = try XCTUnwrap(g["test_acc_sd"] as? Double)
       XCTAssertEqual(line.suffix(3).joined(separator: " "), String(format: "%.4g ± %.2g", mean, sd))
     }
   }
@@ -165,7 +178,7 @@ final class ResultsCommandTests: XCTestCase {
           "sweep", "key", "job", "state", "model.width", "optimizer.base_lr", "train.seed", "train_loss", "test_acc",
         ])
     }
-    for row in rows {
+    for (row, acc) in zip(rows, numbers(r.out, "test_acc")) {
       let id = try XCTUnwrap(row["job"] as? Int)
       let job = try XCTUnwrap(jobs.first { $0.id == Int64(id) })
       XCTAssertEqual(row["sweep"] as? String, "demo")
@@ -173,7 +186,7 @@ final class ResultsCommandTests: XCTestCase {
       XCTAssertEqual(row["state"] as? String, "COMPLETED")
       XCTAssertEqual(row["model.width"] as? Int, job.width)
       XCTAssertEqual(row["train.seed"] as? Int, job.seed)
-      XCTAssertEqual(row["test_acc"] as? Double, job.testAcc[Self.epochs - 1])
+      XCTAssertEqual(acc, job.testAcc[Self.epochs - 1], "to the last digit")
     }
     // CSV: the same columns, the same values to the last digit.
     let csv = try c.run(["results", "demo", "--csv", "--params", "train.seed", "--metrics", "test_acc"])
@@ -215,10 +228,10 @@ final class ResultsCommandTests: XCTestCase {
       "results", "demo", "--best-epoch", "--epoch-metric", "train_loss", "--metrics", "epoch,test_acc", "--json",
     ])
     XCTAssertEqual(epoch.code, 0, epoch.err)
-    for row in try objects(epoch.out) {
+    for (row, acc) in zip(try objects(epoch.out), numbers(epoch.out, "test_acc")) {
       let job = try XCTUnwrap(jobs.first { Int64(row["job"] as! Int) == $0.id })
       XCTAssertEqual(row["epoch"] as? Double, 3)
-      XCTAssertEqual(row["test_acc"] as? Double, job.testAcc[2])
+      XCTAssertEqual(acc, job.testAcc[1 + 1])
     }
   }
 
@@ -250,8 +263,8 @@ final class ResultsCommandTests: XCTestCase {
     let r = try c.run(["compare", a.key, b.key, "--json"])
     XCTAssertEqual(r.code, 0, r.err)
     XCTAssertEqual(keyOrder(r.out).first, ["sweep", "key", "job", "state", "model.width", "train_loss", "test_acc"])
-    let rows = try objects(r.out)
-    XCTAssertEqual(rows.map { $0["test_acc"] as? Double }, [a.testAcc[2], b.testAcc[2]])
+    XCTAssertEqual(try objects(r.out).count, 2)
+    XCTAssertEqual(numbers(r.out, "test_acc"), [a.testAcc[2], b.testAcc[2]])
     let t = try c.run(["compare", a.key, b.key])
     XCTAssertEqual(t.code, 0, t.err)
     XCTAssertTrue(t.out.contains("model.width"), t.out)

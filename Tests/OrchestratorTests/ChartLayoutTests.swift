@@ -56,16 +56,18 @@ final class ChartLayoutTests: XCTestCase {
       series: [
         Chart.Series(name: "x", points: (0..<50).map { Chart.Point(x: Double($0) * 123_456, y: -1e5 * Double($0)) })
       ])
-    let rows = (0..<12).map { i in
-      ResultRow(
-        sweep: "s", key: "k\(i)", job: Int64(i), display: "\(i)", state: "COMPLETED",
-        bindings: [
-          "optimizer.base_lr": .double([0.02, 0.05, 0.1][i % 3]), "train.seed": .int(i / 6),
-          "model.width": .string(i % 2 == 0 ? "wide-" + Self.long : "narrow"),
-        ], metrics: [:])
-    }
-    let curves = rows.map { row in
-      CurvePlot.Curve(row: row, points: (1...10).map { (Double($0), 0.5 + Double($0) / 30 + Double(row.job) / 1000) })
+    let rates: [Double] = [0.02, 0.05, 0.1]
+    var curves: [CurvePlot.Curve] = []
+    for i in 0..<12 {
+      let width: String = i % 2 == 0 ? "wide-" + Self.long : "narrow"
+      let bindings: [String: ConfigValue] = [
+        "optimizer.base_lr": .double(rates[i % 3]), "train.seed": .int(i / 6), "model.width": .string(width),
+      ]
+      let row = ResultRow(
+        sweep: "s", key: "k\(i)", job: Int64(i), display: "\(i)", state: "COMPLETED", bindings: bindings, metrics: [:])
+      var points: [(x: Double, y: Double)] = []
+      for e in 1...10 { points.append((Double(e), 0.5 + Double(e) / 30 + Double(i) / 1000)) }
+      curves.append(CurvePlot.Curve(row: row, points: points))
     }
     let plot = CurvePlot.charts(
       CurvePlot.lines(curves, facet: nil, meanOver: "train.seed"), metric: "test_acc", x: .epoch,

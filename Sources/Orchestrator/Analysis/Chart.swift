@@ -213,7 +213,7 @@ struct Chart {
       for (i, t) in xTickList.enumerated() {
         let px = X(t.0)
         if rotated {
-          needLeft = max(needLeft, left + (widths[i] * cos(angle) + 4 - px))
+          needLeft = max(needLeft, left + (widths[i] * cos(angle) + fs * sin(angle) + 4 - px))
         } else {
           needLeft = max(needLeft, left + (widths[i] / 2 + 2 - px))
           needRight = max(needRight, right + (px + widths[i] / 2 + 2 - W))
@@ -247,7 +247,7 @@ struct Chart {
     let hasErrors = series.contains { $0.points.contains { ($0.error ?? 0) > 0 } }
     var noteLines: [String] = []
     if hasErrors || errorNote != nil {
-      let note = errorNote ?? "error bars: ±1 standard deviation over runs"
+      let note = errorNote ?? "error bars: ±1 sd (sample standard deviation) over runs"
       noteLines = Self.wrap(note, width: W - 2 * pad, size: fs - 1)
     }
     bottom += Double(noteLines.count) * (fs + 3)
@@ -278,7 +278,10 @@ struct Chart {
     }
     out +=
       "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"black\"/>\n"
-    out += Self.text(Self.fit(xLabel, width: W - 2 * pad, size: fs), x: left + plotW / 2, y: xLabelY, anchor: "middle")
+    let xCenter = left + plotW / 2
+    out += Self.text(
+      Self.fit(xLabel, width: 2 * min(xCenter - pad, W - pad - xCenter), size: fs), x: xCenter, y: xLabelY,
+      anchor: "middle")
     let yLabelX = pad + fs * 0.8
     out += Self.text(
       Self.fit(yLabel, width: plotH, size: fs), x: yLabelX, y: top + plotH / 2, anchor: "middle", rotate: -90)
