@@ -42,7 +42,8 @@ struct Orch: ParsableCommand {
     subcommands: [
       Configs.self, Show.self, Submit.self, Collect.self, DaemonCommand.self, Queue.self, History.self, Cancel.self,
       Retry.self,
-      Logs.self, Metrics.self, Run.self, Results.self, Compare.self, Plot.self, Analyze.self, Derive.self, SbatchCommand.self, Squeue.self,
+      Logs.self, Metrics.self, Run.self, Results.self, Compare.self, Plot.self, Analyze.self, Derive.self,
+      SbatchCommand.self, Squeue.self,
       Sacct.self, Scancel.self,
       Scontrol.self, Srun.self, Shims.self,
     ])
