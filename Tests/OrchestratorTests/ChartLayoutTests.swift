@@ -106,6 +106,16 @@ final class ChartLayoutTests: XCTestCase {
     }
   }
 
+  /// counterfactual.svg drew every series' error bar at the same x, one over the other.
+  func testErrorBarsOfSeriesAtTheSameXDoNotCoincide() throws {
+    let (_, charts) = try XCTUnwrap(charts().first { $0.0 == "lines" })
+    let svg = Chart.svg(charts)
+    let xs = svg.components(separatedBy: "<path d=\"M").dropFirst().compactMap { Double($0.prefix { $0 != "," }) }
+    // 6 series × 5 points, each bar at its own x.
+    XCTAssertEqual(xs.count, 30)
+    XCTAssertEqual(Set(xs).count, 30)
+  }
+
   // MARK: An SVG reader independent of the layout code
 
   struct Box {

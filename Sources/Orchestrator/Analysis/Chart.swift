@@ -290,10 +290,15 @@ struct Chart {
     out +=
       "<clipPath id=\"\(clip)\"><rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\"/></clipPath>\n<g clip-path=\"url(#\(clip))\">\n"
     let groupWidth = 0.8
+    // Series with error bars at the same x are drawn side by side, 4 px apart, so no bar hides another.
+    let barred = series.indices.filter { i in !series[i].band && series[i].points.contains { ($0.error ?? 0) > 0 } }
     for (si, s) in series.enumerated() {
       let color = Self.palette[(s.color ?? si) % Self.palette.count]
       let dash = Self.dashes[(s.dash ?? (s.dashed ? 1 : 0)) % Self.dashes.count]
       let finite = s.points.filter { $0.y.isFinite && tx($0.x).isFinite }
+      let shift =
+        categories == nil ? barred.firstIndex(of: si).map { (Double($0) - Double(barred.count - 1) / 2) * 4 } ?? 0 : 0
+      let DX = { (x: Double) in X(x) + shift }
       if categories != nil {
         let w = groupWidth / Double(max(series.count, 1))
         for p in finite {
@@ -314,8 +319,8 @@ struct Chart {
       if s.band {
         let banded = finite.filter { ($0.error ?? 0) > 0 }
         if banded.count > 1 {
-          let upper = banded.map { "\(f(X(tx($0.x)))),\(f(Y($0.y + ($0.error ?? 0))))" }
-          let lower = banded.reversed().map { "\(f(X(tx($0.x)))),\(f(Y($0.y - ($0.error ?? 0))))" }
+          let upper = banded.map { "\(f(DX(tx($0.x)))),\(f(Y($0.y + ($0.error ?? 0))))" }
+          let lower = banded.reversed().map { "\(f(DX(tx($0.x)))),\(f(Y($0.y - ($0.error ?? 0))))" }
           out +=
             "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\" fill-opacity=\"0.18\" stroke=\"none\"/>\n"
         }
@@ -325,12 +330,12 @@ struct Chart {
         ? " data-series=\"\(Self.escape(s.name))\" data-points=\"\(finite.map { "\($0.x),\($0.y)" + ($0.error.map { ",\($0)" } ?? "") }.joined(separator: ";"))\""
         : ""
       if !s.scatter, finite.count > 1 || (s.data && !finite.isEmpty) {
-        let path = finite.map { "\(f(X(tx($0.x)))),\(f(Y($0.y)))" }.joined(separator: " ")
+        let path = finite.map { "\(f(DX(tx($0.x)))),\(f(Y($0.y)))" }.joined(separator: " ")
         out +=
           "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.8\"\(dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")\(data)/>\n"
       }
       for p in finite where s.markers {
-        let cx = X(tx(p.x))
+        let cx = DX(tx(p.x))
         if let e = p.error, e > 0, !s.band {
           out +=
             "<path d=\"M\(f(cx)),\(f(Y(p.y - e)))V\(f(Y(p.y + e)))M\(f(cx - 3)),\(f(Y(p.y - e)))h6M\(f(cx - 3)),\(f(Y(p.y + e)))h6\" stroke=\"\(color)\" fill=\"none\"/>\n"

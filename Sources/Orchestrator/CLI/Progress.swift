@@ -72,9 +72,13 @@ enum Progress {
   /// seen running at once). nil before one has completed.
   static func remaining(store: JobStore, filter: JobFilter, pending: Int, slots: Int) throws(OrchError) -> Double? {
     let stats = try storeCall { () throws(StoreError) in try store.runStats(filter) }
-    guard let mean = stats.meanRun, mean.isFinite else { return nil }
-    let now = Posix.now()
-    let runningLeft = stats.runningStarts.map { max(mean - (now - $0), 0) }.reduce(0, +)
+    return eta(
+      meanRun: stats.meanRun, runningStarts: stats.runningStarts, pending: pending, slots: slots, now: Posix.now())
+  }
+
+  static func eta(meanRun: Double?, runningStarts: [Double], pending: Int, slots: Int, now: Double) -> Double? {
+    guard let mean = meanRun, mean.isFinite, mean >= 0 else { return nil }
+    let runningLeft = runningStarts.map { max(mean - (now - $0), 0) }.reduce(0, +)
     return (runningLeft + Double(pending) * mean) / Double(max(slots, 1))
   }
 

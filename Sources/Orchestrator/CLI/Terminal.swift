@@ -10,8 +10,10 @@ enum Terminal {
   }
 
   /// `line` cut to one less than the width (the last column would wrap on some terminals).
-  static func fit(_ line: String, fd: Int32 = 2) -> String {
-    guard let columns = columns(fd: fd), line.count > columns - 1 else { return line }
+  static func fit(_ line: String, fd: Int32 = 2) -> String { fit(line, columns: columns(fd: fd)) }
+
+  static func fit(_ line: String, columns: Int?) -> String {
+    guard let columns, line.count > columns - 1 else { return line }
     return String(line.prefix(max(columns - 2, 0))) + "…"
   }
 
