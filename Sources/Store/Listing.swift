@@ -95,7 +95,8 @@ extension JobStore {
       return try Int.fetchOne(
         db,
         sql: """
-          SELECT 1 FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+          SELECT 1 FROM jobs j INDEXED BY jobs_slurm JOIN arrays a ON a.id = j.array_id
+          LEFT JOIN sweeps s ON s.id = a.sweep_id
           \(whereSQL.isEmpty ? "WHERE" : whereSQL + " AND") j.backend = 'slurm' LIMIT 1
           """, arguments: StatementArguments(args)) != nil
     }
@@ -107,6 +108,23 @@ extension JobStore {
     try db.execute(sql: "PRAGMA cache_size = -8192")
     defer { try? db.execute(sql: "PRAGMA cache_size = -262144") }
     return try body()
+  }
+
+  /// The running jobs (of one sweep), over the `jobs_running` index: `JobFilter`'s bound state list
+  /// cannot use a partial index and would scan every job.
+  public func runningJobs(sweep: String?) throws(StoreError) -> [JobRow] {
+    let ids = try read("while listing running jobs") { db in
+      try Int64.fetchAll(
+        db,
+        sql: """
+          SELECT j.id FROM jobs j INDEXED BY jobs_running
+          WHERE j.state = 'RUNNING' \(sweep == nil ? "" : """
+            AND j.array_id IN (SELECT a.id FROM arrays a JOIN sweeps s ON s.id = a.sweep_id WHERE s.name = ?)
+            """)
+          ORDER BY j.id
+          """, arguments: StatementArguments(sweep.map { [$0] } ?? []))
+    }
+    return ids.isEmpty ? [] : try jobs(JobFilter(jobs: ids))
   }
 
   /// Calls `body` with each job of the filter in id order, read through a cursor: a listing of

@@ -71,10 +71,10 @@ struct StreamTable {
 }
 
 enum JSONLines {
-  /// `[`, one compact object per line, `]`: the same array as `Output.json`, without the array.
+  /// The array `Output.json` prints, written one element at a time (never the whole array in memory).
   static func print<T: Encodable>(_ each: ((T) -> Void) throws -> Void) throws {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     let out = StreamOut()
     var first = true
     out.write("[")
@@ -98,7 +98,7 @@ extension Queue {
   /// and backend (their indices compressed, read only for a group with gaps).
   static func printCollapsed(store: JobStore, sweep: String?) throws {
     let now = Posix.now()
-    let running = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(states: [.running], sweep: sweep)) }
+    let running = try storeCall { () throws(StoreError) in try store.runningJobs(sweep: sweep) }
     let groups = try storeCall { () throws(StoreError) in try store.pendingGroups(sweep: sweep) }
     let withSlurm = running.contains { $0.backend == "slurm" } || groups.contains { $0.backend == "slurm" }
     var lines: [(Int64, [String])] = []
