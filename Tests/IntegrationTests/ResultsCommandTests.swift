@@ -235,6 +235,28 @@ final class ResultsCommandTests: XCTestCase {
     }
   }
 
+  /// A metric named like a binding gets its own key (`metric:NAME`): no object repeats a key.
+  func testAMetricNamedLikeABindingIsWrittenMetricColonName() throws {
+    let (c, jobs) = try fixture()
+    let store = try JobStore(path: c.home + "/orch.db")
+    try store.write("fixture") { db in
+      for j in jobs {
+        try db.execute(
+          sql: "INSERT INTO metrics VALUES (?, 1, 99, 'model.width', ?, NULL, NULL, 1)",
+          arguments: [j.id, Double(j.seed)])
+      }
+    }
+    let r = try c.run(["results", "demo", "--json", "--metrics", "model.width", "--where", "metric:model.width >= 2"])
+    XCTAssertEqual(r.code, 0, r.err)
+    let orders = keyOrder(r.out)
+    XCTAssertEqual(orders.count, 12)
+    for order in orders {
+      XCTAssertEqual(
+        order, ["sweep", "key", "job", "state", "model.width", "optimizer.base_lr", "train.seed", "metric:model.width"])
+    }
+    XCTAssertEqual(Set(numbers(r.out, "metric:model.width")), [2, 3])
+  }
+
   func testBadExpressionsAreClearErrorsWithExitTwo() throws {
     let (c, _) = try fixture()
     for (expression, message) in [

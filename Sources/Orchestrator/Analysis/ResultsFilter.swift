@@ -8,8 +8,8 @@ import Engine
 ///     compare := operand (('==' | '!=' | '<' | '<=' | '>' | '>=') operand)?
 ///     operand := NUMBER | 'STRING' | "STRING" | true | false | null | NAME | '(' expr ')'
 ///
-/// A NAME is a binding (`model.width`), a metric (`test_acc`) or one of `sweep`, `key`, `state`,
-/// `job`; names no selected row has are an error. Numbers compare as numbers (`1 == 1.0`), strings
+/// A NAME is a binding (`model.width`), a metric (`test_acc`; `metric:NAME` for one named like a
+/// binding) or one of `sweep`, `key`, `state`, `job`; names no selected row has are an error. Numbers compare as numbers (`1 == 1.0`), strings
 /// and booleans only with their own kind; a row without the value (a metric not reported) or with
 /// values of different kinds fails every comparison but `!=`. A bare operand is true when it is
 /// the boolean true. `&&`, `||` and `!` are accepted for `and`, `or`, `not`.
@@ -119,7 +119,7 @@ public struct ResultsFilter: Sendable {
     }
     func isNameStart(_ c: Unicode.Scalar) -> Bool { c == "_" || c.properties.isAlphabetic }
     func isNamePart(_ c: Unicode.Scalar) -> Bool {
-      isNameStart(c) || c == "." || ("0"..."9").contains(c)
+      isNameStart(c) || c == "." || c == ":" || ("0"..."9").contains(c)
     }
     while i < s.count {
       let c = s[i]

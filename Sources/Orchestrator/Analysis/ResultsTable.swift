@@ -19,6 +19,7 @@ public struct ResultRow: Sendable {
     case "key": return .string(key)
     case "state": return .string(state)
     case "job": return .int(Int(job))
+    case _ where name.hasPrefix("metric:"): return metrics[String(name.dropFirst(7))].map { .double($0) }
     default:
       if let b = bindings[name] { return b }
       return metrics[name].map { .double($0) }
@@ -141,8 +142,10 @@ public enum ResultsTable {
 
   /// The rows passing `filter`; a name that no row has is an error naming what there is.
   public static func filter(_ rows: [ResultRow], _ filter: ResultsFilter) throws(OrchError) -> [ResultRow] {
+    let metrics = Set(rows.flatMap(\.metrics.keys))
     let known =
-      Set(["sweep", "key", "state", "job"]).union(rows.flatMap(\.bindings.keys)).union(rows.flatMap(\.metrics.keys))
+      Set(["sweep", "key", "state", "job"]).union(rows.flatMap(\.bindings.keys)).union(metrics)
+      .union(metrics.map { "metric:" + $0 })
     for name in filter.names.sorted() where !known.contains(name) {
       throw OrchError.badInput(
         "--where: no binding or metric '\(name)' in the selected jobs; there are: "

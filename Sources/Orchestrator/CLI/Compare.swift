@@ -29,7 +29,6 @@ struct Compare: ParsableCommand {
   func run() throws {
     let home = try OrchHome()
     let store = try home.openStore()
-    Collect.refresh(store)
     var ids: [Int64] = []
     for text in jobs {
       try UserText.check(text, "job or key")
@@ -62,7 +61,8 @@ struct Compare: ParsableCommand {
           ("job", String(r.job)), ("state", ResultsOutput.jsonString(r.state)),
         ]
         for b in bindings { fields.append((b, r.bindings[b]?.json ?? "null")) }
-        for m in metricNames { fields.append((m, ResultsOutput.jsonNumber(r.metrics[m]))) }
+        let labels = ResultsOutput.metricLabels(metricNames, taken: ["sweep", "key", "job", "state"] + bindings)
+        for (m, label) in zip(metricNames, labels) { fields.append((label, ResultsOutput.jsonNumber(r.metrics[m]))) }
         out += (i == 0 ? "\n  " : ",\n  ") + ResultsOutput.jsonObject(fields)
       }
       return Output.print(out + (rows.isEmpty ? "]\n" : "\n]\n"))

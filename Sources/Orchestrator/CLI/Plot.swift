@@ -49,7 +49,6 @@ struct Plot: ParsableCommand {
     let home = try OrchHome()
     let store = try home.openStore()
     while true {
-      for s in Set(sweeps) { Collect.refresh(store, sweep: s) }
       var rows = try ResultsTable.rows(store: store, sweeps: CurvePlot.distinct(sweeps), choice: .last)
       if let filter { rows = try ResultsTable.filter(rows, filter) }
       let bindings = Set(rows.flatMap(\.bindings.keys))

@@ -7,7 +7,9 @@ struct Results: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "A sweep's configs as rows: the bindings that vary, then the metrics; sort, filter, group over seeds.",
     discussion: """
-      One row per config (the newest job of each key) of one or more sweeps, local or --backend slurm.
+      One row per config (the newest job of each key) of one or more sweeps, local or --backend slurm
+      (as far as collected: the daemon collects SLURM's jobs every 10 s, `orch collect` at once; results
+      only reads the store).
       Columns: sweep (when several), key, job, state, the bindings that vary across the rows shown
       (--params), then the metrics (--metrics). The terminal rounds to 4 significant digits; --csv and
       --json keep full precision.
@@ -30,7 +32,8 @@ struct Results: ParsableCommand {
 
       --json prints an array of flat objects, keys in column order: sweep, key, job (integer id),
       state, each binding shown (JSON-typed), each metric (number or null); grouped: the group-by
-      bindings, n, then <metric>_mean and <metric>_sd per metric.
+      bindings, n, then <metric>_mean and <metric>_sd per metric. A metric named like a column before it
+      (a binding, sweep, key, job, state) is written metric:<name>, in every format and in --where.
 
       Examples:
         orch results demo
@@ -72,7 +75,6 @@ struct Results: ParsableCommand {
     let groupNames = try groupBy.map { try Self.names($0, "--group-by") } ?? []
     let home = try OrchHome()
     let store = try home.openStore()
-    for s in Set(sweeps) { Collect.refresh(store, sweep: s) }
     var rows = try ResultsTable.rows(
       store: store, sweeps: sweeps.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } },
       choice: bestEpoch ? .bestEpoch(by: epochMetric) : .last)
@@ -142,6 +144,7 @@ struct Results: ParsableCommand {
   }
 
   func printRows(_ rows: [ResultRow], bindings: [String], metrics: [String], showSweep: Bool) throws {
+    let labels = ResultsOutput.metricLabels(metrics, taken: ["sweep", "key", "job", "state"] + bindings)
     if json {
       var out = "["
       for (i, r) in rows.enumerated() {
@@ -150,20 +153,20 @@ struct Results: ParsableCommand {
           ("job", String(r.job)), ("state", ResultsOutput.jsonString(r.state)),
         ]
         for b in bindings { fields.append((b, r.bindings[b]?.json ?? "null")) }
-        for m in metrics { fields.append((m, ResultsOutput.jsonNumber(r.metrics[m]))) }
+        for (m, label) in zip(metrics, labels) { fields.append((label, ResultsOutput.jsonNumber(r.metrics[m]))) }
         out += (i == 0 ? "\n  " : ",\n  ") + ResultsOutput.jsonObject(fields)
       }
       return Output.print(out + (rows.isEmpty ? "]\n" : "\n]\n"))
     }
     if csv {
-      let header = ["sweep", "key", "job", "state"] + bindings + metrics
+      let header = ["sweep", "key", "job", "state"] + bindings + labels
       let cells = rows.map { r in
         [r.sweep, r.key, String(r.job), r.state] + bindings.map { ResultsOutput.csvValue(r.bindings[$0]) }
           + metrics.map { r.metrics[$0].map { "\($0)" } ?? "" }
       }
       return Output.print(ResultsOutput.csv(header, cells))
     }
-    let header = (showSweep ? ["sweep"] : []) + ["key", "job", "state"] + bindings + metrics
+    let header = (showSweep ? ["sweep"] : []) + ["key", "job", "state"] + bindings + labels
     let cells = rows.map { r in
       (showSweep ? [r.sweep] : []) + [r.key, r.display, r.state]
         + bindings.map { ResultsOutput.terminalValue(r.bindings[$0]) }
@@ -213,6 +216,13 @@ enum ResultsOutput {
   }
 
   static func jsonString(_ s: String) -> String { ConfigValue.string(s).json }
+
+  /// Column names of the metrics: a metric named like a column before it (a binding, sweep, key,
+  /// job, state) is `metric:<name>`, so no object has the same key twice.
+  static func metricLabels(_ metrics: [String], taken: [String]) -> [String] {
+    let names = Set(taken)
+    return metrics.map { names.contains($0) ? "metric:" + $0 : $0 }
+  }
 
   /// Shortest text that reads back as the same double; null for none or a non-finite value.
   static func jsonNumber(_ v: Double?) -> String {
