@@ -64,7 +64,7 @@ let package = Package(
         .product(name: "GRDB", package: "GRDB.swift"),
       ]),
     // The papers' analyses, statistics and charts; reads the store, submits through Operations.
-    .target(name: "Analysis", dependencies: ["OrchCore", "Backends", "Store", "Engine"]),
+    .target(name: "Analysis", dependencies: ["OrchCore", "Registry", "Backends", "Store", "Engine"]),
     // One command per file; the executable is a one-line main.
     .target(
       name: "CLI",
@@ -88,13 +88,15 @@ let package = Package(
     .testTarget(name: "SlurmSyntaxTests", dependencies: ["SlurmSyntax", "TestSupport"]),
     .testTarget(name: "BackendsTests", dependencies: ["Backends"]),
     .testTarget(name: "OperationsTests", dependencies: ["Operations", "TestSupport"], exclude: ["Fixtures"]),
+    .testTarget(name: "CLITests", dependencies: ["CLI"]),
     .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Registry"], exclude: ["Fixtures"]),
     .testTarget(name: "IntegrationTests", dependencies: ["Store", "Worker", "System"]),
     // Mutation fuzzing of every parser that takes outside input; `make fuzz` runs it longer.
     .testTarget(
       name: "FuzzTests",
       dependencies: [
-        "CLI", "Orchestrator", "Operations", "Backends", "Registry", "SlurmSyntax", "Engine", "Worker", "Store",
+        "CLI", "Orchestrator", "Analysis", "Operations", "Backends", "Registry", "SlurmSyntax", "Engine", "Worker",
+        "Store",
       ],
       exclude: ["Corpus"]),
   ],

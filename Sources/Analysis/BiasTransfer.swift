@@ -177,8 +177,7 @@ public enum BiasTransfer {
       report.charts.append(
         Chart(
           title: name, xLabel: "source, transfer", yLabel: "non-c images predicted as c",
-          series: [series("clean test", \.rateClean), series("patched test", \.ratePatched)], categories: labels,
-          yRange: 0...1))
+          series: [series("clean test", \.rateClean), series("patched test", \.ratePatched)], categories: labels))
     }
     return report
   }

@@ -31,7 +31,8 @@ public enum Interpolation {
     return points.map { p in value(p) - ((1 - p.alpha) * v0 + p.alpha * v1) }.max() ?? .nan
   }
 
-  public static func report(a: String, b: String, points: [Point], missing: [Double]) -> Report {
+  public static func report(a: String, b: String, points: [Point], missing: [Double], dataset: String? = nil) -> Report
+  {
     let sorted = points.sorted { $0.alpha < $1.alpha }
     var report = Report(
       title: "Interpolation θ(α) = (1−α)·θ_A + α·θ_B\n  A = \(a)\n  B = \(b)",
@@ -48,9 +49,16 @@ public enum Interpolation {
     }
     let loss = Chart.Series(name: "test loss", points: sorted.map { Chart.Point(x: $0.alpha, y: $0.loss) })
     let acc = Chart.Series(name: "test accuracy", points: sorted.map { Chart.Point(x: $0.alpha, y: $0.accuracy) })
+    // Each chart names its data set and both models: a PNG travels without its table.
+    let models = "A = \(a)\nB = \(b)"
+    let on = dataset.map { " on \($0)" } ?? ""
     report.charts = [
-      Chart(title: "loss along the path", xLabel: "α", yLabel: "test loss", series: [loss]),
-      Chart(title: "accuracy along the path", xLabel: "α", yLabel: "test accuracy", series: [acc]),
+      Chart(
+        title: "test loss\(on) along θ(α) = (1−α)·θ_A + α·θ_B\n" + models, xLabel: "α (0 = A, 1 = B)",
+        yLabel: "test loss", series: [loss]),
+      Chart(
+        title: "test accuracy\(on) along θ(α) = (1−α)·θ_A + α·θ_B\n" + models, xLabel: "α (0 = A, 1 = B)",
+        yLabel: "test accuracy", series: [acc]),
     ]
     return report
   }

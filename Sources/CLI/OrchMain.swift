@@ -43,7 +43,8 @@ struct Orch: ParsableCommand {
     subcommands: [
       Configs.self, Show.self, BindingsCommand.self, Submit.self, Collect.self, DaemonCommand.self, Queue.self,
       History.self, Cancel.self,
-      Retry.self, Logs.self, Metrics.self, Run.self, Results.self, Analyze.self, Derive.self, Shims.self,
+      Retry.self, Logs.self, Metrics.self, Run.self, Results.self, Compare.self, Plot.self, Analyze.self, Derive.self,
+      Shims.self,
     ],
     groupedSubcommands: [
       // SLURM's client commands, as `orch shims` installs them; they speak SLURM's options and messages.

@@ -23,6 +23,13 @@ enum Progress {
     let tty = isatty(2) != 0
     var lastLine = 0.0
     var lastReap = start
+    var slots = 0
+    if let array = result.arrayID {
+      InterruptNotice.install(
+        "\ninterrupted: the jobs keep running under the daemon. Follow them with `orch queue`, "
+          + "`orch history -j \(array)` or `orch results SWEEP`; stop them with `orch cancel \(array)`.\n")
+    }
+    defer { InterruptNotice.remove() }
     while true {
       let counts = try storeCall { () throws(StoreError) in try store.stateCounts(filter) }
       let pending = counts[.pending] ?? 0
@@ -31,12 +38,13 @@ enum Progress {
       let finished = total - pending - running
       let failed = finished - completed
       let elapsed = Posix.now() - start
-      let eta = finished > 0 ? elapsed / Double(finished) * Double(total - finished) : nil
+      slots = max(slots, running)
+      let eta = try remaining(store: store, filter: filter, pending: pending, slots: slots)
       let line =
         "[\(TimeFormat.squeueTime(TimeFormat.seconds(elapsed)))] completed \(completed)/\(total)  running \(running)  "
-        + "pending \(pending)  failed \(failed)  ETA \(eta.map { TimeFormat.squeueTime(TimeFormat.seconds($0.rounded(.up))) } ?? "?")"
+        + "pending \(pending)  failed \(failed)  ETA \(Terminal.duration(eta))"
       if tty {
-        FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
+        FileHandle.standardError.write(Data(("\r" + Terminal.fit(line) + "\u{1B}[K").utf8))
       } else if Posix.now() - lastLine >= 5 || finished == total {
         FileHandle.standardError.write(Data((line + "\n").utf8))
         lastLine = Posix.now()
@@ -61,6 +69,21 @@ enum Progress {
     let text = summary(rows, elapsed: Posix.now() - start)
     if summaryToStderr { FileHandle.standardError.write(Data(text.utf8)) } else { Output.print(text) }
     return rows.filter { $0.state != .completed }.count
+  }
+
+  /// Seconds until the rest have run: the mean run time of the completed ones × the work left
+  /// (what the running ones have not run yet, and every pending one) / the slots (the most jobs
+  /// seen running at once). nil before one has completed.
+  static func remaining(store: JobStore, filter: JobFilter, pending: Int, slots: Int) throws(OrchError) -> Double? {
+    let stats = try storeCall { () throws(StoreError) in try store.runStats(filter) }
+    return eta(
+      meanRun: stats.meanRun, runningStarts: stats.runningStarts, pending: pending, slots: slots, now: Posix.now())
+  }
+
+  static func eta(meanRun: Double?, runningStarts: [Double], pending: Int, slots: Int, now: Double) -> Double? {
+    guard let mean = meanRun, mean.isFinite, mean >= 0 else { return nil }
+    let runningLeft = runningStarts.map { max(mean - (now - $0), 0) }.reduce(0, +)
+    return (runningLeft + Double(pending) * mean) / Double(max(slots, 1))
   }
 
   static func summary(_ rows: [JobRow], elapsed: Double) -> String {

@@ -38,3 +38,18 @@ extension JobStore {
       arguments: [gpus.map(String.init).joined(separator: ","), jobID, attempt])
   }
 }
+
+extension JobStore {
+  /// Whether any job of `filter` asks for GPUs (a listing shows its GPU column only then).
+  public func anyGPUs(_ filter: JobFilter) throws(StoreError) -> Bool {
+    try read("while listing jobs") { db in
+      let (whereSQL, args) = JobStore.whereClause(filter)
+      return try Int.fetchOne(
+        db,
+        sql: """
+          SELECT 1 FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+          \(whereSQL.isEmpty ? "WHERE" : whereSQL + " AND") j.gpus > 0 LIMIT 1
+          """, arguments: StatementArguments(args)) != nil
+    }
+  }
+}

@@ -28,7 +28,7 @@ final class AnalyzeTests: XCTestCase {
     let results = try c.run(["results", "p100_src", "--json"]).out
     let models = try JSONSerialization.jsonObject(with: Data(results.utf8)) as! [[String: Any]]
     func final(_ key: String, _ metric: String) -> Double? {
-      (models.first { $0["key"] as? String == key }?["metrics"] as? [String: Double])?[metric]
+      models.first { $0["key"] as? String == key }?[metric] as? Double
     }
     XCTAssertEqual(rows[0]["test_loss"], final("src/seed0", "test_loss"))
     XCTAssertEqual(rows[4]["test_acc"], final("src/seed1", "test_acc"))

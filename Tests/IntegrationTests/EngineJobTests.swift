@@ -22,7 +22,7 @@ final class EngineJobTests: XCTestCase {
     let rows = try JSONSerialization.jsonObject(with: Data(results.out.utf8)) as! [[String: Any]]
     XCTAssertEqual(rows.count, 2)
     for row in rows {
-      let acc = (row["metrics"] as! [String: Double])["test_acc"] ?? 0
+      let acc = row["test_acc"] as? Double ?? 0
       XCTAssertGreaterThan(acc, 0.8, "\(row)")
     }
     for epoch in ["E000", "E001", "E002"] {
@@ -173,10 +173,12 @@ final class EngineResumeTests: XCTestCase {
       let s = try c.states()
       return s.count == 2 && s.values.allSatisfy { $0 == "COMPLETED" }
     }
-    let results = try c.run(["results", "resume", "--json"])
+    let results = try c.run(["results", "resume", "--json", "--params", "none"])
     let rows = try JSONSerialization.jsonObject(with: Data(results.out.utf8)) as! [[String: Any]]
     let metrics = Dictionary(
-      uniqueKeysWithValues: rows.map { ($0["key"] as! String, $0["metrics"] as! [String: Double]) })
+      uniqueKeysWithValues: rows.map { row in
+        (row["key"] as! String, row.filter { $0.key != "job" }.compactMapValues { $0 as? Double })
+      })
     XCTAssertEqual(metrics["run/killed"], metrics["run/clean"])
     XCTAssertNotNil(metrics["run/clean"]?["test_acc"])
     let attempts = try c.run(["history", "-j", "1_0", "--attempts", "--json"])

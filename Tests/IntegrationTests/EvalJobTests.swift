@@ -36,10 +36,10 @@ final class EvalJobTests: XCTestCase {
     let states = try c.states()
     XCTAssertTrue(states.count == 7 && states.values.allSatisfy { $0 == "COMPLETED" }, "\(states)")
 
-    let out = try c.run(["results", "sweeps", "--json"]).out
+    let out = try c.run(["results", "sweeps", "--json", "--metrics", "all"]).out
     let rows = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [[String: Any]]
     let all = Dictionary(
-      uniqueKeysWithValues: rows.map { ($0["key"] as! String, ($0["metrics"] as? [String: Double]) ?? [:]) })
+      uniqueKeysWithValues: rows.map { ($0["key"] as! String, $0.compactMapValues { $0 as? Double }) })
     let src = all.filter { $0.key.hasPrefix("src/") }
     let evals = all.filter { !$0.key.hasPrefix("src/") }
     XCTAssertEqual(Set(evals.keys), ["eval/start", "eval/latest", "interp/a0.0", "interp/a0.5", "interp/a1.0"])

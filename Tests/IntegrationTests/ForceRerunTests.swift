@@ -39,7 +39,8 @@ final class ForceRerunTests: XCTestCase {
     let new = try XCTUnwrap(try store.storedJobs(JobFilter(jobs: [2])).first)
     XCTAssertEqual(new.artifacts["predictions"], runDir + "/predictions.npy", "\(new.artifacts)")
     let results = try c.run(["results", "f", "--json"]).out
-    XCTAssertTrue(results.contains("\"job\" : \"2_0\""), results)
+    let rows = try JSONSerialization.jsonObject(with: Data(results.utf8)) as? [[String: Any]]
+    XCTAssertEqual(rows?.map { $0["job"] as? Int }, [2], results)
 
     // Forcing again keeps both earlier runs.
     XCTAssertEqual(try c.run(["submit", "sweeps/f.yaml", "--output-root", c.runs, "--force", "--wait"]).code, 0)

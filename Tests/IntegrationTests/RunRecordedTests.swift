@@ -40,7 +40,7 @@ final class RunRecordedTests: XCTestCase {
     XCTAssertEqual(ForceRerunTests.epochs(try c.run(["metrics", "1", "--csv"]).out), [1, 2])
     let results = try c.run(["results", "r", "--json"])
     let table = try JSONSerialization.jsonObject(with: Data(results.out.utf8)) as? [[String: Any]] ?? []
-    XCTAssertNotNil((table.first?["metrics"] as? [String: Double])?["test_acc"], results.out + results.err)
+    XCTAssertNotNil(table.first?["test_acc"] as? Double, results.out + results.err)
     let store = try JobStore(path: c.home + "/orch.db")
     let job = try XCTUnwrap(try store.storedJobs(JobFilter(jobs: [1])).first)
     XCTAssertEqual(job.artifacts["predictions"], c.runs + "/r/mlp/predictions.npy")

@@ -29,7 +29,7 @@ final class SelectStepTests: XCTestCase {
     let out = try c.run(["results", "p100_tune", "--json"]).out
     let rows = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [[String: Any]]
     func acc(_ key: String) -> Double? {
-      (rows.first { $0["key"] as? String == key }?["metrics"] as? [String: Double])?["test_acc"]
+      rows.first { $0["key"] as? String == key }?["test_acc"] as? Double
     }
     let slow = try XCTUnwrap(acc("tune/lr1e-05"))
     let good = try XCTUnwrap(acc("tune/lr0.1"))

@@ -161,7 +161,7 @@ final class SlurmBackendTests: XCTestCase {
     let out = try c.run(["results", "pi", "--json"]).out
     let rows = try JSONSerialization.jsonObject(with: Data(out.utf8)) as! [[String: Any]]
     XCTAssertEqual(
-      rows.compactMap { ($0["metrics"] as? [String: Double])?["i"] }.sorted(), [0, 1, 2], out)
+      rows.compactMap { $0["metric:i"] as? Double }.sorted(), [0, 1, 2], out)
   }
 
   func testWaitCollectsUntilEveryElementEndedAndFailsIfOneFailed() throws {

@@ -1,5 +1,6 @@
+import Analysis
 import ArgumentParser
-import CSupport
+import Engine
 import Foundation
 import OrchCore
 import Registry
@@ -7,48 +8,277 @@ import Store
 
 struct Results: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "One row per config of a sweep with its state and final metrics.",
-    discussion: "Examples:\n  orch results p100_source\n  orch results p100_source --csv > results.csv")
+    abstract: "A sweep's configs as rows: the bindings that vary, then the metrics; sort, filter, group over seeds.",
+    discussion: """
+      One row per config (the newest job of each key) of one or more sweeps, local or --backend slurm
+      (as far as collected: the daemon collects SLURM's jobs every 10 s, `orch collect` at once; results
+      only reads the store).
+      Columns: sweep (when several), key, job, state, the bindings that vary across the rows shown
+      (--params), then the metrics (--metrics). The terminal rounds to 4 significant digits; --csv and
+      --json keep full precision.
 
-  @Argument(help: "The sweep name (see `orch history`).") var sweep: String
-  @Option(help: "Only these metrics, comma-separated (default: all final metrics).") var metrics: String?
+      --where EXPR keeps the rows where EXPR holds. Names are bindings (model.width), metrics
+      (test_acc) and sweep, key, state, job; literals are numbers, 'strings', true, false, null;
+      operators ==, !=, <, <=, >, >=, and, or, not, parentheses. Numbers compare as numbers
+      (1 == 1.0); a row without the value fails every comparison but !=. An unknown name is an error.
+
+      --sort -test_acc,model.width orders by each name in turn (- descending); missing values last.
+      --group-by a,b aggregates the rest (seeds) per value of a, b: n jobs and per metric the mean and
+      the sample sd (n-1) over the jobs that reported it; the terminal shows mean ± sd, JSON and CSV
+      <metric>_mean and <metric>_sd. With --group-by, --sort also takes n, <metric> (its mean),
+      <metric>_mean and <metric>_sd.
+      --best keeps the best job by the first --sort key (of each --group-by group, as jobs, not
+      aggregated).
+      --last (the default) takes the final metrics (those of `done`, or the last reported by a job
+      that has not ended); --best-epoch those of the epoch where --epoch-metric was best (highest;
+      lowest for a name ending in loss), with that epoch as the metric `epoch`.
+
+      --json prints an array of flat objects, keys in column order: sweep, key, job (integer id),
+      state, each binding shown (JSON-typed), each metric (number or null); grouped: the group-by
+      bindings, n, then <metric>_mean and <metric>_sd per metric. A metric named like a column before it
+      (a binding, sweep, key, job, state) is written metric:<name>, in every format and in --where.
+
+      Examples:
+        orch results demo
+        orch results demo --group-by model.width,optimizer.base_lr --sort -test_acc
+        orch results demo --where 'test_acc > 0.9 and model.width == 128' --sort -test_acc --json
+        orch results demo --best --sort -val_acc --best-epoch
+        orch results p100_source p100_glyphs_transfer --params all --csv > results.csv
+      """)
+
+  @Argument(help: "The sweep names (see `orch history`).") var sweeps: [String]
+  @Option(help: "Bindings to show: all, none, or names a,b (default: those that vary).") var params: String?
+  @Option(help: "Metrics to show: all, or names a,b (default: all but per-class ones).") var metrics: String?
+  @Option(name: .customLong("where"), help: "Keep rows where this holds, e.g. 'test_acc>0.9 and model.width==128'.")
+  var condition: String?
+  @Option(parsing: .unconditional, help: "Sort by these names, - for descending: -test_acc,model.width.")
+  var sort: String?
+  @Option(name: .customLong("group-by"), help: "Aggregate per value of these bindings: model.width,optimizer.base_lr.")
+  var groupBy: String?
+  @Flag(help: "Only the best job (of each --group-by group) by the first --sort key.") var best = false
+  @Flag(help: "Final metrics (the default).") var last = false
+  @Flag(name: .customLong("best-epoch"), help: "Metrics of the epoch where --epoch-metric was best.")
+  var bestEpoch = false
+  @Option(name: .customLong("epoch-metric"), help: "The metric that picks --best-epoch's epoch.")
+  var epochMetric: String = "val_acc"
   @Flag(help: "Print CSV.") var csv = false
   @Flag(help: "Print JSON.") var json = false
 
-  struct Row: Codable {
-    var key: String
-    var job: String
-    var state: String
-    var metrics: [String: Double]
+  func validate() throws {
+    if sweeps.isEmpty { throw ValidationError("give a sweep name (see `orch history`)") }
+    if last && bestEpoch { throw ValidationError("--last and --best-epoch exclude each other") }
+    if csv && json { throw ValidationError("--csv and --json exclude each other") }
+    if best && sort == nil { throw ValidationError("--best needs --sort (its first key says what is best)") }
   }
 
   func run() throws {
+    for s in sweeps { try UserText.check(s, "sweep name") }
+    let filter = try condition.map { (text: String) throws(OrchError) in try ResultsFilter.parse(text) }
+    let sortKeys = try sort.map { (text: String) throws(OrchError) in try ResultsTable.SortKey.parse(text) } ?? []
+    let groupNames = try groupBy.map { try Self.names($0, "--group-by") } ?? []
     let home = try OrchHome()
     let store = try home.openStore()
-    let jobs = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(sweep: sweep)) }
-    if jobs.isEmpty { throw OrchError.badInput("no jobs in sweep '\(sweep)'") }
-    // A key submitted again (--force) is reported by its newest job.
-    var newest: [String: JobRow] = [:]
-    for j in jobs where (newest[j.key]?.id ?? -1) < j.id { newest[j.key] = j }
-    let chosen = jobs.filter { newest[$0.key]?.id == $0.id }
-    let final = try storeCall { () throws(StoreError) in try store.finalMetrics(jobIDs: chosen.map(\.id)) }
-    let wanted = metrics.map { Set($0.split(separator: ",").map(String.init)) }
-    let rows = chosen.map { job in
-      Row(
-        key: job.key, job: job.display, state: job.state.rawValue,
-        metrics: (final[job.id] ?? [:]).filter { wanted?.contains($0.key) ?? true })
+    var rows = try ResultsTable.rows(
+      store: store, sweeps: sweeps.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } },
+      choice: bestEpoch ? .bestEpoch(by: epochMetric) : .last)
+    if let filter { rows = try ResultsTable.filter(rows, filter) }
+    let allBindings = Set(rows.flatMap(\.bindings.keys))
+    let allMetrics = Set(rows.flatMap(\.metrics.keys))
+    for name in groupNames where !allBindings.contains(name) {
+      throw OrchError.badInput(
+        "--group-by: no binding '\(name)' in the selected jobs; there are: "
+          + ResultsTable.suggestions(name, known: allBindings))
     }
-    if json { return try Output.json(rows) }
-    let names = Set(rows.flatMap { $0.metrics.keys }).sorted()
-    let cells = rows.map { r in
-      [r.key, r.job, r.state] + names.map { n in r.metrics[n].map { String(format: "%.6g", $0) } ?? "" }
+    let metricNames: [String]
+    switch metrics {
+    case nil: metricNames = ResultsTable.metricOrder(allMetrics.filter { !$0.contains("_class_") })
+    case "all"?: metricNames = ResultsTable.metricOrder(allMetrics)
+    case let text?:
+      metricNames = try Self.names(text, "--metrics")
+      if !rows.isEmpty {
+        for name in metricNames where !allMetrics.contains(name) {
+          throw OrchError.badInput(
+            "--metrics: no metric '\(name)' in the selected jobs; there are: "
+              + ResultsTable.suggestions(name, known: allMetrics))
+        }
+      }
     }
-    let header = ["key", "job", "state"] + names
+    let showSweep = sweeps.count > 1
+
+    if !groupNames.isEmpty && !best {
+      var groups = ResultsTable.group(rows, by: groupNames, metrics: metricNames)
+      groups = ResultsTable.sort(groups, by: sortKeys) { $0.value($1) }
+      return try printGroups(groups, names: groupNames, metrics: metricNames)
+    }
+    if !sortKeys.isEmpty {
+      let known = Set(["sweep", "key", "state", "job"]).union(allBindings).union(allMetrics)
+      for key in sortKeys where !known.contains(key.name) && !rows.isEmpty {
+        throw OrchError.badInput(
+          "--sort: no binding or metric '\(key.name)' in the selected jobs; there are: "
+            + ResultsTable.suggestions(key.name, known: known))
+      }
+      rows = ResultsTable.sort(rows, by: sortKeys) { $0.value($1) }
+    }
+    if best, let first = sortKeys.first { rows = ResultsTable.best(rows, by: groupNames, key: first) }
+    let bindingNames: [String]
+    switch params {
+    case nil: bindingNames = ResultsTable.varying(rows)
+    case "all"?: bindingNames = allBindings.sorted(by: ResultsTable.bytewise)
+    case "none"?: bindingNames = []
+    case let text?:
+      bindingNames = try Self.names(text, "--params")
+      for name in bindingNames where !allBindings.contains(name) && !rows.isEmpty {
+        throw OrchError.badInput(
+          "--params: no binding '\(name)' in the selected jobs; there are: "
+            + ResultsTable.suggestions(name, known: allBindings))
+      }
+    }
+    try printRows(
+      rows, bindings: groupNames + bindingNames.filter { !groupNames.contains($0) }, metrics: metricNames,
+      showSweep: showSweep)
+  }
+
+  static func names(_ text: String, _ option: String) throws(OrchError) -> [String] {
+    let names = text.split(separator: ",", omittingEmptySubsequences: false).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }
+    if names.contains(where: \.isEmpty) { throw OrchError.badInput("\(option): empty name in '\(text)'") }
+    return names
+  }
+
+  func printRows(_ rows: [ResultRow], bindings: [String], metrics: [String], showSweep: Bool) throws {
+    let labels = ResultsOutput.metricLabels(metrics, taken: ["sweep", "key", "job", "state"] + bindings)
+    if json {
+      var out = "["
+      for (i, r) in rows.enumerated() {
+        var fields: [(String, String)] = [
+          ("sweep", ResultsOutput.jsonString(r.sweep)), ("key", ResultsOutput.jsonString(r.key)),
+          ("job", String(r.job)), ("state", ResultsOutput.jsonString(r.state)),
+        ]
+        for b in bindings { fields.append((b, r.bindings[b]?.json ?? "null")) }
+        for (m, label) in zip(metrics, labels) { fields.append((label, ResultsOutput.jsonNumber(r.metrics[m]))) }
+        out += (i == 0 ? "\n  " : ",\n  ") + ResultsOutput.jsonObject(fields)
+      }
+      return Output.print(out + (rows.isEmpty ? "]\n" : "\n]\n"))
+    }
     if csv {
-      Output.print(
-        ([header] + cells).map { $0.map(Output.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n")
-    } else {
-      Output.print(Output.table(header.map { $0.uppercased() }, cells))
+      let header = ["sweep", "key", "job", "state"] + bindings + labels
+      let cells = rows.map { r in
+        [r.sweep, r.key, String(r.job), r.state] + bindings.map { ResultsOutput.csvValue(r.bindings[$0]) }
+          + metrics.map { r.metrics[$0].map { "\($0)" } ?? "" }
+      }
+      return Output.print(ResultsOutput.csv(header, cells))
     }
+    let header = (showSweep ? ["sweep"] : []) + ["key", "job", "state"] + bindings + labels
+    let cells = rows.map { r in
+      (showSweep ? [r.sweep] : []) + [r.key, r.display, r.state]
+        + bindings.map { ResultsOutput.terminalValue(r.bindings[$0]) }
+        + metrics.map { r.metrics[$0].map(ResultsOutput.rounded) ?? "" }
+    }
+    Output.print(ResultsOutput.table(header, cells))
+  }
+
+  func printGroups(_ groups: [ResultGroup], names: [String], metrics: [String]) throws {
+    if json {
+      var out = "["
+      for (i, g) in groups.enumerated() {
+        var fields: [(String, String)] = names.map { ($0, g.bindings[$0]?.json ?? "null") }
+        fields.append(("n", String(g.n)))
+        for m in metrics {
+          fields.append((m + "_mean", ResultsOutput.jsonNumber(g.mean[m])))
+          fields.append((m + "_sd", ResultsOutput.jsonNumber(g.sd[m])))
+        }
+        out += (i == 0 ? "\n  " : ",\n  ") + ResultsOutput.jsonObject(fields)
+      }
+      return Output.print(out + (groups.isEmpty ? "]\n" : "\n]\n"))
+    }
+    if csv {
+      let header = names + ["n"] + metrics.flatMap { [$0 + "_mean", $0 + "_sd"] }
+      let cells = groups.map { g in
+        names.map { ResultsOutput.csvValue(g.bindings[$0]) } + [String(g.n)]
+          + metrics.flatMap { [g.mean[$0].map { "\($0)" } ?? "", g.sd[$0].map { "\($0)" } ?? ""] }
+      }
+      return Output.print(ResultsOutput.csv(header, cells))
+    }
+    let header = names + ["n"] + metrics
+    let cells = groups.map { g in
+      names.map { ResultsOutput.terminalValue(g.bindings[$0]) } + [String(g.n)]
+        + metrics.map { m in
+          guard let mean = g.mean[m] else { return "" }
+          return ResultsOutput.rounded(mean) + (g.sd[m].map { " ± " + ResultsOutput.rounded($0, digits: 2) } ?? "")
+        }
+    }
+    Output.print(ResultsOutput.table(header, cells))
+  }
+}
+
+/// How results print: JSON with keys in column order, CSV at full precision, terminal rounded.
+enum ResultsOutput {
+  static func jsonObject(_ fields: [(String, String)]) -> String {
+    "{" + fields.map { jsonString($0.0) + ": " + $0.1 }.joined(separator: ", ") + "}"
+  }
+
+  static func jsonString(_ s: String) -> String { ConfigValue.string(s).json }
+
+  /// Column names of the metrics: a metric named like a column before it (a binding, sweep, key,
+  /// job, state) is `metric:<name>`, so no object has the same key twice.
+  static func metricLabels(_ metrics: [String], taken: [String]) -> [String] {
+    let names = Set(taken)
+    return metrics.map { names.contains($0) ? "metric:" + $0 : $0 }
+  }
+
+  /// Shortest text that reads back as the same double; null for none or a non-finite value.
+  static func jsonNumber(_ v: Double?) -> String {
+    guard let v, v.isFinite else { return "null" }
+    return "\(v)"
+  }
+
+  static func csvValue(_ v: ConfigValue?) -> String {
+    switch v {
+    case nil: return ""
+    case .string(let s)?: return s
+    case let v?: return v.json
+    }
+  }
+
+  static func terminalValue(_ v: ConfigValue?) -> String {
+    switch v {
+    case nil: return ""
+    case .string(let s)?: return UserText.escaped(s)
+    case .double(let d)?: return "\(d)"
+    case let v?: return UserText.escaped(v.json)
+    }
+  }
+
+  static func rounded(_ v: Double) -> String { rounded(v, digits: 4) }
+
+  static func rounded(_ v: Double, digits: Int) -> String {
+    guard v.isFinite else { return v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf") }
+    return String(format: "%.\(digits)g", v)
+  }
+
+  static func csv(_ header: [String], _ rows: [[String]]) -> String {
+    ([header] + rows).map { $0.map(Output.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+  }
+
+  /// A table whose numeric-looking columns are right-aligned.
+  static func table(_ header: [String], _ rows: [[String]]) -> String {
+    var widths = header.map(\.count)
+    var numeric = header.map { _ in true }
+    for row in rows {
+      for (i, cell) in row.enumerated() where i < widths.count {
+        widths[i] = max(widths[i], cell.count)
+        if !cell.isEmpty, Double(cell.split(separator: " ").first ?? "") == nil { numeric[i] = false }
+      }
+    }
+    func line(_ cells: [String]) -> String {
+      var parts: [String] = []
+      for (i, c) in cells.enumerated() {
+        let pad = String(repeating: " ", count: max(0, widths[i] - c.count))
+        parts.append(numeric[i] ? pad + c : (i == cells.count - 1 ? c : c + pad))
+      }
+      return parts.joined(separator: "  ") + "\n"
+    }
+    return line(header) + rows.map(line).joined()
   }
 }

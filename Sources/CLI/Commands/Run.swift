@@ -81,6 +81,7 @@ struct Run: ParsableCommand {
   /// a second (or any, for work that cannot stop between steps) ends the job at once.
   func runEngine(_ run: ForegroundRun) -> Int32 {
     let bar = ProgressBar()
+    bar.epochs = (try? EngineSchema.validate(configJSON: run.job.config))?.epochs
     var hooks = TrainHooks()
     hooks.onBatch = { epoch, step, steps in
       bar.draw(epoch: epoch, step: step, steps: steps)
@@ -189,10 +190,16 @@ struct Run: ParsableCommand {
   }
 }
 
-/// A one-line progress bar on stderr (redrawn in place on a terminal, per-epoch lines otherwise).
+/// A one-line progress bar on stderr (redrawn in place on a terminal, per-epoch lines otherwise),
+/// with the elapsed time and the ETA of the whole run, cut to the terminal's width.
 final class ProgressBar {
   let tty = isatty(2) != 0
   var last = 0.0
+  let start = Posix.now()
+  /// The run's epochs (from the config), for the ETA of the whole run.
+  var epochs: Int?
+  /// The first position drawn (a resumed run starts past epoch 1): the rate is measured from it.
+  var first: Double?
 
   func draw(epoch: Int, step: Int, steps: Int) {
     guard tty, steps > 0 else { return }
@@ -201,9 +208,18 @@ final class ProgressBar {
     last = now
     let width = 30
     let done = width * step / steps
-    let text =
-      "\repoch \(epoch) [\(String(repeating: "#", count: done))\(String(repeating: ".", count: width - done))] \(step)/\(steps)"
-    FileHandle.standardError.write(Data(text.utf8))
+    var text =
+      "epoch \(epoch)\(epochs.map { "/\($0)" } ?? "") [\(String(repeating: "#", count: done))\(String(repeating: ".", count: width - done))] \(step)/\(steps)"
+    let elapsed = now - start
+    text += "  elapsed \(Terminal.duration(elapsed))"
+    if let epochs, epochs > 0 {
+      let position = Double(epoch - 1) + Double(step) / Double(steps)
+      if first == nil { first = position }
+      let progressed = position - (first ?? position)
+      let eta = progressed > 0 && elapsed > 0.5 ? elapsed / progressed * (Double(epochs) - position) : nil
+      text += "  ETA \(Terminal.duration(eta))"
+    }
+    FileHandle.standardError.write(Data(("\r" + Terminal.fit(text) + "\u{1B}[K").utf8))
   }
 
   func line(_ text: String) {

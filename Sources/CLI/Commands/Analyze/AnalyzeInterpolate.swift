@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Engine
 import Foundation
 import Operations
 import OrchCore
@@ -32,6 +33,17 @@ struct AnalyzeInterpolate: ParsableCommand {
 
   static func reference(_ text: String) -> String {
     CheckpointReference.parse(text) == nil ? text + "@final" : text
+  }
+
+  /// The data set the model of `reference` (KEY@…) was trained on, for the charts' titles.
+  static func dataset(of reference: String, store: JobStore) -> String? {
+    let key = String(reference.prefix { $0 != "@" })
+    guard let id = try? store.newestJob(key: key), let job = try? store.resultJobs(ids: [id]).first else { return nil }
+    if case .string(let name)? = ResultsTable.bindings(job.config)["data.name"] { return name }
+    if case .string(let name)? = EngineSchema.bindings.first(where: { $0.name == "data.name" })?.defaultValue {
+      return name
+    }
+    return nil
   }
 
   func run() throws {
@@ -83,7 +95,8 @@ struct AnalyzeInterpolate: ParsableCommand {
         missing.append(alpha)
       }
     }
-    let report = Interpolation.report(a: refA, b: refB, points: points, missing: missing)
+    let report = Interpolation.report(
+      a: refA, b: refB, points: points, missing: missing, dataset: Self.dataset(of: refA, store: store))
     try output.emit(report, home: home, name: "interpolate-\(refA)-vs-\(refB)")
     if points.isEmpty { throw ExitCode(1) }
   }

@@ -1,0 +1,194 @@
+import GRDB
+
+/// The pending jobs of one array with the same reason and backend, as `orch queue` collapses them.
+public struct PendingGroup: Sendable {
+  public var arrayID: Int64
+  public var isArray: Bool
+  public var name: String
+  public var reason: String?
+  public var backend: String?
+  public var count: Int
+  public var firstIndex: Int?
+  public var lastIndex: Int?
+  /// The group's lowest job id (listings order by it), and that job's CPUs and SLURM id.
+  public var firstID: Int64
+  public var cpus: Int
+  public var slurmID: String?
+  public var key: String
+
+  /// True when the indices are every one from first to last (no need to read them).
+  public var contiguous: Bool {
+    guard let firstIndex, let lastIndex else { return count == 1 }
+    return lastIndex - firstIndex + 1 == count
+  }
+}
+
+extension JobStore {
+  /// Pending jobs grouped in SQL by (array, reason, backend) over the `jobs_pending` index, so a
+  /// million pending elements are one index scan, not a million rows in memory.
+  public func pendingGroups(sweep: String?) throws(StoreError) -> [PendingGroup] {
+    try read("while listing pending jobs") { db in
+      let sweepClause =
+        sweep == nil
+        ? "" : "AND j.array_id IN (SELECT a.id FROM arrays a JOIN sweeps s ON s.id = a.sweep_id WHERE s.name = ?)"
+      let groups = try Row.fetchCursor(
+        db,
+        sql: """
+          SELECT j.array_id, j.reason, j.backend, COUNT(*), MIN(j.array_index), MAX(j.array_index), MIN(j.id)
+          FROM jobs j INDEXED BY jobs_pending
+          WHERE j.state = 'PENDING' \(sweepClause)
+          GROUP BY j.array_id, j.reason, j.backend
+          """, arguments: StatementArguments(sweep.map { [$0] } ?? []))
+      let first = try db.cachedStatement(
+        sql: """
+          SELECT a.is_array, a.name, j.cpus, j.slurm_id, j.key FROM jobs j JOIN arrays a ON a.id = j.array_id
+          WHERE j.id = ?
+          """)
+      var out: [PendingGroup] = []
+      while let g = try groups.next() {
+        let firstID: Int64 = g[6]
+        guard let r = try Row.fetchOne(first, arguments: [firstID]) else { continue }
+        out.append(
+          PendingGroup(
+            arrayID: g[0], isArray: r[0], name: r[1], reason: g[1], backend: g[2], count: g[3], firstIndex: g[4],
+            lastIndex: g[5], firstID: firstID, cpus: r[2], slurmID: r[3], key: r[4]))
+      }
+      return out.sorted { $0.firstID < $1.firstID }
+    }
+  }
+
+  /// The array indices of a pending group, ascending (read from the index, for a group with gaps).
+  public func pendingIndices(_ group: PendingGroup) throws(StoreError) -> [Int] {
+    try read("while listing pending jobs") { db in
+      try Int.fetchAll(
+        db,
+        sql: """
+          SELECT array_index FROM jobs INDEXED BY jobs_pending
+          WHERE state = 'PENDING' AND array_id = ? AND reason IS ? AND backend IS ? ORDER BY array_index
+          """, arguments: [group.arrayID, group.reason, group.backend])
+    }
+  }
+
+  /// The mean run time of the filter's completed jobs and the start times of its running ones.
+  public func runStats(_ filter: JobFilter) throws(StoreError) -> (meanRun: Double?, runningStarts: [Double]) {
+    try read("while reading run times") { db in
+      let (whereSQL, args) = JobStore.whereClause(filter)
+      let from = "FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id"
+      let and = whereSQL.isEmpty ? "WHERE" : whereSQL + " AND"
+      let mean = try Double.fetchOne(
+        db,
+        sql: """
+          SELECT AVG(j.end_time - j.start_time) \(from)
+          \(and) j.state = 'COMPLETED' AND j.start_time IS NOT NULL AND j.end_time IS NOT NULL
+          """, arguments: StatementArguments(args))
+      let starts = try Double.fetchAll(
+        db, sql: "SELECT j.start_time \(from) \(and) j.state = 'RUNNING' AND j.start_time IS NOT NULL",
+        arguments: StatementArguments(args))
+      return (mean, starts)
+    }
+  }
+
+  /// True when a job of the filter runs on SLURM (listings then show the SLURM column).
+  public func anySlurm(_ filter: JobFilter) throws(StoreError) -> Bool {
+    try read("while listing jobs") { db in
+      let (whereSQL, args) = JobStore.whereClause(filter)
+      return try Int.fetchOne(
+        db,
+        sql: """
+          SELECT 1 FROM jobs j INDEXED BY jobs_slurm JOIN arrays a ON a.id = j.array_id
+          LEFT JOIN sweeps s ON s.id = a.sweep_id
+          \(whereSQL.isEmpty ? "WHERE" : whereSQL + " AND") j.backend = 'slurm' LIMIT 1
+          """, arguments: StatementArguments(args)) != nil
+    }
+  }
+
+  /// A scan that streams gains nothing from the store's 256 MiB page cache (what a large
+  /// submission needs), and its pages would stay resident: it reads through an 8 MiB one.
+  static func withSmallCache<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+    try db.execute(sql: "PRAGMA cache_size = -8192")
+    defer { try? db.execute(sql: "PRAGMA cache_size = -262144") }
+    return try body()
+  }
+
+  /// The running jobs (of one sweep), over the `jobs_running` index: `JobFilter`'s bound state list
+  /// cannot use a partial index and would scan every job.
+  public func runningJobs(sweep: String?) throws(StoreError) -> [JobRow] {
+    let ids = try read("while listing running jobs") { db in
+      try Int64.fetchAll(
+        db,
+        sql: """
+          SELECT j.id FROM jobs j INDEXED BY jobs_running
+          WHERE j.state = 'RUNNING' \(sweep == nil ? "" : """
+            AND j.array_id IN (SELECT a.id FROM arrays a JOIN sweeps s ON s.id = a.sweep_id WHERE s.name = ?)
+            """)
+          ORDER BY j.id
+          """, arguments: StatementArguments(sweep.map { [$0] } ?? []))
+    }
+    return ids.isEmpty ? [] : try jobs(JobFilter(jobs: ids))
+  }
+
+  /// Calls `body` with each job of the filter in id order, read through a cursor: a listing of
+  /// a million jobs holds one row at a time.
+  public func eachJob(_ filter: JobFilter, _ body: (JobRow) throws -> Void) throws(StoreError) {
+    try read("while listing jobs") { db in
+      try JobStore.withSmallCache(db) {
+        let (whereSQL, args) = JobStore.whereClause(filter)
+        let cursor = try Row.fetchCursor(
+          db,
+          sql: """
+            SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
+              j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
+              a.output_root || '/' || j.key, j.backend, j.slurm_id
+            FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+            \(whereSQL) ORDER BY j.id
+            """, arguments: StatementArguments(args))
+        while let r = try cursor.next() {
+          try body(
+            JobRow(
+              id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
+              state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
+              exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
+              endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20]))
+        }
+      }
+    }
+  }
+
+  /// Calls `body` with each attempt of the filter's jobs, in job then attempt order.
+  public func eachAttempt(_ filter: JobFilter, _ body: (JobRow, AttemptRow) throws -> Void) throws(StoreError) {
+    try read("while listing attempts") { db in
+      try JobStore.withSmallCache(db) {
+        let statement = try db.cachedStatement(
+          sql: """
+            SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time, cpus
+            FROM attempts WHERE job_id = ? ORDER BY attempt
+            """)
+        let (whereSQL, args) = JobStore.whereClause(filter)
+        let cursor = try Row.fetchCursor(
+          db,
+          sql: """
+            SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
+              j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
+              a.output_root || '/' || j.key, j.backend, j.slurm_id
+            FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+            \(whereSQL) ORDER BY j.id
+            """, arguments: StatementArguments(args))
+        while let r = try cursor.next() {
+          let job = JobRow(
+            id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
+            state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
+            exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
+            endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20])
+          let attempts = try Row.fetchCursor(statement, arguments: [job.id])
+          while let a = try attempts.next() {
+            try body(
+              job,
+              AttemptRow(
+                jobID: a[0], attempt: a[1], state: a[2], reason: a[3], exitCode: a[4], signal: a[5], startTime: a[6],
+                endTime: a[7], cpus: a[8]))
+          }
+        }
+      }
+    }
+  }
+}
