@@ -7,97 +7,6 @@ import Store
 import System
 import Worker
 
-/// Output written in 64 KiB blocks: a listing of a million rows never holds them all.
-final class StreamOut {
-  private var buffer: [UInt8] = []
-
-  init() { buffer.reserveCapacity(1 << 16) }
-
-  func write(_ text: String) {
-    buffer.append(contentsOf: text.utf8)
-    if buffer.count >= 1 << 16 { flush() }
-  }
-
-  func flush() {
-    guard !buffer.isEmpty else { return }
-    buffer.withUnsafeBytes { raw in
-      var at = 0
-      while at < raw.count {
-        let n = Glibc.write(1, raw.baseAddress! + at, raw.count - at)
-        if n < 0 {
-          if errno == EINTR { continue }
-          return
-        }
-        at += n
-      }
-    }
-    buffer.removeAll(keepingCapacity: true)
-  }
-
-  deinit { flush() }
-}
-
-/// A table printed as it is read: a first pass over the rows measures the columns, a second
-/// prints them (the same layout as `Output.table`: left-aligned, last column not padded).
-struct StreamTable {
-  var header: [String]
-  var widths: [Int]
-
-  init(header: [String]) {
-    self.header = header
-    widths = header.map(\.count)
-  }
-
-  mutating func measure(_ cells: [String]) {
-    for (i, c) in cells.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) }
-  }
-
-  func line(_ cells: [String]) -> String {
-    var out = ""
-    for (i, c) in cells.enumerated() {
-      if i > 0 { out += "  " }
-      out += c
-      if i < cells.count - 1, i < widths.count, c.count < widths[i] {
-        out += String(repeating: " ", count: widths[i] - c.count)
-      }
-    }
-    return out + "\n"
-  }
-
-  /// Runs `rows` twice: once to measure, once to print.
-  static func print(header: [String], _ rows: ((([String]) -> Void)) throws -> Void) throws {
-    var table = StreamTable(header: header)
-    try rows { table.measure($0) }
-    let out = StreamOut()
-    out.write(table.line(header))
-    try rows { out.write(table.line($0)) }
-    out.flush()
-  }
-}
-
-enum JSONLines {
-  /// The array `Output.json` prints, written one element at a time (never the whole array in memory).
-  static func print<T: Encodable>(_ each: ((T) -> Void) throws -> Void) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    let out = StreamOut()
-    var first = true
-    out.write("[")
-    var failure: Error?
-    try each { value in
-      guard failure == nil else { return }
-      do {
-        let data = try encoder.encode(value)
-        out.write((first ? "\n  " : ",\n  ") + String(decoding: data, as: UTF8.self))
-        first = false
-      } catch { failure = error }
-    }
-    if let failure { throw OrchError.failure("cannot encode JSON: \(failure)") }
-    out.write(first ? "]\n" : "\n]\n")
-    out.flush()
-  }
-}
-
 extension Queue {
   /// The collapsed view: running jobs one per line, pending ones grouped in SQL per array, reason
   /// and backend (their indices compressed, read only for a group with gaps).
@@ -155,7 +64,8 @@ extension Queue {
   static func printExpanded(store: JobStore, home: OrchHome, sweep: String?) throws {
     let filter = JobFilter(states: [.running, .pending], sweep: sweep)
     let withSlurm = try storeCall { () throws(StoreError) in try store.anySlurm(filter) }
-    let withGPUs = try storeCall { () throws(StoreError) in try store.anyGPUs(filter) }
+    let gpus = try storeCall { () throws(StoreError) in try store.gpuAllocations(filter) }
+    let withGPUs = !gpus.isEmpty
     let now = Posix.now()
     var header = ["JOBID", "NAME", "ST", "TIME", "CPUS", "KEY/(REASON)"]
     if withGPUs { header.insert("GPUS", at: 5) }
@@ -169,10 +79,7 @@ extension Queue {
             r.display, r.name, r.state.code, time, String(r.cpus),
             r.state == .running ? r.key : "(\(r.reason ?? "Priority"))",
           ]
-          if withGPUs {
-            let gpus = try? store.gpuAllocations([r.id])[r.id]
-            line.insert(gpus.map { GPUText.queue($0, running: r.state == .running) } ?? "", at: 5)
-          }
+          if withGPUs { line.insert(gpus[r.id].map { GPUText.queue($0, running: r.state == .running) } ?? "", at: 5) }
           if withSlurm { line.insert(r.slurmID ?? "", at: 1) }
           emit(line)
         }

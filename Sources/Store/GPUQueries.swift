@@ -40,16 +40,19 @@ extension JobStore {
 }
 
 extension JobStore {
-  /// Whether any job of `filter` asks for GPUs (a listing shows its GPU column only then).
-  public func anyGPUs(_ filter: JobFilter) throws(StoreError) -> Bool {
-    try read("while listing jobs") { db in
+  /// GPU requests and assignments of the jobs of `filter` that ask for GPUs (a listing shows its
+  /// GPU column only when there are any); read before a streamed listing, which cannot query
+  /// inside its cursor.
+  public func gpuAllocations(_ filter: JobFilter) throws(StoreError) -> [Int64: GPUAllocation] {
+    let ids = try read("while listing jobs") { db in
       let (whereSQL, args) = JobStore.whereClause(filter)
-      return try Int.fetchOne(
+      return try Int64.fetchAll(
         db,
         sql: """
-          SELECT 1 FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
-          \(whereSQL.isEmpty ? "WHERE" : whereSQL + " AND") j.gpus > 0 LIMIT 1
-          """, arguments: StatementArguments(args)) != nil
+          SELECT j.id FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+          \(whereSQL.isEmpty ? "WHERE" : whereSQL + " AND") j.gpus > 0
+          """, arguments: StatementArguments(args))
     }
+    return try gpuAllocations(ids)
   }
 }

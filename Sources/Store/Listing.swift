@@ -136,19 +136,13 @@ extension JobStore {
         let cursor = try Row.fetchCursor(
           db,
           sql: """
-            SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
-              j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
-              a.output_root || '/' || j.key, j.backend, j.slurm_id
-            FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+            SELECT \(JobRow.listedColumns)
+            \(JobRow.listedFrom)
             \(whereSQL) ORDER BY j.id
             """, arguments: StatementArguments(args))
         while let r = try cursor.next() {
           try body(
-            JobRow(
-              id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
-              state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
-              exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
-              endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20]))
+            JobRow(listed: r))
         }
       }
     }
@@ -160,32 +154,26 @@ extension JobStore {
       try JobStore.withSmallCache(db) {
         let statement = try db.cachedStatement(
           sql: """
-            SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time, cpus
+            SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time, cpus, gpus
             FROM attempts WHERE job_id = ? ORDER BY attempt
             """)
         let (whereSQL, args) = JobStore.whereClause(filter)
         let cursor = try Row.fetchCursor(
           db,
           sql: """
-            SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
-              j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
-              a.output_root || '/' || j.key, j.backend, j.slurm_id
-            FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+            SELECT \(JobRow.listedColumns)
+            \(JobRow.listedFrom)
             \(whereSQL) ORDER BY j.id
             """, arguments: StatementArguments(args))
         while let r = try cursor.next() {
-          let job = JobRow(
-            id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
-            state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
-            exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
-            endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20])
+          let job = JobRow(listed: r)
           let attempts = try Row.fetchCursor(statement, arguments: [job.id])
           while let a = try attempts.next() {
             try body(
               job,
               AttemptRow(
                 jobID: a[0], attempt: a[1], state: a[2], reason: a[3], exitCode: a[4], signal: a[5], startTime: a[6],
-                endTime: a[7], cpus: a[8]))
+                endTime: a[7], cpus: a[8], gpus: a[9]))
           }
         }
       }

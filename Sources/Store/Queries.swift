@@ -121,18 +121,12 @@ extension JobStore {
       let rows = try Row.fetchAll(
         db,
         sql: """
-          SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
-            j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
-            a.output_root || '/' || j.key, j.backend, j.slurm_id
-          FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id
+          SELECT \(JobRow.listedColumns)
+          \(JobRow.listedFrom)
           \(whereSQL) ORDER BY j.id
           """, arguments: StatementArguments(args))
       return rows.map { r in
-        JobRow(
-          id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
-          state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
-          exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
-          endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20])
+        JobRow(listed: r)
       }
     }
   }
@@ -248,5 +242,24 @@ extension JobStore {
       }
       return out
     }
+  }
+}
+
+extension JobRow {
+  /// The columns `init(listed:)` reads, in its order (`j` jobs, `a` arrays, `s` sweeps), and the
+  /// joins they come from: one definition for every query that lists jobs.
+  static let listedColumns = """
+    j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
+      j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
+      a.output_root || '/' || j.key, j.backend, j.slurm_id
+    """
+  static let listedFrom = "FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id"
+
+  init(listed r: Row) {
+    self.init(
+      id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
+      state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
+      exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
+      endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20])
   }
 }

@@ -25,20 +25,14 @@ extension JobStore {
       let cursor = try Row.fetchCursor(
         db,
         sql: """
-          SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
-            j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
-            a.output_root || '/' || j.key, j.backend, j.slurm_id, j.config
+          SELECT \(JobRow.listedColumns), j.config
           FROM sweeps s JOIN arrays a ON a.sweep_id = s.id JOIN jobs j ON j.array_id = a.id
           WHERE s.name = ? ORDER BY j.id
           """, arguments: [sweep])
       var newest: [String: Int] = [:]
       var out: [ResultJob] = []
       while let r = try cursor.next() {
-        let row = JobRow(
-          id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
-          state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
-          exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
-          endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20])
+        let row = JobRow(listed: r)
         let job = ResultJob(row: row, config: r[21])
         if let at = newest[row.key] {
           out[at] = job
@@ -56,18 +50,11 @@ extension JobStore {
     try read("while reading jobs") { db in
       let statement = try db.cachedStatement(
         sql: """
-          SELECT j.id, j.array_id, j.array_index, a.is_array, a.name, s.name, j.key, j.state, j.reason, j.attempt,
-            j.max_attempts, j.exit_code, j.signal, j.cpus, j.time_limit, j.submit_time, j.start_time, j.end_time,
-            a.output_root || '/' || j.key, j.backend, j.slurm_id, j.config
-          FROM jobs j JOIN arrays a ON a.id = j.array_id LEFT JOIN sweeps s ON s.id = a.sweep_id WHERE j.id = ?
+          SELECT \(JobRow.listedColumns), j.config \(JobRow.listedFrom) WHERE j.id = ?
           """)
       return try ids.compactMap { id in
         guard let r = try Row.fetchOne(statement, arguments: [id]) else { return nil }
-        let row = JobRow(
-          id: r[0], arrayID: r[1], arrayIndex: r[2], isArray: r[3], name: r[4], sweep: r[5], key: r[6],
-          state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
-          exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
-          endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20])
+        let row = JobRow(listed: r)
         return ResultJob(row: row, config: r[21])
       }
     }

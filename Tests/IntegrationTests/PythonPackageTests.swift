@@ -87,6 +87,33 @@ final class PythonPackageTests: XCTestCase {
     // Long form from Python equals `orch metrics JOB --json` for every job.
     let parity = try python(c, [Self.package + "/tests/cli_parity.py", Cluster.binDir + "/orch", "metrics", "loop"])
     XCTAssertEqual(parity.code, 0, parity.out + parity.err)
+    // `orch plot` draws what `orch.report` reported: one line per job (lr × seed), its points the
+    // job's stored per-epoch val_acc.
+    var stored: [[Double]] = []
+    for (id, _) in try c.states(sweep: "loop") {
+      let m = try c.run(["metrics", id, "--json"])
+      let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(m.out.utf8)) as? [[String: Any]])
+      stored.append(
+        rows.filter { ($0["final"] as? Bool) == false && $0["name"] as? String == "val_acc" }
+          .sorted { ($0["epoch"] as? Int ?? 0) < ($1["epoch"] as? Int ?? 0) }.compactMap { $0["value"] as? Double })
+    }
+    let svgPath = c.root.appendingPathComponent("loop.svg").path
+    let plot = try c.run(["plot", "loop", "--metric", "val_acc", "--color", "lr", "-o", svgPath])
+    XCTAssertEqual(plot.code, 0, plot.err)
+    let svg = try String(contentsOfFile: svgPath, encoding: .utf8)
+    var drawn: [[Double]] = []
+    for element in svg.components(separatedBy: "<polyline").dropFirst() {
+      guard let start = element.range(of: " data-points=\""),
+        let end = element[start.upperBound...].firstIndex(of: "\"")
+      else { continue }
+      let points = element[start.upperBound..<end].split(separator: ";").map {
+        $0.split(separator: ",").compactMap { Double($0) }
+      }
+      XCTAssertEqual(points.map { $0[0] }, [1, 2, 3, 4])
+      drawn.append(points.map { $0[1] })
+    }
+    XCTAssertEqual(drawn.count, 4, svg)
+    XCTAssertEqual(drawn.map { $0.description }.sorted(), stored.map { $0.description }.sorted())
   }
 
   /// `orch.results` gives the rows of `orch results SWEEP --json`: sweep, key, job, state, the

@@ -28,7 +28,7 @@ final class SystemCheckTests: XCTestCase {
     for p in "$@"; do case "$p" in -*) ;; *) [ -e \(dir)/apt-forgets ] || touch \(installed)/"$p" ;; esac; done
     """.write(toFile: fakeApt, atomically: true, encoding: .utf8)
     chmod(fakeApt, 0o755)
-    for p in ["libsqlite3-dev", "python3"] {
+    for p in ["libsqlite3-dev", "libpcre2-dev", "python3"] {
       FileManager.default.createFile(atPath: installed + "/" + p, contents: nil)
     }
   }

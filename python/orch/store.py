@@ -189,8 +189,8 @@ def results(sweep, params=True, metrics=None, frame=None, orch_home=None):
 
     `sweep`: a name or a list of names (rows in that order). `params`: True, the bindings that vary
     across the rows, by dotted name, in name order; False, none; "all", every binding; a list (or a
-    comma-separated string), those. `metrics`: only these final metrics (default: all, in name
-    order). Returns a DataFrame when pandas is importable (`frame=False`: a list of dicts)."""
+    comma-separated string), those. `metrics`: only these final metrics (default: all but the
+    per-class ones, in the CLI's order; "all": every one). Returns a DataFrame when pandas is importable (`frame=False`: a list of dicts)."""
     sweeps = [sweep] if isinstance(sweep, str) else list(sweep)
     with _snapshot(orch_home) as db:
         chosen = [job for name in sweeps for job in _sweep_jobs(db, name)]
@@ -206,16 +206,48 @@ def results(sweep, params=True, metrics=None, frame=None, orch_home=None):
     else:
         names = _names(params)
     wanted = _names(metrics)
-    metric_names = sorted({n for f in finals for n in f}) if wanted is None else wanted
+    every_metric = {n for f in finals for n in f}
+    if wanted is None:
+        metric_names = _metric_order(n for n in every_metric if "_class_" not in n)
+    elif wanted == ["all"]:
+        metric_names = _metric_order(every_metric)
+    else:
+        metric_names = wanted
+    # A metric named like a column before it is `metric:<name>`, as in the CLI.
+    taken = {"sweep", "key", "job", "state", *names}
+    labels = [("metric:" + n if n in taken else n) for n in metric_names]
     rows = []
     for job, b, final in zip(chosen, bindings, finals):
         row = {"sweep": job["sweep"], "key": job["key"], "job": job["job"], "state": job["state"]}
         for name in names:
             row[name] = b.get(name)
-        for name in metric_names:
-            row[name] = final.get(name)
+        for name, label in zip(metric_names, labels):
+            row[label] = final.get(name)
         rows.append(row)
-    return _frame(rows, ["sweep", "key", "job", "state"] + names + metric_names, frame)
+    return _frame(rows, ["sweep", "key", "job", "state"] + names + labels, frame)
+
+
+def _metric_order(names):
+    """The CLI's reading order (`ResultsTable.metricOrder`): train_, val_, test_ (per-class and
+    per-group last, classes numerically), the rest; byte order within each."""
+    def rank(s):
+        if s == "epoch":
+            return -1
+        if s.startswith("train_"):
+            return 0
+        if s.startswith("val_"):
+            return 1
+        if s.startswith("test_"):
+            return 3 if ("_class_" in s or "group" in s) else 2
+        return 4
+
+    def key(s):
+        prefix = "test_acc_class_"
+        if s.startswith(prefix):  # shorter first among these: class 2 before class 10
+            s = prefix + "\0" * max(0, 64 - len(s)) + s[len(prefix):]
+        return (rank(s), s.encode())
+
+    return sorted(set(names), key=key)
 
 
 _METRIC_FIELDS = ["sweep", "key", "job", "attempt", "seq", "name", "value", "step", "epoch", "final", "time"]

@@ -95,7 +95,9 @@ struct Results: ParsableCommand {
     case "all"?: metricNames = ResultsTable.metricOrder(allMetrics)
     case let text?:
       metricNames = try Self.names(text, "--metrics")
-      if !rows.isEmpty {
+      // A metric no job has reported is a typo only once every job has ended; while a sweep runs
+      // its column is empty.
+      if !rows.isEmpty && rows.allSatisfy({ JobState(rawValue: $0.state)?.isTerminal ?? true }) {
         for name in metricNames where !allMetrics.contains(name) {
           throw OrchError.badInput(
             "--metrics: no metric '\(name)' in the selected jobs; there are: "
@@ -205,80 +207,11 @@ struct Results: ParsableCommand {
       names.map { ResultsOutput.terminalValue(g.bindings[$0]) } + [String(g.n)]
         + metrics.map { m in
           guard let mean = g.mean[m] else { return "" }
-          return ResultsOutput.rounded(mean) + (g.sd[m].map { " ± " + ResultsOutput.rounded($0, digits: 2) } ?? "")
+          let text: String = ResultsOutput.rounded(mean)
+          guard let sd = g.sd[m] else { return text }
+          return text + " ± " + ResultsOutput.rounded(sd, digits: 2)
         }
     }
     Output.print(ResultsOutput.table(header, cells))
-  }
-}
-
-/// How results print: JSON with keys in column order, CSV at full precision, terminal rounded.
-enum ResultsOutput {
-  static func jsonObject(_ fields: [(String, String)]) -> String {
-    "{" + fields.map { jsonString($0.0) + ": " + $0.1 }.joined(separator: ", ") + "}"
-  }
-
-  static func jsonString(_ s: String) -> String { ConfigValue.string(s).json }
-
-  /// Column names of the metrics: a metric named like a column before it (a binding, sweep, key,
-  /// job, state) is `metric:<name>`, so no object has the same key twice.
-  static func metricLabels(_ metrics: [String], taken: [String]) -> [String] {
-    let names = Set(taken)
-    return metrics.map { names.contains($0) ? "metric:" + $0 : $0 }
-  }
-
-  /// Shortest text that reads back as the same double; null for none or a non-finite value.
-  static func jsonNumber(_ v: Double?) -> String {
-    guard let v, v.isFinite else { return "null" }
-    return "\(v)"
-  }
-
-  static func csvValue(_ v: ConfigValue?) -> String {
-    switch v {
-    case nil: return ""
-    case .string(let s)?: return s
-    case let v?: return v.json
-    }
-  }
-
-  static func terminalValue(_ v: ConfigValue?) -> String {
-    switch v {
-    case nil: return ""
-    case .string(let s)?: return UserText.escaped(s)
-    case .double(let d)?: return "\(d)"
-    case let v?: return UserText.escaped(v.json)
-    }
-  }
-
-  static func rounded(_ v: Double) -> String { rounded(v, digits: 4) }
-
-  static func rounded(_ v: Double, digits: Int) -> String {
-    guard v.isFinite else { return v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf") }
-    return String(format: "%.\(digits)g", v)
-  }
-
-  static func csv(_ header: [String], _ rows: [[String]]) -> String {
-    ([header] + rows).map { $0.map(Output.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
-  }
-
-  /// A table whose numeric-looking columns are right-aligned.
-  static func table(_ header: [String], _ rows: [[String]]) -> String {
-    var widths = header.map(\.count)
-    var numeric = header.map { _ in true }
-    for row in rows {
-      for (i, cell) in row.enumerated() where i < widths.count {
-        widths[i] = max(widths[i], cell.count)
-        if !cell.isEmpty, Double(cell.split(separator: " ").first ?? "") == nil { numeric[i] = false }
-      }
-    }
-    func line(_ cells: [String]) -> String {
-      var parts: [String] = []
-      for (i, c) in cells.enumerated() {
-        let pad = String(repeating: " ", count: max(0, widths[i] - c.count))
-        parts.append(numeric[i] ? pad + c : (i == cells.count - 1 ? c : c + pad))
-      }
-      return parts.joined(separator: "  ") + "\n"
-    }
-    return line(header) + rows.map(line).joined()
   }
 }
