@@ -131,50 +131,30 @@ extension JobStore {
   /// a million jobs holds one row at a time.
   public func eachJob(_ filter: JobFilter, _ body: (JobRow) throws -> Void) throws(StoreError) {
     try read("while listing jobs") { db in
-      try JobStore.withSmallCache(db) {
-        let (whereSQL, args) = JobStore.whereClause(filter)
-        let cursor = try Row.fetchCursor(
-          db,
-          sql: """
-            SELECT \(JobRow.listedColumns)
-            \(JobRow.listedFrom)
-            \(whereSQL) ORDER BY j.id
-            """, arguments: StatementArguments(args))
-        while let r = try cursor.next() {
-          try body(
-            JobRow(listed: r))
-        }
-      }
+      try JobStore.withSmallCache(db) { try JobStore.eachListed(db, filter, body) }
     }
+  }
+
+  static func eachListed(_ db: Database, _ filter: JobFilter, _ body: (JobRow) throws -> Void) throws {
+    let (whereSQL, args) = JobStore.whereClause(filter)
+    let cursor = try Row.fetchCursor(
+      db,
+      sql: """
+        SELECT \(JobRow.listedColumns)
+        \(JobRow.listedFrom)
+        \(whereSQL) ORDER BY j.id
+        """, arguments: StatementArguments(args))
+    while let r = try cursor.next() { try body(JobRow(listed: r)) }
   }
 
   /// Calls `body` with each attempt of the filter's jobs, in job then attempt order.
   public func eachAttempt(_ filter: JobFilter, _ body: (JobRow, AttemptRow) throws -> Void) throws(StoreError) {
     try read("while listing attempts") { db in
       try JobStore.withSmallCache(db) {
-        let statement = try db.cachedStatement(
-          sql: """
-            SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time, cpus, gpus
-            FROM attempts WHERE job_id = ? ORDER BY attempt
-            """)
-        let (whereSQL, args) = JobStore.whereClause(filter)
-        let cursor = try Row.fetchCursor(
-          db,
-          sql: """
-            SELECT \(JobRow.listedColumns)
-            \(JobRow.listedFrom)
-            \(whereSQL) ORDER BY j.id
-            """, arguments: StatementArguments(args))
-        while let r = try cursor.next() {
-          let job = JobRow(listed: r)
+        let statement = try db.cachedStatement(sql: AttemptRow.ofJobSQL)
+        try JobStore.eachListed(db, filter) { job in
           let attempts = try Row.fetchCursor(statement, arguments: [job.id])
-          while let a = try attempts.next() {
-            try body(
-              job,
-              AttemptRow(
-                jobID: a[0], attempt: a[1], state: a[2], reason: a[3], exitCode: a[4], signal: a[5], startTime: a[6],
-                endTime: a[7], cpus: a[8], gpus: a[9]))
-          }
+          while let a = try attempts.next() { try body(job, AttemptRow(listed: a)) }
         }
       }
     }

@@ -153,15 +153,8 @@ extension JobStore {
     try read("while reading attempts of job \(jobID)") { db in
       try Row.fetchAll(
         db,
-        sql: """
-          SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time, cpus, gpus
-          FROM attempts WHERE job_id = ? ORDER BY attempt
-          """, arguments: [jobID]
-      ).map {
-        AttemptRow(
-          jobID: $0[0], attempt: $0[1], state: $0[2], reason: $0[3], exitCode: $0[4], signal: $0[5],
-          startTime: $0[6], endTime: $0[7], cpus: $0[8], gpus: $0[9])
-      }
+        sql: AttemptRow.ofJobSQL, arguments: [jobID]
+      ).map(AttemptRow.init(listed:))
     }
   }
 
@@ -261,5 +254,19 @@ extension JobRow {
       state: JobState(rawValue: r[7]) ?? .failed, reason: r[8], attempt: r[9], maxAttempts: r[10],
       exitCode: r[11], signal: r[12], cpus: r[13], timeLimit: r[14], submitTime: r[15], startTime: r[16],
       endTime: r[17], runDir: r[18], backend: r[19], slurmID: r[20])
+  }
+}
+
+extension AttemptRow {
+  /// A job's attempts in order, the columns `init(listed:)` reads.
+  static let ofJobSQL = """
+    SELECT job_id, attempt, state, reason, exit_code, signal, start_time, end_time, cpus, gpus
+    FROM attempts WHERE job_id = ? ORDER BY attempt
+    """
+
+  init(listed a: Row) {
+    self.init(
+      jobID: a[0], attempt: a[1], state: a[2], reason: a[3], exitCode: a[4], signal: a[5], startTime: a[6],
+      endTime: a[7], cpus: a[8], gpus: a[9])
   }
 }
