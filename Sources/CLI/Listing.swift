@@ -124,10 +124,7 @@ extension History {
     }
     let now = Posix.now()
     // The GPUs an attempt was given, as a column only where some attempt had any.
-    var withGPUs = false
-    try storeCall { () throws(StoreError) in
-      try store.eachAttempt(filter) { _, a in if a.gpus != nil { withGPUs = true } }
-    }
+    let withGPUs = try storeCall { () throws(StoreError) in try store.anyAttemptGPUs(filter) }
     var header = ["JOBID", "ATTEMPT", "STATE", "EXITCODE", "ELAPSED", "CPUS", "REASON"]
     if withGPUs { header.insert("GPUS", at: 6) }
     try StreamTable.print(header: header) { emit in

@@ -11,8 +11,6 @@ public enum SlurmTool {
   /// The names `orch shims` installs and `OrchMain` dispatches on (argv[0]).
   static let names = ["sbatch", "srun", "squeue", "scancel", "sacct", "scontrol", "sinfo"]
 
-  static func stderr(_ text: String) { Output.stderr(text) }
-
   /// Runs `body`, turning its errors into SLURM's style: the message as is when it already names
   /// the tool, else `tool: error: message`; always exit 1 (orch's own commands use 2 for bad input).
   static func run(_ tool: String, _ body: () throws -> Void) throws {
@@ -20,7 +18,7 @@ public enum SlurmTool {
       try body()
     } catch let error as OrchError {
       let text = error.description
-      stderr(text.hasPrefix("\(tool): ") || text.hasPrefix("slurm_") ? text : "\(tool): error: \(text)")
+      Output.stderr(text.hasPrefix("\(tool): ") || text.hasPrefix("slurm_") ? text : "\(tool): error: \(text)")
       throw ExitCode(1)
     }
   }

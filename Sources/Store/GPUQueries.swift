@@ -55,4 +55,19 @@ extension JobStore {
     }
     return try gpuAllocations(ids)
   }
+
+  /// Whether any attempt of the jobs of `filter` was given GPUs (`history --attempts` shows its
+  /// GPU column only then), without reading the attempts.
+  public func anyAttemptGPUs(_ filter: JobFilter) throws(StoreError) -> Bool {
+    try read("while listing attempts") { db in
+      let (whereSQL, args) = JobStore.whereClause(filter)
+      return try Int.fetchOne(
+        db,
+        sql: """
+          SELECT 1 FROM attempts t JOIN jobs j ON j.id = t.job_id JOIN arrays a ON a.id = j.array_id
+          LEFT JOIN sweeps s ON s.id = a.sweep_id
+          \(whereSQL.isEmpty ? "WHERE" : whereSQL + " AND") t.gpus IS NOT NULL LIMIT 1
+          """, arguments: StatementArguments(args)) != nil
+    }
+  }
 }

@@ -30,7 +30,7 @@ struct SbatchCommand: ParsableCommand {
           arguments: arguments, environment: environment, readFile: Self.read,
           cwd: FileManager.default.currentDirectoryPath)
       } catch let error as OrchError {
-        SlurmTool.stderr(Sbatch.diagnostic(for: error))
+        Output.stderr(Sbatch.diagnostic(for: error))
         throw ExitCode(1)
       }
       if let info = request.info {
@@ -41,7 +41,7 @@ struct SbatchCommand: ParsableCommand {
         }
         return
       }
-      for warning in request.warnings { SlurmTool.stderr(warning) }
+      for warning in request.warnings { Output.stderr(warning) }
       let home = try OrchHome()
       let store = try home.openStore()
       let submit = SbatchSubmit(home: home, store: store, environment: environment, host: SlurmTool.host)
@@ -50,7 +50,7 @@ struct SbatchCommand: ParsableCommand {
       do { try DaemonClient.ensureRunning(home) } catch {
         // The job is queued either way; the next orch command that needs a daemon starts one.
         if request.wait { throw error }
-        SlurmTool.stderr("sbatch: warning: job \(id) is queued but no daemon runs: \(error)")
+        Output.stderr("sbatch: warning: job \(id) is queued but no daemon runs: \(error)")
       }
       if request.wait {
         let code = try SbatchSubmit.wait(store: store, arrayID: id, home: home)

@@ -57,18 +57,18 @@ struct Scancel: ParsableCommand {
     var (rows, ok) = try select(args, store: store)
     if rows.isEmpty && filtered && verbose {
       let given = filters.compactMap { name in args.last(name).map { "\(name)=\($0)" } }
-      SlurmTool.stderr(
+      Output.stderr(
         "scancel: error: No active jobs match ALL job filters, including: \(given.joined(separator: " ")) ")
     }
     if args.has("interactive") { rows = rows.filter(confirm) }
     if let signal, signal != SIGKILL {
       // SIGKILL is a cancel in SLURM too; any other signal leaves the job running its course.
       let running = rows.filter { $0.state == .running }
-      if verbose { for r in running { SlurmTool.stderr("scancel: Signal \(signal) to job \(r.display)") } }
+      if verbose { for r in running { Output.stderr("scancel: Signal \(signal) to job \(r.display)") } }
       let scope: Operations.SignalScope = args.has("batch") ? .batch : args.has("full") ? .full : .steps
       try Operations.signal(running.map(\.id), signal, scope: scope, store: store)
     } else {
-      if verbose { for r in rows { SlurmTool.stderr("scancel: Terminating job \(r.display)") } }
+      if verbose { for r in rows { Output.stderr("scancel: Terminating job \(r.display)") } }
       // scancel returns before KillWait ends; a short wait lets a following squeue show most
       // cancels recorded.
       _ = try Operations.cancel(rows.map(\.id), store: store, home: home, wait: 3)
@@ -87,7 +87,7 @@ struct Scancel: ParsableCommand {
       for operand in args.operands {
         let resolved = try SlurmTool.resolve([operand], store: store)
         for id in resolved.unknown {
-          SlurmTool.stderr("scancel: error: Kill job error on job id \(id): Invalid job id specified")
+          Output.stderr("scancel: error: Kill job error on job id \(id): Invalid job id specified")
           ok = false
         }
         guard !resolved.ids.isEmpty else { continue }
@@ -95,7 +95,7 @@ struct Scancel: ParsableCommand {
           try store.jobs(JobFilter(states: [.pending, .running], jobs: resolved.ids))
         }
         if active.isEmpty {
-          SlurmTool.stderr(
+          Output.stderr(
             "scancel: error: Kill job error on job id \(operand): Job/step already completing or completed")
           ok = false
         }

@@ -195,12 +195,12 @@ struct Scontrol: ParsableCommand {
     if words.isEmpty { throw OrchError.badInput("scontrol: error: \(command) needs job ids, such as 12 or 12_[1-3]") }
     let (ids, unknown) = try SlurmTool.resolve(words, store: store)
     var failed = !unknown.isEmpty
-    for id in unknown { SlurmTool.stderr("Invalid job id specified for job \(id)") }
+    for id in unknown { Output.stderr("Invalid job id specified for job \(id)") }
     var rows = try Self.visible(
       try storeCall { () throws(StoreError) in try store.jobs(JobFilter(jobs: ids)) }, store: store)
     if incomplete { rows = rows.filter { $0.state == .running } }
     func refuse(_ rows: [JobRow], _ why: String) {
-      for r in rows { SlurmTool.stderr("\(why) for job \(r.display)") }
+      for r in rows { Output.stderr("\(why) for job \(r.display)") }
       failed = failed || !rows.isEmpty
     }
     switch command {

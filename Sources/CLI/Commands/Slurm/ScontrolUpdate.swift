@@ -35,19 +35,19 @@ enum ScontrolUpdate {
     var pairs: [(key: String, value: String)] = []
     for word in words {
       guard let eq = word.firstIndex(of: "=") else {
-        SlurmTool.stderr("Update of this parameter is not supported: \(UserText.escaped(word))\nRequest aborted")
+        Output.stderr("Update of this parameter is not supported: \(UserText.escaped(word))\nRequest aborted")
         throw ExitCode(1)
       }
       let key = word[..<eq].lowercased()
       let value = String(word[word.index(after: eq)...])
       guard ["starttime", "timelimit", "priority", "nice", "arraytaskthrottle"].contains(key) else {
-        SlurmTool.stderr("Update of this parameter is not supported: \(UserText.escaped(word))\nRequest aborted")
+        Output.stderr("Update of this parameter is not supported: \(UserText.escaped(word))\nRequest aborted")
         throw ExitCode(1)
       }
       pairs.append((key, value))
     }
     if pairs.isEmpty {
-      SlurmTool.stderr("No changes specified")
+      Output.stderr("No changes specified")
       throw ExitCode(1)
     }
     // Every value is checked before anything is written, as scontrol does before its one RPC.
@@ -63,7 +63,7 @@ enum ScontrolUpdate {
           begin = .some(nil)
         } else {
           do { begin = .some(try BeginTime.parse(value, now: Posix.now())) } catch {
-            SlurmTool.stderr(
+            Output.stderr(
               "Invalid time specification (pos=\(error.position)): \(UserText.escaped(value))\nNo changes specified")
             throw ExitCode(1)
           }
@@ -95,7 +95,7 @@ enum ScontrolUpdate {
 
     let (ids, unknown) = try SlurmTool.resolve([target], store: store)
     if ids.isEmpty {
-      for id in unknown { SlurmTool.stderr("Invalid job id specified for job \(UserText.escaped(id))") }
+      for id in unknown { Output.stderr("Invalid job id specified for job \(UserText.escaped(id))") }
       throw ExitCode(1)
     }
     let rows = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(jobs: ids)) }
@@ -104,7 +104,7 @@ enum ScontrolUpdate {
     var failed = false
     func refuse(_ rows: [JobRow], _ why: String) {
       guard !rows.isEmpty else { return }
-      SlurmTool.stderr("\(label(rows)): \(why)")
+      Output.stderr("\(label(rows)): \(why)")
       failed = true
     }
     if let throttle {

@@ -79,12 +79,12 @@ enum SrunJob {
         out.copy()
         err.copy()
         let code = SbatchSubmit.exitStatus(row)
-        if row.state == .cancelled { SlurmTool.stderr("srun: error: Job \(id) was cancelled") }
+        if row.state == .cancelled { Output.stderr("srun: error: Job \(id) was cancelled") }
         if code != 0 { throw ExitCode(code) }
         return
       }
       if !announced, row.state == .pending, Posix.now() - started > 1 {
-        SlurmTool.stderr("srun: job \(id) queued and waiting for resources")
+        Output.stderr("srun: job \(id) queued and waiting for resources")
         announced = true
       }
       if Posix.now() - lastPing > 5 {
