@@ -7,14 +7,14 @@ struct UICommand: ParsableCommand {
     commandName: "ui",
     abstract: "Serve a live web view of the store: sweeps, runs, curves, job logs, analyses, SLURM submissions.",
     discussion: """
-      Prints the URL to open, with its access token (every request needs it). It reads the store
-      read-only in its own process; cancel, retry, hold and release from the page go through the
-      same operations as the commands.
+      Prints the URL to open, with its access token (every request needs it). It reads the \
+      store read-only in its own process; cancel, retry, hold and release from the page go \
+      through the same operations as the commands.
 
       Examples:
-        orch ui                      then open the printed http://127.0.0.1:8265/?token=...
-        orch ui --port 0 --open      a free port, opened in the browser
-        ssh -L 8265:127.0.0.1:8265 login-node    (on your laptop, with `orch ui` running there)
+        orch ui                   then open the printed http://127.0.0.1:8265/?token=...
+        orch ui --port 0 --open   a free port, opened in a browser
+        From a laptop: ssh -L 8265:127.0.0.1:8265 login-node, run `orch ui` there, open its URL.
       """)
 
   @Option(help: "Port to listen on (0: a free one, printed).") var port: Int = 8265
