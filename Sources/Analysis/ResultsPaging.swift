@@ -21,7 +21,11 @@ extension ResultsTable {
   public static func withMetrics(store: JobStore, _ rows: [ResultRow], choice: MetricChoice) throws(OrchError)
     -> [ResultRow]
   {
-    let points = try storeCall { () throws(StoreError) in try store.metricPoints(jobIDs: rows.map(\.job)) }
+    let ids = rows.map(\.job)
+    let points = try storeCall { () throws(StoreError) in
+      if case .last = choice { return try store.lastMetricValues(jobIDs: ids) }
+      return try store.metricValues(jobIDs: ids)
+    }
     return rows.map { row in
       var row = row
       row.metrics = metrics(points[row.job] ?? [], choice: choice)

@@ -170,3 +170,51 @@ extension JobStore {
     }
   }
 }
+
+extension JobStore {
+  /// `metricPoints` without the reporting time: the metrics of each job's latest attempt that
+  /// reported any, read by primary key alone (no join per row), for tables that pick the last or
+  /// best value and never plot against time.
+  public func metricValues(jobIDs: [Int64]) throws(StoreError) -> [Int64: [MetricPoint]] {
+    try read("while reading metrics") { db in
+      let statement = try db.cachedStatement(
+        sql: """
+          SELECT name, value, step, epoch, final FROM metrics
+          WHERE job_id = ? AND attempt = (SELECT MAX(attempt) FROM metrics WHERE job_id = ?)
+          ORDER BY seq, name
+          """)
+      var out: [Int64: [MetricPoint]] = [:]
+      for id in jobIDs {
+        let points = try Row.fetchAll(statement, arguments: [id, id]).map { r in
+          MetricPoint(name: r[0], value: r[1], step: r[2], epoch: r[3], final: r[4], time: nil)
+        }
+        if !points.isEmpty { out[id] = points }
+      }
+      return out
+    }
+  }
+}
+
+extension JobStore {
+  /// Per job (latest attempt) and metric name, the last final and the last non-final value, in
+  /// report order: all that `MetricChoice.last` looks at, aggregated in SQLite (SQLite's bare
+  /// columns beside MAX(seq) come from that row) instead of decoding every row.
+  public func lastMetricValues(jobIDs: [Int64]) throws(StoreError) -> [Int64: [MetricPoint]] {
+    try read("while reading metrics") { db in
+      let statement = try db.cachedStatement(
+        sql: """
+          SELECT name, value, step, epoch, final, MAX(seq) AS last FROM metrics
+          WHERE job_id = ? AND attempt = (SELECT MAX(attempt) FROM metrics WHERE job_id = ?)
+          GROUP BY name, final ORDER BY last, name
+          """)
+      var out: [Int64: [MetricPoint]] = [:]
+      for id in jobIDs {
+        let points = try Row.fetchAll(statement, arguments: [id, id]).map { r in
+          MetricPoint(name: r[0], value: r[1], step: r[2], epoch: r[3], final: r[4], time: nil)
+        }
+        if !points.isEmpty { out[id] = points }
+      }
+      return out
+    }
+  }
+}
