@@ -57,6 +57,21 @@ enum Assets {
         });
       }
 
+      // A click on a column header of the runs table sorts by it (again: descending).
+      var filter = $('form#filter');
+      if (filter) {
+        $$('table#runs th').forEach(function (th) {
+          var name = th.textContent;
+          if (!name) { return; }
+          th.style.cursor = 'pointer';
+          th.addEventListener('click', function () {
+            var sort = filter.querySelector('input[name=sort]');
+            sort.value = sort.value === name ? '-' + name : name;
+            filter.submit();
+          });
+        });
+      }
+
       function setCounts(c) {
         $$('[data-sweep="' + cssEscape(c.sweep) + '"]').forEach(function (row) {
           ['pending', 'running', 'done', 'failed', 'cancelled'].forEach(function (k) { text($('.count-' + k, row), c[k]); });
