@@ -91,6 +91,8 @@ final class UIState: @unchecked Sendable {
   private let lock = NSLock()
   private var idle: [JobStore] = []
   private var bindings: [Int64: [String: ConfigValue]] = [:]
+  private var versionStore: JobStore?
+  private var listed: [String: (version: Int64, jobs: [ResultJob])] = [:]
 
   init(home: OrchHome, token: String, csrf: String) {
     self.home = home
@@ -103,6 +105,23 @@ final class UIState: @unchecked Sendable {
     let store = try lock.withLock { idle.popLast() } ?? openReadOnly()
     defer { lock.withLock { if idle.count < 4 { idle.append(store) } } }
     return try body(store)
+  }
+
+  /// The newest job of each key of `sweep`, kept until anyone commits to the store: one
+  /// connection's `PRAGMA data_version` (read before the rows, so a commit in between only makes
+  /// the next request read them again) says whether anything changed since.
+  func resultJobs(_ store: JobStore, sweep: String) throws -> [ResultJob] {
+    let version: Int64 = try lock.withLock {
+      if versionStore == nil { versionStore = try openReadOnly() }
+      return try storeCall { () throws(StoreError) in try versionStore!.dataVersion() }
+    }
+    if let cached = lock.withLock({ listed[sweep] }), cached.version == version { return cached.jobs }
+    let jobs = try storeCall { () throws(StoreError) in try store.resultJobs(sweep: sweep) }
+    lock.withLock {
+      if listed.count >= 8 { listed.removeAll() }
+      listed[sweep] = (version, jobs)
+    }
+    return jobs
   }
 
   /// A job's bindings, parsed once: its config never changes under its id.

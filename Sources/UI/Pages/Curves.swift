@@ -16,11 +16,13 @@ enum Curves {
     let selected = q["jobs"].map {
       $0.split(separator: ",").compactMap { Int64($0.trimmingCharacters(in: .whitespaces)) }
     }
-    let all = try storeCall { () throws(StoreError) in
-      if let selected {
-        return try store.resultJobs(ids: Array(selected.prefix(1000))).filter { $0.row.sweep == sweep }
+    let all: [ResultJob]
+    if let selected {
+      all = try storeCall { () throws(StoreError) in
+        try store.resultJobs(ids: Array(selected.prefix(1000))).filter { $0.row.sweep == sweep }
       }
-      return try store.resultJobs(sweep: sweep)
+    } else {
+      all = try state.resultJobs(store, sweep: sweep)
     }
     guard !all.isEmpty || selected != nil else { return Page.error(status: .notFound, "no jobs in sweep '\(sweep)'") }
     var errors: [String] = []

@@ -9,7 +9,7 @@ extension Pages {
 
   /// `orch results` in the page: the same rows, `--where` language, sort and group-by, paginated.
   static func sweep(_ store: JobStore, name: String, q: Query, state: UIState) throws -> Response {
-    let jobs = try storeCall { () throws(StoreError) in try store.resultJobs(sweep: name) }
+    let jobs = try state.resultJobs(store, sweep: name)
     guard !jobs.isEmpty else { return Page.error(status: .notFound, "no jobs in sweep '\(name)'") }
     var errors: [String] = []
     var filter: ResultsFilter?
