@@ -90,7 +90,7 @@ let package = Package(
     .testTarget(name: "OperationsTests", dependencies: ["Operations", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "CLITests", dependencies: ["CLI"]),
     .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Registry"], exclude: ["Fixtures"]),
-    .testTarget(name: "IntegrationTests", dependencies: ["Store", "Worker", "System"]),
+    .testTarget(name: "IntegrationTests", dependencies: ["Store", "Worker", "System"], exclude: ["Browser"]),
     // Mutation fuzzing of every parser that takes outside input; `make fuzz` runs it longer.
     .testTarget(
       name: "FuzzTests",
