@@ -1,13 +1,14 @@
 import Foundation
 import XCTest
 
-/// `orch ui` in a real browser: a daemon runs a small demo sweep (engine jobs, for curves), a sweep
+/// `orch ui` in a real browser: a daemon runs the demo sweep (engine jobs, for curves), a sweep
 /// whose jobs wait on a gate file (progress), one job whose log grows after a gate (log following),
 /// a key holding `<script>` (escaping) and an sbatch array (the SLURM view); `orch ui --port 0`
 /// serves the store, and `Browser/ui_check.py` drives headless Chromium through selenium over every
 /// page. The gates are opened by the script once the page that must see the change is open, so
-/// nothing depends on timing. Screenshots go to $ORCH_UI_SCREENSHOTS when set (`make ui-screenshots`
-/// style runs write docs/ui/ that way). Skips when Chromium, chromedriver or selenium is missing.
+/// nothing depends on timing. Screenshots go to $ORCH_UI_SCREENSHOTS when set (relative to the package;
+/// `ORCH_UI_SCREENSHOTS=docs/ui swift test --filter BrowserUITests` made docs/ui). Skips when Chromium,
+/// chromedriver or selenium is missing.
 final class BrowserUITests: XCTestCase {
   static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("Browser/ui_check.py").path
@@ -72,20 +73,6 @@ final class BrowserUITests: XCTestCase {
         try !c.states().values.contains { ["PENDING", "RUNNING"].contains($0) }
       }
     }
-    // The demo sweep, smaller: 8 engine jobs of 3 epochs, for the sweep table, filter and curves.
-    try c.write(
-      "sweeps/demo.yaml",
-      """
-      defaults:
-        bindings: {data.name: digits, model.arch: mlp, model.depth: 2, optimizer.name: sgd,
-                   optimizer.momentum: 0.9, train.epochs: 3, train.batch_size: 32, train.checkpoint_every: 3}
-      register:
-        - key: "demo/digits/mlp_w{model.width}/lr{optimizer.base_lr}/seed{train.seed}"
-          engine: train
-          axes:
-            - grid: {model.width: [16, 32], optimizer.base_lr: [0.05, 0.1], train.seed: range(0, 2)}
-          resources: {cpus: 1, time: "10:00"}
-      """)
     // Key, binding and log line that would run as scripts if a page did not escape them.
     let xssKey = "xss/<script>alert(1)</script>"
     try c.write(
@@ -117,8 +104,9 @@ final class BrowserUITests: XCTestCase {
         - key: "tail/follow"
           command: [sh, -c, "\(gated(tailGate, before: "tail: waiting for the gate", after: "tail: through the gate"))"]
       """)
-    for sweep in ["demo", "xss"] {
-      let r = try c.run(["submit", "sweeps/\(sweep).yaml", "--output-root", c.runs])
+    // The demo sweep (24 engine jobs, 10 epochs each) for the sweep table, the filter and the curves.
+    for sweep in [Self.repository + "/sweeps/demo.yaml", "sweeps/xss.yaml"] {
+      let r = try c.run(["submit", sweep, "--output-root", c.runs])
       XCTAssertEqual(r.code, 0, r.err)
     }
     let slurmJob = try c.run(["sbatch", "--array=0-2", "--job-name=ui-array", "--wrap", "echo element"])
@@ -126,7 +114,7 @@ final class BrowserUITests: XCTestCase {
     let slurmID = slurmJob.out.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
     try c.waitUntil("the demo, xss and sbatch jobs end", timeout: 300) {
       let states = try c.states()
-      return states.count == 12 && states.values.allSatisfy { $0 == "COMPLETED" }
+      return states.count == 28 && states.values.allSatisfy { $0 == "COMPLETED" }
     }
     // The live jobs hold both cores until their gate opens; the tail job waits behind them.
     for sweep in ["live", "tail"] {
@@ -139,11 +127,12 @@ final class BrowserUITests: XCTestCase {
       ui.waitUntilExit()
     }
     var env = ["PYTHONUNBUFFERED": "1"]
-    let shots = ProcessInfo.processInfo.environment["ORCH_UI_SCREENSHOTS"] ?? c.root.appendingPathComponent("shots").path
+    let shots =
+      ProcessInfo.processInfo.environment["ORCH_UI_SCREENSHOTS"] ?? c.root.appendingPathComponent("shots").path
     env["ORCH_UI_SCREENSHOTS"] = shots.hasPrefix("/") ? shots : Self.repository + "/" + shots
     var args = [
       "python3", Self.script, url, "--live", "live", "--gate", liveGate, "--tail", "tail", "--tail-gate", tailGate,
-      "--curves", "demo", "--color", "optimizer.base_lr", "--where", "optimizer.base_lr == 0.05", "--where-rows", "4",
+      "--curves", "demo", "--color", "optimizer.base_lr", "--where", "optimizer.base_lr == 0.05", "--where-rows", "8",
       "--xss", "xss", "--xss-key", xssKey,
     ]
     if let slurmID, Int(slurmID) != nil { args += ["--slurm-job", slurmID] }

@@ -24,10 +24,17 @@ trap cleanup EXIT
 mkdir -p "$OUT/sweeps"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-cat > "$OUT/sweeps/sample.yaml" <<'YAML'
+cat > "$OUT/sample.sh" <<'SH'
+for e in $(seq 1 49); do
+  printf '{"type":"metric","name":"loss","value":%s,"epoch":%d,"step":%d}\n' "$(awk "BEGIN{print 2/$e}")" "$e" $((e * 10)) >&3
+  printf '{"type":"metric","name":"acc","value":0.%02d,"epoch":%d,"step":%d}\n' "$e" "$e" $((e * 10)) >&3
+done
+echo '{"type":"done","epoch":49,"metrics":{"test_loss":0.05,"test_acc":0.97}}' >&3
+SH
+cat > "$OUT/sweeps/sample.yaml" <<YAML
 register:
   - key: "sample/one"
-    command: [sh, -c, 'for e in $(seq 1 49); do printf "{\"type\":\"metric\",\"name\":\"loss\",\"value\":%s,\"epoch\":%d,\"step\":%d}\n{\"type\":\"metric\",\"name\":\"acc\",\"value\":0.%02d,\"epoch\":%d,\"step\":%d}\n" "$(awk "BEGIN{print 2/$e}")" $e $((e*10)) $e $e $((e*10)) >&3; done; echo "{\"type\":\"done\",\"epoch\":49,\"metrics\":{\"test_loss\":0.05,\"test_acc\":0.97}}" >&3']
+    command: [sh, "$OUT/sample.sh"]
 YAML
 cat > "$OUT/sweeps/grid.yaml" <<'YAML'
 register:
