@@ -17,13 +17,14 @@ import os
 import pathlib
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
 os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for a driver online
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -86,7 +87,10 @@ class UI:
     def wait(self, what, condition, timeout=30):
         deadline = time.time() + timeout
         while True:
-            value = condition()
+            try:
+                value = condition()
+            except StaleElementReferenceException:  # the page changed under the condition: ask again
+                value = None
             if value:
                 return value
             if time.time() > deadline:
@@ -123,7 +127,7 @@ class UI:
             pass
         check(self.js("return window.__xss === undefined"), f"{what}: injected code ran (window.__xss is set)")
         injected = self.js(
-            "return Array.from(document.scripts).filter(s => /alert\\(|__xss/.test(s.textContent)).length"
+            "return Array.from(document.scripts).filter(s => /alert\\([12]\\)|__xss/.test(s.textContent)).length"
             " + document.querySelectorAll('img[src=\"x\"], [onerror]').length")
         check(injected == 0, f"{what}: {injected} element(s) made from user text (a script, an onerror)")
 
