@@ -13,6 +13,7 @@ let package = Package(
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
   ],
   targets: [
     // Linux-only bits Swift's Glibc does not import: CPU affinity, pidfd, spawn helpers.
@@ -65,11 +66,19 @@ let package = Package(
       ]),
     // The papers' analyses, statistics and charts; reads the store, submits through Operations.
     .target(name: "Analysis", dependencies: ["OrchCore", "Registry", "Backends", "Store", "Engine"]),
+    // `orch ui`: the store in a browser (SwiftNIO's HTTP/1 server), its own process reading read-only; actions through Operations.
+    .target(
+      name: "UI",
+      dependencies: [
+        "OrchCore", "Analysis", "Operations", "Orchestrator", "Backends", "SlurmSyntax", "Worker", "Engine", "Store",
+        "System", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "GRDB", package: "GRDB.swift"),
+      ]),
     // One command per file; the executable is a one-line main.
     .target(
       name: "CLI",
       dependencies: [
-        "OrchCore", "Registry", "SlurmSyntax", "Backends", "Operations", "Orchestrator", "Analysis", "Store",
+        "OrchCore", "Registry", "SlurmSyntax", "Backends", "Operations", "Orchestrator", "Analysis", "UI", "Store",
         "System", "Worker", "Engine", "CSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "orch", dependencies: ["CLI"]),
@@ -91,6 +100,8 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["CLI"]),
     .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Registry"], exclude: ["Fixtures"]),
     .testTarget(name: "IntegrationTests", dependencies: ["Store", "Worker", "System"], exclude: ["Browser"]),
+    // `orch ui` driven over HTTP as a real process: token, CSRF, paths, escaping, events.
+    .testTarget(name: "UITests", dependencies: ["Store"]),
     // Mutation fuzzing of every parser that takes outside input; `make fuzz` runs it longer.
     .testTarget(
       name: "FuzzTests",

@@ -44,7 +44,7 @@ struct Orch: ParsableCommand {
       Configs.self, Show.self, BindingsCommand.self, Submit.self, Collect.self, DaemonCommand.self, Queue.self,
       History.self, Cancel.self,
       Retry.self, Logs.self, Metrics.self, Run.self, Results.self, Compare.self, Plot.self, Analyze.self, Derive.self,
-      Shims.self,
+      Shims.self, UICommand.self,
     ],
     groupedSubcommands: [
       // SLURM's client commands, as `orch shims` installs them; they speak SLURM's options and messages.

@@ -33,6 +33,19 @@ public final class JobStore {
     }
   }
 
+  /// Opens an existing, migrated store read-only (`orch ui`): a WAL reader never blocks the
+  /// daemon's writes, and this handle cannot write at all.
+  public init(readOnly path: String) throws(StoreError) {
+    self.path = path
+    var config = Configuration()
+    config.readonly = true
+    config.busyMode = .timeout(30)
+    try StoreFile.checkExisting(path)
+    db = try StoreError.wrap("while opening store \(path) read-only") {
+      try DatabaseQueue(path: path, configuration: config)
+    }
+  }
+
   /// Two processes opening a new store at once (`orch run` and `orch queue`, say) both find
   /// migrations to apply: GRDB reads the applied ones before the transaction that applies each.
   /// The later one's migration fails and rolls back; it then finds the schema complete (or
