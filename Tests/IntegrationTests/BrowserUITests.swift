@@ -116,6 +116,13 @@ final class BrowserUITests: XCTestCase {
       let states = try c.states()
       return states.count == 28 && states.values.allSatisfy { $0 == "COMPLETED" }
     }
+    // A plot of the sweep where the analyses page looks: $ORCH_HOME/analysis/<name>-<sweep>.svg.
+    try FileManager.default.createDirectory(atPath: c.home + "/analysis", withIntermediateDirectories: true)
+    let plot = try c.run([
+      "plot", "demo", "--metric", "test_acc", "--color", "optimizer.base_lr", "--mean-over", "train.seed", "-o",
+      c.home + "/analysis/plot-demo.svg",
+    ])
+    XCTAssertEqual(plot.code, 0, plot.err)
     // The live jobs hold both cores until their gate opens; the tail job waits behind them.
     for sweep in ["live", "tail"] {
       let r = try c.run(["submit", "sweeps/\(sweep).yaml", "--output-root", c.runs])
@@ -133,9 +140,9 @@ final class BrowserUITests: XCTestCase {
     var args = [
       "python3", Self.script, url, "--live", "live", "--gate", liveGate, "--tail", "tail", "--tail-gate", tailGate,
       "--curves", "demo", "--color", "optimizer.base_lr", "--where", "optimizer.base_lr == 0.05", "--where-rows", "8",
-      "--xss", "xss", "--xss-key", xssKey,
+      "--xss", "xss", "--xss-key", xssKey, "--analysis", "plot-demo.svg",
     ]
-    if let slurmID, Int(slurmID) != nil { args += ["--slurm-job", slurmID] }
+    args += ["--slurm-job", try XCTUnwrap(slurmID.flatMap { Int($0) }).description, "--slurm-name", "ui-array"]
     let r = try c.execute("/usr/bin/env", args, env: env)
     XCTAssertEqual(r.code, 0, "ui_check.py failed:\n\(r.out)\n\(r.err)\norch ui's stderr:\n\(c.read("ui.err"))")
     XCTAssertTrue(r.out.hasSuffix("OK\n"), r.out)

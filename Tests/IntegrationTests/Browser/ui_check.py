@@ -2,7 +2,8 @@
 """`orch ui` in headless Chromium (selenium), against a store that BrowserUITests prepared.
 
     ui_check.py URL --live SWEEP --gate PATH --tail SWEEP --tail-gate PATH --curves SWEEP
-                --where EXPR --where-rows N --xss SWEEP --xss-key KEY [--slurm-job ID]
+                --color BINDING --where EXPR --where-rows N --xss SWEEP --xss-key KEY
+                --analysis FILE --slurm-job ID --slurm-name NAME
 
 URL is the line `orch ui` printed (with its token). The jobs of --live and --tail wait until their
 gate file exists; this script creates it once the page that must see the change is open, so what
@@ -295,13 +296,14 @@ def other_pages(ui, a):
         status, kind = ui.status(path)
         check(status == 200 and kind.startswith("text/html"), f"{path}: HTTP {status} {kind}")
     ui.get(f"/sweeps/{urllib.parse.quote(a.curves)}/analyses")
-    ui.wait("the analyses page", lambda: ui.text(), 20)
+    ui.wait(f"the analyses page to show {a.analysis}", lambda: a.analysis in ui.text(), 20)
+    check(ui.all("img, svg, object"), f"analyses: {a.analysis} is named but not shown")
     ui.no_script_ran("analyses")
     ui.shot("analyses")
     ui.get("/slurm")
     ui.one("table#slurm")
-    if a.slurm_job:
-        check(a.slurm_job in ui.one("table#slurm").text, f"/slurm: sbatch job {a.slurm_job} is not listed")
+    table = ui.one("table#slurm").text
+    check(a.slurm_job in table and a.slurm_name in table, f"/slurm: sbatch job {a.slurm_job} ({a.slurm_name}) is not listed")
     ui.shot("slurm")
     print("ok: analyses and slurm pages")
 
@@ -319,7 +321,9 @@ def main():
     p.add_argument("--where-rows", type=int, required=True)
     p.add_argument("--xss", required=True)
     p.add_argument("--xss-key", required=True)
-    p.add_argument("--slurm-job")
+    p.add_argument("--analysis", required=True, help="a plot in $ORCH_HOME/analysis for --curves")
+    p.add_argument("--slurm-job", required=True, help="the id `orch sbatch` printed")
+    p.add_argument("--slurm-name", required=True, help="its --job-name")
     a = p.parse_args()
     ui = UI(a.url, os.environ.get("ORCH_UI_SCREENSHOTS"))
     try:
