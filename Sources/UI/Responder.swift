@@ -51,7 +51,7 @@ struct UIResponder {
   func route(_ request: Request, query: [(String, String)]) throws -> Response {
     guard let parts = Path.components(request.path) else { return Page.notFound() }
     let q = Query(query)
-    let isGet = request.method == .GET || request.method == .HEAD
+    let isGet = request.method == .GET
     if parts.first == "actions" {
       guard request.method == .POST else { return Page.error(status: .methodNotAllowed, "actions take POST only") }
       guard parts.count == 2 else { return Page.notFound() }

@@ -8,10 +8,19 @@ final class UIEventsTests: XCTestCase {
     let h = try UIHarness()
     try h.startDaemon()
     try h.startUI()
+    // Braces in a sweep's command are template holes: the job's script is a file.
+    try h.write(
+      "job.sh",
+      """
+      sleep 0.5
+      echo '{"type":"metric","name":"val_acc","value":0.75,"epoch":1}' >&3
+      sleep 0.5
+
+      """)
     let sweep = """
       register:
         - key: live/one
-          command: [sh, -c, "sleep 0.5; echo '{\\"type\\":\\"metric\\",\\"name\\":\\"val_acc\\",\\"value\\":0.75,\\"epoch\\":1,\\"time\\":1}' >&3; sleep 0.5"]
+          command: [sh, \(h.root.path)/job.sh]
       """
     let text = try h.events(
       "/events?sweep=live", timeout: 60,

@@ -12,14 +12,19 @@ enum Curves {
   ]
 
   static func page(_ store: JobStore, sweep: String, q: Query, state: UIState) throws -> Response {
-    let all = try storeCall { () throws(StoreError) in try store.resultJobs(sweep: sweep) }
-    guard !all.isEmpty else { return Page.error(status: .notFound, "no jobs in sweep '\(sweep)'") }
+    // Selected jobs are read by id (a 10,000-job sweep's other configs are never parsed).
+    let selected = q["jobs"].map {
+      $0.split(separator: ",").compactMap { Int64($0.trimmingCharacters(in: .whitespaces)) }
+    }
+    let all = try storeCall { () throws(StoreError) in
+      if let selected {
+        return try store.resultJobs(ids: Array(selected.prefix(1000))).filter { $0.row.sweep == sweep }
+      }
+      return try store.resultJobs(sweep: sweep)
+    }
+    guard !all.isEmpty || selected != nil else { return Page.error(status: .notFound, "no jobs in sweep '\(sweep)'") }
     var errors: [String] = []
     var rows = ResultsTable.bindingRows(all)
-    if let text = q["jobs"] {
-      let ids = Set(text.split(separator: ",").compactMap { Int64($0.trimmingCharacters(in: .whitespaces)) })
-      rows = rows.filter { ids.contains($0.job) }
-    }
     if let text = q["where"] {
       do {
         let filter = try ResultsFilter.parse(text)
