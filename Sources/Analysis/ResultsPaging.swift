@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import OrchCore
 import Store
@@ -5,11 +6,14 @@ import Store
 extension ResultsTable {
   /// The rows of `jobs` with their bindings and no metrics yet: a page of a large sweep reads the
   /// metrics of its own rows only (`withMetrics`) when nothing filters or sorts on them.
-  public static func bindingRows(_ jobs: [ResultJob]) -> [ResultRow] {
+  /// `parsed` may answer from a cache: a job's config never changes under its id.
+  public static func bindingRows(
+    _ jobs: [ResultJob], parsed: (ResultJob) -> [String: ConfigValue] = { bindings($0.config) }
+  ) -> [ResultRow] {
     jobs.map { job in
       ResultRow(
         sweep: job.row.sweep ?? "", key: job.row.key, job: job.row.id, display: job.row.display,
-        state: job.row.state.rawValue, bindings: bindings(job.config), metrics: [:])
+        state: job.row.state.rawValue, bindings: parsed(job), metrics: [:])
     }
   }
 

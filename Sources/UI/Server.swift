@@ -1,3 +1,5 @@
+import Analysis
+import Engine
 import Foundation
 import NIOCore
 import OrchCore
@@ -88,6 +90,7 @@ final class UIState: @unchecked Sendable {
   let csrf: String
   private let lock = NSLock()
   private var idle: [JobStore] = []
+  private var bindings: [Int64: [String: ConfigValue]] = [:]
 
   init(home: OrchHome, token: String, csrf: String) {
     self.home = home
@@ -100,6 +103,14 @@ final class UIState: @unchecked Sendable {
     let store = try lock.withLock { idle.popLast() } ?? openReadOnly()
     defer { lock.withLock { if idle.count < 4 { idle.append(store) } } }
     return try body(store)
+  }
+
+  /// A job's bindings, parsed once: its config never changes under its id.
+  func bindings(_ job: ResultJob) -> [String: ConfigValue] {
+    if let known = lock.withLock({ bindings[job.row.id] }) { return known }
+    let parsed = ResultsTable.bindings(job.config)
+    lock.withLock { bindings[job.row.id] = parsed }
+    return parsed
   }
 
   func openReadOnly() throws -> JobStore {

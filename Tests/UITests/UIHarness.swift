@@ -154,7 +154,12 @@ final class UIHarness {
     try send(fd, text)
     var data = Data()
     var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
+    // A reply that never ends (an event stream where a page was expected) is cut after 20 s.
+    let deadline = Date().addingTimeInterval(20)
+    while Date() < deadline {
+      var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+      guard poll(&p, 1, 100) >= 0 else { break }
+      if p.revents == 0 { continue }
       let n = recv(fd, &buffer, buffer.count, 0)
       if n <= 0 { break }
       data.append(contentsOf: buffer[0..<n])

@@ -24,7 +24,7 @@ enum Curves {
     }
     guard !all.isEmpty || selected != nil else { return Page.error(status: .notFound, "no jobs in sweep '\(sweep)'") }
     var errors: [String] = []
-    var rows = ResultsTable.bindingRows(all)
+    var rows = ResultsTable.bindingRows(all, parsed: state.bindings)
     if let text = q["where"] {
       do {
         let filter = try ResultsFilter.parse(text)

@@ -24,7 +24,7 @@ extension Pages {
     if let text = q["group_by"] {
       groupNames = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
-    var rows = ResultsTable.bindingRows(jobs)
+    var rows = ResultsTable.bindingRows(jobs, parsed: state.bindings)
     // Metrics for every row only when something filters, sorts or groups on them; otherwise for
     // the shown page alone (a 10,000-job sweep's first page reads 200 jobs' metrics).
     let needAll = filter != nil || !sortKeys.isEmpty || !groupNames.isEmpty
