@@ -99,7 +99,7 @@ let package = Package(
     .testTarget(name: "OperationsTests", dependencies: ["Operations", "TestSupport"], exclude: ["Fixtures"]),
     .testTarget(name: "CLITests", dependencies: ["CLI"]),
     .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Registry"], exclude: ["Fixtures"]),
-    .testTarget(name: "IntegrationTests", dependencies: ["Store", "Worker", "System"]),
+    .testTarget(name: "IntegrationTests", dependencies: ["Store", "Worker", "System"], exclude: ["Browser"]),
     // `orch ui` driven over HTTP as a real process: token, CSRF, paths, escaping, events.
     .testTarget(name: "UITests", dependencies: ["Store"]),
     // Mutation fuzzing of every parser that takes outside input; `make fuzz` runs it longer.

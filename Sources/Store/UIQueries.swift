@@ -148,7 +148,8 @@ extension JobStore {
     }
   }
 
-  /// Submissions made by `sbatch` or run on SLURM, newest first, each array's jobs grouped by state.
+  /// Submissions made by `sbatch` (their sweep is `sbatch/<name>`) or run on SLURM, newest first, each
+  /// array's jobs grouped by state.
   public func submissionGroups(limit: Int) throws(StoreError) -> [SubmissionGroup] {
     try read("while listing submissions") { db in
       try Row.fetchAll(
@@ -156,7 +157,9 @@ extension JobStore {
         sql: """
           SELECT a.id, a.name, a.is_array, j.state, COUNT(*), MIN(j.array_index), MAX(j.array_index), a.submit_time,
             MIN(j.start_time), MAX(j.end_time), MIN(j.reason), MIN(j.backend), MIN(j.slurm_id)
-          FROM (SELECT * FROM arrays WHERE sweep_id IS NULL OR id IN (SELECT array_id FROM jobs WHERE backend = 'slurm')
+          FROM (SELECT * FROM arrays WHERE sweep_id IS NULL
+              OR sweep_id IN (SELECT id FROM sweeps WHERE name >= 'sbatch/' AND name < 'sbatch0')
+              OR id IN (SELECT array_id FROM jobs WHERE backend = 'slurm')
             ORDER BY id DESC LIMIT ?) a
           JOIN jobs j ON j.id >= a.id AND j.id < a.id + a.size
           GROUP BY a.id, j.state ORDER BY a.id DESC, j.state
