@@ -115,7 +115,7 @@ struct Expander {
   /// first, which raises what rendering the reference would.
   static func expandKeys(
     file: String, units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When],
-    references: (consuming ConfigSpec) throws(OrchError) -> Void,
+    willEmit: (Int) -> Void, references: (consuming ConfigSpec) throws(OrchError) -> Void,
     emit: (UnsafeBufferPointer<UInt8>) throws(OrchError) -> Void
   ) throws(OrchError) {
     var total = units.count
@@ -126,6 +126,7 @@ struct Expander {
       let at = axes.first?.names.first?.1 ?? units.first?.location
       throw .badInput("entry expands to \(total) configs, more than the limit of \(SweepFile.maxConfigs)", at: at)
     }
+    willEmit(total)
     var x = Expander(file: file)
     x.declare(units: units, axes: axes, whens: whens)
     let plan = try x.plan(units: units, axes: axes, whens: whens, keysOnly: true)
@@ -151,9 +152,9 @@ struct Expander {
         try plan.each(0..<(units.count * plan.perUnit)) { (u, kind, slots) throws(OrchError) in
           if referenceSlots.contains(where: { slots[$0] >= 0 && braced[Int(slots[$0])] }) {
             try references(
-              r.keyedConfig(units[u], key: plan.keys[u], kind: kind, slots: slots, table: plan.table, out: &out))
+              r.keyedConfig(units, u, key: plan.keys[u], kind: kind, slots: slots, table: plan.table, out: &out))
           } else {
-            try r.checkedKey(units[u], key: plan.keys[u], kind: kind, slots: slots, out: &out)
+            try r.checkedKey(units, u, key: plan.keys[u], kind: kind, slots: slots, out: &out)
           }
           try out.key.withUnsafeBufferPointer { (key) throws(OrchError) in try emit(key) }
         }
@@ -425,9 +426,9 @@ struct Expander {
       var out = Output()
       try each(range) { (u, kind, slots) throws(OrchError) in
         if keysOnly {
-          try sink(r.keyedConfig(units[u], key: keys[u], kind: kind, slots: slots, table: table, out: &out))
+          try sink(r.keyedConfig(units, u, key: keys[u], kind: kind, slots: slots, table: table, out: &out))
         } else {
-          try sink(r.config(units[u], key: keys[u], kind: kind, slots: slots, table: table, out: &out))
+          try sink(r.config(units, u, key: keys[u], kind: kind, slots: slots, table: table, out: &out))
         }
       }
     }
@@ -525,13 +526,14 @@ struct Expander {
     }
 
     func config(
-      _ unit: ExpansionUnit, key: Compiled, kind: Kind, slots: [Int32], table: BindingTable, out: inout Output
+      _ units: [ExpansionUnit], _ u: Int, key: Compiled, kind: Kind, slots: [Int32], table: BindingTable,
+      out: inout Output
     ) throws(OrchError) -> ConfigSpec {
       out.key.removeAll(keepingCapacity: true)
       try render(key, escaped: false, &out.key, slots: slots, key: [])
       if let problem = unsafeKeyProblem(out.key) {
         let k = String(decoding: out.key, as: UTF8.self)
-        throw .badInput("unsafe key '\(k)': \(problem) (keys become run directories)", at: unit.keyLocation)
+        throw .badInput("unsafe key '\(k)': \(problem) (keys become run directories)", at: units[u].keyLocation)
       }
       let keyString = String(decoding: out.key, as: UTF8.self)
       if kind.usesKey {
@@ -597,31 +599,33 @@ struct Expander {
       let canonical = String(decoding: json, as: UTF8.self)
       out.json = json
       return ConfigSpec(
-        key: keyString, file: x.file, storage: .slots(table, slots), kind: jobKind, resources: unit.resources,
-        canonicalJSON: canonical, hash: hash, location: unit.location, templates: unit.kind)
+        key: keyString, file: x.file, storage: .slots(table, slots), kind: jobKind, resources: units[u].resources,
+        canonicalJSON: canonical, hash: hash, location: units[u].location, templates: units[u].kind)
     }
 
     /// `config` without rendering the job: the key and bindings, and the job's holes checked.
     func keyedConfig(
-      _ unit: ExpansionUnit, key: Compiled, kind: Kind, slots: [Int32], table: BindingTable, out: inout Output
+      _ units: [ExpansionUnit], _ u: Int, key: Compiled, kind: Kind, slots: [Int32], table: BindingTable,
+      out: inout Output
     ) throws(OrchError) -> ConfigSpec {
-      try checkedKey(unit, key: key, kind: kind, slots: slots, out: &out)
+      try checkedKey(units, u, key: key, kind: kind, slots: slots, out: &out)
       let jobKind: JobKind = kind.engine.map { .engine($0) } ?? .command(argv: [], env: [:])
       return ConfigSpec(
         key: String(decoding: out.key, as: UTF8.self), file: x.file, storage: .slots(table, slots), kind: jobKind,
-        resources: unit.resources, canonicalJSON: "", hash: "", location: unit.location, templates: unit.kind)
+        resources: units[u].resources, canonicalJSON: "", hash: "", location: units[u].location,
+        templates: units[u].kind)
     }
 
     /// The key rendered into `out.key`, and the job's holes checked.
     @inline(__always)
     func checkedKey(
-      _ unit: ExpansionUnit, key: Compiled, kind: Kind, slots: [Int32], out: inout Output
+      _ units: [ExpansionUnit], _ u: Int, key: Compiled, kind: Kind, slots: [Int32], out: inout Output
     ) throws(OrchError) {
       out.key.removeAll(keepingCapacity: true)
       try render(key, escaped: false, &out.key, slots: slots, key: [])
       if let problem = unsafeKeyProblem(out.key) {
         let k = String(decoding: out.key, as: UTF8.self)
-        throw .badInput("unsafe key '\(k)': \(problem) (keys become run directories)", at: unit.keyLocation)
+        throw .badInput("unsafe key '\(k)': \(problem) (keys become run directories)", at: units[u].keyLocation)
       }
       for c in kind.args where c.constant < 0 { try checkBound(c, slots: slots) }
       for c in kind.envValues where c.constant < 0 { try checkBound(c, slots: slots) }
@@ -645,21 +649,25 @@ struct Expander {
 func unsafeKeyProblem(_ key: [UInt8]) -> String? {
   if key.isEmpty { return "empty key" }
   if key[0] == UInt8(ascii: "/") { return "absolute path" }
-  var componentStart = 0
   var ascii = true
-  for i in 0...key.count {
-    let b = i < key.count ? key[i] : UInt8(ascii: "/")
-    if b == UInt8(ascii: "\\") { return "backslash" }
-    if b < 0x20 || b == 0x7F { return "control character" }
-    if b >= 0x80 { ascii = false }
-    guard b == UInt8(ascii: "/") else { continue }
-    let n = i - componentStart
-    if n == 0 { return "empty path component" }
-    if key[componentStart] == UInt8(ascii: "."), n == 1 || (n == 2 && key[componentStart + 1] == UInt8(ascii: ".")) {
-      return "'\(n == 1 ? "." : "..")' path component"
+  let problem: String? = key.withUnsafeBufferPointer { key in
+    var componentStart = 0
+    for i in 0...key.count {
+      let b = i < key.count ? key[i] : UInt8(ascii: "/")
+      if b == UInt8(ascii: "\\") { return "backslash" }
+      if b < 0x20 || b == 0x7F { return "control character" }
+      if b >= 0x80 { ascii = false }
+      guard b == UInt8(ascii: "/") else { continue }
+      let n = i - componentStart
+      if n == 0 { return "empty path component" }
+      if key[componentStart] == UInt8(ascii: "."), n == 1 || (n == 2 && key[componentStart + 1] == UInt8(ascii: ".")) {
+        return "'\(n == 1 ? "." : "..")' path component"
+      }
+      componentStart = i + 1
     }
-    componentStart = i + 1
+    return nil
   }
+  if let problem { return problem }
   // C1 controls, line separators and bidi controls are all outside ASCII.
   if !ascii, let p = UserText.firstProblem(String(decoding: key, as: UTF8.self)) { return p.problem }
   return nil

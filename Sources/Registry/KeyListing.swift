@@ -24,6 +24,7 @@ extension Registry {
         keys.startEntry(at: e.key.location)
         try Expander.expandKeys(
           file: stem, units: [unit], axes: e.axes, whens: e.whens,
+          willEmit: { keys.reserve($0) },
           references: { (c) throws(OrchError) in _ = try Builder.renderingReferences(c) },
           emit: { (key) throws(OrchError) in try keys.insert(key) })
       }
@@ -70,9 +71,36 @@ struct KeySet {
 
   mutating func startEntry(at location: SourceLocation) { entries.append((ends.count, location)) }
 
+  mutating func reserve(_ n: Int) {
+    ends.reserveCapacity(ends.count + n)
+    hashes.reserveCapacity(hashes.count + n)
+    while (ends.count + n) * 2 > table.count { grow() }
+  }
+
+  /// Eight bytes at a time, each word mixed in with a multiply and a shift.
+  private static func hash(_ key: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    var h = UInt64(key.count) &* 0x9e37_79b9_7f4a_7c15
+    guard let base = key.baseAddress else { return h }
+    let raw = UnsafeRawPointer(base)
+    var i = 0
+    while i + 8 <= key.count {
+      h = (h ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xbf58_476d_1ce4_e5b9
+      h ^= h >> 31
+      i += 8
+    }
+    var tail: UInt64 = 0
+    var shift: UInt64 = 0
+    while i < key.count {
+      tail |= UInt64(key[i]) << shift
+      shift += 8
+      i += 1
+    }
+    h = (h ^ tail) &* 0x94d0_49bb_1331_11eb
+    return h ^ (h >> 29)
+  }
+
   mutating func insert(_ key: UnsafeBufferPointer<UInt8>) throws(OrchError) {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in key { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+    let h = Self.hash(key)
     let mask = table.count - 1
     var slot = Int(truncatingIfNeeded: h ^ (h >> 29)) & mask
     while table[slot] != 0 {
