@@ -16,7 +16,8 @@ final class BulkInsertTests: StoreTestCase {
   private func bulk(_ n: Int, hashes: [String], fail: Bool = false) throws {
     try store.submit(now: 1) { tx in
       let jobs = (0..<n).map {
-        NewJob(arrayIndex: $0, key: "k\($0)", configHash: hashes[$0], config: "{\"i\":\($0)}", resources: JobResources())
+        NewJob(
+          arrayIndex: $0, key: "k\($0)", configHash: hashes[$0], config: "{\"i\":\($0)}", resources: JobResources())
       }
       _ = try tx.insert(
         array: NewArray(sweep: "s", name: "s", source: "x", isArray: true, launch: "{}", outputRoot: "/tmp/r"),
@@ -46,9 +47,10 @@ final class BulkInsertTests: StoreTestCase {
         XCTAssertEqual(row[0] as String, hash)
         XCTAssertEqual(row[1] as Int64, JobStore.hashKey(hash))
       }
-      let plan = try String.fetchAll(
-        db, sql: "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE hash_key = ?", arguments: [JobStore.hashKey(hashes[7])])
-      XCTAssertTrue(plan.joined().contains("jobs_hash"), plan.joined())
+      let plan = try Row.fetchAll(
+        db, sql: "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE hash_key = ?", arguments: [JobStore.hashKey(hashes[7])]
+      ).map { $0["detail"] as String? ?? "" }.joined()
+      XCTAssertTrue(plan.contains("jobs_hash"), plan)
     }
     try store.submit(now: 2) { tx in
       XCTAssertEqual(try tx.existing(hash: hashes[11_999])?.id, 12_000)
