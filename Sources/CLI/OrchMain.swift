@@ -6,6 +6,7 @@ import OrchCore
 /// 2 for bad input (usage, malformed files), 1 for failures while working.
 public enum OrchMain {
   public static func run() -> Never {
+    BLASThreads.release()
     do {
       // A symlink named `sbatch`, `squeue`… (`orch shims`) runs as `orch sbatch …`.
       let invokedAs = (CommandLine.arguments.first ?? "").split(separator: "/").last.map(String.init) ?? ""

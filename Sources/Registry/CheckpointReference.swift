@@ -73,7 +73,9 @@ public struct CheckpointReference {
 
   /// Whether the config names a checkpoint by reference in any of `bindings`.
   public static func references(_ config: ConfigSpec) -> Bool {
-    slots(config.binding).contains { parse($0.text) != nil }
+    // Most sweeps bind no name that can hold a reference: no per-config look-ups then.
+    if case .slots(let table, _) = config.storage, !table.mayHoldReferences { return false }
+    return slots(config.binding).contains { parse($0.text) != nil }
   }
 
   public static func path(runDir: String, epoch: Int?) -> String {

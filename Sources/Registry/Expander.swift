@@ -109,6 +109,59 @@ struct Expander {
     try x.run(units: units, axes: axes, whens: whens, keysOnly: keysOnly, emit: emit)
   }
 
+  /// Only the keys, for a listing: each rendered key's bytes go to `emit` (valid during the call),
+  /// with the checks and errors of `expand(keysOnly: true)` in the same order, and no config built.
+  /// A config whose checkpoint reference has holes (`{`/`}`) is built and given to `references`
+  /// first, which raises what rendering the reference would.
+  static func expandKeys(
+    file: String, units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When],
+    willEmit: (Int) -> Void, references: (consuming ConfigSpec) throws(OrchError) -> Void,
+    emit: (UnsafeBufferPointer<UInt8>) throws(OrchError) -> Void
+  ) throws(OrchError) {
+    var total = units.count
+    for d in axes {
+      total = total.multipliedReportingOverflow(by: d.count).overflow ? Int.max : total * d.count
+    }
+    if total > SweepFile.maxConfigs {
+      let at = axes.first?.names.first?.1 ?? units.first?.location
+      throw .badInput("entry expands to \(total) configs, more than the limit of \(SweepFile.maxConfigs)", at: at)
+    }
+    willEmit(total)
+    var x = Expander(file: file)
+    x.declare(units: units, axes: axes, whens: whens)
+    let plan = try x.plan(units: units, axes: axes, whens: whens, keysOnly: true)
+    // The slots that can hold a reference, and the values with a hole in one.
+    var referenceSlots: [Int] = []
+    if plan.table.mayHoldReferences {
+      let names = Set(CheckpointReference.bindings).union(CheckpointReference.listBindings)
+      referenceSlots = x.names.indices.filter { names.contains(x.names[$0]) }
+    }
+    let braced = x.values.map { v -> Bool in
+      func has(_ t: String) -> Bool { t.utf8.contains { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") } }
+      switch v {
+      case .string(let t): return has(t)
+      case .list(let items): return items.contains { if case .string(let t) = $0 { has(t) } else { false } }
+      default: return false
+      }
+    }
+    let frozen = x
+    try frozen.arena.withUnsafeBufferPointer { (arena) throws(OrchError) in
+      try frozen.pieces.withUnsafeBufferPointer { (pieces) throws(OrchError) in
+        let r = Renderer(x: frozen, arena: arena, pieces: pieces)
+        var out = Output()
+        try plan.each(0..<(units.count * plan.perUnit)) { (u, kind, slots) throws(OrchError) in
+          if referenceSlots.contains(where: { slots[$0] >= 0 && braced[Int(slots[$0])] }) {
+            try references(
+              r.keyedConfig(units, u, key: plan.keys[u], kind: kind, slots: slots, table: plan.table, out: &out))
+          } else {
+            try r.checkedKey(units, u, key: plan.keys[u], kind: kind, slots: slots, out: &out)
+          }
+          try out.key.withUnsafeBufferPointer { (key) throws(OrchError) in try emit(key) }
+        }
+      }
+    }
+  }
+
   // MARK: Slots, values, templates
 
   private mutating func declare(units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When]) {
@@ -231,11 +284,10 @@ struct Expander {
 
   // MARK: Expansion
 
-  private mutating func run(
-    units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When], keysOnly: Bool,
-    emit: (consuming ConfigSpec) throws(OrchError) -> Void
-  ) throws(OrchError) {
-    // Everything is interned and compiled first, so the arena is frozen during the hot loop.
+  /// Everything is interned and compiled first, so the arena is frozen during the hot loop.
+  private mutating func plan(
+    units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When], keysOnly: Bool
+  ) throws(OrchError) -> Plan {
     let bases = units.map { u in
       var slots = [Int32](repeating: -1, count: names.count)
       for (n, v) in u.base { slots[slotOf[n]!] = intern(v) }
@@ -263,10 +315,17 @@ struct Expander {
       }
       keys.append(compile(unit.key))
     }
-    let plan = Plan(
+    return Plan(
       units: units, bases: bases, dims: dims, whens: cwhens, kinds: kinds, unitKind: unitKind, keys: keys,
       table: BindingTable(names: names, values: values), perUnit: dims.reduce(1) { $0 * $1.count },
       keysOnly: keysOnly)
+  }
+
+  private mutating func run(
+    units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When], keysOnly: Bool,
+    emit: (consuming ConfigSpec) throws(OrchError) -> Void
+  ) throws(OrchError) {
+    let plan = try plan(units: units, axes: axes, whens: whens, keysOnly: keysOnly)
     let total = units.count * plan.perUnit
     let frozen = self
     try frozen.arena.withUnsafeBufferPointer { (arena) throws(OrchError) in
@@ -364,6 +423,21 @@ struct Expander {
     func render(
       _ r: Renderer, _ range: Range<Int>, _ sink: (consuming ConfigSpec) throws(OrchError) -> Void
     ) throws(OrchError) {
+      var out = Output()
+      try each(range) { (u, kind, slots) throws(OrchError) in
+        if keysOnly {
+          try sink(r.keyedConfig(units, u, key: keys[u], kind: kind, slots: slots, table: table, out: &out))
+        } else {
+          try sink(r.config(units, u, key: keys[u], kind: kind, slots: slots, table: table, out: &out))
+        }
+      }
+    }
+
+    /// Calls `body` with each config's unit, job templates and binding slots, in order.
+    @inline(__always)
+    func each(
+      _ range: Range<Int>, _ body: (Int, Kind, [Int32]) throws(OrchError) -> Void
+    ) throws(OrchError) {
       guard !range.isEmpty else { return }
       var slots = [Int32](repeating: -1, count: table.names.count)
       var idx = [Int](repeating: 0, count: dims.count)
@@ -373,7 +447,6 @@ struct Expander {
         idx[d] = rem % dims[d].count
         rem /= dims[d].count
       }
-      var out = Output()
       var kind = kinds[unitKind[u]]
       for _ in range {
         let base = bases[u]
@@ -387,11 +460,7 @@ struct Expander {
         for w in whens where w.conditions.allSatisfy({ c in slots[c.slot] >= 0 && c.accepts[Int(slots[c.slot])] }) {
           for (s, v) in w.set { slots[s] = v }
         }
-        if keysOnly {
-          try sink(r.keyedConfig(units[u], key: keys[u], kind: kind, slots: slots, table: table, out: &out))
-        } else {
-          try sink(r.config(units[u], key: keys[u], kind: kind, slots: slots, table: table, out: &out))
-        }
+        try body(u, kind, slots)
         var d = dims.count - 1
         while d >= 0 {
           idx[d] += 1
@@ -457,13 +526,14 @@ struct Expander {
     }
 
     func config(
-      _ unit: ExpansionUnit, key: Compiled, kind: Kind, slots: [Int32], table: BindingTable, out: inout Output
+      _ units: [ExpansionUnit], _ u: Int, key: Compiled, kind: Kind, slots: [Int32], table: BindingTable,
+      out: inout Output
     ) throws(OrchError) -> ConfigSpec {
       out.key.removeAll(keepingCapacity: true)
       try render(key, escaped: false, &out.key, slots: slots, key: [])
       if let problem = unsafeKeyProblem(out.key) {
         let k = String(decoding: out.key, as: UTF8.self)
-        throw .badInput("unsafe key '\(k)': \(problem) (keys become run directories)", at: unit.keyLocation)
+        throw .badInput("unsafe key '\(k)': \(problem) (keys become run directories)", at: units[u].keyLocation)
       }
       let keyString = String(decoding: out.key, as: UTF8.self)
       if kind.usesKey {
@@ -529,26 +599,36 @@ struct Expander {
       let canonical = String(decoding: json, as: UTF8.self)
       out.json = json
       return ConfigSpec(
-        key: keyString, file: x.file, storage: .slots(table, slots), kind: jobKind, resources: unit.resources,
-        canonicalJSON: canonical, hash: hash, location: unit.location, templates: unit.kind)
+        key: keyString, file: x.file, storage: .slots(table, slots), kind: jobKind, resources: units[u].resources,
+        canonicalJSON: canonical, hash: hash, location: units[u].location, templates: units[u].kind)
     }
 
     /// `config` without rendering the job: the key and bindings, and the job's holes checked.
     func keyedConfig(
-      _ unit: ExpansionUnit, key: Compiled, kind: Kind, slots: [Int32], table: BindingTable, out: inout Output
+      _ units: [ExpansionUnit], _ u: Int, key: Compiled, kind: Kind, slots: [Int32], table: BindingTable,
+      out: inout Output
     ) throws(OrchError) -> ConfigSpec {
+      try checkedKey(units, u, key: key, kind: kind, slots: slots, out: &out)
+      let jobKind: JobKind = kind.engine.map { .engine($0) } ?? .command(argv: [], env: [:])
+      return ConfigSpec(
+        key: String(decoding: out.key, as: UTF8.self), file: x.file, storage: .slots(table, slots), kind: jobKind,
+        resources: units[u].resources, canonicalJSON: "", hash: "", location: units[u].location,
+        templates: units[u].kind)
+    }
+
+    /// The key rendered into `out.key`, and the job's holes checked.
+    @inline(__always)
+    func checkedKey(
+      _ units: [ExpansionUnit], _ u: Int, key: Compiled, kind: Kind, slots: [Int32], out: inout Output
+    ) throws(OrchError) {
       out.key.removeAll(keepingCapacity: true)
       try render(key, escaped: false, &out.key, slots: slots, key: [])
       if let problem = unsafeKeyProblem(out.key) {
         let k = String(decoding: out.key, as: UTF8.self)
-        throw .badInput("unsafe key '\(k)': \(problem) (keys become run directories)", at: unit.keyLocation)
+        throw .badInput("unsafe key '\(k)': \(problem) (keys become run directories)", at: units[u].keyLocation)
       }
       for c in kind.args where c.constant < 0 { try checkBound(c, slots: slots) }
       for c in kind.envValues where c.constant < 0 { try checkBound(c, slots: slots) }
-      let jobKind: JobKind = kind.engine.map { .engine($0) } ?? .command(argv: [], env: [:])
-      return ConfigSpec(
-        key: String(decoding: out.key, as: UTF8.self), file: x.file, storage: .slots(table, slots), kind: jobKind,
-        resources: unit.resources, canonicalJSON: "", hash: "", location: unit.location, templates: unit.kind)
     }
 
     /// Throws what `render` would for an unbound hole.
@@ -569,21 +649,25 @@ struct Expander {
 func unsafeKeyProblem(_ key: [UInt8]) -> String? {
   if key.isEmpty { return "empty key" }
   if key[0] == UInt8(ascii: "/") { return "absolute path" }
-  var componentStart = 0
   var ascii = true
-  for i in 0...key.count {
-    let b = i < key.count ? key[i] : UInt8(ascii: "/")
-    if b == UInt8(ascii: "\\") { return "backslash" }
-    if b < 0x20 || b == 0x7F { return "control character" }
-    if b >= 0x80 { ascii = false }
-    guard b == UInt8(ascii: "/") else { continue }
-    let n = i - componentStart
-    if n == 0 { return "empty path component" }
-    if key[componentStart] == UInt8(ascii: "."), n == 1 || (n == 2 && key[componentStart + 1] == UInt8(ascii: ".")) {
-      return "'\(n == 1 ? "." : "..")' path component"
+  let problem: String? = key.withUnsafeBufferPointer { key in
+    var componentStart = 0
+    for i in 0...key.count {
+      let b = i < key.count ? key[i] : UInt8(ascii: "/")
+      if b == UInt8(ascii: "\\") { return "backslash" }
+      if b < 0x20 || b == 0x7F { return "control character" }
+      if b >= 0x80 { ascii = false }
+      guard b == UInt8(ascii: "/") else { continue }
+      let n = i - componentStart
+      if n == 0 { return "empty path component" }
+      if key[componentStart] == UInt8(ascii: "."), n == 1 || (n == 2 && key[componentStart + 1] == UInt8(ascii: ".")) {
+        return "'\(n == 1 ? "." : "..")' path component"
+      }
+      componentStart = i + 1
     }
-    componentStart = i + 1
+    return nil
   }
+  if let problem { return problem }
   // C1 controls, line separators and bidi controls are all outside ASCII.
   if !ascii, let p = UserText.firstProblem(String(decoding: key, as: UTF8.self)) { return p.problem }
   return nil

@@ -77,6 +77,15 @@ public final class PyRegex {
     search(s, scratch: Scratch())
   }
 
+  /// `search` over UTF-8 bytes, without a String.
+  func search(utf8 text: UnsafeBufferPointer<UInt8>) -> Bool {
+    switch engine {
+    case .literal(let lit): return Self.contains(text, lit)
+    case .pcre2(let p): return p.search(text)
+    case .foundation: return search(String(decoding: text, as: UTF8.self), scratch: Scratch())
+    }
+  }
+
   /// The matches `re.sub` replaces, as UTF-8 offsets: per match `[start, end, g1start, g1end, …]`,
   /// -1 for a group that did not take part.
   func substitutionMatches(_ s: String) -> [[Int]] {

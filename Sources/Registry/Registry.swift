@@ -16,6 +16,13 @@ public struct Registry: Sendable {
       throw .badInput("sweeps directory '\(directory)' does not exist")
     }
     guard isDir.boolValue else { throw .badInput("sweeps directory '\(directory)' is not a directory") }
+    var builder = Builder(singleFile: false, keysOnly: keysOnly)
+    for path in try sweepFiles(directory: directory) { try builder.add(path: path) }
+    return Registry(configs: builder.configs, index: builder.index)
+  }
+
+  /// The sweep files of a directory, in load order.
+  static func sweepFiles(directory: String) throws(OrchError) -> [String] {
     let names: [String]
     do {
       names = try FileManager.default.contentsOfDirectory(atPath: directory)
@@ -23,14 +30,14 @@ public struct Registry: Sendable {
       throw .badInput("cannot list sweeps directory '\(directory)': \(error.localizedDescription)")
     }
     let base = directory.hasSuffix("/") ? directory : directory + "/"
-    var builder = Builder(singleFile: false, keysOnly: keysOnly)
+    var paths: [String] = []
     for name in names.sorted(by: bytewiseLess)
     where !name.hasPrefix(".") && (name.hasSuffix(".yaml") || name.hasSuffix(".yml")) {
       var isSubdir: ObjCBool = false
       if FileManager.default.fileExists(atPath: base + name, isDirectory: &isSubdir), isSubdir.boolValue { continue }
-      try builder.add(path: base + name)
+      paths.append(base + name)
     }
-    return Registry(configs: builder.configs, index: builder.index)
+    return paths
   }
 
   /// A sweeps directory, or one sweep file (which can then derive only from its own entries).
@@ -79,7 +86,7 @@ public struct Registry: Sendable {
   }
 }
 
-private struct Builder {
+struct Builder {
   var configs: [ConfigSpec] = []
   var index: [String: Int] = [:]
   let singleFile: Bool

@@ -26,6 +26,9 @@ struct Configs: ParsableCommand {
 
   func run() throws {
     // The plain listing prints keys only: configs are not rendered or hashed for it.
+    if !json, let text = try Registry.keyListing(path: sweeps, regex: regex) {
+      return Output.print(String(decoding: text, as: UTF8.self))
+    }
     let registry = try Registry.load(path: sweeps, keysOnly: !json)
     let matched = try registry.matching(regex)
     if json {

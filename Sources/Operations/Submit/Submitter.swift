@@ -51,11 +51,15 @@ public struct Submitter {
       forEach { _, c in if seen.last != c.file && !seen.contains(c.file) { seen.append(c.file) } }
       return Set(seen)
     }
+    /// Each config is lent to `body`, not copied: a pass over a million configs would otherwise
+    /// retain and release every one of their strings.
     public func forEach(_ body: (Int, ConfigSpec) throws -> Void) rethrows {
-      if let indices {
-        for i in indices { try body(i, configs[i]) }
-      } else {
-        for (i, c) in configs.enumerated() { try body(i, c) }
+      try configs.withUnsafeBufferPointer { configs in
+        if let indices {
+          for i in indices { try body(i, configs[i]) }
+        } else {
+          for i in configs.indices { try body(i, configs[i]) }
+        }
       }
     }
   }
