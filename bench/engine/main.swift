@@ -2,8 +2,8 @@
 // MLP step's GFLOP/s against raw sgemm at the same shapes, measured in the same run.
 // The CNN is measured against raw sgemm at its own GEMM shapes (traced from one step), and each
 // convolution's share of the step is measured alone.
-// Usage: .build/release/engine-bench [seconds per measurement] [mlp|cnn|all (default)]; one part alone is
-// for profiling.
+// Usage: .build/release/engine-bench [seconds per measurement] [mlp|cnn|cnn-step|all (default)]; one part
+// alone is for profiling (`cnn-step`: only the CNN's training steps, no replay or per-layer runs).
 import Engine
 import Foundation
 
@@ -109,13 +109,17 @@ if part == "all" || part == "mlp" {
       mlpGFLOPs / rawGFLOPs, mlpCPUGFLOPs / rawCPUGFLOPs, mlpCPUGFLOPs))
 }
 
-if part == "all" || part == "cnn" {
+if part == "all" || part == "cnn" || part == "cnn-step" {
   // Small CNN on 3x32x32: conv 3->32, pool, 32->64, pool, 64->128, global average pool, linear 128->10
   // (3x3 kernels, stride 1, padding 1, conv biases, ReLU).
   let cnn = ModelSpec(
     architecture: .cnn, inputShape: [32, 32, 3], classes: 10, width: 32, depth: 3, kernelSize: 3, pool: true,
     globalPool: true, channelGrowth: 2)
   let (cnnRate, cnnCPURate, model) = try trainRate(cnn, batch: batch)
+  if part == "cnn-step" {
+    print(String(format: "CNN step: %.0f samples/s (%.0f samples per CPU-second)", cnnRate, cnnCPURate))
+    exit(0)
+  }
   // Forward ×3 (forward, weight gradients, input gradients) less the first conv's input gradient.
   let forward = Double(model.forwardFLOPsPerSample)
   let firstConv = 2.0 * 32 * 32 * 27 * 32
