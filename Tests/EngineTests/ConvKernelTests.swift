@@ -2,8 +2,8 @@ import XCTest
 
 @testable import Engine
 
-/// The convolution's data movement (im2col) and the ReLU fused into the pool's pass, against
-/// plain per-element references: equal bit for bit.
+/// The convolution's data movement (im2col), the ReLU fused into the pool's pass and the column
+/// sums of the bias gradients, against plain per-element references: equal bit for bit.
 final class ConvKernelTests: XCTestCase {
   /// Every geometry path: padded edges on both sides, stride 2, kernels wider than the image (no
   /// interior column), 1-D signals, unpadded and 1×1 kernels, 3 to 24 channels.
@@ -87,6 +87,24 @@ final class ConvKernelTests: XCTestCase {
       // The chunked call's indices are relative to its chunk.
       let relative = argmax.enumerated().map { i, a in i >= 2 * s.outputSize ? a - Int32(2 * s.inputSize) : a }
       XCTAssertEqual(fArgmax, relative, "shape \(index): argmax")
+    }
+  }
+
+  /// `addColumnSums` (running sums in registers, 32 columns at a time) against adding the rows one
+  /// by one into `out`: every column's terms in the same order, so the same bits.
+  func testColumnSumsMatchRowByRowAddition() {
+    for (index, (rows, columns)) in [(1, 1), (3, 7), (5, 8), (9, 31), (17, 32), (4, 45), (33, 128), (2, 70)]
+      .enumerated()
+    {
+      let m = randomArray(rows * columns, seed: 990 + UInt64(index), low: -1e3, high: 1e3)
+      let start = randomArray(columns, seed: 980 + UInt64(index))
+      var expected = start
+      for r in 0..<rows {
+        for c in 0..<columns { expected[c] += m[r * columns + c] }
+      }
+      var out = start
+      addColumnSums(&out, m, rows: rows, columns: columns)
+      XCTAssertEqual(out.map(\.bitPattern), expected.map(\.bitPattern), "\(rows)×\(columns)")
     }
   }
 }
