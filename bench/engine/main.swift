@@ -2,8 +2,10 @@
 // MLP step's GFLOP/s against raw sgemm at the same shapes, measured in the same run.
 // The CNN is measured against raw sgemm at its own GEMM shapes (traced from one step), and each
 // convolution's share of the step is measured alone.
-// Usage: .build/release/engine-bench [seconds per measurement] [mlp|cnn|all (default)]; one part alone is
-// for profiling.
+// Usage: .build/release/engine-bench [seconds per measurement] [mlp|cnn|cnn-step|all (default)]; one part
+// alone is for profiling (`cnn-step`: only the CNN's training steps, no replay or per-layer runs);
+// `cnn-digest` prints a hash of the CNN's logits, gradients and parameters after five SGD steps, to
+// check that a change to the engine's kernels leaves every bit of a training step as it was.
 import Engine
 import Foundation
 
@@ -109,13 +111,49 @@ if part == "all" || part == "mlp" {
       mlpGFLOPs / rawGFLOPs, mlpCPUGFLOPs / rawCPUGFLOPs, mlpCPUGFLOPs))
 }
 
-if part == "all" || part == "cnn" {
+if part == "cnn-digest" {
+  let spec = ModelSpec(
+    architecture: .cnn, inputShape: [32, 32, 3], classes: 10, width: 32, depth: 3, kernelSize: 3, pool: true,
+    globalPool: true, channelGrowth: 2)
+  var rng = RNG(seed: 7)
+  let model = try Model(spec: spec, maxBatch: batch, rng: &rng)
+  var optimizer = Optimizer(.sgd(momentum: 0.9), parameterCount: model.parameters.count)
+  var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+  func mix(_ values: [Float]) {
+    for v in values {
+      hash = (hash ^ UInt64(v.bitPattern)) &* 0x100_0000_01b3
+    }
+  }
+  // 100 samples: the last chunk of each convolution is a partial one.
+  for step in 0..<5 {
+    let n = step == 4 ? 100 : batch
+    let input = (0..<(n * spec.inputSize)).map { _ in Float(rng.uniform()) - 0.5 }
+    let labels = (0..<n).map { ($0 + step) % spec.classes }
+    input.withUnsafeBufferPointer { x in
+      labels.withUnsafeBufferPointer { y in
+        _ = model.trainBatch(input: x.baseAddress!, labels: y.baseAddress!, batch: n, rng: &rng)
+      }
+    }
+    mix(model.logits)
+    mix(model.gradients)
+    optimizer.step(
+      parameters: &model.parameters, gradients: model.gradients, ranges: model.trainableRanges, learningRate: 0.05)
+    mix(model.parameters)
+  }
+  print(String(format: "CNN digest after 5 steps: %016llx", hash))
+}
+
+if part == "all" || part == "cnn" || part == "cnn-step" {
   // Small CNN on 3x32x32: conv 3->32, pool, 32->64, pool, 64->128, global average pool, linear 128->10
   // (3x3 kernels, stride 1, padding 1, conv biases, ReLU).
   let cnn = ModelSpec(
     architecture: .cnn, inputShape: [32, 32, 3], classes: 10, width: 32, depth: 3, kernelSize: 3, pool: true,
     globalPool: true, channelGrowth: 2)
   let (cnnRate, cnnCPURate, model) = try trainRate(cnn, batch: batch)
+  if part == "cnn-step" {
+    print(String(format: "CNN step: %.0f samples/s (%.0f samples per CPU-second)", cnnRate, cnnCPURate))
+    exit(0)
+  }
   // Forward ×3 (forward, weight gradients, input gradients) less the first conv's input gradient.
   let forward = Double(model.forwardFLOPsPerSample)
   let firstConv = 2.0 * 32 * 32 * 27 * 32

@@ -108,7 +108,22 @@ func zeroFloats(_ dst: UnsafeMutablePointer<Float>, count: Int) {
   }
 }
 
+/// The output columns `ox` whose kernel row lies wholly inside the image horizontally (one
+/// contiguous run of kw·Cin input values in NHWC); those before and after touch the padding.
+@inline(__always)
+func interiorColumns(_ s: Conv2dShape) -> Range<Int> {
+  let ow = s.outWidth
+  let first = min(ow, (s.padWidth + s.strideWidth - 1) / s.strideWidth)
+  let room = s.inWidth + s.padWidth - s.kernelWidth
+  let end = room >= 0 ? min(ow, room / s.strideWidth + 1) : 0
+  return first..<max(first, end)
+}
+
 /// Gathers receptive fields into rows; out-of-image taps are zero.
+///
+/// Walks one kernel row of every output pixel of an output row at a time (the input row it reads
+/// is fixed), so the bounds are tested once per run instead of once per pixel and tap: im2col of
+/// a 3-channel image copies runs of 9 floats, where that bookkeeping cost more than the copies.
 public func im2col(
   cols: UnsafeMutablePointer<Float>,  // [n·OH·OW, kh·kw·Cin]
   x: UnsafePointer<Float>,  // [n, H, W, Cin]
@@ -116,35 +131,49 @@ public func im2col(
 ) {
   let cin = s.inChannels
   let (oh, ow) = (s.outHeight, s.outWidth)
+  let patch = s.patchSize
   let rowRun = s.kernelWidth * cin
-  var row = cols
+  let step = s.strideWidth * cin
+  let interior = interiorColumns(s)
   for sample in 0..<n {
     let xs = x + sample * s.inputSize
     for oy in 0..<oh {
-      for ox in 0..<ow {
-        var dst = row
-        let ix0 = ox * s.strideWidth - s.padWidth
-        let inside = ix0 >= 0 && ix0 + s.kernelWidth <= s.inWidth
-        for ky in 0..<s.kernelHeight {
-          let iy = oy * s.strideHeight - s.padHeight + ky
-          if iy < 0 || iy >= s.inHeight {
+      let pixelRow = cols + (sample * oh + oy) * ow * patch
+      for ky in 0..<s.kernelHeight {
+        let iy = oy * s.strideHeight - s.padHeight + ky
+        var dst = pixelRow + ky * rowRun
+        if iy < 0 || iy >= s.inHeight {
+          for _ in 0..<ow {
             zeroFloats(dst, count: rowRun)
-          } else if inside {
-            // NHWC: a kernel row inside the image is one contiguous run of kw·Cin values.
-            copyFloats(dst, xs + (iy * s.inWidth + ix0) * cin, count: rowRun)
-          } else {
-            for kx in 0..<s.kernelWidth {
-              let ix = ix0 + kx
-              if ix >= 0 && ix < s.inWidth {
-                copyFloats(dst + kx * cin, xs + (iy * s.inWidth + ix) * cin, count: cin)
-              } else {
-                zeroFloats(dst + kx * cin, count: cin)
-              }
+            dst += patch
+          }
+          continue
+        }
+        let xrow = xs + iy * s.inWidth * cin
+        func edge(_ ox: Int) {
+          let d = pixelRow + ox * patch + ky * rowRun
+          let ix0 = ox * s.strideWidth - s.padWidth
+          for kx in 0..<s.kernelWidth {
+            let ix = ix0 + kx
+            if ix >= 0 && ix < s.inWidth {
+              copyFloats(d + kx * cin, xrow + ix * cin, count: cin)
+            } else {
+              zeroFloats(d + kx * cin, count: cin)
             }
           }
-          dst += rowRun
         }
-        row += s.patchSize
+        for ox in 0..<interior.lowerBound { edge(ox) }
+        if !interior.isEmpty {
+          // NHWC: a kernel row inside the image is one contiguous run of kw·Cin values.
+          dst = pixelRow + interior.lowerBound * patch + ky * rowRun
+          var src = xrow + (interior.lowerBound * s.strideWidth - s.padWidth) * cin
+          for _ in interior {
+            copyFloats(dst, src, count: rowRun)
+            dst += patch
+            src += step
+          }
+        }
+        for ox in interior.upperBound..<ow { edge(ox) }
       }
     }
   }
@@ -250,9 +279,10 @@ public func conv2dForward(
     gemm(
       transA: false, transB: true, m: rows, n: s.outChannels, k: s.patchSize,
       a: a, lda: s.patchSize, b: w, ldb: s.patchSize, beta: b == nil ? 0 : 1, c: yc, ldc: s.outChannels)
-    if relu { reluForward(y: yc, x: yc, count: rows * s.outChannels) }
     if let pool {
-      maxPool2dForward(y: pool.y, argmax: pool.argmax, x: yc, shape: pool.shape, samples: start..<(start + n))
+      reluMaxPool2dForward(y: pool.y, argmax: pool.argmax, x: yc, shape: pool.shape, samples: start..<(start + n))
+    } else if relu {
+      reluForward(y: yc, x: yc, count: rows * s.outChannels)
     }
     start += n
   }

@@ -55,14 +55,57 @@ func columnSums(
 }
 
 /// out[c] += Σ_r m[r, c], rows in order.
+///
+/// 32 columns at a time, their running sums kept in registers down all the rows instead of read
+/// and written back once per row; each column still adds its rows one by one, in order, so the
+/// sums are the same bits.
 @inline(__always)
 func addColumnSums(
   _ out: UnsafeMutablePointer<Float>,  // [C]
   _ m: UnsafePointer<Float>,  // [R, C]
   rows: Int, columns: Int
 ) {
-  for r in 0..<rows {
-    let row = m + r * columns
-    for c in 0..<columns { out[c] += row[c] }
+  @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+  }
+  @inline(__always) func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+  }
+  var c = 0
+  while c + 32 <= columns {
+    var (s0, s1, s2, s3) = (load(out + c), load(out + c + 8), load(out + c + 16), load(out + c + 24))
+    var row = m + c
+    for _ in 0..<rows {
+      s0 += load(row)
+      s1 += load(row + 8)
+      s2 += load(row + 16)
+      s3 += load(row + 24)
+      row += columns
+    }
+    store(s0, out + c)
+    store(s1, out + c + 8)
+    store(s2, out + c + 16)
+    store(s3, out + c + 24)
+    c += 32
+  }
+  while c + 8 <= columns {
+    var sum = load(out + c)
+    var row = m + c
+    for _ in 0..<rows {
+      sum += load(row)
+      row += columns
+    }
+    store(sum, out + c)
+    c += 8
+  }
+  while c < columns {
+    var sum = out[c]
+    var row = m + c
+    for _ in 0..<rows {
+      sum += row[0]
+      row += columns
+    }
+    out[c] = sum
+    c += 1
   }
 }

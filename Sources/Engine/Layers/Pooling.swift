@@ -104,6 +104,83 @@ func maxPool2dForward(
   }
 }
 
+/// `reluForward` in place on `x`, then `maxPool2dForward(samples:)` of it, in one pass for a tiled
+/// pool (the fused convolution's chunk): each value is rectified (`max(x, 0)`, as `reluForward`)
+/// and written back while it is in a register for the window's maximum; the values outside every
+/// window are rectified after. Same values and indices as the two passes.
+func reluMaxPool2dForward(
+  y: UnsafeMutablePointer<Float>,  // [B, OH, OW, C]
+  argmax: UnsafeMutablePointer<Int32>,  // [B, OH, OW, C]
+  x: UnsafeMutablePointer<Float>,  // [samples.count, H, W, C]: rectified in place
+  shape s: PoolShape, samples: Range<Int>
+) {
+  precondition(s.isTiled, "the fused ReLU and pool need windows that tile the input")
+  let c = s.channels
+  let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+  let zero = SIMD8<Float>()
+  @inline(__always) func rectified(_ i: Int) -> SIMD8<Float> {
+    var v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+    v.replace(with: zero, where: zero .>= v)
+    UnsafeMutableRawPointer(x + i).storeBytes(of: v, as: SIMD8<Float>.self)
+    return v
+  }
+  let rowStride = s.inWidth * c
+  var out = samples.lowerBound * s.outputSize
+  for b in samples {
+    let base = (b - samples.lowerBound) * s.inputSize
+    for oy in 0..<s.outHeight {
+      for ox in 0..<s.outWidth {
+        let first = base + oy * s.kernelHeight * rowStride + ox * s.kernelWidth * c
+        var ch = 0
+        while ch + 8 <= c {
+          // The first tap starts the maximum; comparing it with itself again would change nothing.
+          var best = rectified(first + ch)
+          var arg = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: first + ch)) &+ lanes
+          for ky in 0..<s.kernelHeight {
+            for kx in 0..<s.kernelWidth where ky != 0 || kx != 0 {
+              let idx = first + ky * rowStride + kx * c + ch
+              let v = rectified(idx)
+              let better = v .> best
+              best.replace(with: v, where: better)
+              arg.replace(with: SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: idx)) &+ lanes, where: better)
+            }
+          }
+          UnsafeMutableRawPointer(y + out + ch).storeBytes(of: best, as: SIMD8<Float>.self)
+          UnsafeMutableRawPointer(argmax + out + ch).storeBytes(of: arg, as: SIMD8<Int32>.self)
+          ch += 8
+        }
+        while ch < c {
+          x[first + ch] = max(x[first + ch], 0)
+          var best = x[first + ch]
+          var arg = first + ch
+          for ky in 0..<s.kernelHeight {
+            for kx in 0..<s.kernelWidth where ky != 0 || kx != 0 {
+              let idx = first + ky * rowStride + kx * c + ch
+              x[idx] = max(x[idx], 0)
+              if x[idx] > best {
+                best = x[idx]
+                arg = idx
+              }
+            }
+          }
+          y[out + ch] = best
+          argmax[out + ch] = Int32(truncatingIfNeeded: arg)
+          ch += 1
+        }
+        out += c
+      }
+    }
+    // Rows below and columns right of the last window.
+    let coveredHeight = s.outHeight * s.kernelHeight
+    let coveredWidth = s.outWidth * s.kernelWidth
+    for row in 0..<s.inHeight {
+      let from = row >= coveredHeight ? 0 : coveredWidth
+      let p = x + base + row * rowStride + from * c
+      reluForward(y: p, x: p, count: (s.inWidth - from) * c)
+    }
+  }
+}
+
 /// Routes each output gradient to the input that won its window.
 public func maxPool2dBackward(
   dx: UnsafeMutablePointer<Float>,  // [B, H, W, C]
