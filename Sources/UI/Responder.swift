@@ -49,7 +49,7 @@ struct UIResponder {
   }
 
   func route(_ request: Request, query: [(String, String)]) throws -> Response {
-    guard let parts = Path.components(request.path) else { return Page.notFound() }
+    guard let parts = Path.routed(request.path) else { return Page.notFound() }
     let q = Query(query)
     let isGet = request.method == .GET
     if parts.first == "actions" {
@@ -111,6 +111,17 @@ enum Path {
       out.append(segment)
     }
     return out
+  }
+
+  /// As `components`, but the segment after `sweeps` is a sweep's name, which may hold an encoded
+  /// `/` (`sbatch/<name>`): it is only looked up in the store, never joined into a file path.
+  static func routed(_ path: String) -> [String]? {
+    let raw = path.split(separator: "/", omittingEmptySubsequences: true)
+    guard raw.count >= 2, raw[0] == "sweeps" else { return components(path) }
+    guard let name = String(raw[1]).removingPercentEncoding, !name.contains("\0"),
+      let rest = components(raw.dropFirst(2).joined(separator: "/"))
+    else { return nil }
+    return ["sweeps", name] + rest
   }
 
   static func encode(_ segment: String) -> String {
