@@ -89,7 +89,18 @@ enum Assets {
         if (job && job.getAttribute('data-job') === String(j.id)) {
           var s = $('span.state', job);
           if (s) { text(s, j.state); s.className = 'state state-' + j.state.toLowerCase(); }
+          refreshAttempts(j.id);
         }
+      }
+
+      // The attempts table (end time, exit code, state) is re-read whole when the job's state changes.
+      function refreshAttempts(id) {
+        var table = $('table#attempts');
+        if (!table) { return; }
+        fetch('/jobs/' + id + '/attempts', { credentials: 'same-origin' }).then(function (r) { return r.ok ? r.text() : null; }).then(function (t) {
+          var now = $('table#attempts');
+          if (t && now) { var holder = document.createElement('div'); holder.innerHTML = t; var fresh = $('table#attempts', holder); if (fresh) { now.parentNode.replaceChild(fresh, now); } }
+        }, function () {});
       }
 
       // A live curves view re-reads its SVG (at most once a second) when a shown job reports.

@@ -74,6 +74,9 @@ struct UIResponder {
     case (_, "jobs") where parts.count >= 2:
       guard let id = Int64(parts[1]), id > 0 else { return Page.notFound() }
       if parts.count == 2 { return try state.read { try Pages.job($0, id: id, state: state) } }
+      if parts.count == 3 && parts[2] == "attempts" {
+        return try state.read { try Pages.attemptsFragment($0, id: id) }
+      }
       if parts.count == 3 && parts[2] == "log" {
         return try state.read { try Files.log($0, id: id, offset: q.int("offset") ?? 0, home: state.home) }
       }

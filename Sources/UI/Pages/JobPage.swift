@@ -23,14 +23,6 @@ extension Pages {
         bindingRows.append("<tr class=\"default\"><td>\(html(name))</td><td>\(html(value(v)))</td></tr>")
       }
     }
-    let attempts = try storeCall { () throws(StoreError) in try store.attempts(jobID: id) }
-    let attemptRows = attempts.map { a in
-      "<tr><td>\(a.attempt)</td><td>\(html(a.state))</td><td>\(a.exitCode.map(String.init) ?? "")</td>"
-        + "<td>\(a.signal.map(String.init) ?? "")</td><td>\(html(a.reason ?? ""))</td>"
-        + "<td>\(html(row.backend == "slurm" ? "slurm \(row.slurmID ?? "")" : "local"))</td>"
-        + "<td>\(html(a.cpus ?? ""))</td><td>\(html(a.gpus ?? ""))</td>"
-        + "<td>\(html(Page.time(a.startTime)))</td><td>\(html(Page.time(a.endTime)))</td></tr>"
-    }
     let files = try storeCall { () throws(StoreError) in try store.jobFiles(jobID: id) }
     let fileRows = (files.checkpoints.map { ("checkpoint", $0) } + files.artifacts.map { ("artifact", $0) }).map {
       kind, f -> String in
@@ -60,9 +52,7 @@ extension Pages {
       <h2>Bindings</h2>
       \(Page.table(id: "bindings", header: ["name", "value"], rows: bindingRows))
       <h2>Attempts</h2>
-      \(Page.table(
-        id: "attempts", header: ["attempt", "state", "exit code", "signal", "reason", "node", "cores", "GPUs", "start", "end"],
-        rows: attemptRows))
+      \(try attemptsTable(store, row: row))
       <h2>Log</h2>
       <pre id="log" data-job="\(id)" data-offset="\(logEnd)">\(html(logText))</pre>
       <h2>Checkpoints and artifacts</h2>
@@ -72,6 +62,31 @@ extension Pages {
       <div id="live" data-events="/events?job=\(id)"></div>
       """
     return Page.document(title: "job \(row.display)", csrf: state.csrf, body: body)
+  }
+
+  /// The attempts table alone: the page re-reads it when the job's state changes.
+  static func attemptsTable(_ store: JobStore, row: JobRow) throws -> String {
+    let attempts = try storeCall { () throws(StoreError) in try store.attempts(jobID: row.id) }
+    let rows = attempts.map { a in
+      "<tr><td>\(a.attempt)</td><td>\(html(a.state))</td><td>\(a.exitCode.map(String.init) ?? "")</td>"
+        + "<td>\(a.signal.map(String.init) ?? "")</td><td>\(html(a.reason ?? ""))</td>"
+        + "<td>\(html(row.backend == "slurm" ? "slurm \(row.slurmID ?? "")" : "local"))</td>"
+        + "<td>\(html(a.cpus ?? ""))</td><td>\(html(a.gpus ?? ""))</td>"
+        + "<td>\(html(Page.time(a.startTime)))</td><td>\(html(Page.time(a.endTime)))</td></tr>"
+    }
+    return Page.table(
+      id: "attempts",
+      header: ["attempt", "state", "exit code", "signal", "reason", "node", "cores", "GPUs", "start", "end"],
+      rows: rows)
+  }
+
+  static func attemptsFragment(_ store: JobStore, id: Int64) throws -> Response {
+    guard let job = try storeCall({ () throws(StoreError) in try store.resultJobs(ids: [id]) }).first else {
+      return Page.notFound()
+    }
+    var response = Page.response(type: "text/html; charset=utf-8", try attemptsTable(store, row: job.row))
+    response.headers["Cache-Control"] = "no-store"
+    return response
   }
 
   static func flatten(_ map: [String: ConfigValue], prefix: String, into out: inout [(String, ConfigValue)]) {

@@ -203,6 +203,13 @@ def log_follows(ui, a):
     ui.wait(f"job {job}'s state to reach COMPLETED on its page",
             lambda: "COMPLETED" in ui.text(), 30)
     ui.marker_kept(token, f"job {job}")
+
+    def attempt_ended():
+        cells = [c.text.strip() for c in ui.all("table#attempts tbody tr:last-child td")]
+        return len(cells) == 10 and cells[1] == "COMPLETED" and cells[2] == "0" and cells[9] != ""
+
+    ui.wait(f"job {job}'s attempts row to show COMPLETED, exit code 0 and an end time", attempt_ended, 30)
+    ui.marker_kept(token, f"job {job}")
     ui.shot("job-log")
     print(f"ok: job {job}: log followed while running, without a reload")
 

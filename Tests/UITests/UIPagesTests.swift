@@ -1,0 +1,50 @@
+import Foundation
+import Store
+import XCTest
+
+/// What the pages show of finished command jobs: the attempts fragment the job page re-reads, the
+/// command apart from the bindings, the curves' legend and whole-epoch ticks, one section per plot.
+final class UIPagesTests: XCTestCase {
+  func matches(_ pattern: String, in text: String) -> [String] {
+    let regex = try! NSRegularExpression(pattern: pattern)
+    return regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).compactMap {
+      Range($0.range(at: 1), in: text).map { String(text[$0]) }
+    }
+  }
+
+  func testFinishedCommandJobsPages() throws {
+    let h = try UIHarness()
+    try h.write(
+      "job.sh",
+      """
+      for e in 1 2 3; do echo "{\\"type\\":\\"metric\\",\\"name\\":\\"val_acc\\",\\"value\\":0.$e,\\"epoch\\":$e}" >&3; done
+
+      """)
+    let sweep = """
+      register:
+        - key: "pg/{hue}"
+          command: [sh, \(h.root.path)/job.sh, "{hue}"]
+          env: {GREETING: "hello world"}
+          axes:
+            - grid: {hue: [plain, "<b>bold</b>"]}
+      """
+    try h.startDaemon()
+    try h.submit("pg", sweep, daemon: true)
+    let store = try JobStore(path: h.home + "/orch.db")
+    try h.waitUntil("both jobs complete", timeout: 120) {
+      try store.jobs(JobFilter(sweep: "pg")).filter { $0.state == .completed }.count == 2
+    }
+    let ids = try store.jobs(JobFilter(sweep: "pg")).map(\.id).sorted()
+    try h.write("home/analysis/importance-pg.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>")
+    try h.write("home/analysis/importance-pg.png", "not really a png")
+    try h.startUI()
+
+    // The attempts table alone, as the job page re-reads it on a state change.
+    let attempts = try h.get("/jobs/\(ids[0])/attempts")
+    XCTAssertEqual(attempts.status, 200, attempts.body)
+    XCTAssertTrue(attempts.body.hasPrefix("<table id=\"attempts\">"), attempts.body)
+    XCTAssertTrue(attempts.body.contains("<td>COMPLETED</td><td>0</td>"), attempts.body)
+    XCTAssertEqual(matches(#"<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td>"#, in: attempts.body).count, 2, "start and end")
+    XCTAssertEqual(try h.get("/jobs/999/attempts").status, 404)
+  }
+}
