@@ -204,7 +204,8 @@ public struct Chart {
     } else if let xTicks {
       xTickList = xTicks.map { (tx($0.x), $0.label) }
     } else {
-      xTickList = Self.niceTicks(lo, hi).map { ($0, Self.tickLabel($0)) }
+      let integral = !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() }
+      xTickList = Self.niceTicks(lo, hi, integral: integral).map { ($0, Self.tickLabel($0)) }
     }
     xTickList = xTickList.map { ($0.0, Self.fit($0.1, width: 160, size: fs)) }
 
@@ -384,12 +385,14 @@ public struct Chart {
     return (out, height)
   }
 
-  /// Round tick values covering [lo, hi]: steps of 1, 2 or 5 × 10^k, about five of them.
-  static func niceTicks(_ lo: Double, _ hi: Double) -> [Double] {
+  /// Round tick values covering [lo, hi]: steps of 1, 2 or 5 × 10^k, about five of them; with
+  /// `integral` data (epochs, steps) whole steps only, so no tick falls between two values.
+  public static func niceTicks(_ lo: Double, _ hi: Double, integral: Bool = false) -> [Double] {
     guard hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
     let raw = (hi - lo) / 5
     let magnitude = pow(10, floor(log10(raw)))
-    let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+    let nice = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? raw
+    let step = integral ? max(1, nice) : nice
     var ticks: [Double] = []
     var t = ceil(lo / step) * step
     while t <= hi + step * 1e-9 {
@@ -399,7 +402,7 @@ public struct Chart {
     return ticks
   }
 
-  static func tickLabel(_ v: Double) -> String {
+  public static func tickLabel(_ v: Double) -> String {
     if v == v.rounded(), abs(v) < 1e6 { return String(Int(v)) }
     var s = String(format: "%.3f", v)
     while s.hasSuffix("0") { s.removeLast() }

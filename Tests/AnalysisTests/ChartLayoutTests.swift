@@ -97,6 +97,21 @@ final class ChartLayoutTests: XCTestCase {
     }
   }
 
+  /// Epochs 1…3 were labelled 1, 1.5, 2, 2.5, 3: whole-number data gets whole-number ticks.
+  func testIntegerXGetsIntegerTicks() {
+    let chart = Chart(
+      title: "curves", xLabel: "epoch", yLabel: "val_acc",
+      series: [Chart.Series(name: "run", points: (1...3).map { Chart.Point(x: Double($0), y: 0.1 + Double($0) / 5) })])
+    let svg = Chart.svg([chart])
+    for fraction in [">1.5</text>", ">2.5</text>"] {
+      XCTAssertFalse(svg.contains(fraction), "a fractional epoch tick \(fraction) in\n\(svg)")
+    }
+    XCTAssertTrue(svg.contains(">2</text>"), svg)
+    XCTAssertEqual(Chart.niceTicks(0.92, 3.08, integral: true), [1, 2, 3])
+    XCTAssertEqual(Chart.niceTicks(1, 10.6, integral: true), [2, 4, 6, 8, 10])
+    XCTAssertTrue(Chart.niceTicks(0, 1).contains { $0 != $0.rounded() }, "real data keeps fractional ticks")
+  }
+
   func testChartsWithErrorsSayWhatTheyAre() {
     for (name, charts) in charts() {
       for chart in charts where chart.series.contains(where: { $0.points.contains { $0.error != nil } }) {

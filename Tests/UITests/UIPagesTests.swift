@@ -46,5 +46,17 @@ final class UIPagesTests: XCTestCase {
     XCTAssertTrue(attempts.body.contains("<td>COMPLETED</td><td>0</td>"), attempts.body)
     XCTAssertEqual(matches(#"<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td>"#, in: attempts.body).count, 2, "start and end")
     XCTAssertEqual(try h.get("/jobs/999/attempts").status, 404)
+
+    // Curves coloured by a binding: a legend (escaped) and whole-number epoch ticks.
+    let curves = try h.get("/sweeps/pg/curves?jobs=\(ids.map(String.init).joined(separator: ","))&color=hue").body
+    let legend = matches(#"<div id="legend" class="legend">(.*?)</div>"#, in: curves)
+    XCTAssertEqual(legend.count, 1, curves)
+    XCTAssertTrue(legend.first?.contains("&lt;b&gt;bold&lt;/b&gt;") ?? false, "\(legend)")
+    XCTAssertTrue(legend.first?.contains("plain") ?? false, "\(legend)")
+    XCTAssertEqual(legend.first.map { matches(#"class="(swatch)""#, in: $0).count }, 2, "\(legend)")
+    XCTAssertFalse(curves.contains("<b>bold</b>"))
+    let xTicks = matches(#"<text class="tick[^"]*" [^>]*text-anchor="middle">([^<]*)</text>"#, in: curves)
+    XCTAssertFalse(xTicks.isEmpty, curves)
+    XCTAssertTrue(xTicks.allSatisfy { Int($0) != nil }, "epoch ticks \(xTicks)")
   }
 }

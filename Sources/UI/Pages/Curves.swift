@@ -63,6 +63,7 @@ enum Curves {
       <label>where <input name="where" value="\(html(q["where"] ?? ""))"></label>
       <button type="submit">show</button></form>
       \(errors.map { "<div class=\"error\">\(html($0))</div>" }.joined(separator: "\n"))
+      \(legend(curves, color: color))
       <div id="curves-box" data-jobs="\(rows.map { String($0.job) }.joined(separator: ","))" data-metric="\(html(metric))">\(svg)</div>
       <div id="live" data-events="/events?sweep=\(html(Path.encode(sweep)))"></div>
       """
@@ -71,6 +72,20 @@ enum Curves {
 
   static func label(_ bindings: [(String, ConfigValue?)]) -> String {
     bindings.map { "\($0.0)=\(Pages.value($0.1))" }.joined(separator: " ")
+  }
+
+  static func colorValues(_ curves: [CurvePlot.Curve], color: String?) -> [ConfigValue?] {
+    CurvePlot.distinct(curves.map { c in color.flatMap { c.row.bindings[$0] } })
+  }
+
+  /// Which value of the colour binding each colour stands for.
+  static func legend(_ curves: [CurvePlot.Curve], color: String?) -> String {
+    guard let color, !curves.isEmpty else { return "" }
+    let items = colorValues(curves, color: color).enumerated().map { i, v in
+      "<span class=\"legend-item\"><span class=\"swatch\" style=\"background:\(palette[i % palette.count])\"></span>"
+        + "\(html(Pages.value(v)))</span>"
+    }
+    return "<div id=\"legend\" class=\"legend\">\(html(color)):" + items.joined() + "</div>"
   }
 
   static func svg(_ curves: [CurvePlot.Curve], metric: String, color: String?, meanOver: String?) -> String {
@@ -88,7 +103,7 @@ enum Curves {
     func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * (w - left - right) }
     func py(_ y: Double) -> Double { top + (1 - (y - y0) / (y1 - y0)) * (h - top - bottom) }
     func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
-    let colorValues = CurvePlot.distinct(curves.map { c in color.flatMap { c.row.bindings[$0] } })
+    let colorValues = colorValues(curves, color: color)
     func colorOf(_ v: ConfigValue?) -> String {
       palette[(colorValues.firstIndex(of: v) ?? 0) % palette.count]
     }
@@ -96,13 +111,14 @@ enum Curves {
       "<svg id=\"curves\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" width=\"\(Int(w))\" height=\"\(Int(h))\" data-metric=\"\(html(metric))\">"
     out +=
       "<rect class=\"frame\" x=\"\(fmt(left))\" y=\"\(fmt(top))\" width=\"\(fmt(w - left - right))\" height=\"\(fmt(h - top - bottom))\" fill=\"none\" stroke=\"#999\"/>"
-    for i in 0...4 {
-      let yv = y0 + (y1 - y0) * Double(i) / 4
-      let xv = x0 + (x1 - x0) * Double(i) / 4
+    // The same tick rule as `orch plot`: round steps, whole ones for epochs.
+    for yv in Chart.niceTicks(y0, y1) {
       out +=
-        "<text class=\"tick\" x=\"\(fmt(left - 4))\" y=\"\(fmt(py(yv) + 4))\" text-anchor=\"end\">\(html(ResultsOutput.rounded(yv, digits: 3)))</text>"
+        "<text class=\"tick\" x=\"\(fmt(left - 4))\" y=\"\(fmt(py(yv) + 4))\" text-anchor=\"end\">\(html(Chart.tickLabel(yv)))</text>"
+    }
+    for xv in Chart.niceTicks(x0, x1, integral: xs.allSatisfy { $0 == $0.rounded() }) {
       out +=
-        "<text class=\"tick\" x=\"\(fmt(px(xv)))\" y=\"\(fmt(h - bottom + 16))\" text-anchor=\"middle\">\(html(ResultsOutput.rounded(xv, digits: 2)))</text>"
+        "<text class=\"tick x-tick\" x=\"\(fmt(px(xv)))\" y=\"\(fmt(h - bottom + 16))\" text-anchor=\"middle\">\(html(Chart.tickLabel(xv)))</text>"
     }
     out +=
       "<text class=\"axis\" x=\"\(fmt(w / 2))\" y=\"\(fmt(h - 4))\" text-anchor=\"middle\">epoch · \(html(metric))</text>"
