@@ -25,6 +25,9 @@ enum Assets {
     #daemon { margin: 6px 0; color: #444; } .daemon-running { color: #080; } .daemon-stopped { color: #c00; }
     svg#curves text { font-size: 11px; fill: #444; } svg#curves path.curve:hover, svg#curves path.curve-mean:hover { stroke-width: 3; }
     img.plot { max-width: 100%; border: 1px solid #ddd; }
+    div.scroll { overflow-x: auto; max-width: 100%; } div.scroll td, div.scroll th { white-space: nowrap; }
+    table#metrics td:first-child, table#metrics th:first-child { position: sticky; left: 0; background: #fff; }
+    table#metrics th:first-child { background: #f4f4f8; z-index: 1; }
     .legend { margin: 4px 0; } .legend .swatch { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 10px; vertical-align: -1px; }
     """
 

@@ -69,9 +69,11 @@ enum Analyses {
     func cells(_ line: Substring) -> [String] {
       line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
     }
-    return Page.table(
-      header: cells(head),
-      rows: lines.dropFirst().map { "<tr>" + cells($0).map { "<td>\(html($0))</td>" }.joined() + "</tr>" })
+    return "<div class=\"scroll\">"
+      + Page.table(
+        header: cells(head),
+        rows: lines.dropFirst().map { "<tr>" + cells($0).map { "<td>\(html($0))</td>" }.joined() + "</tr>" })
+      + "</div>"
   }
 
   /// One listed file; the name must be one `files` lists (so nothing outside the directory).

@@ -119,6 +119,7 @@ extension Pages {
       "<tr data-at=\"\(html(at))\"><td>\(html(at))</td>"
         + names.map { "<td>\(html(cells[at]?[$0].map(ResultsOutput.rounded) ?? ""))</td>" }.joined() + "</tr>"
     }
-    return Page.table(id: "metrics", header: [""] + names, rows: rows)
+    // An engine job reports ~36 names: the table scrolls inside its box, not the page.
+    return "<div class=\"scroll\">" + Page.table(id: "metrics", header: [""] + names, rows: rows) + "</div>"
   }
 }

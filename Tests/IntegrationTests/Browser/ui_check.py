@@ -272,6 +272,9 @@ def curves(ui, a):
         ui.one(f"table#{table}")
     ui.one("pre#log")
     check(len(ui.all("table#metrics tr")) > 1, f"job {selected[0]}: its metrics table is empty")
+    page_width, window_width = ui.js("return [document.documentElement.scrollWidth, window.innerWidth];")
+    check(page_width <= window_width,
+          f"job {selected[0]}: the page is {page_width}px wide in a {window_width}px window (a table runs off it)")
     ui.shot("job")
 
 
