@@ -58,5 +58,13 @@ final class UIPagesTests: XCTestCase {
     let xTicks = matches(#"<text class="tick[^"]*" [^>]*text-anchor="middle">([^<]*)</text>"#, in: curves)
     XCTAssertFalse(xTicks.isEmpty, curves)
     XCTAssertTrue(xTicks.allSatisfy { Int($0) != nil }, "epoch ticks \(xTicks)")
+
+    // The PNG written beside the SVG: one section, the SVG shown, the PNG a link under it.
+    let analyses = try h.get("/sweeps/pg/analyses").body
+    XCTAssertEqual(
+      matches(#"<section class="analysis"><h2>([^<]*)</h2>"#, in: analyses), ["importance-pg.svg"], analyses)
+    XCTAssertEqual(
+      matches(#"<img class="plot" src="([^"]*)""#, in: analyses), ["/sweeps/pg/analyses/importance-pg.svg"])
+    XCTAssertTrue(analyses.contains("href=\"/sweeps/pg/analyses/importance-pg.png\""), analyses)
   }
 }

@@ -49,15 +49,25 @@ enum Analyses {
         "<p>No analyses yet for this sweep: <code>orch analyze ANALYSIS \(html(sweep))</code> writes its plot to "
         + "<code>\(html(directory(state)))</code>.</p>"
     }
-    for file in found {
-      let url = html(base + file.split(separator: "/").map { Path.encode(String($0)) }.joined(separator: "/"))
+    func url(_ file: String) -> String {
+      html(base + file.split(separator: "/").map { Path.encode(String($0)) }.joined(separator: "/"))
+    }
+    // `analyze` writes a PNG beside each SVG: one plot, shown once, the PNG a link under it.
+    func pngTwin(_ file: String) -> String? {
+      let png = file.lowercased().hasSuffix(".svg") ? String(file.dropLast(4)) + ".png" : nil
+      return png.flatMap { found.contains($0) ? $0 : nil }
+    }
+    let twins = Set(found.compactMap(pngTwin))
+    for file in found where !twins.contains(file) {
       body += "<section class=\"analysis\"><h2>\(html(file))</h2>"
       if file.lowercased().hasSuffix(".csv") {
         body += csvTable(directory(state) + "/" + file)
-      } else if !(file.lowercased().hasSuffix(".png") && found.contains(String(file.dropLast(4)) + ".svg")) {
-        body += "<img class=\"plot\" src=\"\(url)\" alt=\"\(html(file))\">"
+      } else {
+        body += "<img class=\"plot\" src=\"\(url(file))\" alt=\"\(html(file))\">"
       }
-      body += " <a href=\"\(url)\">\(html(file))</a></section>\n"
+      body += "<p class=\"files\"><a href=\"\(url(file))\">\(html(file))</a>"
+      if let png = pngTwin(file) { body += " · <a class=\"png\" href=\"\(url(png))\">\(html(png))</a>" }
+      body += "</p></section>\n"
     }
     return Page.document(title: "analyses of \(sweep)", csrf: state.csrf, body: body)
   }
