@@ -47,6 +47,19 @@ final class UIPagesTests: XCTestCase {
     XCTAssertEqual(matches(#"<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td>"#, in: attempts.body).count, 2, "start and end")
     XCTAssertEqual(try h.get("/jobs/999/attempts").status, 404)
 
+    // The command and its environment on a line of their own, not among the bindings.
+    let job = try h.get("/jobs/\(ids[0])").body
+    let command = matches(#"<p id="command">(.*?)</p>"#, in: job)
+    XCTAssertEqual(command.count, 1, job)
+    XCTAssertTrue(command.first?.contains("job.sh") ?? false, "\(command)")
+    XCTAssertTrue(command.first?.contains("GREETING=") ?? false, "\(command)")
+    let bindings = matches(#"<table id="bindings">(.*?)</table>"#, in: job.replacingOccurrences(of: "\n", with: " "))
+    XCTAssertEqual(bindings.count, 1)
+    for name in ["command", "env", "env.GREETING"] {
+      XCTAssertFalse(bindings.first?.contains("<td>\(name)</td>") ?? true, "\(name) listed as a binding: \(bindings)")
+    }
+    XCTAssertTrue(bindings.first?.contains("<td>hue</td>") ?? false, "\(bindings)")
+
     // Curves coloured by a binding: a legend (escaped) and whole-number epoch ticks.
     let curves = try h.get("/sweeps/pg/curves?jobs=\(ids.map(String.init).joined(separator: ","))&color=hue").body
     let legend = matches(#"<div id="legend" class="legend">(.*?)</div>"#, in: curves)

@@ -16,9 +16,21 @@ extension Pages {
     for name in bindings.keys.sorted(by: ResultsTable.bytewise) {
       bindingRows.append("<tr class=\"binding\"><td>\(html(name))</td><td>\(html(value(bindings[name])))</td></tr>")
     }
+    // A command job's command and environment are what it runs, not settings: a line of their own.
+    var commandLine = ""
     if case .map(let config)? = try? ConfigValue.parse(json: job.config) {
+      if case .list(let words)? = config["command"] {
+        commandLine +=
+          "<p id=\"command\">command <code>\(html(words.map { shellWord(value($0)) }.joined(separator: " ")))</code>"
+        if case .map(let env)? = config["env"], !env.isEmpty {
+          let pairs = env.keys.sorted(by: ResultsTable.bytewise).map { "\($0)=\(shellWord(value(env[$0])))" }
+          commandLine += " · env <code>\(html(pairs.joined(separator: " ")))</code>"
+        }
+        commandLine += "</p>"
+      }
+      let apart: Set<String> = commandLine.isEmpty ? ["bindings"] : ["bindings", "command", "env"]
       var flat: [(String, ConfigValue)] = []
-      flatten(config.filter { $0.key != "bindings" }, prefix: "", into: &flat)
+      flatten(config.filter { !apart.contains($0.key) }, prefix: "", into: &flat)
       for (name, v) in flat where bindings[name] == nil {
         bindingRows.append("<tr class=\"default\"><td>\(html(name))</td><td>\(html(value(v)))</td></tr>")
       }
@@ -49,6 +61,7 @@ extension Pages {
       \(actionForm("release", "release", sweep: nil, jobs: [id], state: state, selected: false))
       \(row.sweep.map { "<a class=\"button\" href=\"/sweeps/\(html(Path.encode($0)))/curves?jobs=\(id)\">curves</a>" } ?? "")
       </div>
+      \(commandLine)
       <h2>Bindings</h2>
       \(Page.table(id: "bindings", header: ["name", "value"], rows: bindingRows))
       <h2>Attempts</h2>
@@ -87,6 +100,16 @@ extension Pages {
     var response = Page.response(type: "text/html; charset=utf-8", try attemptsTable(store, row: job.row))
     response.headers["Cache-Control"] = "no-store"
     return response
+  }
+
+  /// A word as a shell would need it written (single-quoted unless plain).
+  static func shellWord(_ word: String) -> String {
+    let plain =
+      !word.isEmpty
+      && word.unicodeScalars.allSatisfy {
+        CharacterSet.alphanumerics.contains($0) || "-_./=:,@%+".unicodeScalars.contains($0)
+      }
+    return plain ? word : "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
   static func flatten(_ map: [String: ConfigValue], prefix: String, into out: inout [(String, ConfigValue)]) {
