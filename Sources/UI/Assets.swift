@@ -28,7 +28,7 @@ enum Assets {
     div.scroll { overflow-x: auto; max-width: 100%; } div.scroll td, div.scroll th { white-space: nowrap; }
     table#metrics td:first-child, table#metrics th:first-child { position: sticky; left: 0; background: #fff; }
     table#metrics th:first-child { background: #f4f4f8; z-index: 1; }
-    .legend { margin: 4px 0; } .legend .swatch { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 10px; vertical-align: -1px; }
+    .legend { margin: 4px 0; } .legend svg.swatch { margin: 0 4px 0 10px; vertical-align: -1px; }
     """
 
   static let script = """

@@ -78,11 +78,12 @@ enum Curves {
     CurvePlot.distinct(curves.map { c in color.flatMap { c.row.bindings[$0] } })
   }
 
-  /// Which value of the colour binding each colour stands for.
+  /// Which value of the colour binding each colour stands for (an SVG swatch: the page's CSP
+  /// refuses inline styles).
   static func legend(_ curves: [CurvePlot.Curve], color: String?) -> String {
     guard let color, !curves.isEmpty else { return "" }
     let items = colorValues(curves, color: color).enumerated().map { i, v in
-      "<span class=\"legend-item\"><span class=\"swatch\" style=\"background:\(palette[i % palette.count])\"></span>"
+      "<span class=\"legend-item\"><svg class=\"swatch\" width=\"12\" height=\"12\"><rect width=\"12\" height=\"12\" fill=\"\(palette[i % palette.count])\"/></svg>"
         + "\(html(Pages.value(v)))</span>"
     }
     return "<div id=\"legend\" class=\"legend\">\(html(color)):" + items.joined() + "</div>"

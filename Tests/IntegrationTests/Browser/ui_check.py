@@ -265,6 +265,10 @@ def curves(ui, a):
     ui.get(f"/sweeps/{urllib.parse.quote(a.curves)}/curves?" + urllib.parse.urlencode(query))
     ui.one("svg#curves")
     check(drawn() == sorted(selected), f"curves coloured by {a.color}: paths for {drawn()}, expected {sorted(selected)}")
+    strokes = {p.get_attribute("stroke") for p in ui.all("svg#curves path.curve")}
+    swatches = [ui.js("return getComputedStyle(arguments[0]).fill;", r) for r in ui.all("#legend svg.swatch rect")]
+    check(len(swatches) == len(strokes) and all(s.startswith("rgb(") for s in swatches),
+          f"curves coloured by {a.color}: legend swatches {swatches} for the colours {sorted(strokes)}")
     ui.shot("curves")
     # Every job's page: bindings, attempts, the log, metrics (the first selected one for the picture).
     ui.get(f"/jobs/{selected[0]}")
