@@ -95,6 +95,15 @@ struct Expander {
     file: String, units: [ExpansionUnit], axes: [SweepFile.AxisDim], whens: [SweepFile.When], keysOnly: Bool = false,
     willEmit: (Int) -> Void, emit: (consuming ConfigSpec) throws(OrchError) -> Void
   ) throws(OrchError) {
+    willEmit(try checkedTotal(units: units, axes: axes))
+    var x = Expander(file: file)
+    x.declare(units: units, axes: axes, whens: whens)
+    try x.run(units: units, axes: axes, whens: whens, keysOnly: keysOnly, emit: emit)
+  }
+
+  /// The entry's config count, refused before anything is expanded when it passes the limit
+  /// (checked product: an overflow counts as over).
+  private static func checkedTotal(units: [ExpansionUnit], axes: [SweepFile.AxisDim]) throws(OrchError) -> Int {
     var total = units.count
     for d in axes {
       total = total.multipliedReportingOverflow(by: d.count).overflow ? Int.max : total * d.count
@@ -103,10 +112,7 @@ struct Expander {
       let at = axes.first?.names.first?.1 ?? units.first?.location
       throw .badInput("entry expands to \(total) configs, more than the limit of \(SweepFile.maxConfigs)", at: at)
     }
-    willEmit(total)
-    var x = Expander(file: file)
-    x.declare(units: units, axes: axes, whens: whens)
-    try x.run(units: units, axes: axes, whens: whens, keysOnly: keysOnly, emit: emit)
+    return total
   }
 
   /// Only the keys, for a listing: each rendered key's bytes go to `emit` (valid during the call),
@@ -118,15 +124,7 @@ struct Expander {
     willEmit: (Int) -> Void, references: (consuming ConfigSpec) throws(OrchError) -> Void,
     emit: (UnsafeBufferPointer<UInt8>) throws(OrchError) -> Void
   ) throws(OrchError) {
-    var total = units.count
-    for d in axes {
-      total = total.multipliedReportingOverflow(by: d.count).overflow ? Int.max : total * d.count
-    }
-    if total > SweepFile.maxConfigs {
-      let at = axes.first?.names.first?.1 ?? units.first?.location
-      throw .badInput("entry expands to \(total) configs, more than the limit of \(SweepFile.maxConfigs)", at: at)
-    }
-    willEmit(total)
+    willEmit(try checkedTotal(units: units, axes: axes))
     var x = Expander(file: file)
     x.declare(units: units, axes: axes, whens: whens)
     let plan = try x.plan(units: units, axes: axes, whens: whens, keysOnly: true)

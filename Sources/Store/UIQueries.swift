@@ -186,14 +186,7 @@ extension JobStore {
           WHERE job_id = ? AND attempt = (SELECT MAX(attempt) FROM metrics WHERE job_id = ?)
           ORDER BY seq, name
           """)
-      var out: [Int64: [MetricPoint]] = [:]
-      for id in jobIDs {
-        let points = try Row.fetchAll(statement, arguments: [id, id]).map { r in
-          MetricPoint(name: r[0], value: r[1], step: r[2], epoch: r[3], final: r[4], time: nil)
-        }
-        if !points.isEmpty { out[id] = points }
-      }
-      return out
+      return try Self.pointsPerJob(statement, jobIDs: jobIDs)
     }
   }
 }
@@ -210,14 +203,19 @@ extension JobStore {
           WHERE job_id = ? AND attempt = (SELECT MAX(attempt) FROM metrics WHERE job_id = ?)
           GROUP BY name, final ORDER BY last, name
           """)
-      var out: [Int64: [MetricPoint]] = [:]
-      for id in jobIDs {
-        let points = try Row.fetchAll(statement, arguments: [id, id]).map { r in
-          MetricPoint(name: r[0], value: r[1], step: r[2], epoch: r[3], final: r[4], time: nil)
-        }
-        if !points.isEmpty { out[id] = points }
-      }
-      return out
+      return try Self.pointsPerJob(statement, jobIDs: jobIDs)
     }
+  }
+
+  /// Runs `statement` (bound to a job id twice) per job: its points, jobs without any left out.
+  private static func pointsPerJob(_ statement: Statement, jobIDs: [Int64]) throws -> [Int64: [MetricPoint]] {
+    var out: [Int64: [MetricPoint]] = [:]
+    for id in jobIDs {
+      let points = try Row.fetchAll(statement, arguments: [id, id]).map { r in
+        MetricPoint(name: r[0], value: r[1], step: r[2], epoch: r[3], final: r[4], time: nil)
+      }
+      if !points.isEmpty { out[id] = points }
+    }
+    return out
   }
 }
