@@ -27,9 +27,7 @@ let package = Package(
       dependencies: [
         "CSupport", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
       ]),
-    // The engine's element-wise convolution kernels in C, baseline and AVX2, chosen at run time.
-    .target(name: "CKernels"),
-    .target(name: "Engine", dependencies: ["CBLAS", "CKernels", .product(name: "Crypto", package: "swift-crypto")]),
+    .target(name: "Engine", dependencies: ["CBLAS", .product(name: "Crypto", package: "swift-crypto")]),
     // POSIX helpers the daemon, the CLI and the workers share: spawn, pin, signals, files, fault seams.
     .target(name: "System", dependencies: ["CSupport"]),
     .target(
@@ -92,7 +90,7 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["OrchCore"], path: "Tests/Support"),
     .testTarget(name: "StoreTests", dependencies: ["Store"]),
     .testTarget(name: "WorkerTests", dependencies: ["Worker", "System"]),
-    .testTarget(name: "EngineTests", dependencies: ["Engine", "CKernels"], exclude: ["Fixtures"]),
+    .testTarget(name: "EngineTests", dependencies: ["Engine"], exclude: ["Fixtures"]),
     .testTarget(
       name: "OrchCoreTests", dependencies: ["OrchCore", "Registry", "SlurmSyntax", "Backends", "TestSupport"]),
     .testTarget(name: "RegistryTests", dependencies: ["Registry", "TestSupport"], exclude: ["Fixtures"]),

@@ -1,7 +1,5 @@
 // Pooling over NHWC activations.
 
-import CKernels
-
 /// Geometry of a max pool (no padding; windows that would overhang are dropped, as in PyTorch).
 public struct PoolShape: Sendable, Hashable {
   public var channels: Int
@@ -117,9 +115,70 @@ func reluMaxPool2dForward(
   shape s: PoolShape, samples: Range<Int>
 ) {
   precondition(s.isTiled, "the fused ReLU and pool need windows that tile the input")
-  orch_relu_max_pool_forward(
-    -1, y, argmax, x, s.channels, s.inHeight, s.inWidth, s.kernelHeight, s.kernelWidth, samples.lowerBound,
-    samples.upperBound)
+  let c = s.channels
+  let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+  let zero = SIMD8<Float>()
+  @inline(__always) func rectified(_ i: Int) -> SIMD8<Float> {
+    var v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+    v.replace(with: zero, where: zero .>= v)
+    UnsafeMutableRawPointer(x + i).storeBytes(of: v, as: SIMD8<Float>.self)
+    return v
+  }
+  let rowStride = s.inWidth * c
+  var out = samples.lowerBound * s.outputSize
+  for b in samples {
+    let base = (b - samples.lowerBound) * s.inputSize
+    for oy in 0..<s.outHeight {
+      for ox in 0..<s.outWidth {
+        let first = base + oy * s.kernelHeight * rowStride + ox * s.kernelWidth * c
+        var ch = 0
+        while ch + 8 <= c {
+          // The first tap starts the maximum; comparing it with itself again would change nothing.
+          var best = rectified(first + ch)
+          var arg = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: first + ch)) &+ lanes
+          for ky in 0..<s.kernelHeight {
+            for kx in 0..<s.kernelWidth where ky != 0 || kx != 0 {
+              let idx = first + ky * rowStride + kx * c + ch
+              let v = rectified(idx)
+              let better = v .> best
+              best.replace(with: v, where: better)
+              arg.replace(with: SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: idx)) &+ lanes, where: better)
+            }
+          }
+          UnsafeMutableRawPointer(y + out + ch).storeBytes(of: best, as: SIMD8<Float>.self)
+          UnsafeMutableRawPointer(argmax + out + ch).storeBytes(of: arg, as: SIMD8<Int32>.self)
+          ch += 8
+        }
+        while ch < c {
+          x[first + ch] = max(x[first + ch], 0)
+          var best = x[first + ch]
+          var arg = first + ch
+          for ky in 0..<s.kernelHeight {
+            for kx in 0..<s.kernelWidth where ky != 0 || kx != 0 {
+              let idx = first + ky * rowStride + kx * c + ch
+              x[idx] = max(x[idx], 0)
+              if x[idx] > best {
+                best = x[idx]
+                arg = idx
+              }
+            }
+          }
+          y[out + ch] = best
+          argmax[out + ch] = Int32(truncatingIfNeeded: arg)
+          ch += 1
+        }
+        out += c
+      }
+    }
+    // Rows below and columns right of the last window.
+    let coveredHeight = s.outHeight * s.kernelHeight
+    let coveredWidth = s.outWidth * s.kernelWidth
+    for row in 0..<s.inHeight {
+      let from = row >= coveredHeight ? 0 : coveredWidth
+      let p = x + base + row * rowStride + from * c
+      reluForward(y: p, x: p, count: (s.inWidth - from) * c)
+    }
+  }
 }
 
 /// Routes each output gradient to the input that won its window.
@@ -152,10 +211,56 @@ func maxPool2dBackwardTiled(
   reluOutput: UnsafePointer<Float>? = nil,  // [B, OH, OW, C]
   shape s: PoolShape, samples: Range<Int>
 ) {
-  precondition(s.isTiled, "the tiled pool's backward needs windows that tile the input")
-  orch_max_pool_backward_tiled(
-    -1, dx, dy, argmax, reluOutput, s.channels, s.inHeight, s.inWidth, s.kernelHeight, s.kernelWidth,
-    samples.lowerBound, samples.upperBound)
+  let c = s.channels
+  let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+  let coveredHeight = s.outHeight * s.kernelHeight
+  let coveredWidth = s.outWidth * s.kernelWidth
+  var out = samples.lowerBound * s.outputSize
+  for b in samples {
+    let base = (b - samples.lowerBound) * s.inputSize
+    for oy in 0..<s.outHeight {
+      for ox in 0..<s.outWidth {
+        var ch = 0
+        while ch + 8 <= c {
+          var g = UnsafeRawPointer(dy + out + ch).loadUnaligned(as: SIMD8<Float>.self)
+          if let reluOutput {
+            let y = UnsafeRawPointer(reluOutput + out + ch).loadUnaligned(as: SIMD8<Float>.self)
+            g.replace(with: 0, where: .!(y .> 0))
+          }
+          let arg = UnsafeRawPointer(argmax + out + ch).loadUnaligned(as: SIMD8<Int32>.self)
+          for ky in 0..<s.kernelHeight {
+            for kx in 0..<s.kernelWidth {
+              let idx = base + ((oy * s.kernelHeight + ky) * s.inWidth + ox * s.kernelWidth + kx) * c + ch
+              var v = SIMD8<Float>()
+              v.replace(with: g, where: arg .== SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: idx)) &+ lanes)
+              UnsafeMutableRawPointer(dx + idx).storeBytes(of: v, as: SIMD8<Float>.self)
+            }
+          }
+          ch += 8
+        }
+        while ch < c {
+          let winner = Int(argmax[out + ch])
+          let g = (reluOutput.map { $0[out + ch] > 0 } ?? true) ? dy[out + ch] : 0
+          for ky in 0..<s.kernelHeight {
+            for kx in 0..<s.kernelWidth {
+              let idx = base + ((oy * s.kernelHeight + ky) * s.inWidth + ox * s.kernelWidth + kx) * c + ch
+              dx[idx] = idx == winner ? g : 0
+            }
+          }
+          ch += 1
+        }
+        out += c
+      }
+    }
+    // Rows below and columns right of the last window.
+    for y in 0..<s.inHeight {
+      if y >= coveredHeight {
+        (dx + base + y * s.inWidth * c).update(repeating: 0, count: s.inWidth * c)
+      } else if coveredWidth < s.inWidth {
+        (dx + base + (y * s.inWidth + coveredWidth) * c).update(repeating: 0, count: (s.inWidth - coveredWidth) * c)
+      }
+    }
+  }
 }
 
 /// y[b, c] = mean over pixels of x[b, :, c].
