@@ -11,6 +11,23 @@ public enum ResultsOutput {
 
   public static func jsonString(_ s: String) -> String { ConfigValue.string(s).json }
 
+  /// The rows as `orch results --json` prints them: sweep, key, job, state, the bindings, then the
+  /// metrics under their labels; an empty array is `[]`.
+  public static func json(_ rows: [ResultRow], bindings: [String], metrics: [String]) -> String {
+    let labels = metricLabels(metrics, taken: ["sweep", "key", "job", "state"] + bindings)
+    var out = "["
+    for (i, r) in rows.enumerated() {
+      var fields: [(String, String)] = [
+        ("sweep", jsonString(r.sweep)), ("key", jsonString(r.key)), ("job", String(r.job)),
+        ("state", jsonString(r.state)),
+      ]
+      for b in bindings { fields.append((b, r.bindings[b]?.json ?? "null")) }
+      for (m, label) in zip(metrics, labels) { fields.append((label, jsonNumber(r.metrics[m]))) }
+      out += (i == 0 ? "\n  " : ",\n  ") + jsonObject(fields)
+    }
+    return out + (rows.isEmpty ? "]\n" : "\n]\n")
+  }
+
   /// Column names of the metrics: a metric named like a column before it (a binding, sweep, key,
   /// job, state) is `metric:<name>`, so no object has the same key twice.
   public static func metricLabels(_ metrics: [String], taken: [String]) -> [String] {

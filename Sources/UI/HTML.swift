@@ -1,3 +1,4 @@
+import Analysis
 import Foundation
 import NIOHTTP1
 
@@ -18,29 +19,24 @@ func html(_ s: String) -> String {
   return out
 }
 
-/// A JSON string literal that is safe inside a `<script>` block too: `<` never appears raw.
+/// A JSON string literal that is safe inside a `<script>` block too: `<` never appears raw. Inside
+/// the literal these characters stand only as themselves, so replacing them keeps its value.
 func jsonString(_ s: String) -> String {
-  var out = "\""
-  for c in s.unicodeScalars {
+  var out = ""
+  for c in ResultsOutput.jsonString(s).unicodeScalars {
     switch c {
-    case "\"": out += "\\\""
-    case "\\": out += "\\\\"
     case "<": out += "\\u003c"
     case ">": out += "\\u003e"
     case "&": out += "\\u0026"
     case "\u{2028}": out += "\\u2028"
     case "\u{2029}": out += "\\u2029"
-    case _ where c.value < 0x20: out += String(format: "\\u%04x", c.value)
     default: out.unicodeScalars.append(c)
     }
   }
-  return out + "\""
+  return out
 }
 
-func jsonNumber(_ v: Double?) -> String {
-  guard let v, v.isFinite else { return "null" }
-  return "\(v)"
-}
+func jsonNumber(_ v: Double?) -> String { ResultsOutput.jsonNumber(v) }
 
 enum Page {
   static let securityHeaders: [(String, String)] = [

@@ -57,20 +57,7 @@ struct Compare: ParsableCommand {
     case "all"?: metricNames = ResultsTable.metricOrder(allMetrics)
     case let text?: metricNames = try Results.names(text, "--metrics")
     }
-    if json {
-      var out = "["
-      for (i, r) in rows.enumerated() {
-        var fields: [(String, String)] = [
-          ("sweep", ResultsOutput.jsonString(r.sweep)), ("key", ResultsOutput.jsonString(r.key)),
-          ("job", String(r.job)), ("state", ResultsOutput.jsonString(r.state)),
-        ]
-        for b in bindings { fields.append((b, r.bindings[b]?.json ?? "null")) }
-        let labels = ResultsOutput.metricLabels(metricNames, taken: ["sweep", "key", "job", "state"] + bindings)
-        for (m, label) in zip(metricNames, labels) { fields.append((label, ResultsOutput.jsonNumber(r.metrics[m]))) }
-        out += (i == 0 ? "\n  " : ",\n  ") + ResultsOutput.jsonObject(fields)
-      }
-      return Output.print(out + (rows.isEmpty ? "]\n" : "\n]\n"))
-    }
+    if json { return Output.print(ResultsOutput.json(rows, bindings: bindings, metrics: metricNames)) }
     var lines: [[String]] = [
       ["sweep"] + rows.map(\.sweep), ["key"] + rows.map(\.key), ["state"] + rows.map(\.state),
     ]

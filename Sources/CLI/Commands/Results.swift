@@ -150,19 +150,7 @@ struct Results: ParsableCommand {
 
   func printRows(_ rows: [ResultRow], bindings: [String], metrics: [String], showSweep: Bool) throws {
     let labels = ResultsOutput.metricLabels(metrics, taken: ["sweep", "key", "job", "state"] + bindings)
-    if json {
-      var out = "["
-      for (i, r) in rows.enumerated() {
-        var fields: [(String, String)] = [
-          ("sweep", ResultsOutput.jsonString(r.sweep)), ("key", ResultsOutput.jsonString(r.key)),
-          ("job", String(r.job)), ("state", ResultsOutput.jsonString(r.state)),
-        ]
-        for b in bindings { fields.append((b, r.bindings[b]?.json ?? "null")) }
-        for (m, label) in zip(metrics, labels) { fields.append((label, ResultsOutput.jsonNumber(r.metrics[m]))) }
-        out += (i == 0 ? "\n  " : ",\n  ") + ResultsOutput.jsonObject(fields)
-      }
-      return Output.print(out + (rows.isEmpty ? "]\n" : "\n]\n"))
-    }
+    if json { return Output.print(ResultsOutput.json(rows, bindings: bindings, metrics: metrics)) }
     if csv {
       let header = ["sweep", "key", "job", "state"] + bindings + labels
       let cells = rows.map { r in
