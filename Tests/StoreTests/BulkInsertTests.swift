@@ -32,6 +32,40 @@ final class BulkInsertTests: StoreTestCase {
     }
   }
 
+  /// Every index of `jobs` by name, with its SQL.
+  private func jobIndexes() throws -> [String: String] {
+    try store.read("indexes") { db in
+      Dictionary(
+        uniqueKeysWithValues: try Row.fetchAll(
+          db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'"
+        ).map { ($0[0] as String, $0[1] as String) })
+    }
+  }
+
+  /// The claim and pending indexes are rebuilt too: the daemon claims from them and `orch queue`
+  /// groups by them, so each must hold exactly the jobs its WHERE selects, in the store's order.
+  func testTheClaimAndPendingIndexesAreRebuiltWithEveryPendingJob() throws {
+    try submit(3)
+    let before = try jobIndexes()
+    for name in Submission.rebuiltOnBulkInsert { XCTAssertNotNil(before[name], name) }
+    try bulk(12_000, hashes: (0..<12_000).map(hex))
+    XCTAssertEqual(try jobIndexes(), before)
+    try store.read("check") { db in
+      XCTAssertEqual(try String.fetchAll(db, sql: "PRAGMA integrity_check"), ["ok"])
+      XCTAssertEqual(
+        try Int.fetchOne(
+          db, sql: "SELECT count(*) FROM jobs INDEXED BY jobs_claim WHERE state = 'PENDING' AND ready = 1"),
+        12_003)
+      XCTAssertEqual(
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs INDEXED BY jobs_pending WHERE state = 'PENDING'"), 12_003)
+      let claimOrder = try Int64.fetchAll(
+        db,
+        sql:
+          "SELECT id FROM jobs INDEXED BY jobs_claim WHERE state = 'PENDING' AND ready = 1 ORDER BY priority DESC, id")
+      XCTAssertEqual(claimOrder, Array(1...12_003))
+    }
+  }
+
   func testTheHashIndexIsRebuiltWholeAndConsistent() throws {
     let before = try hashIndexSQL()
     XCTAssertEqual(before, "CREATE INDEX jobs_hash ON jobs(hash_key)")
@@ -60,8 +94,10 @@ final class BulkInsertTests: StoreTestCase {
 
   func testARolledBackSubmissionKeepsTheIndex() throws {
     try submit(3)
+    let before = try jobIndexes()
     XCTAssertThrowsError(try bulk(12_000, hashes: (0..<12_000).map(hex), fail: true))
     XCTAssertEqual(try hashIndexSQL(), "CREATE INDEX jobs_hash ON jobs(hash_key)")
+    XCTAssertEqual(try jobIndexes(), before)
     try store.read("check") { db in
       XCTAssertEqual(try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs"), 3)
       XCTAssertEqual(try String.fetchAll(db, sql: "PRAGMA integrity_check"), ["ok"])
