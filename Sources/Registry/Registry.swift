@@ -110,7 +110,10 @@ struct Builder {
           resources: e.resources, location: e.key.location)
         try Expander.expand(
           file: stem, units: [unit], axes: e.axes, whens: e.whens, keysOnly: keysOnly, willEmit: { reserve($0) },
-          emit: { c throws(OrchError) in try register(try Self.renderingReferences(c) ?? c) })
+          emit: { c throws(OrchError) in
+            // Not `rendered ?? c`: its autoclosure copied every config.
+            if let rendered = try Self.renderingReferences(c) { try register(rendered) } else { try register(c) }
+          })
       case .derive(let d):
         try derive(d, stem: stem)
       }

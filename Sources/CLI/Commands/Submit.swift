@@ -85,6 +85,8 @@ struct Submit: ParsableCommand {
     let registry = try Registry.load(path: path)
     let regex = match ?? ".*"
     let matched = match == nil ? registry.configs : try registry.matching(regex)
+    HeldUntilExit.hold(registry)
+    HeldUntilExit.hold(matched)
     let spec = try array.map { text throws(OrchError) in try ArraySpec.parse(text) }
     if let spec, let bad = spec.indices.first(where: { $0 >= matched.count }) {
       throw OrchError.badInput("--array index \(bad) is out of range: \(matched.count) configs match '\(regex)'")
@@ -178,7 +180,7 @@ struct Submit: ParsableCommand {
     }
     var tooLarge: ConfigSpec?
     selected.forEach { _, config in
-      if tooLarge == nil && config.resources.cpus > available { tooLarge = config }
+      if tooLarge == nil && config.pointee.resources.cpus > available { tooLarge = config.pointee }
     }
     if let config = tooLarge {
       throw .badInput(
@@ -195,10 +197,10 @@ struct Submit: ParsableCommand {
     var requests: [GPURequest: ConfigSpec] = [:]
     var memories: [Int64: ConfigSpec] = [:]
     selected.forEach { _, config in
-      let r = config.resources
+      let r = config.pointee.resources
       let gpus: GPURequest? = overrides.gpus ?? GPURequest(count: r.gpus, type: r.gpuType)
-      if let gpus, gpus.count > 0, requests[gpus] == nil { requests[gpus] = config }
-      if let memory = overrides.memLimit ?? r.memLimit, memories[memory] == nil { memories[memory] = config }
+      if let gpus, gpus.count > 0, requests[gpus] == nil { requests[gpus] = config.pointee }
+      if let memory = overrides.memLimit ?? r.memLimit, memories[memory] == nil { memories[memory] = config.pointee }
     }
     guard !requests.isEmpty || !memories.isEmpty else { return }
     let node = try NodeResources.current(home: home)

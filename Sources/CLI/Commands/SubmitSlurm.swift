@@ -67,9 +67,9 @@ extension Submit {
     // Checkpoint references by key: the registry's binding (the stored one is already a path).
     var sourceOfKey: [String: [String]] = [:]
     selected.forEach { _, config in
-      for slot in CheckpointReference.slots(config.binding) {
-        if let ref = CheckpointReference.parse(slot.text), sourceOfKey[config.key]?.contains(ref.key) != true {
-          sourceOfKey[config.key, default: []].append(ref.key)
+      for slot in CheckpointReference.slots(config.pointee.binding) {
+        if let ref = CheckpointReference.parse(slot.text), sourceOfKey[config.pointee.key]?.contains(ref.key) != true {
+          sourceOfKey[config.pointee.key, default: []].append(ref.key)
         }
       }
     }

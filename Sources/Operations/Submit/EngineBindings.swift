@@ -17,8 +17,10 @@ public enum EngineBindings {
     var shapes: [String: (shape: [Int], kind: Dataset.Kind)?] = [:]
     var failure: OrchError?
     var checkedData = Set<String>()
-    selection.forEach { _, config in
-      guard failure == nil, case .engine = config.kind, seen.insert(config.hash).inserted else { return }
+    selection.forEach { _, lent in
+      guard failure == nil, case .engine = lent.pointee.kind else { return }
+      let config = lent.pointee
+      guard seen.insert(config.hash).inserted else { return }
       do {
         try checkPaths(config)
         let train: TrainConfig
