@@ -209,7 +209,8 @@ final class GPUTests: XCTestCase {
 
   /// A lost attempt (daemon and worker killed, the job left running): the next daemon kills it and
   /// hands its device to the requeued attempt only once it is gone — the new attempt starts after
-  /// the lost one's last heartbeat.
+  /// the lost one's last heartbeat. The heartbeat is renamed into place: killed between `>`'s
+  /// truncation and `date`'s write, the file was empty and the test failed on reading it.
   func testLostAttemptsDeviceIsFreedOnceItsProcessesAreGone() throws {
     let c = try Cluster()
     try c.write(
@@ -218,7 +219,7 @@ final class GPUTests: XCTestCase {
       register:
         - key: lost
           resources: {gpus: 1}
-          command: [sh, -c, "if test -e first.done; then echo \\"$CUDA_VISIBLE_DEVICES $(date +%s.%N)\\" > second.txt; exit 0; fi; touch first.done; echo $CUDA_VISIBLE_DEVICES > first.txt; while :; do date +%s.%N > heartbeat.txt; sleep 0.05; done"]
+          command: [sh, -c, "if test -e first.done; then echo \\"$CUDA_VISIBLE_DEVICES $(date +%s.%N)\\" > second.txt; exit 0; fi; touch first.done; echo $CUDA_VISIBLE_DEVICES > first.txt; while :; do date +%s.%N > beat.tmp; mv beat.tmp heartbeat.txt; sleep 0.05; done"]
       """)
     try c.startDaemon(env: ["ORCH_GPUS": "0"])
     XCTAssertEqual(
