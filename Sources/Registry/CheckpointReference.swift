@@ -71,13 +71,13 @@ public struct CheckpointReference {
     return CheckpointReference(key: key, tag: .epoch(epoch))
   }
 
-  /// Whether the config names a checkpoint by reference in any of `bindings`.
   /// `references` of a config lent by address (`Submitter.Selection.forEach`), without copying it.
   public static func references(_ config: UnsafePointer<ConfigSpec>) -> Bool {
     if case .slots(let table, _) = config.pointee.storage, !table.mayHoldReferences { return false }
     return references(config.pointee)
   }
 
+  /// Whether the config names a checkpoint by reference in any of `bindings`.
   public static func references(_ config: ConfigSpec) -> Bool {
     // Most sweeps bind no name that can hold a reference: no per-config look-ups then.
     if case .slots(let table, _) = config.storage, !table.mayHoldReferences { return false }

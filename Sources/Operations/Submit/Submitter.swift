@@ -48,7 +48,9 @@ public struct Submitter {
     /// The sweep files the selection comes from (a handful: a linear scan beats hashing a million keys).
     public var files: Set<String> {
       var seen: [String] = []
-      forEach { _, c in if seen.last != c.pointee.file && !seen.contains(c.pointee.file) { seen.append(c.pointee.file) }
+      forEach { _, c in
+        let file = c.pointee.file
+        if seen.last != file && !seen.contains(file) { seen.append(file) }
       }
       return Set(seen)
     }
