@@ -85,8 +85,11 @@ struct Submit: ParsableCommand {
     let registry = try Registry.load(path: path)
     let regex = match ?? ".*"
     let matched = match == nil ? registry.configs : try registry.matching(regex)
-    HeldUntilExit.hold(registry)
-    HeldUntilExit.hold(matched)
+    // Not with --wait: the process lives on for the sweep, which needs none of it.
+    if !wait {
+      HeldUntilExit.hold(registry)
+      HeldUntilExit.hold(matched)
+    }
     let spec = try array.map { text throws(OrchError) in try ArraySpec.parse(text) }
     if let spec, let bad = spec.indices.first(where: { $0 >= matched.count }) {
       throw OrchError.badInput("--array index \(bad) is out of range: \(matched.count) configs match '\(regex)'")
