@@ -167,10 +167,21 @@ public func im2col(
           // NHWC: a kernel row inside the image is one contiguous run of kw·Cin values.
           dst = pixelRow + interior.lowerBound * patch + ky * rowRun
           var src = xrow + (interior.lowerBound * s.strideWidth - s.padWidth) * cin
-          for _ in interior {
-            copyFloats(dst, src, count: rowRun)
-            dst += patch
-            src += step
+          if rowRun == 9 {
+            // 3×3 over 3 channels (the usual first layer): 8 floats and 1, no size tests per run.
+            for _ in interior {
+              let v = UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self)
+              UnsafeMutableRawPointer(dst).storeBytes(of: v, as: SIMD8<Float>.self)
+              dst[8] = src[8]
+              dst += patch
+              src += step
+            }
+          } else {
+            for _ in interior {
+              copyFloats(dst, src, count: rowRun)
+              dst += patch
+              src += step
+            }
           }
         }
         for ox in interior.upperBound..<ow { edge(ox) }
