@@ -2,8 +2,9 @@
 // MLP step's GFLOP/s against raw sgemm at the same shapes, measured in the same run.
 // The CNN is measured against raw sgemm at its own GEMM shapes (traced from one step), and each
 // convolution's share of the step is measured alone.
-// Usage: .build/release/engine-bench [seconds per measurement] [mlp|cnn|cnn-step|all (default)]; one part
-// alone is for profiling (`cnn-step`: only the CNN's training steps, no replay or per-layer runs);
+// Usage: .build/release/engine-bench [seconds per measurement] [mlp|cnn|cnn-step|cnn-layers|all (default)]; one
+// part alone is for profiling (`cnn-step`: only the CNN's training steps, no replay or per-layer runs;
+// `cnn-layers`: only the per-layer runs);
 // `cnn-digest` prints a hash of the CNN's logits, gradients and parameters after five SGD steps, to
 // check that a change to the engine's kernels leaves every bit of a training step as it was.
 import Engine
@@ -209,10 +210,16 @@ if part == "all" || part == "cnn" || part == "cnn-step" {
       cnnGFLOPs / rawCNN, cnnCPUGFLOPs / rawCNNCPU, cnnCPUGFLOPs))
   print("  the CNN's GEMM shapes (m x n x k): \(shapes)")
 
-  // Each convolution's share of the step: its forward (with the fused ReLU and pool) and backward
-  // run alone on the model's shapes and chunking, and the GEMMs among them replayed alone; in CPU
-  // time, which other processes on the machine move less than the wall clock.
-  let stepSeconds = Double(batch) / cnnCPURate
+  layerShares(stepSeconds: Double(batch) / cnnCPURate)
+}
+
+if part == "cnn-layers" { layerShares(stepSeconds: nil) }
+
+/// Each convolution's share of the step: its forward (with the fused ReLU and pool) and backward
+/// run alone on the model's shapes and chunking, and the GEMMs among them replayed alone; in CPU
+/// time, which other processes on the machine move less than the wall clock.
+func layerShares(stepSeconds: Double?) {
+  var rng = RNG(seed: 3)
   let colsCapacity = 1 << 18  // Graph.colsLimit: the model's im2col buffer for this CNN at batch 128
   let layers: [(name: String, shape: Conv2dShape, pool: Bool, dx: Bool)] = [
     (
@@ -277,15 +284,17 @@ if part == "all" || part == "cnn" || part == "cnn-step" {
     }
     let seconds = 1 / f.cpu + 1 / bw.cpu
     layerTotal += seconds
+    let share = stepSeconds.map { String(format: " (%.0f%% of the step)", 100 * seconds / $0) } ?? ""
     print(
       "  \(layer.name): "
+        + String(format: "forward %.2f ms, backward %.2f ms", 1e3 / f.cpu, 1e3 / bw.cpu) + share
         + String(
-          format: "forward %.2f ms, backward %.2f ms (%.0f%% of the step); its %d GEMMs alone %.2f ms, "
-            + "the rest (im2col, col2im, bias, ReLU, pool) %.2f ms (CPU time)", 1e3 / f.cpu, 1e3 / bw.cpu,
-          100 * seconds / stepSeconds, layerCalls.count, 1e3 / gemmRate.cpu, 1e3 * (seconds - 1 / gemmRate.cpu)))
+          format: "; its %d GEMMs alone %.2f ms, the rest (im2col, col2im, bias, ReLU, pool) %.2f ms (CPU time)",
+          layerCalls.count, 1e3 / gemmRate.cpu, 1e3 * (seconds - 1 / gemmRate.cpu)))
     for p in [x, w, bias, cols, dw, db, dx, y, dy, poolY, poolDy, ra, rb, rc] { p.deallocate() }
     argmax.deallocate()
   }
+  guard let stepSeconds else { return }
   print(
     String(
       format: "  the step %.2f ms (CPU time); the rest (global pool, linear, loss, SGD update) %.2f ms (%.0f%%)",

@@ -167,10 +167,21 @@ public func im2col(
           // NHWC: a kernel row inside the image is one contiguous run of kw·Cin values.
           dst = pixelRow + interior.lowerBound * patch + ky * rowRun
           var src = xrow + (interior.lowerBound * s.strideWidth - s.padWidth) * cin
-          for _ in interior {
-            copyFloats(dst, src, count: rowRun)
-            dst += patch
-            src += step
+          if rowRun == 9 {
+            // 3×3 over 3 channels (the usual first layer): 8 floats and 1, no size tests per run.
+            for _ in interior {
+              let v = UnsafeRawPointer(src).loadUnaligned(as: SIMD8<Float>.self)
+              UnsafeMutableRawPointer(dst).storeBytes(of: v, as: SIMD8<Float>.self)
+              dst[8] = src[8]
+              dst += patch
+              src += step
+            }
+          } else {
+            for _ in interior {
+              copyFloats(dst, src, count: rowRun)
+              dst += patch
+              src += step
+            }
           }
         }
         for ox in interior.upperBound..<ow { edge(ox) }
@@ -355,12 +366,26 @@ private func conv2dBackward(
     let rows = n * pixels
     let dyc = pool == nil ? dy + start * s.outputSize : dy
     if let pool, let poolDy = pool.dy {
+      // The pool's backward adds db's column sums band by band as it writes them.
       maxPool2dBackwardTiled(
-        dx: dyc, dy: poolDy, argmax: pool.argmax, reluOutput: pool.y, shape: pool.shape, samples: start..<(start + n))
+        dx: dyc, dy: poolDy, argmax: pool.argmax, reluOutput: pool.y, columnSums: db, shape: pool.shape,
+        samples: start..<(start + n))
     } else if let reluOutput {
-      reluBackward(dx: dyc, dy: dyc, y: reluOutput + start * s.outputSize, count: rows * s.outChannels)
+      // The ReLU's mask then db's column sums, a block of rows at a time while it is in L1 (each
+      // column still adds its rows in order).
+      let yc = reluOutput + start * s.outputSize
+      let block = max(1, 4096 / max(1, s.outChannels))
+      var row = 0
+      while row < rows {
+        let r = min(block, rows - row)
+        let at = row * s.outChannels
+        reluBackward(dx: dyc + at, dy: dyc + at, y: yc + at, count: r * s.outChannels)
+        if let db { addColumnSums(db, dyc + at, rows: r, columns: s.outChannels) }
+        row += r
+      }
+    } else if let db {
+      addColumnSums(db, dyc, rows: rows, columns: s.outChannels)
     }
-    if let db { addColumnSums(db, dyc, rows: rows, columns: s.outChannels) }
     if let dw {
       let a: UnsafePointer<Float>
       if s.isPointwise {

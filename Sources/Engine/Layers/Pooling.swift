@@ -129,6 +129,11 @@ func reluMaxPool2dForward(
   for b in samples {
     let base = (b - samples.lowerBound) * s.inputSize
     for oy in 0..<s.outHeight {
+      if s.kernelHeight == 2 && s.kernelWidth == 2 {
+        reluPoolBand2x2(y: y + out, argmax: argmax + out, x: x, band: base + oy * 2 * rowStride, s)
+        out += s.outWidth * c
+        continue
+      }
       for ox in 0..<s.outWidth {
         let first = base + oy * s.kernelHeight * rowStride + ox * s.kernelWidth * c
         var ch = 0
@@ -181,6 +186,77 @@ func reluMaxPool2dForward(
   }
 }
 
+/// One output row of 2×2 windows of `reluMaxPool2dForward`, the common case: `band` is the offset in
+/// `x` of the row's first input, `y` and `argmax` point at the row's outputs. The taps' offsets and
+/// their indices' vectors are computed once per window (wrapping Int32 arithmetic, as the stored
+/// indices); the same comparisons in the same order as the general loop.
+@inline(__always)
+private func reluPoolBand2x2(
+  y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>, x: UnsafeMutablePointer<Float>, band: Int,
+  _ s: PoolShape
+) {
+  let c = s.channels
+  let rowStride = s.inWidth &* c
+  let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+  let zero = SIMD8<Float>()
+  let right = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: c))
+  let below = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: rowStride))
+  let belowRight = below &+ right
+  for ox in 0..<s.outWidth {
+    let first = band &+ ox &* 2 &* c
+    let o = ox &* c
+    var ch = 0
+    while ch &+ 8 <= c {
+      let p = x + first + ch
+      var v0 = UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+      var v1 = UnsafeRawPointer(p + c).loadUnaligned(as: SIMD8<Float>.self)
+      var v2 = UnsafeRawPointer(p + rowStride).loadUnaligned(as: SIMD8<Float>.self)
+      var v3 = UnsafeRawPointer(p + rowStride + c).loadUnaligned(as: SIMD8<Float>.self)
+      v0.replace(with: zero, where: zero .>= v0)
+      v1.replace(with: zero, where: zero .>= v1)
+      v2.replace(with: zero, where: zero .>= v2)
+      v3.replace(with: zero, where: zero .>= v3)
+      UnsafeMutableRawPointer(p).storeBytes(of: v0, as: SIMD8<Float>.self)
+      UnsafeMutableRawPointer(p + c).storeBytes(of: v1, as: SIMD8<Float>.self)
+      UnsafeMutableRawPointer(p + rowStride).storeBytes(of: v2, as: SIMD8<Float>.self)
+      UnsafeMutableRawPointer(p + rowStride + c).storeBytes(of: v3, as: SIMD8<Float>.self)
+      let at = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: first &+ ch)) &+ lanes
+      var best = v0
+      var arg = at
+      var better = v1 .> best
+      best.replace(with: v1, where: better)
+      arg.replace(with: at &+ right, where: better)
+      better = v2 .> best
+      best.replace(with: v2, where: better)
+      arg.replace(with: at &+ below, where: better)
+      better = v3 .> best
+      best.replace(with: v3, where: better)
+      arg.replace(with: at &+ belowRight, where: better)
+      UnsafeMutableRawPointer(y + o + ch).storeBytes(of: best, as: SIMD8<Float>.self)
+      UnsafeMutableRawPointer(argmax + o + ch).storeBytes(of: arg, as: SIMD8<Int32>.self)
+      ch &+= 8
+    }
+    while ch < c {
+      var best = max(x[first + ch], 0)
+      x[first + ch] = best
+      var arg = first + ch
+      var k = 0
+      while k < 3 {
+        let idx = first + ch + (k == 0 ? c : k == 1 ? rowStride : rowStride + c)
+        x[idx] = max(x[idx], 0)
+        if x[idx] > best {
+          best = x[idx]
+          arg = idx
+        }
+        k += 1
+      }
+      y[o + ch] = best
+      argmax[o + ch] = Int32(truncatingIfNeeded: arg)
+      ch += 1
+    }
+  }
+}
+
 /// Routes each output gradient to the input that won its window.
 public func maxPool2dBackward(
   dx: UnsafeMutablePointer<Float>,  // [B, H, W, C]
@@ -204,62 +280,145 @@ public func maxPool2dBackward(
 ///
 /// With `reluOutput` (the pool's output `y`, when a ReLU precedes the pool), a winner whose value
 /// is not positive gets zero too: that is the ReLU's backward, since the winner's value is `y`.
+///
+/// With `columnSums`, each row of `dx` (one pixel's channels) is also added into it, rows in order
+/// (`addColumnSums` of the whole of `dx`, the same bits): a band of `kernelHeight` image rows is
+/// summed just after it is written, while it is in L1, instead of in a second pass over `dx`.
 func maxPool2dBackwardTiled(
   dx: UnsafeMutablePointer<Float>,  // [samples.count, H, W, C]
   dy: UnsafePointer<Float>,  // [B, OH, OW, C]
   argmax: UnsafePointer<Int32>,  // [B, OH, OW, C]
   reluOutput: UnsafePointer<Float>? = nil,  // [B, OH, OW, C]
+  columnSums: UnsafeMutablePointer<Float>? = nil,  // [C]
   shape s: PoolShape, samples: Range<Int>
 ) {
   let c = s.channels
-  let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+  let rowFloats = s.inWidth * c
+  let bandFloats = s.kernelHeight * rowFloats
   let coveredHeight = s.outHeight * s.kernelHeight
   let coveredWidth = s.outWidth * s.kernelWidth
   var out = samples.lowerBound * s.outputSize
   for b in samples {
     let base = (b - samples.lowerBound) * s.inputSize
     for oy in 0..<s.outHeight {
-      for ox in 0..<s.outWidth {
-        var ch = 0
-        while ch + 8 <= c {
-          var g = UnsafeRawPointer(dy + out + ch).loadUnaligned(as: SIMD8<Float>.self)
-          if let reluOutput {
-            let y = UnsafeRawPointer(reluOutput + out + ch).loadUnaligned(as: SIMD8<Float>.self)
-            g.replace(with: 0, where: .!(y .> 0))
-          }
-          let arg = UnsafeRawPointer(argmax + out + ch).loadUnaligned(as: SIMD8<Int32>.self)
-          for ky in 0..<s.kernelHeight {
-            for kx in 0..<s.kernelWidth {
-              let idx = base + ((oy * s.kernelHeight + ky) * s.inWidth + ox * s.kernelWidth + kx) * c + ch
-              var v = SIMD8<Float>()
-              v.replace(with: g, where: arg .== SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: idx)) &+ lanes)
-              UnsafeMutableRawPointer(dx + idx).storeBytes(of: v, as: SIMD8<Float>.self)
-            }
-          }
-          ch += 8
-        }
-        while ch < c {
-          let winner = Int(argmax[out + ch])
-          let g = (reluOutput.map { $0[out + ch] > 0 } ?? true) ? dy[out + ch] : 0
-          for ky in 0..<s.kernelHeight {
-            for kx in 0..<s.kernelWidth {
-              let idx = base + ((oy * s.kernelHeight + ky) * s.inWidth + ox * s.kernelWidth + kx) * c + ch
-              dx[idx] = idx == winner ? g : 0
-            }
-          }
-          ch += 1
-        }
-        out += c
+      let band = base + oy * bandFloats
+      if s.kernelHeight == 2 && s.kernelWidth == 2 {
+        routeBand2x2(dx: dx, band: band, dy: dy + out, argmax: argmax + out, reluOutput: reluOutput.map { $0 + out }, s)
+      } else {
+        routeBand(dx: dx, band: band, dy: dy + out, argmax: argmax + out, reluOutput: reluOutput.map { $0 + out }, s)
       }
-    }
-    // Rows below and columns right of the last window.
-    for y in 0..<s.inHeight {
-      if y >= coveredHeight {
-        (dx + base + y * s.inWidth * c).update(repeating: 0, count: s.inWidth * c)
-      } else if coveredWidth < s.inWidth {
-        (dx + base + (y * s.inWidth + coveredWidth) * c).update(repeating: 0, count: (s.inWidth - coveredWidth) * c)
+      out += s.outWidth * c
+      if coveredWidth < s.inWidth {
+        for row in 0..<s.kernelHeight {
+          (dx + band + row * rowFloats + coveredWidth * c).update(
+            repeating: 0, count: (s.inWidth - coveredWidth) * c)
+        }
       }
+      if let columnSums { addColumnSums(columnSums, dx + band, rows: s.kernelHeight * s.inWidth, columns: c) }
     }
+    // Rows below the last window.
+    if coveredHeight < s.inHeight {
+      let rest = dx + base + coveredHeight * rowFloats
+      rest.update(repeating: 0, count: (s.inHeight - coveredHeight) * rowFloats)
+      if let columnSums { addColumnSums(columnSums, rest, rows: (s.inHeight - coveredHeight) * s.inWidth, columns: c) }
+    }
+  }
+}
+
+/// One band of windows (output row) of `maxPool2dBackwardTiled`, any window size: `band` is the
+/// offset in `dx` of the band's first input, `dy`, `argmax` and `reluOutput` point at the band's
+/// outputs.
+@inline(__always)
+private func routeBand(
+  dx: UnsafeMutablePointer<Float>, band: Int, dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+  reluOutput: UnsafePointer<Float>?, _ s: PoolShape
+) {
+  let c = s.channels
+  let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+  for ox in 0..<s.outWidth {
+    let o = ox * c
+    var ch = 0
+    while ch + 8 <= c {
+      var g = UnsafeRawPointer(dy + o + ch).loadUnaligned(as: SIMD8<Float>.self)
+      if let reluOutput {
+        let y = UnsafeRawPointer(reluOutput + o + ch).loadUnaligned(as: SIMD8<Float>.self)
+        g.replace(with: 0, where: .!(y .> 0))
+      }
+      let arg = UnsafeRawPointer(argmax + o + ch).loadUnaligned(as: SIMD8<Int32>.self)
+      for ky in 0..<s.kernelHeight {
+        for kx in 0..<s.kernelWidth {
+          let idx = band + (ky * s.inWidth + ox * s.kernelWidth + kx) * c + ch
+          var v = SIMD8<Float>()
+          v.replace(with: g, where: arg .== SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: idx)) &+ lanes)
+          UnsafeMutableRawPointer(dx + idx).storeBytes(of: v, as: SIMD8<Float>.self)
+        }
+      }
+      ch += 8
+    }
+    while ch < c {
+      let winner = Int(argmax[o + ch])
+      let g = (reluOutput.map { $0[o + ch] > 0 } ?? true) ? dy[o + ch] : 0
+      for ky in 0..<s.kernelHeight {
+        for kx in 0..<s.kernelWidth {
+          let idx = band + (ky * s.inWidth + ox * s.kernelWidth + kx) * c + ch
+          dx[idx] = idx == winner ? g : 0
+        }
+      }
+      ch += 1
+    }
+  }
+}
+
+/// `routeBand` for 2×2 windows, the common case: the winner's offset from its window's first input
+/// is compared with the four taps' (wrapping Int32 arithmetic, as the stored indices), so the same
+/// selections with the index arithmetic out of the inner loop.
+@inline(__always)
+private func routeBand2x2(
+  dx: UnsafeMutablePointer<Float>, band: Int, dy: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+  reluOutput: UnsafePointer<Float>?, _ s: PoolShape
+) {
+  let c = s.channels
+  let rowFloats = s.inWidth &* c
+  let lanes = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7)
+  let right = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: c))
+  let below = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: rowFloats))
+  let belowRight = below &+ right
+  var p = dx + band
+  var first = Int32(truncatingIfNeeded: band)
+  let step = Int32(truncatingIfNeeded: 2 &* c)
+  for ox in 0..<s.outWidth {
+    let o = ox &* c
+    var ch = 0
+    while ch &+ 8 <= c {
+      var g = UnsafeRawPointer(dy + o + ch).loadUnaligned(as: SIMD8<Float>.self)
+      if let reluOutput {
+        let y = UnsafeRawPointer(reluOutput + o + ch).loadUnaligned(as: SIMD8<Float>.self)
+        g.replace(with: 0, where: .!(y .> 0))
+      }
+      let arg = UnsafeRawPointer(argmax + o + ch).loadUnaligned(as: SIMD8<Int32>.self)
+      let rel = arg &- (SIMD8<Int32>(repeating: first &+ Int32(truncatingIfNeeded: ch)) &+ lanes)
+      let zero = SIMD8<Float>()
+      @inline(__always) func put(_ at: UnsafeMutablePointer<Float>, _ mask: SIMDMask<SIMD8<Int32>>) {
+        UnsafeMutableRawPointer(at).storeBytes(of: zero.replacing(with: g, where: mask), as: SIMD8<Float>.self)
+      }
+      put(p + ch, rel .== SIMD8<Int32>())
+      put(p + c + ch, rel .== right)
+      put(p + rowFloats + ch, rel .== below)
+      put(p + rowFloats + c + ch, rel .== belowRight)
+      ch &+= 8
+    }
+    while ch < c {
+      let winner = Int(argmax[o + ch])
+      let g = (reluOutput.map { $0[o + ch] > 0 } ?? true) ? dy[o + ch] : 0
+      let idx = band + ox &* 2 &* c + ch
+      p[ch] = idx == winner ? g : 0
+      p[c + ch] = idx + c == winner ? g : 0
+      p[rowFloats + ch] = idx + rowFloats == winner ? g : 0
+      p[rowFloats + c + ch] = idx + rowFloats + c == winner ? g : 0
+      ch += 1
+    }
+    p += 2 &* c
+    first &+= step
   }
 }
 

@@ -143,8 +143,11 @@ struct Graph {
   var intArenaCount = 0
   var colsNeeded = 0  // floats for one sample's largest im2col
 
-  /// 1 MiB of columns per chunk: small enough to stay in L2 between im2col and the GEMM
-  /// (measured ~1.4× faster on the 32→64 conv than 8 MiB chunks).
+  /// 1 MiB of columns per chunk (measured ~1.4× faster on the 32→64 conv than 8 MiB chunks). The
+  /// bench machine's L2 is 512 KiB per core, so the columns pass through L3 between im2col and the
+  /// GEMM; smaller chunks (per layer, down to one sample) measured no faster there (bench/RESULTS.md,
+  /// "Issue 19: engine CNN (session 3)"). The chunking is part of the results: OpenBLAS's sums
+  /// depend on m, so changing this changes the bits of a training step.
   static let colsLimit = 1 << 18
 
   init(maxBatch: Int) {
