@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// Versioned migrations. Append a new `registerMigration` for every change; never edit a shipped one.
@@ -405,6 +406,13 @@ enum Schema {
     // tables are rebuilt from their own stored definitions with only that CHECK rewritten, so every
     // other column, constraint, index and row stays as it was.
     migrator.registerMigration("v10") { db in
+      // A million jobs take ~15 s, once: said, so the first command after the upgrade is not a
+      // silent pause.
+      let jobs = try Int.fetchOne(db, sql: "SELECT count(*) FROM jobs") ?? 0
+      if jobs >= 100_000 {
+        FileHandle.standardError.write(
+          Data("orch: upgrading the store's tables of \(jobs) jobs (once, about 15 s per million)...\n".utf8))
+      }
       try Schema.rewriteStateCheck(db, table: "jobs", states: Schema.jobStates)
       try Schema.rewriteStateCheck(db, table: "attempts", states: Schema.attemptStates)
     }
