@@ -47,8 +47,17 @@ static void exec(sqlite3 *db, const char *sql) {
 int main(int argc, char **argv) {
   if (argc != 5) { fprintf(stderr, "usage: floor DB SCHEMA.sql indexed|bulk|python N\n"); return 2; }
   const char *mode = argv[3];
-  int n = atoi(argv[4]);
   int python = strcmp(mode, "python") == 0, bulk = strcmp(mode, "bulk") == 0;
+  if (!python && !bulk && strcmp(mode, "indexed") != 0) {
+    fprintf(stderr, "floor: unknown mode '%s': expected indexed, bulk or python\n", mode);
+    return 2;
+  }
+  char *end;
+  long n = strtol(argv[4], &end, 10);
+  if (*argv[4] == 0 || *end != 0 || n < 1 || n > 100000000) {
+    fprintf(stderr, "floor: N '%s': expected a row count from 1 to 100000000\n", argv[4]);
+    return 2;
+  }
   sqlite3 *db;
   if (sqlite3_open(argv[1], &db) != SQLITE_OK) return 1;
   // As JobStore opens a store (python: as the peer's sqlite3 module does, plus the same cache).
@@ -72,7 +81,7 @@ int main(int argc, char **argv) {
       "VALUES (?, ?, ?, ?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
   if (sqlite3_prepare_v2(db, sql, -1, &s, 0) != SQLITE_OK) { fprintf(stderr, "%s\n", sqlite3_errmsg(db)); return 1; }
   char key[128], config[256], hash[65];
-  for (int i = 0; i < n; i++) {
+  for (long i = 0; i < n; i++) {
     int lr = i / 100000, a = (i / 10000) % 10, b = (i / 100) % 100, seed = i % 100;
     int kl = snprintf(key, sizeof key, "grid/mlp/lr%d/a%d/b%d/seed%d", lr, a, b, seed);
     int cl = snprintf(config, sizeof config,
@@ -109,7 +118,7 @@ int main(int argc, char **argv) {
       sqlite3_bind_null(s, 17);
       sqlite3_bind_int64(s, 18, 0);
     }
-    if (sqlite3_step(s) != SQLITE_DONE) { fprintf(stderr, "row %d: %s\n", i, sqlite3_errmsg(db)); return 1; }
+    if (sqlite3_step(s) != SQLITE_DONE) { fprintf(stderr, "row %ld: %s\n", i, sqlite3_errmsg(db)); return 1; }
   }
   sqlite3_finalize(s);
   double rows = wall();
@@ -120,7 +129,7 @@ int main(int argc, char **argv) {
   double indexes = wall();
   exec(db, "COMMIT");
   double w1 = wall(), c1 = cpu();
-  printf("%-8s %d rows: %.2f s wall (rows %.2f, indexes %.2f, commit %.2f), %.2f s CPU\n", mode, n, w1 - w0,
+  printf("%-8s %ld rows: %.2f s wall (rows %.2f, indexes %.2f, commit %.2f), %.2f s CPU\n", mode, n, w1 - w0,
          rows - w0, indexes - rows, w1 - indexes, c1 - c0);
   sqlite3_close(db);
   return 0;
