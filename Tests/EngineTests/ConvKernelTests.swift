@@ -157,6 +157,7 @@ final class ConvKernelTests: XCTestCase {
       XCTAssertEqual(out.map(\.bitPattern), expected.map(\.bitPattern), "\(rows)×\(columns)")
     }
   }
+
   /// `maxPool2dBackwardTiled` adding each band of its output into the bias gradient's column sums
   /// as it goes, against the plain call then `addColumnSums` over the whole output: the same input
   /// gradient and the same sums bit for bit (2×2 windows with SIMD and scalar lanes, odd sizes with
