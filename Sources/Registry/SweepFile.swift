@@ -554,14 +554,17 @@ struct SweepFile {
     let (start, stop, step) =
       ints.count == 1 ? (0, ints[0], 1) : (ints[0], ints[1], ints.count == 3 ? ints[2] : 1)
     guard step != 0 else { throw .badInput("bad range '\(text)': step must not be zero", at: at) }
+    // In 128 bits: stop − start and −step overflow Int at its ends (range(-2**63, 2**63 - 1, 2**62)).
+    let span = Int128(stop) - Int128(start)
     let count =
       step > 0
-      ? (stop > start ? (stop - start - 1) / step + 1 : 0)
-      : (start > stop ? (start - stop - 1) / -step + 1 : 0)
+      ? (span > 0 ? (span - 1) / Int128(step) + 1 : 0)
+      : (span < 0 ? (-span - 1) / -Int128(step) + 1 : 0)
     guard count <= maxConfigs else {
       throw .badInput("bad range '\(text)': \(count) values, more than the limit of \(maxConfigs)", at: at)
     }
-    return (0..<count).map { start + $0 * step }
+    // Every value lies between start and stop, so Int holds it.
+    return (0..<Int(count)).map { Int(Int128(start) + Int128($0) * Int128(step)) }
   }
 
   private static func whens(_ src: YAMLSource, _ node: Node) throws(OrchError) -> [When] {

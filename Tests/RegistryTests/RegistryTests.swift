@@ -65,6 +65,21 @@ final class RegistryTests: XCTestCase {
     XCTAssertEqual(try SweepFile.range("range(5, 1)", at: SourceLocation(file: "f", line: 1, column: 1)), [])
   }
 
+  /// Ranges at Int's ends: stop − start and −step do not fit Int, which trapped the whole command
+  /// ("arithmetic overflow") before the count was checked. The values are Python's.
+  func testRangeAtIntLimits() throws {
+    let at = SourceLocation(file: "f", line: 1, column: 1)
+    XCTAssertEqual(
+      try SweepFile.range("range(-9223372036854775808, 9223372036854775807, 4611686018427387904)", at: at),
+      [Int.min, -4_611_686_018_427_387_904, 0, 4_611_686_018_427_387_904])
+    XCTAssertEqual(
+      try SweepFile.range("range(9223372036854775807, -9223372036854775808, -9223372036854775808)", at: at),
+      [Int.max, -1])
+    XCTAssertThrowsError(try SweepFile.range("range(-9223372036854775808, 9223372036854775807)", at: at)) {
+      XCTAssertTrue("\($0)".contains("18446744073709551615 values, more than the limit"), "\($0)")
+    }
+  }
+
   func testWhenAppliesInOrderAfterAxes() throws {
     let r = try load("axes")
     let when = try r.matching("^when/")
