@@ -98,8 +98,9 @@ public struct SbatchRequest: Sendable, Hashable {
 
   /// Absolute path of the script file; nil for `--wrap` and for a script read from stdin.
   public var scriptPath: String?
-  /// The script as submitted. SLURM runs this copy, not whatever the file holds later.
-  public var script = ""
+  /// The script as submitted, byte for byte (it need not be UTF-8: a Latin-1 comment is a
+  /// script's own business). SLURM runs this copy, not whatever the file holds later.
+  public var script: [UInt8] = []
   public var scriptArguments: [String] = []
   /// From the `#!` line, split as the kernel does: the interpreter, then at most one argument
   /// holding the rest of the line (`#!/usr/bin/env python3` → `["/usr/bin/env", "python3"]`).

@@ -14,9 +14,9 @@ public enum SbatchScript {
     "#!/bin/sh\n# This script was created by sbatch --wrap.\n\n\(command)\n"
   }
 
-  /// sbatch's `_get_script_buffer` checks, in its order.
-  public static func validate(_ body: String) throws(OrchError) {
-    let bytes = Array(body.utf8)
+  /// sbatch's `_get_script_buffer` checks, in its order, on the file's bytes (a UTF-8 byte-order
+  /// mark before `#!` fails the `#!` test, as in sbatch).
+  public static func validate(_ bytes: [UInt8]) throws(OrchError) {
     if bytes.isEmpty {
       throw .badInput("sbatch: error: Batch script is empty!")
     }

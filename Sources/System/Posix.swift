@@ -38,10 +38,14 @@ public enum Posix {
 
   /// Writes a small file atomically enough for our use: truncate and write in one go.
   public static func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
+    try writeFile(path, bytes: Array(text.utf8), mode: mode)
+  }
+
+  public static func writeFile(_ path: String, bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     if fd < 0 { throw SystemError("cannot write \(path): \(errorText())") }
     defer { close(fd) }
-    if !writeAll(fd, Array(text.utf8)) { throw SystemError("cannot write \(path): \(errorText())") }
+    if !writeAll(fd, bytes) { throw SystemError("cannot write \(path): \(errorText())") }
   }
 
   /// The CPUs this process may run on.

@@ -320,6 +320,32 @@ final class SbatchCorpusTests: XCTestCase {
     XCTAssertEqual(try c.run(["sacct", "-X", "-n"]).out, "", "nothing was queued")
   }
 
+  /// sbatch takes a script's bytes as they are: one in Latin-1 (`café` as 63 61 66 E9) was refused
+  /// ("Unable to open file") because it was read as UTF-8, and one read from stdin would have been
+  /// run with U+FFFD in place of the byte. A UTF-8 byte-order mark before `#!`, which decoding
+  /// dropped, is refused as sbatch refuses it.
+  func testScriptBytesRunUnchangedAndAByteOrderMarkIsRefused() throws {
+    let c = try Cluster()
+    let latin =
+      Array("#!/bin/bash\n# caf".utf8) + [0xE9] + Array("\nprintf 'caf".utf8) + [0xE9]
+      + Array("\\n' > \"${1:-stdin.out}\"\n".utf8)
+    XCTAssertTrue(FileManager.default.createFile(atPath: c.root.path + "/latin.sbatch", contents: Data(latin)))
+    let bom = [0xEF, 0xBB, 0xBF] + Array("#!/bin/bash\ntrue\n".utf8)
+    XCTAssertTrue(FileManager.default.createFile(atPath: c.root.path + "/bom.sbatch", contents: Data(bom)))
+    try c.startDaemon()
+    _ = try c.submit(["--wait", "latin.sbatch", "file.out"])
+    XCTAssertEqual(
+      Array(try Data(contentsOf: c.root.appendingPathComponent("file.out"))), Array("caf".utf8) + [0xE9, 0x0A])
+    let piped = try c.execute(
+      "/bin/sh", ["-c", "\"$0\" sbatch --wait --parsable < latin.sbatch", Cluster.binDir + "/orch"], env: [:])
+    XCTAssertEqual(piped.code, 0, piped.err)
+    XCTAssertEqual(
+      Array(try Data(contentsOf: c.root.appendingPathComponent("stdin.out"))), Array("caf".utf8) + [0xE9, 0x0A])
+    let (b, _) = try c.sbatch(["bom.sbatch"])
+    XCTAssertEqual(b.code, 1)
+    XCTAssertTrue(b.err.hasPrefix("sbatch: error: This does not look like a batch script."), b.err)
+  }
+
   func testChdirMovesTheJobButNotTheSubmitDir() throws {
     let c = try Cluster()
     try FileManager.default.createDirectory(atPath: c.root.path + "/work", withIntermediateDirectories: true)

@@ -98,6 +98,13 @@ final class SideRun {
     inputs.insert(relative)
   }
 
+  /// Writes an input file of the case byte for byte (a script that is not UTF-8).
+  func write(_ relative: String, bytes: [UInt8]) throws {
+    let url = URL(fileURLWithPath: dir).appendingPathComponent(relative)
+    try Data(bytes).write(to: url)
+    inputs.insert(relative)
+  }
+
   func mkdir(_ relative: String) throws {
     try FileManager.default.createDirectory(atPath: dir + "/" + relative, withIntermediateDirectories: true)
   }

@@ -255,6 +255,27 @@ final class SlurmDifferentialTests: XCTestCase {
         try r.sbatch(["--no-such-option", "bogus.sbatch"])
       },
       Case(
+        name: "script_bytes",
+        known: [
+          Known(
+            key: "sbatch#2 stderr",
+            orch:
+              "sbatch: error: This does not look like a batch script. The first line must start with #! followed by the path to an interpreter.\n",
+            slurm:
+              "sbatch: error: This does not look like a batch script.  The first\nsbatch: error: line must start with #! followed by the path to an interpreter.\nsbatch: error: For instance: #!/bin/sh\n",
+            why: "orch's errors are one line")
+        ]
+      ) { r in
+        // A Latin-1 comment (café: E9) runs, and the copy the job runs holds the byte; a UTF-8
+        // byte-order mark before #! is refused.
+        try r.write(
+          "latin.sbatch",
+          bytes: Array("#!/bin/bash\n# caf".utf8) + [0xE9] + Array("\nsed -n 2p \"$0\" | od -An -tx1\n".utf8))
+        try r.write("bom.sbatch", "\u{FEFF}#!/bin/bash\ntrue\n")
+        try r.sbatch(["--wait", "latin.sbatch"])
+        try r.sbatch(["bom.sbatch"])
+      },
+      Case(
         name: "unknown_dependency",
         known: [
           Known(

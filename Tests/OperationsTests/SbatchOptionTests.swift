@@ -412,7 +412,9 @@ final class SbatchOptionTests: XCTestCase {
   func testWrap() throws {
     let r = try run(["--wrap", "echo hi; sleep 1"])
     XCTAssertEqual(r.wrap, "echo hi; sleep 1")
-    XCTAssertEqual(r.script, "#!/bin/sh\n# This script was created by sbatch --wrap.\n\necho hi; sleep 1\n")
+    XCTAssertEqual(
+      String(decoding: r.script, as: UTF8.self),
+      "#!/bin/sh\n# This script was created by sbatch --wrap.\n\necho hi; sleep 1\n")
     XCTAssertEqual(r.interpreter, ["/bin/sh"])
     XCTAssertEqual(r.jobName, "wrap")
     XCTAssertNil(r.scriptPath)

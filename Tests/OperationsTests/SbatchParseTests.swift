@@ -28,7 +28,7 @@ final class SbatchParseTests: XCTestCase {
     r.submitDirectory = Self.directory
     r.workingDirectory = Self.directory
     r.scriptPath = path
-    r.script = try String(contentsOfFile: path, encoding: .utf8)
+    r.script = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     r.interpreter = interpreter
     return r
   }

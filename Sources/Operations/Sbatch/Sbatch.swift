@@ -24,8 +24,17 @@ public enum Sbatch {
     return fromGetopt ? "\(error.description)\n\(usageHint)" : error.description
   }
 
+  /// `parse` with a script given as text.
   public static func parse(
     arguments: [String], environment: [String: String], readFile: (String) throws -> String, cwd: String
+  ) throws(OrchError) -> SbatchRequest {
+    try parse(arguments: arguments, environment: environment, readBytes: { Array(try readFile($0).utf8) }, cwd: cwd)
+  }
+
+  /// `readBytes` returns the script file's bytes as they are: sbatch takes any bytes but NUL, and
+  /// the job runs them unchanged.
+  public static func parse(
+    arguments: [String], environment: [String: String], readBytes: (String) throws -> [UInt8], cwd: String
   ) throws(OrchError) -> SbatchRequest {
     var request = SbatchRequest()
     request.submitDirectory = cwd
@@ -47,13 +56,13 @@ public enum Sbatch {
     if let failure = commandLine.failure { throw .badInput(failure.message) }
 
     let operands = Array(arguments[commandLine.firstOperand...])
-    let body: String
+    let bytes: [UInt8]
     let label: String
     if let wrap {
       if !operands.isEmpty {
         throw .badInput("sbatch: error: Script arguments not permitted with --wrap option")
       }
-      body = SbatchScript.wrapping(wrap)
+      bytes = Array(SbatchScript.wrapping(wrap).utf8)
       label = "wrap"
       request.wrap = wrap
       request.jobName = "wrap"
@@ -61,13 +70,13 @@ public enum Sbatch {
       let named = operands.first
       let path = named.map { absolute($0, cwd: cwd) } ?? standardInput
       do {
-        body = try readFile(path)
+        bytes = try readBytes(path)
       } catch {
         throw .badInput(
           named.map { "sbatch: error: Unable to open file \($0)" }
             ?? "sbatch: error: Unable to read the batch script from standard input")
       }
-      try SbatchScript.validate(body)
+      try SbatchScript.validate(bytes)
       label = named ?? "stdin"
       if let named {
         request.scriptPath = path
@@ -75,7 +84,10 @@ public enum Sbatch {
         request.jobName = baseName(named)
       }
     }
-    request.script = body
+    request.script = bytes
+    // The directives and the #! line are ASCII; bytes that are not UTF-8 elsewhere only reach
+    // the parsers as U+FFFD, never the file the job runs.
+    let body = String(decoding: bytes, as: UTF8.self)
     request.interpreter = try SbatchScript.interpreter(body, file: label)
 
     var state = SbatchState(cwd: cwd)

@@ -48,7 +48,7 @@ public struct SbatchSubmit {
     }
     let name = request.jobName
     let keyName = Self.pathSafe(name)
-    let digest = sha256Hex(Array(request.script.utf8))
+    let digest = sha256Hex(request.script)
     let env = exportedEnvironment(request)
     let now = Posix.now()
     let resources = JobResources(
@@ -63,7 +63,7 @@ public struct SbatchSubmit {
         }
         let scriptPath = "\(scripts)/\(id).sh"
         // SLURM runs the copy taken at submission, not whatever the file holds later.
-        try Posix.writeFile(scriptPath, request.script, mode: 0o700)
+        try Posix.writeFile(scriptPath, bytes: request.script, mode: 0o700)
         written = scriptPath
         let numbers = indices.compactMap { $0 }
         let launch = LaunchSpec(

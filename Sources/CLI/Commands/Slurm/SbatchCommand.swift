@@ -27,7 +27,7 @@ struct SbatchCommand: ParsableCommand {
       let request: SbatchRequest
       do {
         request = try Sbatch.parse(
-          arguments: arguments, environment: environment, readFile: Self.read,
+          arguments: arguments, environment: environment, readBytes: Self.read,
           cwd: FileManager.default.currentDirectoryPath)
       } catch let error as OrchError {
         Output.stderr(Sbatch.diagnostic(for: error))
@@ -59,11 +59,11 @@ struct SbatchCommand: ParsableCommand {
     }
   }
 
-  static func read(_ path: String) throws -> String {
-    if path == Sbatch.standardInput {
-      return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-    }
-    return try String(contentsOfFile: path, encoding: .utf8)
+  /// The script's bytes, undecoded: a script need not be UTF-8, and decoding would drop a leading
+  /// byte-order mark that sbatch refuses.
+  static func read(_ path: String) throws -> [UInt8] {
+    if path == Sbatch.standardInput { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+    return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
   }
 
   static let usage = """
