@@ -275,6 +275,13 @@ final class SlurmDifferentialTests: XCTestCase {
         try r.sbatch(["--wait", "latin.sbatch"])
         try r.sbatch(["bom.sbatch"])
       },
+      Case(name: "one_element_array") { r in
+        // Still the array's record while pending: 12_[7]; -r (and each element once split) 12_7.
+        let id = try XCTUnwrap(r.sbatch(["-H", "--array=7", "--wrap", "true"]))
+        r.record["squeue"] = r.mask(try r.tool("squeue", ["-h", "-j", "\(id)", "-o", "%i|%A|%F|%K|%t|%r"]).out)
+        r.record["squeue -r"] = r.mask(try r.tool("squeue", ["-h", "-r", "-j", "\(id)", "-o", "%i|%A|%K"]).out)
+        r.record["release"] = "\(try r.tool("scontrol", ["release", "\(id)"]).code)"
+      },
       Case(
         name: "unknown_dependency",
         known: [

@@ -123,10 +123,13 @@ struct Squeue: ParsableCommand {
         out[out.count - 1] = last
         continue
       }
+      // The only element of a one-element array, pending and never started, is still slurmctld's
+      // array record: `12_[7]` (`12_7` with -r).
+      let array = arrays[row.arrayID]
       out.append(
         Record(
-          first: row, indices: [row.arrayIndex ?? 0], reason: reason, array: arrays[row.arrayID],
-          schedule: schedules[row.id]))
+          first: row, indices: [row.arrayIndex ?? 0], reason: reason, array: array, schedule: schedules[row.id],
+          wholeArray: !expand && array?.size == 1 && row.state == .pending && unsplit(row)))
     }
     return out
   }
@@ -159,8 +162,11 @@ struct Squeue: ParsableCommand {
     var reason: String
     var array: ArrayRecord?
     var schedule: JobSchedule? = nil
+    /// The record is an array's whole pending record, though it holds one element.
+    var wholeArray = false
 
-    var collapsed: Bool { indices.count > 1 }
+    /// The array's own record (several pending elements, or its only one), not one element's.
+    var collapsed: Bool { indices.count > 1 || wholeArray }
 
     /// SLURM's reason: why a pending job waits; for an ended one, what slurmctld recorded when it
     /// ended (a non-zero exit, a signal — `JobLaunchFailure` in SLURM's words —, the time or memory
