@@ -31,9 +31,33 @@ struct YAMLSource {
       throw .badInput("cannot read sweep file '\(path)'")
     }
     guard let text = String(data: data, encoding: .utf8) else {
-      throw .badInput("sweep file is not valid UTF-8", at: SourceLocation(file: path, line: 1, column: 1))
+      let (line, column, byte) = YAMLSource.firstInvalidUTF8(Array(data))
+      throw .badInput(
+        "sweep file is not valid UTF-8: byte 0x\(String(byte, radix: 16, uppercase: true)) (save the file as UTF-8)",
+        at: SourceLocation(file: path, line: line, column: column))
     }
     try self.init(path: path, text: text)
+  }
+
+  /// Where the first byte that is not UTF-8 sits: its line and column (in characters) and value.
+  static func firstInvalidUTF8(_ bytes: [UInt8]) -> (line: Int, column: Int, byte: UInt8) {
+    var iterator = bytes.makeIterator()
+    var decoder = UTF8()
+    var (offset, line, column) = (0, 1, 1)
+    while true {
+      switch decoder.decode(&iterator) {
+      case .scalarValue(let scalar):
+        offset += UTF8.width(scalar)
+        if scalar == "\n" {
+          line += 1
+          column = 1
+        } else {
+          column += 1
+        }
+      case .emptyInput: return (line, column, 0)
+      case .error: return (line, column, bytes[offset])
+      }
+    }
   }
 
   init(path: String, text: String) throws(OrchError) {

@@ -32,6 +32,20 @@ final class HostileSweepTests: XCTestCase {
     }
   }
 
+  /// A file that is not UTF-8 names the first bad byte's line and column (it said 1:1 whatever
+  /// the line), in characters after multi-byte ones.
+  func testFileNotInUTF8NamesTheFirstBadByte() throws {
+    let path = dir + "/latin.yaml"
+    let latin = Array("register:\n  - key: \"é/caf".utf8) + [0xE9] + Array("{i}\"\n    command: [/bin/true]\n".utf8)
+    XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(latin)))
+    XCTAssertThrowsError(try Registry.load(path: path)) {
+      XCTAssertEqual(
+        "\($0)".replacingOccurrences(of: dir + "/", with: ""),
+        "latin.yaml:2:16: sweep file is not valid UTF-8: byte 0xE9 (save the file as UTF-8)")
+    }
+    XCTAssertEqual(YAMLSource.firstInvalidUTF8([0x61, 0x0A, 0x0A, 0x62, 0xC3]).line, 3)
+  }
+
   // MARK: Keys
 
   /// C1 controls (U+0085 NEL among them), line and paragraph separators and bidi controls are
