@@ -47,6 +47,13 @@ public enum SlurmTool {
 
   static var user: String { SbatchSubmit.userName() }
 
+  /// A user name or numeric uid this machine knows (SLURM refuses others by name).
+  static func userExists(_ text: String) -> Bool {
+    if getpwnam(text) != nil { return true }
+    guard let uid = uid_t(text) else { return false }
+    return getpwuid(uid) != nil
+  }
+
   /// `-u alice,1000`: orch's jobs are all the current user's.
   static func matchesUser(_ list: String) -> Bool {
     list.split(separator: ",").contains { $0 == user || $0 == String(getuid()) }

@@ -275,6 +275,22 @@ final class SlurmDifferentialTests: XCTestCase {
         try r.sbatch(["--wait", "latin.sbatch"])
         try r.sbatch(["bom.sbatch"])
       },
+      Case(name: "selections_naming_nothing") { r in
+        // An id list with no id, or a user the machine lacks: scancel refuses it (and cancels
+        // nothing), squeue says so and selects nothing for that user.
+        let held = try XCTUnwrap(r.sbatch(["-H", "--wrap", "true"]))
+        for (label, args) in [
+          ("scancel ''", ["scancel", ""]), ("scancel ,", ["scancel", ","]),
+          ("scancel id ''", ["scancel", "\(held)", ""]),
+          ("scancel -u", ["scancel", "-u", "orch-no-such-user"]),
+          ("squeue -u", ["squeue", "-h", "-u", "orch-no-such-user"]),
+        ] {
+          let t = try r.tool(args[0], Array(args.dropFirst()))
+          r.record[label] = "exit \(t.code): \(r.mask(t.out))|\(r.mask(t.err))"
+        }
+        r.record["held"] = r.mask(try r.tool("squeue", ["-h", "-j", "\(held)", "-o", "%i %t %r"]).out)
+        r.record["release"] = "\(try r.tool("scontrol", ["release", "\(held)"]).code)"
+      },
       Case(name: "one_element_array") { r in
         // Still the array's record while pending: 12_[7]; -r (and each element once split) 12_7.
         let id = try XCTUnwrap(r.sbatch(["-H", "--array=7", "--wrap", "true"]))

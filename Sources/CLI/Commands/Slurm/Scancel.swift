@@ -51,6 +51,10 @@ struct Scancel: ParsableCommand {
       }
       return n
     }
+    // scancel's -u names one user, refused when the machine has none of that name or uid.
+    if let user = args.last("user"), !SlurmTool.userExists(user) {
+      throw OrchError.badInput("scancel: error: Invalid user name: \(user)")
+    }
     let verbose = args.has("verbose")
     let home = try OrchHome()
     let store = try home.openStore()
@@ -85,6 +89,10 @@ struct Scancel: ParsableCommand {
     if !args.operands.isEmpty {
       var selected: [Int64] = []
       for operand in args.operands {
+        // An operand naming no id at all ('' or ',') is refused before anything is cancelled.
+        if operand.split(separator: ",").allSatisfy({ $0.isEmpty }) {
+          throw OrchError.badInput("scancel: error: Invalid job id \(operand)")
+        }
         let resolved = try SlurmTool.resolve([operand], store: store)
         for id in resolved.unknown {
           Output.stderr("scancel: error: Kill job error on job id \(id): Invalid job id specified")

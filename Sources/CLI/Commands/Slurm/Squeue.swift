@@ -64,7 +64,14 @@ struct Squeue: ParsableCommand {
       var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
       let now = Posix.now()
       rows = rows.filter { !$0.state.isTerminal || now - ($0.endTime ?? now) <= Self.minJobAge }
-      if let users = args.last("user"), !SlurmTool.matchesUser(users) { rows = [] }
+      if let users = args.last("user") {
+        // Each unknown user is said (with the blank line squeue's error text ends in), the rest
+        // still select.
+        for name in users.split(separator: ",").map(String.init) where !SlurmTool.userExists(name) {
+          Output.stderr("squeue: error: Invalid user: \(name)\n\n")
+        }
+        if !SlurmTool.matchesUser(users) { rows = [] }
+      }
       if let names = args.last("name") {
         let wanted = Set(names.split(separator: ",").map(String.init))
         rows = rows.filter { wanted.contains($0.name) }
