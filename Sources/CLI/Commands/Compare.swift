@@ -18,7 +18,8 @@ struct Compare: ParsableCommand {
 
       Examples:
         orch compare 12_0 12_5
-        orch compare demo/digits/mlp_w64/lr0.1/seed0 demo/digits/mlp_w128/lr0.1/seed0 --json
+        orch compare demo/digits/mlp_w64/lr0.1/seed0 \\
+          demo/digits/mlp_w128/lr0.1/seed0 --json
       """)
 
   @Argument(help: "Job ids or config keys.") var jobs: [String]

@@ -19,7 +19,8 @@ struct Plot: ParsableCommand {
       data-points attribute (x,mean[,sd];…).
 
       Examples:
-        orch plot demo --metric test_acc --color optimizer.base_lr --mean-over train.seed
+        orch plot demo --metric test_acc --color optimizer.base_lr \\
+          --mean-over train.seed
         orch plot demo --metric train_loss --x step --facet model.width -o curves.svg
       """)
 

@@ -41,7 +41,8 @@ struct Results: ParsableCommand {
       Examples:
         orch results demo
         orch results demo --group-by model.width,optimizer.base_lr --sort -test_acc
-        orch results demo --where 'test_acc > 0.9 and model.width == 128' --sort -test_acc --json
+        orch results demo --where 'test_acc > 0.9 and model.width == 128' \\
+          --sort -test_acc --json
         orch results demo --best --sort -val_acc --best-epoch
         orch results p100_source p100_glyphs_transfer --params all --csv > results.csv
       """)

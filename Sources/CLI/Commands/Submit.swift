@@ -29,7 +29,8 @@ struct Submit: ParsableCommand {
         orch submit sweeps/ --match '^demo/' --wait
         orch submit sweeps/p100_source.yaml --array 0-15%4 --cpus 2 --time 30:00
         orch submit sweeps/p200_finetune.yaml --after afterok:12
-        orch submit sweeps/demo.yaml --backend slurm --partition cpu --array-parallelism 8
+        orch submit sweeps/demo.yaml --backend slurm --partition cpu \\
+          --array-parallelism 8
 
       With --backend slurm the jobs go to the real SLURM (sbatch on PATH, skipping orch's own shims, or in
       --slurm-bin DIR / $ORCH_SLURM_BIN) as job arrays; `orch collect` brings their events and final

@@ -12,9 +12,11 @@ struct UICommand: ParsableCommand {
       through the same operations as the commands.
 
       Examples:
-        orch ui                   then open the printed http://127.0.0.1:8265/?token=...
+        orch ui                   then open the URL it prints:
+                                  http://127.0.0.1:8265/?token=...
         orch ui --port 0 --open   a free port, opened in a browser
-        From a laptop: ssh -L 8265:127.0.0.1:8265 login-node, run `orch ui` there, open its URL.
+        From a laptop: ssh -L 8265:127.0.0.1:8265 login-node,
+          run `orch ui` there, open its URL.
       """)
 
   @Option(help: "Port to listen on (0: a free one, printed).") var port: Int = 8265

@@ -13,7 +13,8 @@ struct Analyze: ParsableCommand {
         orch analyze bias-transfer p200_bias_transfer
         orch analyze block-shuffle p200_what_is_transferred --csv > blocks.csv
         orch analyze trajectory p200_what_is_transferred --json
-        orch analyze interpolate train/digits_rgb/cnn/finetune-lr0.02/seed0 train/digits_rgb/cnn/finetune-lr0.02/seed1
+        orch analyze interpolate train/digits_rgb/cnn/finetune-lr0.02/seed0 \\
+          train/digits_rgb/cnn/finetune-lr0.02/seed1
       """,
     subcommands: [
       AnalyzeBiasTransfer.self, AnalyzeInterpolate.self, AnalyzeBlockShuffle.self, AnalyzeTrajectory.self,
