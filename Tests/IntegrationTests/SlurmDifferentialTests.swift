@@ -275,6 +275,14 @@ final class SlurmDifferentialTests: XCTestCase {
         try r.sbatch(["--wait", "latin.sbatch"])
         try r.sbatch(["bom.sbatch"])
       },
+      Case(name: "export_quoted_values") { r in
+        // Quotes keep a comma inside a value from splitting the list, and stay in the value.
+        try r.write(
+          "quoted.sbatch", "#!/bin/bash\necho \"A=[$A] B=[$B] C=[$C]\"\nsrun bash -c 'echo \"step A=[$A]\"'\n")
+        try r.sbatch(["--wait", "--export=ALL,A='1,2',B=\"x y\",C=plain", "quoted.sbatch"])
+        let step = try r.tool("srun", ["--export=ALL,A='3,4'", "bash", "-c", "echo \"A=[$A]\""])
+        r.record["srun"] = "exit \(step.code): \(step.out)"
+      },
       Case(name: "selections_naming_nothing") { r in
         // An id list with no id, or a user the machine lacks: scancel refuses it (and cancels
         // nothing), squeue says so and selects nothing for that user.

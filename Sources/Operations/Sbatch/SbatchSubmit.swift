@@ -127,14 +127,15 @@ public struct SbatchSubmit {
   }
 
   /// `--export`: ALL = the submitter's environment; NONE = only its `SLURM_*`; a list adds or
-  /// copies variables. Variables describing the submitter's own job (when sbatch runs inside one)
+  /// copies variables. A quoted value keeps its quotes (`A='1,2'` sets `'1,2'`), as in SLURM:
+  /// quotes only keep commas from splitting the list. Variables describing the submitter's own job (when sbatch runs inside one)
   /// are dropped so they cannot contradict this job's.
   func exportedEnvironment(_ request: SbatchRequest) -> [String: String] {
     let export = request.export
     var env = export.inheritAll ? environment : environment.filter { $0.key.hasPrefix("SLURM_") }
     for variable in export.variables {
       if let value = variable.value {
-        env[variable.name] = Self.unquoted(value)
+        env[variable.name] = value
       } else if let value = environment[variable.name] {
         env[variable.name] = value
       }
@@ -219,13 +220,6 @@ public struct SbatchSubmit {
     for s in name.unicodeScalars { scalars.append(s == "/" || UserText.problem(s) != nil ? "_" : s) }
     let cleaned = String(scalars)
     return cleaned.isEmpty || cleaned == "." || cleaned == ".." ? "_" : cleaned
-  }
-
-  public static func unquoted(_ value: String) -> String {
-    guard value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first else {
-      return value
-    }
-    return String(value.dropFirst().dropLast())
   }
 
   public static func userName() -> String {

@@ -71,7 +71,7 @@ struct Srun: ParsableCommand {
         let export = SbatchValues.export(text)
         env = export.inheritAll ? environment : environment.filter { $0.key.hasPrefix("SLURM_") }
         for variable in export.variables {
-          env[variable.name] = variable.value.map(SbatchSubmit.unquoted) ?? environment[variable.name]
+          env[variable.name] = variable.value ?? environment[variable.name]
         }
         // The job's own plumbing survives any export list.
         for (k, v) in environment where k.hasPrefix("ORCH_") || k.hasSuffix("_NUM_THREADS") { env[k] = v }
