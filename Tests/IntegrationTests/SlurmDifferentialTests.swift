@@ -283,6 +283,17 @@ final class SlurmDifferentialTests: XCTestCase {
         let step = try r.tool("srun", ["--export=ALL,A='3,4'", "bash", "-c", "echo \"A=[$A]\""])
         r.record["srun"] = "exit \(step.code): \(step.out)"
       },
+      Case(name: "squeue_fields") { r in
+        // Every squeue field a held job prints the same way on both (orch's one partition, no
+        // reservations or features); memory per node and per CPU in SLURM's units.
+        let node = try XCTUnwrap(r.sbatch(["-H", "-t", "10", "--mem=100M", "-c", "2", "--wrap", "true"]))
+        let perCPU = try XCTUnwrap(r.sbatch(["-H", "--mem-per-cpu=1024M", "-c", "2", "--wrap", "true"]))
+        let fields = "%b|%B|%c|%d|%f|%g|%G|%h|%H|%I|%J|%k|%L|%m|%n|%O|%p|%U|%v|%w|%W|%x|%X|%Y|%z"
+        for (label, id) in [("node", node), ("per cpu", perCPU)] {
+          r.record["squeue \(label)"] = try r.tool("squeue", ["-j", "\(id)", "-o", fields]).out
+        }
+        r.record["release"] = "\(try r.tool("scontrol", ["release", "\(node),\(perCPU)"]).code)"
+      },
       Case(name: "selections_naming_nothing") { r in
         // An id list with no id, or a user the machine lacks: scancel refuses it (and cancels
         // nothing), squeue says so and selects nothing for that user.

@@ -83,13 +83,25 @@ struct Squeue: ParsableCommand {
       }
       let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
       let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
-      let records = Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now)
+      var records = Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now)
       if args.has("json") {
         Output.print(SlurmJSON.jobs(records, now: now))
         return
       }
       if let long = args.last("Format") { format = try SqueueFormat.percent(long) }
       let pieces = PercentFormat.parse(format)
+      let printed = Set(
+        pieces.compactMap { piece -> Character? in
+          if case .field(let letter, _, _) = piece { return letter }
+          return nil
+        })
+      if !printed.isDisjoint(with: ["b", "m"]) {
+        // GPUs and the memory limit are per job in the store; read them only when printed.
+        let allocations = try storeCall { () throws(StoreError) in
+          try store.gpuAllocations(records.map(\.first.id))
+        }
+        for i in records.indices { records[i].resources = allocations[records[i].first.id] }
+      }
       var text = ""
       if !args.has("noheader") {
         text += PercentFormat.render(pieces) { Self.header[$0] ?? "" } + "\n"
@@ -159,7 +171,11 @@ struct Squeue: ParsableCommand {
     "T": "STATE", "M": "TIME", "l": "TIME_LIMIT", "D": "NODES", "R": "NODELIST(REASON)", "r": "REASON",
     "N": "NODELIST", "C": "CPUS", "P": "PARTITION", "a": "ACCOUNT", "V": "SUBMIT_TIME", "S": "START_TIME",
     "e": "END_TIME", "Z": "WORK_DIR", "o": "COMMAND", "Q": "PRIORITY", "y": "NICE", "E": "DEPENDENCY", "q": "QOS",
-    "m": "MIN_MEMORY",
+    "m": "MIN_MEMORY", "c": "MIN_CPUS", "L": "TIME_LEFT", "p": "PRIORITY", "g": "GROUP", "G": "GROUP", "U": "UID",
+    "h": "OVER_SUBSCRIBE", "B": "EXEC_HOST", "b": "TRES_PER_NODE", "d": "MIN_TMP_DISK", "O": "CONTIGUOUS",
+    "X": "CORE_SPEC", "H": "SOCKETS_PER_NODE", "I": "CORES_PER_SOCKET", "J": "THREADS_PER_CORE", "z": "S:C:T",
+    "f": "FEATURES", "k": "COMMENT", "v": "RESERVATION", "w": "WCKEY", "W": "LICENSES", "Y": "SCHEDNODES",
+    "n": "REQ_NODES", "x": "EXC_NODES",
   ]
 
   /// One line of squeue: a job, or pending elements of one array collapsed.
@@ -171,6 +187,8 @@ struct Squeue: ParsableCommand {
     var schedule: JobSchedule? = nil
     /// The record is an array's whole pending record, though it holds one element.
     var wholeArray = false
+    /// GPUs and memory limit, read when the format prints them.
+    var resources: GPUAllocation? = nil
 
     /// The array's own record (several pending elements, or its only one), not one element's.
     var collapsed: Bool { indices.count > 1 || wholeArray }
@@ -193,6 +211,24 @@ struct Squeue: ParsableCommand {
       if let array, let throttle = array.throttle, array.running >= throttle { return "JobArrayTaskLimit" }
       return "Priority"
     }
+
+    /// `%m`: `--mem`, else `--mem-per-cpu` (per CPU, as SLURM prints it), else the store's limit;
+    /// in MB with SLURM's unit steps (1024M is 1G).
+    static func memoryText(launch: LaunchSpec?, limit: Int64?) -> String {
+      let mb =
+        launch?.env["SLURM_MEM_PER_NODE"].flatMap { Int64($0) } ?? launch?.env["SLURM_MEM_PER_CPU"].flatMap {
+          Int64($0)
+        } ?? (limit ?? 0) >> 20
+      var value = mb
+      var unit = 0
+      while value >= 1024 && value % 1024 == 0 && unit < 3 {
+        value /= 1024
+        unit += 1
+      }
+      return value == 0 ? "0" : "\(value)" + ["M", "G", "T", "P"][unit]
+    }
+
+    var launch: LaunchSpec? { array.flatMap { try? LaunchSpec.decode($0.launch) } }
 
     func field(_ letter: Character, now: Double, host: String, user: String) -> String {
       let r = first
@@ -230,7 +266,27 @@ struct Squeue: ParsableCommand {
         case "DependencyNeverSatisfied": return DependencyDisplay.withState(text, "failed")
         default: return text
         }
-      case "m": return "0"
+      case "m": return Self.memoryText(launch: launch, limit: resources?.memLimit)
+      case "c": return String(r.cpus)
+      case "L":
+        guard let limit = r.timeLimit else { return "UNLIMITED" }
+        guard let start = r.startTime, r.state != .pending else { return TimeFormat.squeueTime(limit) }
+        return TimeFormat.squeueTime(max(0, limit - TimeFormat.seconds((r.endTime ?? now) - start)))
+      case "p": return String(format: "%.14f", Double(SlurmSchedule.priority(r, schedule)) / 4_294_967_295)
+      case "g": return SlurmJSON.group.name
+      case "G": return String(SlurmJSON.group.id)
+      case "U": return String(getuid())
+      case "h": return "OK"
+      case "B": return r.state == .pending ? "n/a" : host
+      case "b":
+        guard let gpus = resources, gpus.count > 0 else { return "N/A" }
+        return "gres:gpu:" + (gpus.type.map { "\($0):" } ?? "") + String(gpus.count)
+      // What orch has no notion of, as slurmctld prints it for a job that asked for none.
+      case "d", "O": return "0"
+      case "X": return "N/A"
+      case "H", "I", "J": return "*"
+      case "z": return "*:*:*"
+      case "f", "k", "v", "w", "W", "Y": return "(null)"
       case "V": return SlurmClock.format(r.submitTime)
       case "S":
         if r.state == .pending, let begin = schedule?.beginTime { return SlurmClock.format(begin) }
