@@ -292,6 +292,19 @@ final class SlurmDifferentialTests: XCTestCase {
         for (label, id) in [("node", node), ("per cpu", perCPU)] {
           r.record["squeue \(label)"] = try r.tool("squeue", ["-j", "\(id)", "-o", fields]).out
         }
+        for (label, id) in [("node", node), ("per cpu", perCPU)] {
+          // scontrol's fields in order, and the resource ones whole; the record's end as printed.
+          let show = try r.tool("scontrol", ["show", "job", "\(id)"]).out
+          let pairs = show.split(whereSeparator: { $0 == " " || $0 == "\n" }).filter { $0.contains("=") }
+          r.record["show \(label): keys"] = pairs.map { $0.split(separator: "=")[0] }.joined(separator: " ")
+          r.record["show \(label): resources"] = pairs.filter {
+            ["TRES", "MinCPUsNode", "MinMemoryNode", "MinMemoryCPU", "NodeList", "AccrueTime", "EligibleTime"]
+              .contains(String($0.split(separator: "=")[0]))
+          }.joined(separator: " ")
+          r.record["show \(label): end"] = String(show.suffix(12))
+          r.record["show -o \(label): end"] = String(
+            try r.tool("scontrol", ["show", "job", "-o", "\(id)"]).out.suffix(8))
+        }
         r.record["release"] = "\(try r.tool("scontrol", ["release", "\(node),\(perCPU)"]).code)"
       },
       Case(name: "selections_naming_nothing") { r in

@@ -103,7 +103,8 @@ struct Scontrol: ParsableCommand {
     let gpus = try storeCall { () throws(StoreError) in try store.gpuAllocations(records.map(\.first.id)) }
     let text = records.map { record in
       let lines = Self.lines(record, now: now, oneLine: oneLine, gpus: gpus[record.first.id])
-      return oneLine ? lines.joined(separator: " ") + "\n" : lines.joined(separator: "\n   ") + "\n\n"
+      // scontrol ends a record with a blank indented line (a space with -o).
+      return oneLine ? lines.joined(separator: " ") + " \n" : lines.joined(separator: "\n   ") + "\n   \n\n"
     }.joined()
     Output.print(text)
   }
@@ -150,10 +151,22 @@ struct Scontrol: ParsableCommand {
     let limit = TimeFormat.sacctTimelimit(minutes: r.timeLimit.map { $0 / 60 })
     let started = r.startTime != nil && r.state != .pending
     let memoryMB = launch?.env["SLURM_MEM_PER_NODE"]
+    let memoryPerCPU = launch?.env["SLURM_MEM_PER_CPU"]
+    let totalMB = SlurmJSON.requiredMemoryMB(launch, cpus: r.cpus)
     let begin = record.schedule?.beginTime
     var eligible = r.state == .pending && r.reason != nil ? "Unknown" : SlurmClock.format(r.submitTime)
     if let begin, begin > r.submitTime { eligible = SlurmClock.format(begin) }
-    let end = r.state.isTerminal ? SlurmClock.format(r.endTime) : "Unknown"
+    // A running job ends by its limit at the latest, which scontrol shows as its end.
+    var end = r.state.isTerminal ? SlurmClock.format(r.endTime) : "Unknown"
+    if r.state == .running, let start = r.startTime, let limit = r.timeLimit {
+      end = SlurmClock.format(start + Double(limit))
+    }
+    func megabytes(_ text: String) -> String {
+      guard let mb = Int64(text), mb > 0 else { return "0" }
+      return TRESText.memory(mb << 20)
+    }
+    let memoryText =
+      memoryPerCPU.map { "MinMemoryCPU=\(megabytes($0))" } ?? "MinMemoryNode=\(memoryMB.map(megabytes) ?? "0")"
     var out = [
       head,
       "UserId=\(user)(\(getuid())) GroupId=\(group)(\(getgid())) MCS_label=N/A",
@@ -164,13 +177,19 @@ struct Scontrol: ParsableCommand {
       "Requeue=\(launch?.requeue == false ? 0 : 1) Restarts=\(max(0, r.state == .pending ? r.attempt : r.attempt - 1)) BatchFlag=1 Reboot=0 ExitCode=\(r.exitCode ?? 0):\(r.signal ?? 0)",
       "RunTime=\(TimeFormat.sacctElapsed(runTime)) TimeLimit=\(limit) TimeMin=N/A",
       "SubmitTime=\(SlurmClock.format(r.submitTime)) EligibleTime=\(eligible)",
+      "AccrueTime=\(eligible)",
       "StartTime=\(started ? SlurmClock.format(r.startTime) : begin.map { SlurmClock.format($0) } ?? "Unknown") EndTime=\(end) Deadline=N/A",
+      "SuspendTime=None SecsPreSuspend=0 LastSchedEval=\(SlurmClock.format(started ? r.startTime : r.submitTime)) Scheduler=Main",
       "Partition=\(SbatchSubmit.partition) AllocNode:Sid=\(host):0",
       "ReqNodeList=(null) ExcNodeList=(null)",
-      "NodeList=\(started ? host : "(null)")",
+      "NodeList=\(started ? host : "")",
       "NumNodes=1 NumCPUs=\(r.cpus) NumTasks=1 CPUs/Task=\(r.cpus) ReqB:S:C:T=0:0:*:*",
-      "TRES=cpu=\(r.cpus),node=1\(memoryMB.map { ",mem=\($0)M" } ?? "")" + TRESText.scontrolGPU(gpus),
-      "MinCPUsNode=\(r.cpus) MinMemoryNode=\(memoryMB.map { "\($0)M" } ?? "0") MinTmpDiskNode=0",
+      "TRES=cpu=\(r.cpus)\(totalMB > 0 ? ",mem=\(megabytes(String(totalMB)))" : ""),node=1,billing=\(r.cpus)"
+        + TRESText.scontrolGPU(gpus),
+      "Socks/Node=* NtasksPerN:B:S:C=0:0:*:* CoreSpec=*",
+      "MinCPUsNode=\(r.cpus) \(memoryText) MinTmpDiskNode=0",
+      "Features=(null) DelayBoot=00:00:00",
+      "OverSubscribe=OK Contiguous=0 Licenses=(null) Network=(null)",
       "Command=\(array.map { $0.source.hasPrefix("/") ? $0.source : "(null)" } ?? "(null)")",
       "WorkDir=\(launch?.cwd ?? "(null)")",
     ]
@@ -184,6 +203,10 @@ struct Scontrol: ParsableCommand {
       let paths = OutputPaths.resolve(launch: launch, job: identity, host: host)
       out += ["StdErr=\(paths.stderr ?? paths.stdout)", "StdIn=/dev/null", "StdOut=\(paths.stdout)"]
     }
+    if started, let i = out.firstIndex(where: { $0.hasPrefix("NodeList=") }) {
+      out.insert("BatchHost=\(host)", at: i + 1)
+    }
+    out.append("Power=")
     return out
   }
 

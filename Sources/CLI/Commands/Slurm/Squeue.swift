@@ -219,13 +219,7 @@ struct Squeue: ParsableCommand {
         launch?.env["SLURM_MEM_PER_NODE"].flatMap { Int64($0) } ?? launch?.env["SLURM_MEM_PER_CPU"].flatMap {
           Int64($0)
         } ?? (limit ?? 0) >> 20
-      var value = mb
-      var unit = 0
-      while value >= 1024 && value % 1024 == 0 && unit < 3 {
-        value /= 1024
-        unit += 1
-      }
-      return value == 0 ? "0" : "\(value)" + ["M", "G", "T", "P"][unit]
+      return mb > 0 ? TRESText.memory(mb << 20) : "0"
     }
 
     var launch: LaunchSpec? { array.flatMap { try? LaunchSpec.decode($0.launch) } }
