@@ -307,6 +307,16 @@ final class SlurmDifferentialTests: XCTestCase {
         }
         r.record["release"] = "\(try r.tool("scontrol", ["release", "\(node),\(perCPU)"]).code)"
       },
+      Case(name: "time_limit_relative") { r in
+        // TimeLimit=+T / -T change each job's own limit by T rounded up to minutes.
+        let id = try XCTUnwrap(r.sbatch(["-H", "-t", "10", "--array=0-1", "--wrap", "true"]))
+        for (n, change) in ["+1:30:00", "+0:30", "-10", "-200", "+x"].enumerated() {
+          let t = try r.tool("scontrol", ["update", "JobId=\(id)", "TimeLimit=\(change)"])
+          let limit = try r.tool("squeue", ["-h", "-j", "\(id)", "-o", "%l"]).out
+          r.record["update \(n) \(change)"] = "exit \(t.code): \(t.err)|\(limit)"
+        }
+        r.record["release"] = "\(try r.tool("scontrol", ["release", "\(id)"]).code)"
+      },
       Case(name: "selections_naming_nothing") { r in
         // An id list with no id, or a user the machine lacks: scancel refuses it (and cancels
         // nothing), squeue says so and selects nothing for that user.

@@ -8,7 +8,7 @@ import System
 import Worker
 
 /// `scontrol update job ID KEY=VALUE…` (also `JobId=ID`, `Job=ID`): the fields orch keeps —
-/// StartTime, TimeLimit, Priority, Nice and ArrayTaskThrottle — each written to the store, where
+/// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice and ArrayTaskThrottle — each written to the store, where
 /// the daemon's claim reads them; SLURM's messages and exit codes otherwise.
 enum ScontrolUpdate {
   static func run(_ words: [String], store: JobStore, home: OrchHome) throws {
@@ -53,6 +53,8 @@ enum ScontrolUpdate {
     // Every value is checked before anything is written, as scontrol does before its one RPC.
     var begin: Double??
     var limit: Int??
+    // `TimeLimit=+M` / `-M`: minutes added to or taken from each job's own limit.
+    var limitChange: Int?
     var priority: Int64?
     var nice: Int?
     var throttle: Int?
@@ -72,6 +74,10 @@ enum ScontrolUpdate {
         let upper = value.uppercased()
         if ["UNLIMITED", "INFINITE", "-1"].contains(upper) {
           limit = .some(nil)
+        } else if let sign = value.first, sign == "+" || sign == "-" {
+          guard let seconds = try? TimeSpec.parseSeconds(String(value.dropFirst())), seconds <= Int(Int32.max) * 60
+          else { throw OrchError.badInput("scontrol: error: Invalid TimeLimit value") }
+          limitChange = (sign == "+" ? 1 : -1) * (seconds + 59) / 60
         } else if let seconds = try? TimeSpec.parseSeconds(value), seconds <= Int(Int32.max) * 60 {
           limit = .some((seconds + 59) / 60 * 60)
         } else {
@@ -107,6 +113,20 @@ enum ScontrolUpdate {
       Output.stderr("\(label(rows)): \(why)")
       failed = true
     }
+    // A relative change is checked against every job's limit before anything is written; an
+    // unlimited job stays unlimited (slurmctld wraps INFINITE + M around to M − 1 minutes).
+    var changedLimits: [Int: [Int64]] = [:]
+    if let change = limitChange {
+      for row in pending {
+        guard let current = row.timeLimit else { continue }
+        let minutes = current / 60 + change
+        if minutes < 0 {
+          throw OrchError.badInput(
+            "scontrol: error: TimeLimit decrement larger than current time limit (\(-change) > \(current / 60))")
+        }
+        changedLimits[minutes * 60, default: []].append(row.id)
+      }
+    }
     if let throttle {
       for array in Set(rows.map(\.arrayID)) {
         _ = try storeCall { () throws(StoreError) in try store.setThrottle(array: array, throttle) }
@@ -118,6 +138,12 @@ enum ScontrolUpdate {
     }
     if let limit {
       _ = try storeCall { () throws(StoreError) in try store.setTimeLimit(jobIDs: pending.map(\.id), limit) }
+      refuse(rows.filter { $0.state != .pending }, "Job is no longer pending execution")
+    }
+    if limitChange != nil {
+      for (seconds, ids) in changedLimits {
+        _ = try storeCall { () throws(StoreError) in try store.setTimeLimit(jobIDs: ids, seconds) }
+      }
       refuse(rows.filter { $0.state != .pending }, "Job is no longer pending execution")
     }
     if let nice {
