@@ -307,6 +307,12 @@ final class SlurmDifferentialTests: XCTestCase {
         }
         r.record["release"] = "\(try r.tool("scontrol", ["release", "\(node),\(perCPU)"]).code)"
       },
+      Case(name: "squeue_start") { r in
+        let id = try XCTUnwrap(r.sbatch(["-H", "--wrap", "true"]))
+        r.record["start"] = r.mask(try r.tool("squeue", ["--start", "-j", "\(id)"]).out)
+        r.record["start -t R"] = r.mask(try r.tool("squeue", ["--start", "-t", "R", "-j", "\(id)"]).out)
+        r.record["release"] = "\(try r.tool("scontrol", ["release", "\(id)"]).code)"
+      },
       Case(name: "time_limit_relative") { r in
         // TimeLimit=+T / -T change each job's own limit by T rounded up to minutes.
         let id = try XCTUnwrap(r.sbatch(["-H", "-t", "10", "--array=0-1", "--wrap", "true"]))

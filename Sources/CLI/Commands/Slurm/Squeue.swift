@@ -25,11 +25,13 @@ struct Squeue: ParsableCommand {
     .init("name", "n", .required), .init("partition", "p", .required), .init("array", "r"),
     .init("noheader", "h"), .init("format", "o", .required), .init("long", "l"), .init("all", "a"),
     .init("me"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
-    .init("json"), .init("Format", "O", .required),
+    .init("json"), .init("Format", "O", .required), .init("start"),
   ]
 
   static let defaultFormat = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
   static let longFormat = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
+  /// `--start`: pending jobs with their expected start.
+  static let startFormat = "%.18i %.9P %.8j %.8u %.2t %.19S %.6D %20Y %R"
   /// slurmctld forgets finished jobs after MinJobAge (300 s by default); squeue only sees those.
   static let minJobAge = 300.0
 
@@ -41,7 +43,9 @@ struct Squeue: ParsableCommand {
         throw OrchError.badInput("squeue: error: Unrecognized option: \(extra)", usage: Self.usageLine)
       }
       let environment = ProcessInfo.processInfo.environment
-      var format = args.has("long") ? Self.longFormat : environment["SQUEUE_FORMAT"] ?? Self.defaultFormat
+      var format =
+        args.has("start")
+        ? Self.startFormat : args.has("long") ? Self.longFormat : environment["SQUEUE_FORMAT"] ?? Self.defaultFormat
       if let given = args.last("format") { format = given }
       let home = try OrchHome()
       let store = try home.openStore()
@@ -60,7 +64,8 @@ struct Squeue: ParsableCommand {
       } else {
         states = idLists.isEmpty ? [.pending, .running] : JobState.allCases
       }
-      filter.states = states
+      // --start lists pending jobs only, whatever --states asks.
+      filter.states = args.has("start") ? states.filter { $0 == .pending } : states
       var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
       let now = Posix.now()
       rows = rows.filter { !$0.state.isTerminal || now - ($0.endTime ?? now) <= Self.minJobAge }
@@ -307,6 +312,7 @@ struct Squeue: ParsableCommand {
       -o, --format=format       format specification (%i %j %u %t %T %M %l %D %R %C %P %a %A %F %K ...)
       -p, --partition=partition(s) comma separated list of partitions to view
       -r, --array               display one job array element per line
+          --start               print expected start times of pending jobs
       -t, --states=state(s)     comma separated list of states to view (PD,R,CD,... or all)
       -u, --user=user_name(s)   comma separated list of users to view
 
