@@ -291,6 +291,14 @@ final class SlurmDifferentialTests: XCTestCase {
         let fields = "%b|%B|%c|%d|%f|%g|%G|%h|%H|%I|%J|%k|%L|%m|%n|%O|%p|%U|%v|%w|%W|%x|%X|%Y|%z"
         for (label, id) in [("node", node), ("per cpu", perCPU)] {
           r.record["squeue \(label)"] = try r.tool("squeue", ["-j", "\(id)", "-o", fields]).out
+          r.record["squeue -O \(label)"] =
+            try r.tool(
+              "squeue",
+              [
+                "-j", "\(id)", "-O",
+                "mincpus,timeleft,minmemory,groupname,oversubscribe,batchhost,tres-per-node,mintmpdisk,sockets",
+              ]
+            ).out
         }
         for (label, id) in [("node", node), ("per cpu", perCPU)] {
           // scontrol's fields in order, and the resource ones whole; the record's end as printed.

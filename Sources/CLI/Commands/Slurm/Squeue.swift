@@ -109,7 +109,7 @@ struct Squeue: ParsableCommand {
       }
       var text = ""
       if !args.has("noheader") {
-        text += PercentFormat.render(pieces) { Self.header[$0] ?? "" } + "\n"
+        text += PercentFormat.render(pieces) { SqueueFormat.header[$0] ?? "" } + "\n"
       }
       let host = SlurmTool.host
       let user = SlurmTool.user
@@ -170,18 +170,6 @@ struct Squeue: ParsableCommand {
     case .outOfMemory: 11
     }
   }
-
-  static let header: [Character: String] = [
-    "i": "JOBID", "A": "JOBID", "F": "ARRAY_JOB_ID", "K": "ARRAY_TASK_ID", "j": "NAME", "u": "USER", "t": "ST",
-    "T": "STATE", "M": "TIME", "l": "TIME_LIMIT", "D": "NODES", "R": "NODELIST(REASON)", "r": "REASON",
-    "N": "NODELIST", "C": "CPUS", "P": "PARTITION", "a": "ACCOUNT", "V": "SUBMIT_TIME", "S": "START_TIME",
-    "e": "END_TIME", "Z": "WORK_DIR", "o": "COMMAND", "Q": "PRIORITY", "y": "NICE", "E": "DEPENDENCY", "q": "QOS",
-    "m": "MIN_MEMORY", "c": "MIN_CPUS", "L": "TIME_LEFT", "p": "PRIORITY", "g": "GROUP", "G": "GROUP", "U": "UID",
-    "h": "OVER_SUBSCRIBE", "B": "EXEC_HOST", "b": "TRES_PER_NODE", "d": "MIN_TMP_DISK", "O": "CONTIGUOUS",
-    "X": "CORE_SPEC", "H": "SOCKETS_PER_NODE", "I": "CORES_PER_SOCKET", "J": "THREADS_PER_CORE", "z": "S:C:T",
-    "f": "FEATURES", "k": "COMMENT", "v": "RESERVATION", "w": "WCKEY", "W": "LICENSES", "Y": "SCHEDNODES",
-    "n": "REQ_NODES", "x": "EXC_NODES",
-  ]
 
   /// One line of squeue: a job, or pending elements of one array collapsed.
   struct Record {

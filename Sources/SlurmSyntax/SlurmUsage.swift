@@ -1,7 +1,7 @@
 /// The `--usage` texts of SLURM 22.05's clients, which tools parse for the option list; `--help`
 /// prints orch's own help, whose first line is SLURM's.
-enum SlurmUsage {
-  static func text(_ tool: String) -> String? {
+public enum SlurmUsage {
+  public static func text(_ tool: String) -> String? {
     switch tool {
     case "sbatch":
       return """
