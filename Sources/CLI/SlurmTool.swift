@@ -47,9 +47,10 @@ public enum SlurmTool {
 
   static var user: String { SbatchSubmit.userName() }
 
-  /// A user name or numeric uid this machine knows (SLURM refuses others by name).
+  /// A user name or numeric uid this machine knows (SLURM refuses others by name); the current user
+  /// always, even in a container whose uid has no passwd entry.
   static func userExists(_ text: String) -> Bool {
-    if getpwnam(text) != nil { return true }
+    if text == user || text == String(getuid()) || getpwnam(text) != nil { return true }
     guard let uid = uid_t(text) else { return false }
     return getpwuid(uid) != nil
   }
