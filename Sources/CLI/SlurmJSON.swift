@@ -64,6 +64,23 @@ enum SlurmJSON {
         job["array_task_id"] = r.isArray && !record.collapsed ? (r.arrayIndex.map { $0 as Any } ?? NSNull()) : NSNull()
         job["array_task_string"] = record.collapsed ? ArraySpec.compress(record.indices) : ""
         job["array_max_tasks"] = record.array?.throttle ?? 0
+        job.merge(SqueueJSON.absentFeatures) { mine, _ in mine }
+        let eligible = job["eligible_time"] ?? 0
+        let memoryMB = Self.requiredMemoryMB(launch, cpus: r.cpus)
+        let tres =
+          "cpu=\(r.cpus)" + (memoryMB > 0 ? ",mem=\(TRESText.memory(Int64(memoryMB) << 20))" : "")
+          + ",node=1,billing=\(r.cpus)" + (record.resources.map { TRESText.scontrolGPU($0) } ?? "")
+        job["accrue_time"] = eligible
+        job["batch_host"] = started ? host : ""
+        job["billable_tres"] = started ? Double(r.cpus) : NSNull()
+        job["last_sched_evaluation"] = epoch(started ? r.startTime : r.submitTime)
+        job["minimum_cpus_per_node"] = r.cpus
+        job["tres_req_str"] = tres
+        job["tres_alloc_str"] = started ? tres : ""
+        job["tres_per_node"] = record.resources.flatMap { $0.count > 0 ? "gres:gpu:\($0.count)" : nil } ?? ""
+        job["flags"] =
+          (started ? ["JOB_WAS_RUNNING"] : []) + (launch?.cpusGiven == true ? ["JOB_CPUS_SET"] : [])
+          + (memoryMB > 0 ? ["JOB_MEM_SET"] : [])
         if let launch {
           let identity = JobIdentity(
             jobID: record.collapsed ? r.arrayID : r.id, arrayID: r.arrayID, arrayIndex: r.arrayIndex,

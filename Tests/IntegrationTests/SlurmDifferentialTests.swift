@@ -315,6 +315,24 @@ final class SlurmDifferentialTests: XCTestCase {
         }
         r.record["release"] = "\(try r.tool("scontrol", ["release", "\(node),\(perCPU)"]).code)"
       },
+      Case(name: "squeue_json_record") { r in
+        // Every key of slurmctld's job record, and the values that describe the job's request.
+        // (SLURM 22.05's --json lists every job whatever -j says; the record is picked by id.)
+        let id = try XCTUnwrap(r.sbatch(["-H", "-t", "10", "--mem=100M", "-c", "2", "--wrap", "true"]))
+        let text = try r.tool("squeue", ["--json", "-j", "\(id)"]).out
+        let document = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        let jobs = document?["jobs"] as? [[String: Any]] ?? []
+        let job = try XCTUnwrap(jobs.first { ($0["job_id"] as? Int) == id })
+        r.record["keys"] = job.keys.sorted().joined(separator: " ")
+        for key in [
+          "accrue_time", "batch_host", "billable_tres", "flags", "minimum_cpus_per_node", "tres_req_str",
+          "tres_alloc_str", "tres_per_node", "memory_per_node", "memory_per_cpu", "cpus", "time_limit", "show_flags",
+          "contiguous", "features", "shared",
+        ] {
+          r.record["value \(key)"] = job[key].map { "\($0)" } ?? "absent"
+        }
+        r.record["release"] = "\(try r.tool("scontrol", ["release", "\(id)"]).code)"
+      },
       Case(name: "squeue_start") { r in
         let id = try XCTUnwrap(r.sbatch(["-H", "--wrap", "true"]))
         r.record["start"] = r.mask(try r.tool("squeue", ["--start", "-j", "\(id)"]).out)

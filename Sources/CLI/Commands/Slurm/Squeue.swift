@@ -90,6 +90,10 @@ struct Squeue: ParsableCommand {
       let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
       var records = Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now)
       if args.has("json") {
+        let allocations = try storeCall { () throws(StoreError) in
+          try store.gpuAllocations(records.map(\.first.id))
+        }
+        for i in records.indices { records[i].resources = allocations[records[i].first.id] }
         Output.print(SlurmJSON.jobs(records, now: now))
         return
       }
