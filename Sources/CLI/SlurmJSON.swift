@@ -77,7 +77,11 @@ enum SlurmJSON {
         job["minimum_cpus_per_node"] = r.cpus
         job["tres_req_str"] = tres
         job["tres_alloc_str"] = started ? tres : ""
-        job["tres_per_node"] = record.resources.flatMap { $0.count > 0 ? "gres:gpu:\($0.count)" : nil } ?? ""
+        job["tres_per_node"] =
+          record.resources.flatMap {
+            $0.count > 0 ? "gres:gpu:" + ($0.type.map { "\($0):" } ?? "") + "\($0.count)" : nil
+          }
+          ?? ""
         job["flags"] =
           (started ? ["JOB_WAS_RUNNING"] : []) + (launch?.cpusGiven == true ? ["JOB_CPUS_SET"] : [])
           + (memoryMB > 0 ? ["JOB_MEM_SET"] : [])
