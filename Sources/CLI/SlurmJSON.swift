@@ -67,9 +67,7 @@ enum SlurmJSON {
         job.merge(SqueueJSON.absentFeatures) { mine, _ in mine }
         let eligible = job["eligible_time"] ?? 0
         let memoryMB = Self.requiredMemoryMB(launch, cpus: r.cpus)
-        let tres =
-          "cpu=\(r.cpus)" + (memoryMB > 0 ? ",mem=\(TRESText.memory(Int64(memoryMB) << 20))" : "")
-          + ",node=1,billing=\(r.cpus)" + (record.resources.map { TRESText.scontrolGPU($0) } ?? "")
+        let tres = TRESText.requested(cpus: r.cpus, memoryMB: memoryMB, gpus: record.resources)
         job["accrue_time"] = eligible
         job["batch_host"] = started ? host : ""
         job["billable_tres"] = started ? Double(r.cpus) : NSNull()
@@ -77,11 +75,7 @@ enum SlurmJSON {
         job["minimum_cpus_per_node"] = r.cpus
         job["tres_req_str"] = tres
         job["tres_alloc_str"] = started ? tres : ""
-        job["tres_per_node"] =
-          record.resources.flatMap {
-            $0.count > 0 ? "gres:gpu:" + ($0.type.map { "\($0):" } ?? "") + "\($0.count)" : nil
-          }
-          ?? ""
+        job["tres_per_node"] = TRESText.gres(record.resources).map { "gres:" + $0 } ?? ""
         job["flags"] =
           (started ? ["JOB_WAS_RUNNING"] : []) + (launch?.cpusGiven == true ? ["JOB_CPUS_SET"] : [])
           + (memoryMB > 0 ? ["JOB_MEM_SET"] : [])

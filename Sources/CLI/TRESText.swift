@@ -9,10 +9,24 @@ enum TRESText {
     return ",gres/gpu=\(a.count)" + (a.type.map { ",gres/gpu:\($0)=\(a.count)" } ?? "")
   }
 
+  /// What a job asks for, as scontrol's `TRES=` and squeue's `tres_req_str` write it.
+  static func requested(cpus: Int, memoryMB: Int, gpus: GPUAllocation?) -> String {
+    "cpu=\(cpus)" + (memoryMB > 0 ? ",mem=\(megabytes(Int64(memoryMB)))" : "") + ",node=1,billing=\(cpus)"
+      + scontrolGPU(gpus)
+  }
+
+  /// Megabytes as SLURM prints a memory request (`100M`, `2G`); `0` for none.
+  static func megabytes(_ mb: Int64) -> String { mb > 0 ? memory(mb << 20) : "0" }
+
+  /// A job's GPUs as a gres request, `gpu:[TYPE:]N`; nil without GPUs.
+  static func gres(_ a: GPUAllocation?) -> String? {
+    guard let a, a.count > 0 else { return nil }
+    return "gpu:" + (a.type.map { "\($0):" } ?? "") + "\(a.count)"
+  }
+
   /// `TresPerNode=gres:gpu:2`, and once devices are assigned `GRES=gpu:2(IDX:0-1)` (scontrol -d).
   static func scontrolGres(_ a: GPUAllocation?, started: Bool) -> [String] {
-    guard let a, a.count > 0 else { return [] }
-    let request = "gpu:" + (a.type.map { "\($0):" } ?? "") + "\(a.count)"
+    guard let a, let request = gres(a) else { return [] }
     var out = ["TresPerNode=gres:\(request)"]
     if started && !a.assigned.isEmpty { out.append("GRES=\(request)(IDX:\(CPUList.format(a.assigned)))") }
     return out

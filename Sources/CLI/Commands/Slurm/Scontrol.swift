@@ -161,12 +161,9 @@ struct Scontrol: ParsableCommand {
     if r.state == .running, let start = r.startTime, let limit = r.timeLimit {
       end = SlurmClock.format(start + Double(limit))
     }
-    func megabytes(_ text: String) -> String {
-      guard let mb = Int64(text), mb > 0 else { return "0" }
-      return TRESText.memory(mb << 20)
-    }
     let memoryText =
-      memoryPerCPU.map { "MinMemoryCPU=\(megabytes($0))" } ?? "MinMemoryNode=\(memoryMB.map(megabytes) ?? "0")"
+      memoryPerCPU.map { "MinMemoryCPU=\(TRESText.megabytes(Int64($0) ?? 0))" }
+      ?? "MinMemoryNode=\(TRESText.megabytes(memoryMB.flatMap { Int64($0) } ?? 0))"
     var out = [
       head,
       "UserId=\(user)(\(getuid())) GroupId=\(group)(\(getgid())) MCS_label=N/A",
@@ -184,8 +181,7 @@ struct Scontrol: ParsableCommand {
       "ReqNodeList=(null) ExcNodeList=(null)",
       "NodeList=\(started ? host : "")",
       "NumNodes=1 NumCPUs=\(r.cpus) NumTasks=1 CPUs/Task=\(r.cpus) ReqB:S:C:T=0:0:*:*",
-      "TRES=cpu=\(r.cpus)\(totalMB > 0 ? ",mem=\(megabytes(String(totalMB)))" : ""),node=1,billing=\(r.cpus)"
-        + TRESText.scontrolGPU(gpus),
+      "TRES=" + TRESText.requested(cpus: r.cpus, memoryMB: totalMB, gpus: gpus),
       "Socks/Node=* NtasksPerN:B:S:C=0:0:*:* CoreSpec=*",
       "MinCPUsNode=\(r.cpus) \(memoryText) MinTmpDiskNode=0",
       "Features=(null) DelayBoot=00:00:00",

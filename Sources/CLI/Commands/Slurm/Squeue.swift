@@ -89,11 +89,15 @@ struct Squeue: ParsableCommand {
       let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
       let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
       var records = Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now)
-      if args.has("json") {
+      // GPUs and the memory limit are per job in the store: read when printed.
+      func readResources() throws {
         let allocations = try storeCall { () throws(StoreError) in
           try store.gpuAllocations(records.map(\.first.id))
         }
         for i in records.indices { records[i].resources = allocations[records[i].first.id] }
+      }
+      if args.has("json") {
+        try readResources()
         Output.print(SlurmJSON.jobs(records, now: now))
         return
       }
@@ -104,13 +108,7 @@ struct Squeue: ParsableCommand {
           if case .field(let letter, _, _) = piece { return letter }
           return nil
         })
-      if !printed.isDisjoint(with: ["b", "m"]) {
-        // GPUs and the memory limit are per job in the store; read them only when printed.
-        let allocations = try storeCall { () throws(StoreError) in
-          try store.gpuAllocations(records.map(\.first.id))
-        }
-        for i in records.indices { records[i].resources = allocations[records[i].first.id] }
-      }
+      if !printed.isDisjoint(with: ["b", "m"]) { try readResources() }
       var text = ""
       if !args.has("noheader") {
         text += PercentFormat.render(pieces) { SqueueFormat.header[$0] ?? "" } + "\n"
@@ -216,7 +214,7 @@ struct Squeue: ParsableCommand {
         launch?.env["SLURM_MEM_PER_NODE"].flatMap { Int64($0) } ?? launch?.env["SLURM_MEM_PER_CPU"].flatMap {
           Int64($0)
         } ?? (limit ?? 0) >> 20
-      return mb > 0 ? TRESText.memory(mb << 20) : "0"
+      return TRESText.megabytes(mb)
     }
 
     var launch: LaunchSpec? { array.flatMap { try? LaunchSpec.decode($0.launch) } }
@@ -269,9 +267,7 @@ struct Squeue: ParsableCommand {
       case "U": return String(getuid())
       case "h": return "OK"
       case "B": return r.state == .pending ? "n/a" : host
-      case "b":
-        guard let gpus = resources, gpus.count > 0 else { return "N/A" }
-        return "gres:gpu:" + (gpus.type.map { "\($0):" } ?? "") + String(gpus.count)
+      case "b": return TRESText.gres(resources).map { "gres:" + $0 } ?? "N/A"
       // What orch has no notion of, as slurmctld prints it for a job that asked for none.
       case "d", "O": return "0"
       case "X": return "N/A"
