@@ -342,7 +342,7 @@ final class SlurmDifferentialTests: XCTestCase {
       Case(name: "time_limit_relative") { r in
         // TimeLimit=+T / -T change each job's own limit by T rounded up to minutes.
         let id = try XCTUnwrap(r.sbatch(["-H", "-t", "10", "--array=0-1", "--wrap", "true"]))
-        for (n, change) in ["+1:30:00", "+0:30", "-10", "-200", "+x"].enumerated() {
+        for (n, change) in ["+1:30:00", "+0:30", "-10", "-200", "+x", "+0", "-0"].enumerated() {
           let t = try r.tool("scontrol", ["update", "JobId=\(id)", "TimeLimit=\(change)"])
           let limit = try r.tool("squeue", ["-h", "-j", "\(id)", "-o", "%l"]).out
           r.record["update \(n) \(change)"] = "exit \(t.code): \(t.err)|\(limit)"

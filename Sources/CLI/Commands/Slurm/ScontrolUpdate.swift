@@ -75,8 +75,13 @@ enum ScontrolUpdate {
         if ["UNLIMITED", "INFINITE", "-1"].contains(upper) {
           limit = .some(nil)
         } else if let sign = value.first, sign == "+" || sign == "-" {
-          guard let seconds = try? TimeSpec.parseSeconds(String(value.dropFirst())), seconds <= Int(Int32.max) * 60
-          else { throw OrchError.badInput("scontrol: error: Invalid TimeLimit value") }
+          // `+0` changes nothing; `+UNLIMITED` is refused (slurmctld wraps it to a short limit).
+          let change = String(value.dropFirst())
+          let invalid = OrchError.badInput("scontrol: error: Invalid TimeLimit value")
+          guard !["UNLIMITED", "INFINITE"].contains(change.uppercased()) else { throw invalid }
+          let seconds: Int
+          do { seconds = try TimeSpec.parseSeconds(change) ?? 0 } catch { throw invalid }
+          guard seconds <= Int(Int32.max) * 60 else { throw invalid }
           limitChange = (sign == "+" ? 1 : -1) * (seconds + 59) / 60
         } else if let seconds = try? TimeSpec.parseSeconds(value), seconds <= Int(Int32.max) * 60 {
           limit = .some((seconds + 59) / 60 * 60)
