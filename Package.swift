@@ -57,6 +57,10 @@ let package = Package(
         "OrchCore", "Registry", "SlurmSyntax", "Backends", "Store", "System", "Worker", "Engine",
         .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
       ]),
+    // What SLURM's clients show of orch's jobs: squeue's and scontrol's records, TRES, the --json documents.
+    .target(
+      name: "SlurmViews",
+      dependencies: ["Operations", "Backends", "SlurmSyntax", "Worker", "Store"]),
     // The scheduler: daemon loop, recovery, dependencies, event ingestion, control socket, foreground runs.
     .target(
       name: "Orchestrator",
@@ -78,8 +82,9 @@ let package = Package(
     .target(
       name: "CLI",
       dependencies: [
-        "OrchCore", "Registry", "SlurmSyntax", "Backends", "Operations", "Orchestrator", "Analysis", "UI", "Store",
-        "System", "Worker", "Engine", "CSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "OrchCore", "Registry", "SlurmSyntax", "SlurmViews", "Backends", "Operations", "Orchestrator", "Analysis", "UI",
+        "Store", "System", "Worker", "Engine", "CSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     .executableTarget(name: "orch", dependencies: ["CLI"]),
     .executableTarget(name: "orch-worker", dependencies: ["Worker"]),

@@ -3,6 +3,7 @@ import Foundation
 import Operations
 import OrchCore
 import SlurmSyntax
+import SlurmViews
 import Store
 
 /// What the SLURM client commands share: glibc-style option scanning with SLURM's messages, job id
@@ -41,23 +42,17 @@ public enum SlurmTool {
     return false
   }
 
-  static var host: String {
-    ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "localhost"
-  }
-
-  static var user: String { SbatchSubmit.userName() }
-
   /// A user name or numeric uid this machine knows (SLURM refuses others by name); the current user
   /// always, even in a container whose uid has no passwd entry.
   static func userExists(_ text: String) -> Bool {
-    if text == user || text == String(getuid()) || getpwnam(text) != nil { return true }
+    if text == SlurmMachine.user || text == String(getuid()) || getpwnam(text) != nil { return true }
     guard let uid = uid_t(text) else { return false }
     return getpwuid(uid) != nil
   }
 
   /// `-u alice,1000`: orch's jobs are all the current user's.
   static func matchesUser(_ list: String) -> Bool {
-    list.split(separator: ",").contains { $0 == user || $0 == String(getuid()) }
+    list.split(separator: ",").contains { $0 == SlurmMachine.user || $0 == String(getuid()) }
   }
 
   /// A comma list of ids (`12,13_2,14_[1-3]`) resolved to job ids. An id may also be an element's

@@ -3,6 +3,7 @@ import Foundation
 import Operations
 import OrchCore
 import SlurmSyntax
+import SlurmViews
 import Store
 import System
 
@@ -83,7 +84,7 @@ struct Sacct: ParsableCommand {
         rows = []
       }
 
-      var context = Context(now: now, host: SlurmTool.host, user: SlurmTool.user, uid: String(getuid()))
+      var context = Context(now: now, host: SlurmMachine.host, user: SlurmMachine.user, uid: String(getuid()))
       if columns.contains(where: { $0.field.name.hasSuffix("TRES") }) {
         context.gpus = try storeCall { () throws(StoreError) in try store.gpuAllocations(rows.map(\.id)) }
       }
@@ -132,16 +133,7 @@ struct Sacct: ParsableCommand {
     return (width < 0 ? v + pad : pad + v) + " "
   }
 
-  /// A job line: one job, or the elements of an array that never started, collapsed as SLURM
-  /// keeps them in one record (`12_[3-9]`).
-  struct Record: Sendable {
-    var row: JobRow
-    var indices: [Int]
-    var collapsed: Bool { indices.count > 1 }
-
-    var jobID: String { collapsed ? "\(row.arrayID)_[\(ArraySpec.compress(indices))]" : row.display }
-    var rawID: String { collapsed ? String(row.arrayID) : String(row.id) }
-  }
+  typealias Record = SacctRecord
 
   static func records(_ rows: [JobRow]) -> [Record] {
     var out: [Record] = []
@@ -226,17 +218,7 @@ struct Sacct: ParsableCommand {
     return (step.start, step.end ?? jobEnd)
   }
 
-  struct Context: Sendable {
-    var now: Double
-    var host: String
-    var user: String
-    var uid: String
-    /// GPU requests and assignments, read only when a TRES column is asked for.
-    var gpus: [Int64: GPUAllocation] = [:]
-    /// Each job's submission (launch record, working directory, memory), for the fields that read it.
-    var arrays: [Int64: ArrayRecord] = [:]
-    var schedules: [Int64: JobSchedule] = [:]
-  }
+  typealias Context = SacctContext
 
   struct Field: Sendable {
     let name: String

@@ -1,5 +1,6 @@
 import Foundation
 import SlurmSyntax
+import SlurmViews
 import Store
 import Worker
 

@@ -3,6 +3,7 @@ import Foundation
 import Operations
 import OrchCore
 import SlurmSyntax
+import SlurmViews
 
 /// `orch sbatch` (or `sbatch` through `orch shims`). Named apart from `Sbatch/Sbatch.swift`: one
 /// module cannot hold two files of the same name.
@@ -44,7 +45,7 @@ struct SbatchCommand: ParsableCommand {
       for warning in request.warnings { Output.stderr(warning) }
       let home = try OrchHome()
       let store = try home.openStore()
-      let submit = SbatchSubmit(home: home, store: store, environment: environment, host: SlurmTool.host)
+      let submit = SbatchSubmit(home: home, store: store, environment: environment, host: SlurmMachine.host)
       let id = try submit.submit(request)
       Output.print(request.parsable ? "\(id)\n" : "Submitted batch job \(id)\n")
       do { try DaemonClient.ensureRunning(home) } catch {

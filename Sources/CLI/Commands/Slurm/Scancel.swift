@@ -3,6 +3,7 @@ import Foundation
 import Operations
 import OrchCore
 import SlurmSyntax
+import SlurmViews
 import Store
 
 struct Scancel: ParsableCommand {

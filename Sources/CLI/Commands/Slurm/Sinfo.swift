@@ -3,6 +3,7 @@ import Foundation
 import Operations
 import OrchCore
 import SlurmSyntax
+import SlurmViews
 import Store
 import System
 import Worker
@@ -51,7 +52,7 @@ struct Sinfo: ParsableCommand {
       if args.has("Node") { format = Self.nodeFormat }
       if args.has("summarize") { format = Self.summaryFormat }
       if let given = args.last("format") { format = given }
-      let host = SlurmTool.host
+      let host = SlurmMachine.host
       let cpus = max(1, Posix.allowedCPUs().count)
       var allocated = 0
       // A store that does not exist yet means nothing runs: sinfo must not create one.

@@ -4,6 +4,7 @@ import Foundation
 import Operations
 import OrchCore
 import SlurmSyntax
+import SlurmViews
 import System
 import Worker
 
@@ -76,7 +77,7 @@ struct Srun: ParsableCommand {
         // The job's own plumbing survives any export list.
         for (k, v) in environment where k.hasPrefix("ORCH_") || k.hasSuffix("_NUM_THREADS") { env[k] = v }
       }
-      let host = environment["SLURMD_NODENAME"] ?? SlurmTool.host
+      let host = environment["SLURMD_NODENAME"] ?? SlurmMachine.host
       for (k, v) in [
         "SLURM_STEP_ID": String(step), "SLURM_STEPID": String(step), "SLURM_STEP_NUM_TASKS": "1",
         "SLURM_STEP_NUM_NODES": "1", "SLURM_STEP_NODELIST": host, "SLURM_STEP_TASKS_PER_NODE": "1",
@@ -94,7 +95,7 @@ struct Srun: ParsableCommand {
         isArray: environment["SLURM_ARRAY_TASK_ID"] != nil, attempt: 1, name: environment["SLURM_JOB_NAME"] ?? "",
         key: "", runDir: "", home: "")
       func path(_ pattern: String) -> String {
-        let user = environment["USER"] ?? SlurmTool.user
+        let user = environment["USER"] ?? SlurmMachine.user
         let expanded = OutputPattern.expand(
           Self.stepPattern(pattern, job: jobID, step: step), job: identity, host: host, user: user)
         return expanded.hasPrefix("/") ? expanded : cwd + "/" + expanded

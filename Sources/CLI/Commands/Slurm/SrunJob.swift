@@ -3,6 +3,7 @@ import Foundation
 import Operations
 import OrchCore
 import SlurmSyntax
+import SlurmViews
 import Store
 import System
 import Worker
@@ -56,7 +57,7 @@ enum SrunJob {
       throw OrchError.badInput(error.message.replacingOccurrences(of: "sbatch: ", with: "srun: "))
     }
     let store = try home.openStore()
-    let submit = SbatchSubmit(home: home, store: store, environment: environment, host: SlurmTool.host)
+    let submit = SbatchSubmit(home: home, store: store, environment: environment, host: SlurmMachine.host)
     let id: Int64
     do { id = try submit.submit(request) } catch {
       throw OrchError.badInput(

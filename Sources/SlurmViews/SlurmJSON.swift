@@ -7,15 +7,15 @@ import Worker
 /// `--json` of squeue, `scontrol show job` and sacct in SLURM 22.05's data_parser shapes
 /// (openapi v0.0.38): `meta`, `errors`, `jobs`, each job with the fields orch knows; fields it
 /// cannot know are left out rather than made up.
-enum SlurmJSON {
-  static var meta: [String: Any] {
+public enum SlurmJSON {
+  public static var meta: [String: Any] {
     [
       "plugin": ["type": "openapi/v0.0.38", "name": "Slurm OpenAPI v0.0.38"],
       "Slurm": ["version": ["major": 22, "micro": 8, "minor": 5], "release": "22.05.8"],
     ]
   }
 
-  static func document(_ jobs: [[String: Any]]) -> String {
+  public static func document(_ jobs: [[String: Any]]) -> String {
     let object: [String: Any] = ["meta": meta, "errors": [Any](), "jobs": jobs]
     guard
       let data = try? JSONSerialization.data(
@@ -24,17 +24,17 @@ enum SlurmJSON {
     return String(decoding: data, as: UTF8.self) + "\n"
   }
 
-  static func epoch(_ t: Double?) -> Int { t.map { TimeFormat.seconds($0) } ?? 0 }
+  public static func epoch(_ t: Double?) -> Int { t.map { TimeFormat.seconds($0) } ?? 0 }
 
-  static var group: (id: Int, name: String) {
+  public static var group: (id: Int, name: String) {
     let gid = getgid()
     let name = getgrgid(gid).flatMap { $0.pointee.gr_name.map { String(cString: $0) } } ?? String(gid)
     return (Int(gid), name)
   }
 
   /// squeue's and scontrol's job records.
-  static func jobs(_ records: [Squeue.Record], now: Double) -> String {
-    let host = SlurmTool.host
+  public static func jobs(_ records: [SqueueRecord], now: Double) -> String {
+    let host = SlurmMachine.host
     let (gid, groupName) = group
     return document(
       records.map { record in
@@ -54,7 +54,7 @@ enum SlurmJSON {
           "restart_cnt": max(0, r.state == .pending ? r.attempt : r.attempt - 1), "standard_input": "/dev/null",
           "start_time": started ? epoch(r.startTime) : epoch(record.schedule?.beginTime), "state_reason": record.reason,
           "submit_time": epoch(r.submitTime), "tasks": 1,
-          "time_limit": r.timeLimit.map { $0 / 60 } ?? 0, "user_id": Int(getuid()), "user_name": SlurmTool.user,
+          "time_limit": r.timeLimit.map { $0 / 60 } ?? 0, "user_id": Int(getuid()), "user_name": SlurmMachine.user,
           "eligible_time": epoch(record.schedule?.beginTime ?? (r.reason == nil ? r.submitTime : nil)),
           "dependency": r.state == .pending ? record.array?.dependency ?? "" : "",
         ]
@@ -94,7 +94,7 @@ enum SlurmJSON {
   }
 
   /// sacct's job records (with their steps left out: orch keeps no step accounting in the store).
-  static func sacct(_ records: [Sacct.Record], context: Sacct.Context) -> String {
+  public static func sacct(_ records: [SacctRecord], context: SacctContext) -> String {
     let (_, groupName) = group
     return document(
       records.map { record in
@@ -140,7 +140,7 @@ enum SlurmJSON {
   }
 
   /// `--mem` in MB, or `--mem-per-cpu` × CPUs; 0 when none was asked.
-  static func requiredMemoryMB(_ launch: LaunchSpec?, cpus: Int) -> Int {
+  public static func requiredMemoryMB(_ launch: LaunchSpec?, cpus: Int) -> Int {
     if let node = launch?.env["SLURM_MEM_PER_NODE"].flatMap({ Int($0) }) { return node }
     if let perCPU = launch?.env["SLURM_MEM_PER_CPU"].flatMap({ Int($0) }) {
       return perCPU.multipliedReportingOverflow(by: cpus).overflow ? Int.max : perCPU * cpus
@@ -148,7 +148,7 @@ enum SlurmJSON {
     return 0
   }
 
-  static func signalName(_ signal: Int32) -> String {
+  public static func signalName(_ signal: Int32) -> String {
     let names: [Int32: String] = [
       1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2",
       15: "SIGTERM",
