@@ -365,6 +365,44 @@ final class SlurmDifferentialTests: XCTestCase {
         r.record["held"] = r.mask(try r.tool("squeue", ["-h", "-j", "\(held)", "-o", "%i %t %r"]).out)
         r.record["release"] = "\(try r.tool("scontrol", ["release", "\(held)"]).code)"
       },
+      Case(name: "host_lists") { r in
+        // `scontrol show hostnames|hostlist|hostlistsorted`: job scripts take MASTER_ADDR from
+        // the first. Lists SLURM reads oddly are left out: `n[1-3` (SLURM prints `n]`), `n[[1-3]`,
+        // `n]1[`, `n[3-]`, `n[ 1-3]`, `n[+1-3]` and 20-digit numbers are invalid hostlists in orch.
+        try r.write("hosts.txt", "n1\nn2,n3\n\nm5\n")
+        let expressions = [
+          "node[01-03,05]", "a,b,c", "n[1-3],m[8-10]", "gpu-[1-2]-[3-4]", "n[3-1]", "", "x[001-003]y", "n[1-2],n[1-2]",
+          "n[0-100000000]", "n[1-3]-ib", "n[a-c]", " n1 , n2 ", "n[1-65536]", "n[1-65537]", "n[1-2][3-4]", "n[01-3]",
+          "n[1-03]", "n[9-11]", "n[1,,2]", "n[]", "[1-3]", "[1-3]n", "n[-3]", "n[1-2-3]", "n[1-3],,m1", ",n1",
+          "n[00-02]",
+          "n[0-02]", "n[007]", "n[4294967295-4294967296]", "b,a,n2,m1,n1", "n1,n1,n2", "n01,n1,n2", "n9,n10,n09",
+          "a1b2,a1b3", "123,124", "n1-ib,n2-ib", "n1,n3,n5", "n001,n002,n0003", "n10,n9", "x,x", "n[1-3],n2",
+          "n[5-9],n[1-6]", "a10b1,a9b1,a9b2", "n[1-3]]", "n1 n2", "n[1-4],n[3-6],n[2-8]", "n[01-3],n4",
+          "n[1-2][3-4],n2[5-6]", "c[10-12],c[1-9]", r.dir + "/hosts.txt", r.dir + "/absent.txt",
+        ]
+        for kind in ["hostnames", "hostlist", "hostlistsorted"] {
+          for e in expressions {
+            let t = try r.tool("scontrol", ["show", kind, e])
+            let out = t.out.count > 300 ? "\(t.out.prefix(40))…\(t.out.suffix(40))" : t.out
+            r.record["\(kind) \(e.replacingOccurrences(of: r.dir, with: "<dir>"))"] =
+              "exit \(t.code): \(out)|\(t.err)".replacingOccurrences(of: r.dir, with: "<dir>")
+          }
+        }
+        for (label, args, env) in [
+          ("no list", ["show", "hostnames"], ["SLURM_NODELIST": "c[1-2]"]),
+          ("no list, none set", ["show", "hostn"], [:]),
+          ("two lists", ["show", "hostnames", "n1", "n2"], [:]), ("hostlist, no list", ["show", "hostl"], [:]),
+        ] {
+          let t = try r.tool("scontrol", args, env: env)
+          r.record[label] = "exit \(t.code): \(t.err)"
+        }
+        // Inside a job, with no argument: the job's own node.
+        try r.write(
+          "first.sbatch",
+          "#!/bin/bash\nfirst=$(scontrol show hostnames | head -n 1)\n[ -n \"$first\" ] && [ \"$first\" = \"$SLURM_NODELIST\" ] && echo same\n"
+        )
+        try r.sbatch(["-o", "first.out", "first.sbatch"])
+      },
       Case(name: "one_element_array") { r in
         // Still the array's record while pending: 12_[7]; -r (and each element once split) 12_7.
         let id = try XCTUnwrap(r.sbatch(["-H", "--array=7", "--wrap", "true"]))

@@ -48,9 +48,14 @@ struct Scontrol: ParsableCommand {
       guard let command = Self.command(word) else {
         throw OrchError.badInput("scontrol: error: Invalid keyword: \(word)")
       }
+      let rest = Array(args.operands.dropFirst())
+      // Host lists need no store: job scripts read their node list with them.
+      if command == "show", let entity = rest.first, let kind = HostListCommand(entity) {
+        try Self.showHosts(kind, Array(rest.dropFirst()))
+        return
+      }
       let home = try OrchHome()
       let store = try home.openStore()
-      let rest = Array(args.operands.dropFirst())
       switch command {
       case "show":
         try show(rest, oneLine: args.has("oneliner"), json: args.has("json"), store: store)
@@ -68,6 +73,68 @@ struct Scontrol: ParsableCommand {
     if commands.contains(lower) { return lower }
     let matches = commands.filter { $0.hasPrefix(lower) }
     return matches.count == 1 ? matches[0] : nil
+  }
+
+  enum HostListCommand {
+    case names, list, sorted
+
+    /// SLURM's shortest forms: `hostn`, `hostl`, `hostlists`.
+    init?(_ word: String) {
+      let w = word.lowercased()
+      if w.count >= 9 && "hostlistsorted".hasPrefix(w) {
+        self = .sorted
+      } else if w.count >= 5 && "hostnames".hasPrefix(w) {
+        self = .names
+      } else if w.count >= 5 && "hostlist".hasPrefix(w) {
+        self = .list
+      } else {
+        return nil
+      }
+    }
+  }
+
+  /// `show hostnames [LIST]` (default `$SLURM_NODELIST`) prints a host a line; `show hostlist LIST`
+  /// compresses, reading `LIST` from a file when it starts with `/`. As in scontrol, an invalid
+  /// list fails `hostlist` (exit 1) but not `hostnames` (exit 0).
+  static func showHosts(_ kind: HostListCommand, _ words: [String]) throws {
+    guard words.count <= 1 else {
+      Output.stderr("too many arguments for keyword:show")
+      throw ExitCode(1)
+    }
+    var text = words.first ?? ""
+    if kind == .names {
+      if words.isEmpty { text = ProcessInfo.processInfo.environment["SLURM_NODELIST"] ?? "" }
+      if words.isEmpty && text.isEmpty {
+        Output.stderr("scontrol: error: host list is empty")
+        return
+      }
+    } else if words.isEmpty {
+      Output.print(usage)
+      Output.stderr("invalid encode argument")
+      throw ExitCode(1)
+    } else if text.hasPrefix("/") {
+      guard let data = FileManager.default.contents(atPath: text) else {
+        Output.stderr("Can not open \(UserText.escaped(text))")
+        throw ExitCode(1)
+      }
+      text = String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\n", with: ",")
+    }
+    let out: String
+    do {
+      out =
+        kind == .names
+        ? try HostList.expand(text).map { $0 + "\n" }.joined()
+        : try HostList.compress(text, sorted: kind == .sorted) + "\n"
+    } catch {
+      if case .range(let range, let tooMany) = error {
+        let what = tooMany ? "Too many hosts in range" : "Invalid range:"
+        Output.stderr("scontrol: error: _parse_single_range: \(what) `\(UserText.escaped(range))'")
+      }
+      Output.stderr("Invalid hostlist: \(UserText.escaped(text))")
+      if kind == .names { return }
+      throw ExitCode(1)
+    }
+    Output.print(out)
   }
 
   func show(_ words: [String], oneLine: Bool, json: Bool = false, store: JobStore) throws {
