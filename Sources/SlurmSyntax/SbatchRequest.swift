@@ -121,6 +121,12 @@ public struct SbatchRequest: Sendable, Hashable {
 
   /// Full `sbatch: warning: …` lines to print to stderr, e.g. for a GPU request.
   public var warnings: [String] = []
+  /// `--exclude`: hosts the job must not run on.
+  public var excludedNodes: [String] = []
+  /// `--nodelist`: the hosts the job must run on; nil when not given.
+  public var nodeList: [String]?
+  /// `-M/--clusters`: the cluster named in sbatch's reply (`Submitted batch job 12 on cluster orch`).
+  public var cluster: String?
 
   public init() {}
 

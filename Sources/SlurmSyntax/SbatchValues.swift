@@ -150,6 +150,9 @@ public enum SbatchValues {
     return (min, max)
   }
 
+  /// `--hint`'s values (a comma list of them).
+  public static let hints: Set<String> = ["compute_bound", "memory_bound", "multithread", "nomultithread"]
+
   public static let mailTypes: Set<String> = [
     "NONE", "BEGIN", "END", "FAIL", "REQUEUE", "ALL", "INVALID_DEPEND", "STAGE_OUT", "TIME_LIMIT",
     "TIME_LIMIT_90", "TIME_LIMIT_80", "TIME_LIMIT_50", "ARRAY_TASKS",

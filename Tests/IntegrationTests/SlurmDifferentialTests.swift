@@ -403,6 +403,49 @@ final class SlurmDifferentialTests: XCTestCase {
         )
         try r.sbatch(["-o", "first.out", "first.sbatch"])
       },
+      Case(
+        name: "single_node_options",
+      ) { r in
+        // Options about nodes, task layout, sharing and accounting: single-node SLURM accepts what
+        // one machine honours by running the job as it would anyway, checks the node lists
+        // against its one node, and refuses reservations, licenses and preferred features it has
+        // none of.
+        let accepted = [
+          "--nodelist=\(r.node)", "-w", r.node, "--hint=nomultithread", "--hint=compute_bound", "--distribution=block",
+          "--ntasks-per-core=1", "--gres-flags=enforce-binding", "--network=x", "--spread-job", "--use-min-nodes",
+          "--switches=1", "--delay-boot=1", "--time-min=1", "--profile=none", "--acctg-freq=10", "--ignore-pbs",
+          "--mem-bind=local", "--cpu-freq=high", "--no-kill", "--oversubscribe", "--overcommit", "--contiguous",
+          "--mcs-label=x", "--gpu-bind=closest", "--gpu-freq=high",
+        ]
+        try r.sbatch(["--parsable"] + accepted + ["--wrap", "true"])
+        for option in accepted where option.hasPrefix("--") {
+          try r.sbatch(["--parsable", option, "--wrap", "true"])
+        }
+        for option in [
+          "--exclude=\(r.node)", "--exclude=n1,\(r.node)", "--nodelist=\(r.node),orch-other-node", "--hint=bogus",
+          "--reservation=r1", "--licenses=a", "--prefer=x",
+        ] {
+          try r.sbatch(["--parsable", option, "--wrap", "true"])
+        }
+        // --mincpus: the job gets at least that many CPUs.
+        try r.sbatch(["--parsable", "--mincpus=2", "--wrap", "echo cpus=$SLURM_CPUS_ON_NODE"])
+      },
+      Case(
+        name: "exclude_unknown_node",
+        known: [
+          Known(
+            key: "sbatch#1", orch: "exit 0: <A1>\n", slurm: "exit 1: ",
+            why: "orch accepts excluding a node it does not have: a script written for a cluster that has it runs here"),
+          Known(
+            key: "sbatch#1 stderr", orch: "",
+            slurm: "sbatch: error: Batch job submission failed: Requested node configuration is not available\n",
+            why: "as sbatch#1"),
+          Known(key: "state <A1>", orch: "COMPLETED None 0:0", slurm: nil, why: "as sbatch#1"),
+          Known(key: "file slurm-<job id>.out", orch: "", slurm: nil, why: "as sbatch#1"),
+        ]
+      ) { r in
+        try r.sbatch(["--parsable", "--exclude=gpu13,orch-no-such-node", "--wrap", "true"])
+      },
       Case(name: "one_element_array") { r in
         // Still the array's record while pending: 12_[7]; -r (and each element once split) 12_7.
         let id = try XCTUnwrap(r.sbatch(["-H", "--array=7", "--wrap", "true"]))

@@ -113,8 +113,13 @@ final class SbatchOptionTests: XCTestCase {
       "sbatch: error: Invalid --time specification")
   }
 
-  func testRealSbatchOptionsOrchCannotHonour() {
-    XCTAssertEqual(rejected(["-w", "node1", "job.sh"]), "sbatch: error: --nodelist is not supported by orch")
+  func testRealSbatchOptionsOrchCannotHonour() throws {
+    XCTAssertEqual(rejected(["--deadline=now+1hour", "job.sh"]), "sbatch: error: --deadline is not supported by orch")
+    // A node list is read here and checked against this machine at submission
+    // (SlurmDifferentialTests' single_node_options).
+    XCTAssertEqual(try run(["-w", "node[1-2]", "-x", "gpu[07,13]", "job.sh"]).nodeList, ["node1", "node2"])
+    XCTAssertEqual(try run(["-x", "gpu[07,13]", "job.sh"]).excludedNodes, ["gpu07", "gpu13"])
+    XCTAssertEqual(try run(["--mincpus=3", "-c", "2", "job.sh"]).cpusPerTask, 3)
     // Issue 18: a partition other than orch's one is refused, as SLURM refuses one it lacks.
     XCTAssertEqual(
       rejected(["-p", "debug", "job.sh"]),

@@ -180,6 +180,10 @@ struct SbatchState {
   var gpus: [String: GPURequest?] = [:]
   var schedule = SbatchSchedule()
   var warnings: [String] = []
+  /// `--exclude` and `--nodelist`, expanded.
+  var nodes: [String: [String]] = [:]
+  var minimumCPUs: Int?
+  var cluster: String?
 
   init(cwd: String) { self.cwd = cwd }
 
@@ -343,6 +347,43 @@ struct SbatchState {
       try schedule.apply(option.key, argument, origin: origin)
     case "account", "qos", "mail-user", "wckey", "constraint", "comment":
       break
+    case "clusters", "cluster":
+      if let message = SlurmClusters.unreachable(value) { throw origin.error(message) }
+      cluster = SlurmClusters.name
+    case "exclude", "nodelist":
+      do { nodes[option.key] = try HostList.expand(value) } catch {
+        throw origin.error("Invalid --\(option.key) specification: \(value) is not a host list")
+      }
+    case "mincpus":
+      guard let n = SbatchValues.integer(value, positive: true) else {
+        throw origin.error("invalid --mincpus argument: \(value)")
+      }
+      minimumCPUs = n
+    case "hint":
+      guard value.split(separator: ",").allSatisfy({ SbatchValues.hints.contains($0.lowercased()) }) else {
+        throw origin.error("unrecognized --hint argument \"\(value)\", see --hint=help")
+      }
+    case "ntasks-per-core":
+      guard SbatchValues.integer(value, positive: true) != nil else {
+        throw origin.error("Invalid numeric value \"\(value)\" for --ntasks-per-core.")
+      }
+    case "time-min", "delay-boot":
+      guard (try? TimeSpec.parseSeconds(value)) != nil else {
+        throw origin.error("Invalid --\(option.key) specification")
+      }
+    case "distribution", "gres-flags", "network", "spread-job", "use-min-nodes", "switches", "profile", "acctg-freq",
+      "ignore-pbs", "mem-bind", "cpu-freq", "no-kill", "oversubscribe", "overcommit", "contiguous", "mcs-label",
+      "gpu-bind", "gpu-freq":
+      // One task on one machine: what these choose among (nodes, switches, task layouts, node
+      // sharing, accounting samples, clocks) is not there to choose, and a job that keeps its
+      // own CPUs, memory and time honours each of them; single-node SLURM accepts them too.
+      break
+    case "reservation":
+      throw origin.error("Batch job submission failed: Requested reservation is invalid")
+    case "licenses":
+      throw origin.error("Batch job submission failed: Invalid license specification")
+    case "prefer":
+      throw origin.error("Batch job submission failed: Invalid preferred feature specification")
     case "mail-type":
       let kinds = value.split(separator: ",", omittingEmptySubsequences: false)
       guard kinds.allSatisfy({ SbatchValues.mailTypes.contains($0.uppercased()) }) else {
@@ -407,8 +448,12 @@ struct SbatchState {
     request.output = output ?? (array == nil ? "slurm-%j.out" : "slurm-%A_%a.out")
     request.error = error
     if let openMode { request.openMode = openMode }
-    request.cpusPerTask = cpus ?? 1
-    request.cpusPerTaskGiven = cpus != nil
+    // `--mincpus` raises the CPUs a job gets, as SLURM allocates at least that many.
+    request.cpusPerTask = max(cpus ?? 1, minimumCPUs ?? 1)
+    request.cpusPerTaskGiven = cpus != nil || minimumCPUs != nil
+    request.excludedNodes = nodes["exclude"] ?? []
+    request.nodeList = nodes["nodelist"]
+    request.cluster = cluster
     request.ntasksGiven = ntasksGiven
     request.timeLimit = timeLimit
     request.dependency = dependency

@@ -32,6 +32,13 @@ public struct SbatchSubmit {
 
   /// Queues the request in one transaction; returns the job (array) id.
   public func submit(_ request: SbatchRequest) throws(OrchError) -> Int64 {
+    // This machine is the cluster's one node: `--exclude` may not name it, `--nodelist` must.
+    if Set(request.nodeList ?? []).count > 1 {
+      throw .badInput(Self.submissionFailed + "Node count specification invalid")
+    }
+    if request.excludedNodes.contains(host) || request.nodeList.map({ !$0.isEmpty && $0[0] != host }) == true {
+      throw .badInput(Self.submissionFailed + "Requested node configuration is not available")
+    }
     let cpus = Posix.allowedCPUs().count
     if cpus > 0 && request.cpusPerTask > cpus {
       throw .badInput(Self.submissionFailed + "Requested node configuration is not available")
@@ -145,7 +152,7 @@ public struct SbatchSubmit {
     }
     let user = Self.userName()
     env["SLURM_JOB_PARTITION"] = Self.partition
-    env["SLURM_CLUSTER_NAME"] = "orch"
+    env["SLURM_CLUSTER_NAME"] = SlurmClusters.name
     env["SLURM_JOB_USER"] = user
     env["SLURM_JOB_UID"] = String(getuid())
     env["SLURM_JOB_GID"] = String(getgid())

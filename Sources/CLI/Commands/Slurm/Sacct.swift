@@ -29,7 +29,7 @@ struct Sacct: ParsableCommand {
     .init("noconvert"), .init("truncate", "T"), .init("name", nil, .required), .init("partition", "r", .required),
     .init("verbose", "v"), .init("help", "h"), .init("usage"), .init("version", "V"), .init("helpformat", "e"),
     .init("json"),
-    .init("local", "L"), .init("allclusters"),
+    .init("local", "L"), .init("allclusters"), .init("clusters", "M", .required),
   ]
 
   static let defaultFields = "JobID,JobName,Partition,Account,AllocCPUS,State,ExitCode"
@@ -39,6 +39,9 @@ struct Sacct: ParsableCommand {
   func run() throws {
     try SlurmTool.run("sacct") {
       let args = try SlurmGetopt.parse(arguments, tool: "sacct", flags: Self.flags)
+      if let message = (args.last("clusters")).flatMap(SlurmClusters.unreachable) {
+        throw OrchError.badInput("sacct: error: \(message)")
+      }
       if SlurmTool.answeredInfo(args, usage: Self.usage) { return }
       if args.has("helpformat") {
         Output.print(Self.fields.map(\.name).joined(separator: " ") + "\n")

@@ -47,7 +47,11 @@ struct SbatchCommand: ParsableCommand {
       let store = try home.openStore()
       let submit = SbatchSubmit(home: home, store: store, environment: environment, host: SlurmMachine.host)
       let id = try submit.submit(request)
-      Output.print(request.parsable ? "\(id)\n" : "Submitted batch job \(id)\n")
+      let cluster = request.cluster
+      Output.print(
+        request.parsable
+          ? "\(id)\(cluster.map { ";" + $0 } ?? "")\n"
+          : "Submitted batch job \(id)\(cluster.map { " on cluster " + $0 } ?? "")\n")
       do { try DaemonClient.ensureRunning(home) } catch {
         // The job is queued either way; the next orch command that needs a daemon starts one.
         if request.wait { throw error }

@@ -26,12 +26,15 @@ struct Scancel: ParsableCommand {
     .init("user", "u", .required), .init("me"), .init("partition", "p", .required), .init("batch", "b"),
     .init("full", "f"), .init("quiet", "Q"), .init("verbose", "v"), .init("interactive", "i"),
     .init("help", "h"), .init("usage"), .init("version", "V"), .init("account", "A", .required),
-    .init("qos", "q", .required), .init("wckey", nil, .required),
+    .init("qos", "q", .required), .init("wckey", nil, .required), .init("clusters", "M", .required),
   ]
 
   func run() throws {
     try SlurmTool.run("scancel") {
       let args = try SlurmGetopt.parse(arguments, tool: "scancel", flags: Self.flags)
+      if let message = (args.last("clusters")).flatMap(SlurmClusters.unreachable) {
+        throw OrchError.badInput("scancel: error: \(message)")
+      }
       if SlurmTool.answeredInfo(args, usage: Self.usage, tool: "scancel") { return }
       if try !Self.act(args) { throw ExitCode(1) }
     }

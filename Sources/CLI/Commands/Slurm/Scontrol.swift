@@ -25,6 +25,7 @@ struct Scontrol: ParsableCommand {
   static let flags: [SlurmFlag] = [
     .init("oneliner", "o"), .init("details", "d"), .init("quiet", "Q"), .init("verbose", "v"),
     .init("help", "h"), .init("usage"), .init("version", "V"), .init("all", "a"), .init("json"),
+    .init("cluster", "M", .required), .init("clusters", nil, .required),
   ]
 
   static let commands = [
@@ -34,6 +35,9 @@ struct Scontrol: ParsableCommand {
   func run() throws {
     try SlurmTool.run("scontrol") {
       let args = try SlurmGetopt.parse(arguments, tool: "scontrol", flags: Self.flags)
+      if let message = (args.last("cluster") ?? args.last("clusters")).flatMap(SlurmClusters.unreachable) {
+        throw OrchError.badInput("scontrol: error: \(message)")
+      }
       if args.has("help") || args.has("usage") || args.operands.first.map({ Self.command($0) == "help" }) == true {
         Output.print(Self.usage)
         return

@@ -26,7 +26,7 @@ struct Squeue: ParsableCommand {
     .init("name", "n", .required), .init("partition", "p", .required), .init("array", "r"),
     .init("noheader", "h"), .init("format", "o", .required), .init("long", "l"), .init("all", "a"),
     .init("me"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
-    .init("json"), .init("Format", "O", .required), .init("start"),
+    .init("json"), .init("Format", "O", .required), .init("start"), .init("clusters", "M", .required),
   ]
 
   static let defaultFormat = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
@@ -42,6 +42,9 @@ struct Squeue: ParsableCommand {
       if SlurmTool.answeredInfo(args, usage: Self.usage, tool: "squeue") { return }
       if let extra = args.operands.first {
         throw OrchError.badInput("squeue: error: Unrecognized option: \(extra)", usage: Self.usageLine)
+      }
+      if let message = args.last("clusters").flatMap(SlurmClusters.unreachable) {
+        throw OrchError.badInput("squeue: error: \(message)")
       }
       let environment = ProcessInfo.processInfo.environment
       var format =
@@ -110,7 +113,8 @@ struct Squeue: ParsableCommand {
           return nil
         })
       if !printed.isDisjoint(with: ["b", "m"]) { try readResources() }
-      var text = ""
+      // squeue names the cluster before its jobs whenever -M is given, even with -h.
+      var text = args.has("clusters") ? "CLUSTER: \(SlurmClusters.name)\n" : ""
       if !args.has("noheader") {
         text += PercentFormat.render(pieces) { SqueueFormat.header[$0] ?? "" } + "\n"
       }
