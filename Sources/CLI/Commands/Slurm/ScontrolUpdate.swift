@@ -8,8 +8,9 @@ import System
 import Worker
 
 /// `scontrol update job ID KEY=VALUE…` (also `JobId=ID`, `Job=ID`): the fields orch keeps —
-/// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice and ArrayTaskThrottle — each written to the store, where
-/// the daemon's claim reads them; SLURM's messages and exit codes otherwise.
+/// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice, ArrayTaskThrottle, Dependency and JobName (Name) — each
+/// written to the store, where the daemon's claim and dependency check read them; SLURM's messages and exit codes
+/// otherwise.
 enum ScontrolUpdate {
   static func run(_ words: [String], store: JobStore, home: OrchHome) throws {
     var words = words
@@ -40,7 +41,7 @@ enum ScontrolUpdate {
       }
       let key = word[..<eq].lowercased()
       let value = String(word[word.index(after: eq)...])
-      guard ["starttime", "timelimit", "priority", "nice", "arraytaskthrottle"].contains(key) else {
+      guard Self.keys.contains(key) else {
         Output.stderr("Update of this parameter is not supported: \(UserText.escaped(word))\nRequest aborted")
         throw ExitCode(1)
       }
@@ -58,8 +59,12 @@ enum ScontrolUpdate {
     var priority: Int64?
     var nice: Int?
     var throttle: Int?
+    var dependency: String?
+    var name: String?
     for (key, value) in pairs {
       switch key {
+      case "dependency": dependency = value
+      case "jobname", "name": name = value
       case "starttime":
         if ["now", ""].contains(value.lowercased()) {
           begin = .some(nil)
@@ -114,9 +119,10 @@ enum ScontrolUpdate {
     let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
     var failed = false
     func refuse(_ rows: [JobRow], _ why: String) {
-      guard !rows.isEmpty else { return }
-      Output.stderr("\(label(rows)): \(why)")
-      failed = true
+      let (finished, other) = (rows.filter(\.state.isTerminal), rows.filter { !$0.state.isTerminal })
+      if !other.isEmpty { Output.stderr(UpdateValues.refusal(other, why)) }
+      if !finished.isEmpty { Output.stderr(UpdateValues.refusal(finished, "Job has already finished")) }
+      failed = failed || !rows.isEmpty
     }
     // A relative change is checked against every job's limit before anything is written; an
     // unlimited job stays unlimited (slurmctld wraps INFINITE + M around to M − 1 minutes).
@@ -132,6 +138,11 @@ enum ScontrolUpdate {
         changedLimits[minutes * 60, default: []].append(row.id)
       }
     }
+    // One transaction per array each; what they refuse is said, the other fields still apply.
+    var refused = try dependency.map { try Operations.updateDependency($0, rows, store: store) } ?? []
+    refused += try name.map { try Operations.updateName($0, rows, store: store) } ?? []
+    for line in refused { Output.stderr(line) }
+    failed = !refused.isEmpty
     if let throttle {
       for array in Set(rows.map(\.arrayID)) {
         _ = try storeCall { () throws(StoreError) in try store.setThrottle(array: array, throttle) }
@@ -174,13 +185,9 @@ enum ScontrolUpdate {
     if failed { throw ExitCode(1) }
   }
 
-  /// `12_[0-2]` as scontrol names the records it refused: `12_0-2`, or the job's id.
-  static func label(_ rows: [JobRow]) -> String {
-    guard let first = rows.first else { return "" }
-    guard first.isArray else { return first.display }
-    let indices = rows.compactMap(\.arrayIndex)
-    return "\(first.arrayID)_\(ArraySpec.compress(indices))"
-  }
+  static let keys = [
+    "starttime", "timelimit", "priority", "nice", "arraytaskthrottle", "dependency", "jobname", "name",
+  ]
 
   /// `scontrol requeue`: the jobs may start again only after slurmctld's delay.
   static func delayRequeue(_ ids: [Int64], store: JobStore) throws {

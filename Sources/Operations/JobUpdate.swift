@@ -1,0 +1,83 @@
+import OrchCore
+import SlurmSyntax
+import Store
+
+/// `scontrol update job`'s Dependency= and JobName=, each one transaction per array through the
+/// store (`JobStore.updateDependency`, `updateName`). Every function returns the lines scontrol
+/// prints for what it refused, in SLURM's words; an empty list means everything was updated.
+extension Operations {
+  /// A dependency checked as `sbatch --dependency` checks it (every job and element it names must
+  /// exist), then written in place of the jobs' own terms.
+  public static func updateDependency(_ value: String, _ rows: [JobRow], store: JobStore) throws(OrchError)
+    -> [String]
+  {
+    var refused: [String] = []
+    for (array, mine) in byArray(rows) {
+      guard let spec = UpdateValues.dependency(value) else {
+        refused.append(UpdateValues.refusal(mine, problem))
+        continue
+      }
+      do {
+        let outcome = try store.updateDependency(array: array, jobIDs: mine.map(\.id), isOr: spec?.isOr ?? false) {
+          tx in
+          guard let spec else { return ([], nil) }
+          return (try spec.rows(in: tx), try DependencyDisplay.text(spec) { try tx.isArray(Int64($0)) })
+        }
+        refused += refusals(outcome, mine)
+        if outcome.selfDependency { refused.append(UpdateValues.refusal(pending(outcome, mine), problem)) }
+        if outcome.circular { refused.append(UpdateValues.refusal(pending(outcome, mine), "Circular job dependency")) }
+      } catch {
+        // A term on a job or element the store does not have: sbatch's own refusal.
+        guard error.underlying is OrchError else { throw .failure(error.message) }
+        refused.append(UpdateValues.refusal(mine, problem))
+      }
+    }
+    return refused
+  }
+
+  /// A new name for whole arrays or single jobs, running ones included, as SLURM renames them.
+  public static func updateName(_ name: String, _ rows: [JobRow], store: JobStore) throws(OrchError) -> [String] {
+    var refused: [String] = []
+    for (array, mine) in byArray(rows) {
+      let outcome = try storeCall { () throws(StoreError) in
+        try store.updateName(array: array, jobIDs: mine.map(\.id), name: name)
+      }
+      refused += refusals(outcome, mine)
+    }
+    return refused
+  }
+
+  static let problem = "Job dependency problem"
+
+  /// The refusals every update shares: a job no longer pending, finished, run by SLURM, or an
+  /// update of some elements of an array whose value orch keeps once for the array.
+  static func refusals(_ outcome: JobUpdateOutcome, _ rows: [JobRow]) -> [String] {
+    func pick(_ ids: [Int64]) -> [JobRow] {
+      let set = Set(ids)
+      return rows.filter { set.contains($0.id) }
+    }
+    var out: [String] = []
+    if outcome.partialArray, let first = rows.first {
+      out.append(
+        UpdateValues.refusal(
+          pick(outcome.updated),
+          "orch keeps this value once per array: update the whole array (\(first.arrayID)), not some of its elements"))
+    }
+    for (ids, why) in [
+      (outcome.running, "Job is no longer pending execution"), (outcome.finished, "Job has already finished"),
+      (outcome.onSlurm, "orch does not update a job that SLURM runs; use SLURM's scontrol"),
+    ] where !ids.isEmpty {
+      out.append(UpdateValues.refusal(pick(ids), why))
+    }
+    return out
+  }
+
+  static func pending(_ outcome: JobUpdateOutcome, _ rows: [JobRow]) -> [JobRow] {
+    let set = Set(outcome.updated)
+    return rows.filter { set.contains($0.id) }
+  }
+
+  static func byArray(_ rows: [JobRow]) -> [(Int64, [JobRow])] {
+    Dictionary(grouping: rows, by: \.arrayID).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+  }
+}
