@@ -1,6 +1,9 @@
+import Backends
 import OrchCore
 import SlurmSyntax
 import Store
+import System
+import Worker
 
 /// `scontrol update job`'s Dependency= and JobName=, each one transaction per array through the
 /// store (`JobStore.updateDependency`, `updateName`). Every function returns the lines scontrol
@@ -45,6 +48,74 @@ extension Operations {
       refused += refusals(outcome, mine)
     }
     return refused
+  }
+
+  /// New CPUs and memory: each job's claim reserves them and its worker enforces the memory. A
+  /// request this machine can never run is refused with nothing written, as orch's sbatch refuses
+  /// it (SLURM's update says so too for CPUs, yet keeps the value: the job would wait forever).
+  public static func updateResources(
+    cpus: Int?, memory: UpdateValues.Memory?, _ rows: [JobRow], store: JobStore, home: OrchHome
+  ) throws(OrchError) -> [String] {
+    let allowed = Posix.allowedCPUs().count
+    let node = try NodeResources.current(home: home)
+    var refused: [String] = []
+    for (array, mine) in byArray(rows) {
+      if let cpus, allowed > 0, cpus > allowed {
+        refused.append(UpdateValues.refusal(mine, unavailable))
+        continue
+      }
+      do {
+        let outcome = try store.updateResources(array: array, jobIDs: mine.map(\.id), perArray: memory != nil) {
+          text in
+          try plan(cpus: cpus, memory: memory, launch: text, mostCPUs: mine.map(\.cpus).max() ?? 1, node: node)
+        }
+        refused += refusals(outcome, mine)
+      } catch {
+        guard error.underlying is Unavailable else { throw .failure(error.message) }
+        refused.append(UpdateValues.refusal(mine, unavailable))
+      }
+    }
+    return refused
+  }
+
+  struct Unavailable: Error {}
+
+  static let unavailable = "Requested partition configuration not available now"
+
+  /// The writes of a resource update against the array's launch record: MinMemoryNode/CPU replace
+  /// its `SLURM_MEM_PER_*` (0: none), and a CPU count under `--mem-per-cpu` scales the limit.
+  static func plan(cpus: Int?, memory: UpdateValues.Memory?, launch text: String, mostCPUs: Int, node: NodeResources)
+    throws -> ResourcePlan
+  {
+    var launch = try LaunchSpec.decode(text)
+    var plan = ResourcePlan(cpus: cpus)
+    if let memory {
+      launch.env["SLURM_MEM_PER_NODE"] = nil
+      launch.env["SLURM_MEM_PER_CPU"] = nil
+      plan.memoryChanged = true
+      if memory.megabytes > 0 {
+        launch.env[memory.perCPU ? "SLURM_MEM_PER_CPU" : "SLURM_MEM_PER_NODE"] = String(memory.megabytes)
+        if memory.perCPU {
+          plan.memoryPerCPU = memory.megabytes << 20
+        } else {
+          plan.memoryPerNode = memory.megabytes << 20
+        }
+      }
+      plan.launch = launch.encoded()
+    } else if cpus != nil, let perCPU = launch.env["SLURM_MEM_PER_CPU"].flatMap({ Int64($0) }), perCPU > 0,
+      perCPU <= Int64.max >> 20
+    {
+      plan.memoryChanged = true
+      plan.memoryPerCPU = perCPU << 20
+    }
+    var total = plan.memoryPerNode
+    if let perCPU = plan.memoryPerCPU {
+      let (product, overflow) = perCPU.multipliedReportingOverflow(by: Int64(cpus ?? mostCPUs))
+      if overflow { throw Unavailable() }
+      total = product
+    }
+    if plan.memoryChanged, node.unavailable(gpus: nil, memory: total) != nil { throw Unavailable() }
+    return plan
   }
 
   static let problem = "Job dependency problem"

@@ -139,3 +139,53 @@ extension JobStore {
     return false
   }
 }
+
+/// What an `scontrol update` of NumCPUs, MinMemoryNode or MinMemoryCPU writes, decided from the
+/// array's launch record as it stands inside the update's transaction.
+public struct ResourcePlan: Sendable {
+  /// The new CPU count of every job; nil keeps each job's own.
+  public var cpus: Int?
+  /// Whether each job's memory limit is rewritten: `memoryPerCPU` × its CPUs, else `memoryPerNode`
+  /// (nil: no limit).
+  public var memoryChanged = false
+  public var memoryPerCPU: Int64?
+  public var memoryPerNode: Int64?
+  /// The array's new launch record (its `SLURM_MEM_PER_*`); nil leaves it as it is.
+  public var launch: String?
+
+  public init(cpus: Int? = nil) { self.cpus = cpus }
+}
+
+extension JobStore {
+  /// `scontrol update NumCPUs=`/`MinMemoryNode=`/`MinMemoryCPU=`: the CPUs and memory limit the
+  /// daemon's claim reserves (and the worker enforces) for each PENDING job, written in one
+  /// transaction with the array's launch record when `plan` changes it. A change of the launch
+  /// record (the memory the job's environment and `scontrol show job` report) is the array's, so
+  /// `perArray` updates must name all its pending jobs.
+  public func updateResources(
+    array: Int64, jobIDs: [Int64], perArray: Bool, _ plan: (_ launch: String) throws -> ResourcePlan
+  ) throws(StoreError) -> JobUpdateOutcome {
+    try write("while updating job resources") { db in
+      var outcome = try Self.classify(db, array: array, jobIDs: jobIDs)
+      if !perArray { outcome.partialArray = false }
+      guard !outcome.updated.isEmpty, !outcome.partialArray else { return outcome }
+      let launch = try String.fetchOne(db, sql: "SELECT launch FROM arrays WHERE id = ?", arguments: [array]) ?? ""
+      let plan = try plan(launch)
+      if let new = plan.launch {
+        try db.execute(sql: "UPDATE arrays SET launch = ? WHERE id = ?", arguments: [new, array])
+      }
+      let statement = try db.makeStatement(
+        sql: """
+          UPDATE jobs SET cpus = COALESCE(?1, cpus),
+            mem_limit = CASE WHEN ?2 THEN COALESCE(?3 * COALESCE(?1, cpus), ?4) ELSE mem_limit END
+          WHERE id = ?5 AND state = 'PENDING'
+          """)
+      for id in outcome.updated {
+        try statement.execute(arguments: [
+          plan.cpus, plan.memoryChanged, plan.memoryPerCPU, plan.memoryPerNode, id,
+        ])
+      }
+      return outcome
+    }
+  }
+}

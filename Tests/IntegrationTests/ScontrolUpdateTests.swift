@@ -107,4 +107,53 @@ final class ScontrolUpdateTests: XCTestCase {
     try c.waitFinished(id)
     XCTAssertEqual(c.read("sweep-b_0.out") + c.read("sweep-b_1.out"), "sweep-b\nsweep-b\n")
   }
+
+  func testUpdatedCPUsAndMemoryAreWhatTheJobRunsWith() throws {
+    let c = try Cluster()
+    try c.startDaemon(cpus: "0-1")
+    let cpus = try c.submit(["-H", "--mem-per-cpu=10", "--wrap", "echo $(nproc) $SLURM_MEM_PER_CPU > cpus.txt"])
+    let set = try c.run(["scontrol", "update", "job", "\(cpus)", "NumCPUs=2"])
+    XCTAssertEqual("\(set.code) \(set.err)", "0 ")
+    // --mem-per-cpu scales with the CPUs: 2 × 10M.
+    XCTAssertTrue(
+      try c.run(["scontrol", "show", "job", "\(cpus)"]).out.contains("TRES=cpu=2,mem=20M,node=1,billing=2"))
+    XCTAssertEqual(try c.run(["scontrol", "release", "\(cpus)"]).code, 0)
+    XCTAssertEqual(try c.waitFinished(cpus), ["\(cpus)": "COMPLETED 0:0"])
+    XCTAssertEqual(c.read("cpus.txt"), "2 10\n")
+
+    let big = "python3 -c \"import time; x = b'x' * (300 * 1024 * 1024); time.sleep(30)\""
+    let memory = try c.submit(["-H", "--wrap", big])
+    let limited = try c.run(["scontrol", "update", "job", "\(memory)", "MinMemoryNode=64"])
+    XCTAssertEqual("\(limited.code) \(limited.err)", "0 ")
+    XCTAssertEqual(try c.run(["scontrol", "release", "\(memory)"]).code, 0)
+    XCTAssertEqual(try c.waitFinished(memory)["\(memory)"]?.split(separator: " ").first, "OUT_OF_MEMORY")
+  }
+
+  func testResourceUpdatesTheMachineCannotRunWriteNothing() throws {
+    let c = try Cluster()
+    try c.startDaemon()
+    let id = try c.submit(["-H", "--mem=100M", "--array=0-1", "--wrap", "true"])
+    func update(_ target: String, _ value: String) throws -> String {
+      let r = try c.run(["scontrol", "update", "job", target, value])
+      return "\(r.code) \(r.err)"
+    }
+    let cpus = ProcessInfo.processInfo.activeProcessorCount
+    XCTAssertEqual(
+      try update("\(id)", "NumCPUs=\(cpus + 1)"), "1 \(id)_0-1: Requested partition configuration not available now\n")
+    XCTAssertEqual(
+      try update("\(id)", "MinMemoryNode=99999999"),
+      "1 \(id)_0-1: Requested partition configuration not available now\n")
+    XCTAssertEqual(
+      try update("\(id)_1", "MinMemoryNode=200"),
+      "1 \(id)_1: orch keeps this value once per array: update the whole array (\(id)), not some of its elements\n")
+    XCTAssertEqual(try update("\(id)", "NumCPUs=0"), "1 scontrol: error: Invalid NumCPUs value: 0\n")
+    XCTAssertEqual(try update("\(id)", "MinMemoryNode=1G"), "1 scontrol: error: Invalid MinMemoryNode value: 1G\n")
+    XCTAssertEqual(
+      try c.run(["squeue", "-h", "-r", "-j", "\(id)", "-o", "%i %C %m"]).out, "\(id)_0 1 100M\n\(id)_1 1 100M\n")
+    // One element's CPUs are its own: the claim reads them per job.
+    XCTAssertEqual(try update("\(id)_1", "NumCPUs=2"), "0 ")
+    XCTAssertEqual(
+      try c.run(["squeue", "-h", "-r", "-j", "\(id)", "-o", "%i %C %m"]).out, "\(id)_0 1 100M\n\(id)_1 2 100M\n")
+    XCTAssertEqual(try c.run(["scancel", "\(id)"]).code, 0)
+  }
 }

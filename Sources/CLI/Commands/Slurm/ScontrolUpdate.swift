@@ -8,9 +8,9 @@ import System
 import Worker
 
 /// `scontrol update job ID KEY=VALUE…` (also `JobId=ID`, `Job=ID`): the fields orch keeps —
-/// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice, ArrayTaskThrottle, Dependency and JobName (Name) — each
-/// written to the store, where the daemon's claim and dependency check read them; SLURM's messages and exit codes
-/// otherwise.
+/// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice, ArrayTaskThrottle, Dependency, JobName (Name), NumCPUs,
+/// MinMemoryNode and MinMemoryCPU — each written to the store, where the daemon's claim and dependency check read
+/// them; SLURM's messages and exit codes otherwise.
 enum ScontrolUpdate {
   static func run(_ words: [String], store: JobStore, home: OrchHome) throws {
     var words = words
@@ -61,10 +61,28 @@ enum ScontrolUpdate {
     var throttle: Int?
     var dependency: String?
     var name: String?
+    var cpus: Int?
+    var memory: UpdateValues.Memory?
     for (key, value) in pairs {
       switch key {
       case "dependency": dependency = value
       case "jobname", "name": name = value
+      case "numcpus":
+        switch UpdateValues.cpus(value) {
+        case .count(let n): cpus = n
+        case let bad:
+          let numeric = "scontrol: error: Invalid numeric value \"\(UserText.escaped(value))\" for NumCPUs.\n"
+          Output.stderr(
+            (bad == .notNumeric ? numeric : "") + "scontrol: error: Invalid NumCPUs value: \(UserText.escaped(value))")
+          throw ExitCode(1)
+        }
+      case "minmemorynode", "minmemorycpu":
+        guard let m = UpdateValues.memory(value, perCPU: key == "minmemorycpu") else {
+          let field = key == "minmemorycpu" ? "MinMemoryCPU" : "MinMemoryNode"
+          Output.stderr("scontrol: error: Invalid \(field) value: \(UserText.escaped(value))")
+          throw ExitCode(1)
+        }
+        memory = m
       case "starttime":
         if ["now", ""].contains(value.lowercased()) {
           begin = .some(nil)
@@ -141,6 +159,9 @@ enum ScontrolUpdate {
     // One transaction per array each; what they refuse is said, the other fields still apply.
     var refused = try dependency.map { try Operations.updateDependency($0, rows, store: store) } ?? []
     refused += try name.map { try Operations.updateName($0, rows, store: store) } ?? []
+    if cpus != nil || memory != nil {
+      refused += try Operations.updateResources(cpus: cpus, memory: memory, rows, store: store, home: home)
+    }
     for line in refused { Output.stderr(line) }
     failed = !refused.isEmpty
     if let throttle {
@@ -186,7 +207,9 @@ enum ScontrolUpdate {
   }
 
   static let keys = [
-    "starttime", "timelimit", "priority", "nice", "arraytaskthrottle", "dependency", "jobname", "name",
+    "starttime", "timelimit", "priority", "nice", "arraytaskthrottle", "dependency", "jobname", "name", "numcpus",
+    "minmemorynode",
+    "minmemorycpu",
   ]
 
   /// `scontrol requeue`: the jobs may start again only after slurmctld's delay.
