@@ -73,7 +73,8 @@ extension SlurmFidelityDifferentialTests {
           ("running Dependency=", running, "Dependency="),
           ("running StartTime", running, "StartTime=now+1hour"), ("running JobName", running, "JobName=renamed"),
           ("finished Dependency", done, "Dependency="), ("finished JobName", done, "JobName=x"),
-          ("finished StartTime", done, "StartTime=now+1hour"),
+          ("finished StartTime", done, "StartTime=now+1hour"), ("running NumCPUs", running, "NumCPUs=2"),
+          ("running MinMemoryNode", running, "MinMemoryNode=100"), ("finished NumCPUs", done, "NumCPUs=2"),
         ] {
           let r = try t.tool("scontrol", ["update", "job", "\(id)", value])
           t.record[label] = "\(r.code) \(t.mask(r.err))"
@@ -109,6 +110,42 @@ extension SlurmFidelityDifferentialTests {
         t.record["element names"] = try t.tool("squeue", ["-h", "-r", "-j", "\(array)", "-o", "%j"]).out
           .split(separator: "\n").joined(separator: " ")
         try t.cancel([single, array])
+      },
+      Scenario(
+        name: "update_resources",
+        known: [
+          // SLURM refuses a CPU count its node lacks yet keeps it (the job can never start); orch
+          // writes nothing, as its sbatch refuses such a request.
+          Known(
+            key: "update 11 NumCPUs=64",
+            orch: "1 Requested partition configuration not available now for job <A1>\n|NumCPUs=1 MinMemoryNode=0|1 0",
+            slurm:
+              "1 Requested partition configuration not available now for job <A1>\n|NumCPUs=64 MinMemoryNode=100000000M|64 100000000"
+          ),
+          // Memory is not a consumable of deploy/slurm-local's SLURM; orch counts it and refuses
+          // what the machine can never give, as its sbatch --mem does.
+          // (SLURM stores 99999999M as 100000000M.)
+          Known(
+            key: "update 10 MinMemoryNode=99999999",
+            orch: "1 Requested partition configuration not available now for job <A1>\n|NumCPUs=1 MinMemoryNode=0|1 0",
+            slurm: "0 |NumCPUs=1 MinMemoryNode=100000000M|1 100000000"),
+        ]
+      ) { t in
+        let id = try t.submit(["-H", "--wrap", "true"])
+        for (n, value) in [
+          "NumCPUs=2", "NumCPUs=0", "NumCPUs=abc", "NumCPUs=-1", "MinMemoryNode=100", "MinMemoryNode=1G",
+          "MinMemoryNode=abc", "MinMemoryCPU=50", "MinMemoryNode=0", "NumCPUs=1", "MinMemoryNode=99999999",
+          "NumCPUs=64",
+        ].enumerated() {
+          let r = try t.tool("scontrol", ["update", "job", "\(id)", value])
+          let job = try t.job(id) ?? [:]
+          let memory =
+            job["MinMemoryCPU"].map { "MinMemoryCPU=\($0)" } ?? "MinMemoryNode=\(job["MinMemoryNode"] ?? "?")"
+          let squeue = try t.tool("squeue", ["-h", "-j", "\(id)", "-o", "%C %m"]).out
+          t.record["update \(n) \(value)"] =
+            "\(r.code) \(t.mask(r.err))|NumCPUs=\(job["NumCPUs"] ?? "?") \(memory)|\(squeue.trimmingCharacters(in: .whitespacesAndNewlines))"
+        }
+        try t.cancel([id])
       },
     ]
     try compare(scenarios, slurm: slurm)
