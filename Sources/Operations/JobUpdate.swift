@@ -118,6 +118,24 @@ extension Operations {
     return plan
   }
 
+  /// orch's one partition: naming it changes nothing (a running job too, as in SLURM); any other
+  /// name, or a list, is SLURM's invalid partition, or too late for a job no longer pending.
+  public static func updatePartition(_ value: String, _ rows: [JobRow]) -> [String] {
+    var refused: [String] = []
+    for (_, mine) in byArray(rows) {
+      let finished = mine.filter(\.state.isTerminal)
+      let running = value == Partition.name ? [] : mine.filter { $0.state == .running }
+      let pending = value == Partition.name ? [] : mine.filter { $0.state == .pending }
+      for (jobs, why) in [
+        (pending, "Invalid partition name specified"), (running, "Job is no longer pending execution"),
+        (finished, "Job has already finished"),
+      ] where !jobs.isEmpty {
+        refused.append(UpdateValues.refusal(jobs, why))
+      }
+    }
+    return refused
+  }
+
   static let problem = "Job dependency problem"
 
   /// The refusals every update shares: a job no longer pending, finished, run by SLURM, or an

@@ -75,6 +75,8 @@ extension SlurmFidelityDifferentialTests {
           ("finished Dependency", done, "Dependency="), ("finished JobName", done, "JobName=x"),
           ("finished StartTime", done, "StartTime=now+1hour"), ("running NumCPUs", running, "NumCPUs=2"),
           ("running MinMemoryNode", running, "MinMemoryNode=100"), ("finished NumCPUs", done, "NumCPUs=2"),
+          ("running Partition", running, "Partition=local"), ("running other Partition", running, "Partition=nope"),
+          ("finished Partition", done, "Partition=local"),
         ] {
           let r = try t.tool("scontrol", ["update", "job", "\(id)", value])
           t.record[label] = "\(r.code) \(t.mask(r.err))"
@@ -110,6 +112,14 @@ extension SlurmFidelityDifferentialTests {
         t.record["element names"] = try t.tool("squeue", ["-h", "-r", "-j", "\(array)", "-o", "%j"]).out
           .split(separator: "\n").joined(separator: " ")
         try t.cancel([single, array])
+      },
+      Scenario(name: "update_partition") { t in
+        let id = try t.submit(["-H", "--wrap", "true"])
+        for value in ["local", "nope", "", "local,nope", "LOCAL"] {
+          let r = try t.tool("scontrol", ["update", "job", "\(id)", "Partition=\(value)"])
+          t.record["Partition=\(value)"] = "\(r.code) \(t.mask(r.err))|\(try t.jobParameter(id, "Partition"))"
+        }
+        try t.cancel([id])
       },
       Scenario(
         name: "update_resources",

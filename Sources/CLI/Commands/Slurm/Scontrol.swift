@@ -264,7 +264,7 @@ struct Scontrol: ParsableCommand {
     Commands orch supports:
       show job [ID]      a job (or every job: show jobs) in key=value form
       update JobId=ID KEY=VALUE...  StartTime, TimeLimit, Priority, Nice, ArrayTaskThrottle, Dependency, JobName,
-                                    NumCPUs, MinMemoryNode, MinMemoryCPU
+                                    NumCPUs, MinMemoryNode, MinMemoryCPU, Partition
       hold ID...         keep pending jobs from starting (Reason=JobHeldUser)
       release ID...      let held jobs run
       requeue ID...      run finished (or running) jobs again under the same id

@@ -9,8 +9,8 @@ import Worker
 
 /// `scontrol update job ID KEY=VALUE…` (also `JobId=ID`, `Job=ID`): the fields orch keeps —
 /// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice, ArrayTaskThrottle, Dependency, JobName (Name), NumCPUs,
-/// MinMemoryNode and MinMemoryCPU — each written to the store, where the daemon's claim and dependency check read
-/// them; SLURM's messages and exit codes otherwise.
+/// MinMemoryNode, MinMemoryCPU — each written to the store, where the daemon's claim and dependency check read
+/// them — and Partition (orch's one); SLURM's messages and exit codes otherwise.
 enum ScontrolUpdate {
   static func run(_ words: [String], store: JobStore, home: OrchHome) throws {
     var words = words
@@ -63,10 +63,12 @@ enum ScontrolUpdate {
     var name: String?
     var cpus: Int?
     var memory: UpdateValues.Memory?
+    var partition: String?
     for (key, value) in pairs {
       switch key {
       case "dependency": dependency = value
       case "jobname", "name": name = value
+      case "partition": partition = value
       case "numcpus":
         switch UpdateValues.cpus(value) {
         case .count(let n): cpus = n
@@ -159,6 +161,7 @@ enum ScontrolUpdate {
     // One transaction per array each; what they refuse is said, the other fields still apply.
     var refused = try dependency.map { try Operations.updateDependency($0, rows, store: store) } ?? []
     refused += try name.map { try Operations.updateName($0, rows, store: store) } ?? []
+    refused += partition.map { Operations.updatePartition($0, rows) } ?? []
     if cpus != nil || memory != nil {
       refused += try Operations.updateResources(cpus: cpus, memory: memory, rows, store: store, home: home)
     }
@@ -209,7 +212,7 @@ enum ScontrolUpdate {
   static let keys = [
     "starttime", "timelimit", "priority", "nice", "arraytaskthrottle", "dependency", "jobname", "name", "numcpus",
     "minmemorynode",
-    "minmemorycpu",
+    "minmemorycpu", "partition",
   ]
 
   /// `scontrol requeue`: the jobs may start again only after slurmctld's delay.
