@@ -9,6 +9,20 @@ import Worker
 /// store (`JobStore.updateDependency`, `updateName`). Every function returns the lines scontrol
 /// prints for what it refused, in SLURM's words; an empty list means everything was updated.
 extension Operations {
+  /// Every field of `fields`, each in its own transaction per array: what one refuses is said, the
+  /// others still apply (slurmctld applies an update's fields one by one too).
+  public static func update(_ fields: UpdateFields, _ rows: [JobRow], store: JobStore, home: OrchHome)
+    throws(OrchError) -> [String]
+  {
+    var refused = try fields.dependency.map { v throws(OrchError) in try updateDependency(v, rows, store: store) } ?? []
+    refused += try fields.name.map { v throws(OrchError) in try updateName(v, rows, store: store) } ?? []
+    refused += fields.partition.map { updatePartition($0, rows) } ?? []
+    if fields.cpus != nil || fields.memory != nil {
+      refused += try updateResources(cpus: fields.cpus, memory: fields.memory, rows, store: store, home: home)
+    }
+    return refused
+  }
+
   /// A dependency checked as `sbatch --dependency` checks it (every job and element it names must
   /// exist), then written in place of the jobs' own terms.
   public static func updateDependency(_ value: String, _ rows: [JobRow], store: JobStore) throws(OrchError)

@@ -8,9 +8,8 @@ import System
 import Worker
 
 /// `scontrol update job ID KEY=VALUE…` (also `JobId=ID`, `Job=ID`): the fields orch keeps —
-/// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice, ArrayTaskThrottle, Dependency, JobName (Name), NumCPUs,
-/// MinMemoryNode, MinMemoryCPU — each written to the store, where the daemon's claim and dependency check read
-/// them — and Partition (orch's one); SLURM's messages and exit codes otherwise.
+/// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice, ArrayTaskThrottle and `UpdateFields` (Dependency, JobName,
+/// NumCPUs, MinMemory*, Partition) — each written to the store, where the daemon reads them; SLURM's words otherwise.
 enum ScontrolUpdate {
   static func run(_ words: [String], store: JobStore, home: OrchHome) throws {
     var words = words
@@ -41,7 +40,10 @@ enum ScontrolUpdate {
       }
       let key = word[..<eq].lowercased()
       let value = String(word[word.index(after: eq)...])
-      guard Self.keys.contains(key) else {
+      guard
+        ["starttime", "timelimit", "priority", "nice", "arraytaskthrottle"].contains(key)
+          || UpdateFields.keys.contains(key)
+      else {
         Output.stderr("Update of this parameter is not supported: \(UserText.escaped(word))\nRequest aborted")
         throw ExitCode(1)
       }
@@ -59,32 +61,14 @@ enum ScontrolUpdate {
     var priority: Int64?
     var nice: Int?
     var throttle: Int?
-    var dependency: String?
-    var name: String?
-    var cpus: Int?
-    var memory: UpdateValues.Memory?
-    var partition: String?
+    var fields = UpdateFields()
     for (key, value) in pairs {
+      if UpdateFields.keys.contains(key), let error = fields.take(key, value) {
+        Output.stderr(error)
+        throw ExitCode(1)
+      }
       switch key {
-      case "dependency": dependency = value
-      case "jobname", "name": name = value
-      case "partition": partition = value
-      case "numcpus":
-        switch UpdateValues.cpus(value) {
-        case .count(let n): cpus = n
-        case let bad:
-          let numeric = "scontrol: error: Invalid numeric value \"\(UserText.escaped(value))\" for NumCPUs.\n"
-          Output.stderr(
-            (bad == .notNumeric ? numeric : "") + "scontrol: error: Invalid NumCPUs value: \(UserText.escaped(value))")
-          throw ExitCode(1)
-        }
-      case "minmemorynode", "minmemorycpu":
-        guard let m = UpdateValues.memory(value, perCPU: key == "minmemorycpu") else {
-          let field = key == "minmemorycpu" ? "MinMemoryCPU" : "MinMemoryNode"
-          Output.stderr("scontrol: error: Invalid \(field) value: \(UserText.escaped(value))")
-          throw ExitCode(1)
-        }
-        memory = m
+      case _ where UpdateFields.keys.contains(key): break
       case "starttime":
         if ["now", ""].contains(value.lowercased()) {
           begin = .some(nil)
@@ -139,9 +123,7 @@ enum ScontrolUpdate {
     let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
     var failed = false
     func refuse(_ rows: [JobRow], _ why: String) {
-      let (finished, other) = (rows.filter(\.state.isTerminal), rows.filter { !$0.state.isTerminal })
-      if !other.isEmpty { Output.stderr(UpdateValues.refusal(other, why)) }
-      if !finished.isEmpty { Output.stderr(UpdateValues.refusal(finished, "Job has already finished")) }
+      for line in UpdateValues.refusals(rows, why) { Output.stderr(line) }
       failed = failed || !rows.isEmpty
     }
     // A relative change is checked against every job's limit before anything is written; an
@@ -158,13 +140,7 @@ enum ScontrolUpdate {
         changedLimits[minutes * 60, default: []].append(row.id)
       }
     }
-    // One transaction per array each; what they refuse is said, the other fields still apply.
-    var refused = try dependency.map { try Operations.updateDependency($0, rows, store: store) } ?? []
-    refused += try name.map { try Operations.updateName($0, rows, store: store) } ?? []
-    refused += partition.map { Operations.updatePartition($0, rows) } ?? []
-    if cpus != nil || memory != nil {
-      refused += try Operations.updateResources(cpus: cpus, memory: memory, rows, store: store, home: home)
-    }
+    let refused = try Operations.update(fields, rows, store: store, home: home)
     for line in refused { Output.stderr(line) }
     failed = !refused.isEmpty
     if let throttle {
@@ -208,12 +184,6 @@ enum ScontrolUpdate {
     try DaemonClient.ensureRunning(home)
     if failed { throw ExitCode(1) }
   }
-
-  static let keys = [
-    "starttime", "timelimit", "priority", "nice", "arraytaskthrottle", "dependency", "jobname", "name", "numcpus",
-    "minmemorynode",
-    "minmemorycpu", "partition",
-  ]
 
   /// `scontrol requeue`: the jobs may start again only after slurmctld's delay.
   static func delayRequeue(_ ids: [Int64], store: JobStore) throws {
