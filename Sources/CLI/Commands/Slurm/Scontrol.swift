@@ -249,7 +249,8 @@ struct Scontrol: ParsableCommand {
       -o, --oneliner     print one record per line
     Commands orch supports:
       show job [ID]      a job (or every job: show jobs) in key=value form
-      update JobId=ID KEY=VALUE...  StartTime, TimeLimit, Priority, Nice, ArrayTaskThrottle
+      update JobId=ID KEY=VALUE...  StartTime, TimeLimit, Priority, Nice, ArrayTaskThrottle, Dependency, JobName,
+                                    NumCPUs, MinMemoryNode, MinMemoryCPU, Partition
       hold ID...         keep pending jobs from starting (Reason=JobHeldUser)
       release ID...      let held jobs run
       requeue ID...      run finished (or running) jobs again under the same id

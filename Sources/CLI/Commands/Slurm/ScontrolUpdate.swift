@@ -9,8 +9,8 @@ import System
 import Worker
 
 /// `scontrol update job ID KEY=VALUE…` (also `JobId=ID`, `Job=ID`): the fields orch keeps —
-/// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice and ArrayTaskThrottle — each written to the store, where
-/// the daemon's claim reads them; SLURM's messages and exit codes otherwise.
+/// StartTime, TimeLimit (also `+M`/`-M`), Priority, Nice, ArrayTaskThrottle and `UpdateFields` (Dependency, JobName,
+/// NumCPUs, MinMemory*, Partition) — each written to the store, where the daemon reads them; SLURM's words otherwise.
 enum ScontrolUpdate {
   static func run(_ words: [String], store: JobStore, home: OrchHome) throws {
     var words = words
@@ -41,7 +41,10 @@ enum ScontrolUpdate {
       }
       let key = word[..<eq].lowercased()
       let value = String(word[word.index(after: eq)...])
-      guard ["starttime", "timelimit", "priority", "nice", "arraytaskthrottle"].contains(key) else {
+      guard
+        ["starttime", "timelimit", "priority", "nice", "arraytaskthrottle"].contains(key)
+          || UpdateFields.keys.contains(key)
+      else {
         Output.stderr("Update of this parameter is not supported: \(UserText.escaped(word))\nRequest aborted")
         throw ExitCode(1)
       }
@@ -59,8 +62,14 @@ enum ScontrolUpdate {
     var priority: Int64?
     var nice: Int?
     var throttle: Int?
+    var fields = UpdateFields()
     for (key, value) in pairs {
+      if UpdateFields.keys.contains(key), let error = fields.take(key, value) {
+        Output.stderr(error)
+        throw ExitCode(1)
+      }
       switch key {
+      case _ where UpdateFields.keys.contains(key): break
       case "starttime":
         if ["now", ""].contains(value.lowercased()) {
           begin = .some(nil)
@@ -115,9 +124,8 @@ enum ScontrolUpdate {
     let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
     var failed = false
     func refuse(_ rows: [JobRow], _ why: String) {
-      guard !rows.isEmpty else { return }
-      Output.stderr("\(label(rows)): \(why)")
-      failed = true
+      for line in UpdateValues.refusals(rows, why) { Output.stderr(line) }
+      failed = failed || !rows.isEmpty
     }
     // A relative change is checked against every job's limit before anything is written; an
     // unlimited job stays unlimited (slurmctld wraps INFINITE + M around to M − 1 minutes).
@@ -133,6 +141,9 @@ enum ScontrolUpdate {
         changedLimits[minutes * 60, default: []].append(row.id)
       }
     }
+    let refused = try Operations.update(fields, rows, store: store, home: home)
+    for line in refused { Output.stderr(line) }
+    failed = !refused.isEmpty
     if let throttle {
       for array in Set(rows.map(\.arrayID)) {
         _ = try storeCall { () throws(StoreError) in try store.setThrottle(array: array, throttle) }
@@ -173,14 +184,6 @@ enum ScontrolUpdate {
     // The daemon claims by what was just written: a throttle raised, a begin time moved.
     try DaemonClient.ensureRunning(home)
     if failed { throw ExitCode(1) }
-  }
-
-  /// `12_[0-2]` as scontrol names the records it refused: `12_0-2`, or the job's id.
-  static func label(_ rows: [JobRow]) -> String {
-    guard let first = rows.first else { return "" }
-    guard first.isArray else { return first.display }
-    let indices = rows.compactMap(\.arrayIndex)
-    return "\(first.arrayID)_\(ArraySpec.compress(indices))"
   }
 
   /// `scontrol requeue`: the jobs may start again only after slurmctld's delay.
