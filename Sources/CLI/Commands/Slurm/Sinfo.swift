@@ -7,14 +7,14 @@ import Store
 import System
 import Worker
 
-/// A minimal `sinfo`: orch's one node (this machine) in its one partition, in sinfo's layouts, for
-/// scripts that read the partition name, the CPU count or the node's state from it.
+/// `sinfo`: orch's one node (this machine) in its one partition, in sinfo's layouts (SLURM 22.05;
+/// the letters, names, layouts and filters are in `SlurmSyntax/Sinfo*.swift`).
 struct Sinfo: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "sinfo",
     abstract: "Show orch's one partition and node in sinfo's format.",
     discussion: """
-      Takes sinfo's -h, -o/--format (%P %R %a %l %D %t %T %N %n %c %m %C %s %G), -N, -p, -s and -l.
+      Takes sinfo's -h, -l, -N, -R, -s, -o/--format, -O/--Format, -p, -n, -t/--states, -d, -r and --json.
       Examples:
         orch sinfo
         orch sinfo -h -o '%P %c %m'
@@ -23,20 +23,12 @@ struct Sinfo: ParsableCommand {
   @Argument(parsing: .captureForPassthrough, help: "sinfo options.") var arguments: [String] = []
 
   static let flags: [SlurmFlag] = [
-    .init("noheader", "h"), .init("format", "o", .required), .init("Node", "N"), .init("partition", "p", .required),
-    .init("summarize", "s"), .init("long", "l"), .init("all", "a"), .init("exact", "e"), .init("responding", "r"),
-    .init("dead", "d"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
+    .init("noheader", "h"), .init("format", "o", .required), .init("Format", "O", .required), .init("Node", "N"),
+    .init("partition", "p", .required), .init("nodes", "n", .required), .init("states", "t", .required),
+    .init("list-reasons", "R"), .init("summarize", "s"), .init("long", "l"), .init("all", "a"), .init("exact", "e"),
+    .init("responding", "r"), .init("dead", "d"), .init("sort", "S", .required), .init("json"), .init("hide"),
+    .init("noconvert"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
     .init("local"), .init("federation"),
-  ]
-
-  static let defaultFormat = "%9P %.5a %.10l %.6D %.6t %N"
-  static let nodeFormat = "%#N %.6D %#P %6t"
-  static let summaryFormat = "%9P %.5a %.10l %.16F  %N"
-
-  static let header: [Character: String] = [
-    "P": "PARTITION", "R": "PARTITION", "a": "AVAIL", "l": "TIMELIMIT", "D": "NODES", "t": "STATE", "T": "STATE",
-    "N": "NODELIST", "n": "HOSTNAMES", "c": "CPUS", "m": "MEMORY", "C": "CPUS(A/I/O/T)", "s": "JOB_SIZE",
-    "G": "GRES", "F": "NODES(A/I/O/T)",
   ]
 
   func run() throws {
@@ -46,71 +38,72 @@ struct Sinfo: ParsableCommand {
       if let extra = args.operands.first {
         throw OrchError.badInput("sinfo: error: Unrecognized option: \(extra)")
       }
-      let partition = Partition.name
-      var format = Self.defaultFormat
-      if args.has("Node") { format = Self.nodeFormat }
-      if args.has("summarize") { format = Self.summaryFormat }
-      if let given = args.last("format") { format = given }
-      let host = SlurmTool.host
+      var states = try args.last("states").map { list throws(OrchError) in try SinfoFilter.states(list) }
+      if args.has("all"), args.has("partition") {
+        throw OrchError.badInput("Conflicting options, -a and -p, specified. Please choose one or the other.")
+      }
+      let long = args.has("long")
+      let given = args.options.last { $0.name == "format" || $0.name == "Format" }?.value
+      if long, given != nil {
+        throw OrchError.badInput(
+          "sinfo: fatal: Options -o(--format) and -l(--long) are mutually exclusive. Please remove one and retry.")
+      }
       let cpus = max(1, Posix.allowedCPUs().count)
       var allocated = 0
       // A store that does not exist yet means nothing runs: sinfo must not create one.
       if let home = try? OrchHome(), FileManager.default.fileExists(atPath: home.path + "/orch.db") {
         let store = try home.openStore()
         let running = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(states: [.running])) }
-        allocated = min(cpus, running.reduce(0) { $0 + $1.cpus })
+        allocated = running.reduce(0) { $0 + $1.cpus }
       }
-      let (short, long) =
-        allocated == 0 ? ("idle", "idle") : allocated < cpus ? ("mix", "mixed") : ("alloc", "allocated")
-      // `#` widths are the longest value's, as sinfo sizes them.
-      format = format.replacingOccurrences(of: "%#P", with: "%\(max(9, partition.count + 1))P")
-        .replacingOccurrences(of: "%#N", with: "%\(max(10, host.count))N")
-      let pieces = PercentFormat.parse(format)
+      let node = SinfoNode(
+        name: SlurmTool.host, partition: Partition.name, cpus: cpus, allocatedCPUs: allocated,
+        memoryMB: SinfoMachine.memoryMB("MemTotal") ?? 1, freeMemoryMB: SinfoMachine.memoryMB("MemFree") ?? 0,
+        load: SinfoMachine.load, version: (SlurmJSON.meta["Slurm"] as? [String: Any])?["release"] as? String ?? "")
+      // sinfo --json lists every node whatever the filters.
+      if args.has("json") {
+        return Output.print(SinfoJSON.document([node], machine: SinfoMachine.current, meta: SlurmJSON.meta))
+      }
+      // -R lists nodes that are down, failed or drained unless -t says otherwise: never orch's.
+      if args.has("list-reasons"), states == nil { states = [] }
+      let summarize = args.has("summarize")
+      let nodeMode = args.has("Node") && !summarize
+      var (format, widths) = SinfoFormat.layout(
+        summarize: summarize, node: nodeMode, reasons: args.has("list-reasons"), long: long, of: node)
+      if let given { (format, widths) = (given, .init()) }
+      let (pieces, warnings) = args.has("Format") ? SinfoFormat.parseLong(format) : SinfoFormat.parse(format)
+      for warning in warnings { Output.stderr(warning) }
+      let partitionShown = args.last("partition").map { $0.split(separator: ",").contains { $0 == node.partition } }
+      let nodeShown =
+        (partitionShown ?? true) && !args.has("dead") && (states?.contains(node.state) ?? true)
+        && (args.last("nodes").map { SinfoFilter.nodeListContains($0, node.name) } ?? true)
       var text = ""
-      if !args.has("noheader") { text += PercentFormat.render(pieces) { Self.header[$0] ?? "" } + "\n" }
-      let shown = args.last("partition").map { $0.split(separator: ",").contains(Substring(partition)) } ?? true
-      if shown {
-        text +=
-          PercentFormat.render(pieces) { letter in
-            switch letter {
-            case "P": return partition + "*"
-            case "R": return partition
-            case "a": return "up"
-            case "l": return "infinite"
-            case "D": return "1"
-            case "t": return short
-            case "T": return long
-            case "N", "n": return host
-            case "c": return String(cpus)
-            case "m": return String(Self.memoryMB())
-            case "C": return "\(allocated)/\(cpus - allocated)/0/\(cpus)"
-            case "F": return allocated > 0 ? "1/0/0/1" : "0/1/0/1"
-            case "s": return "1-infinite"
-            case "G": return "(null)"
-            default: return ""
-            }
-          } + "\n"
+      if !args.has("noheader") {
+        if long { text += SinfoFormat.dateLine(time(nil)) + "\n" }
+        text += SinfoFormat.header(pieces, widths: widths) + "\n"
+      }
+      if nodeShown {
+        text += SinfoFormat.line(pieces, node: node, widths: widths) + "\n"
+      } else if partitionShown ?? true, !nodeMode, SinfoFormat.showsPartition(pieces) {
+        text += SinfoFormat.line(pieces, node: node, empty: true, widths: widths) + "\n"
       }
       Output.print(text)
     }
   }
 
-  /// The node's memory in MB, from /proc/meminfo (sinfo's RealMemory).
-  static func memoryMB() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
-      let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
-      let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
-    else { return 1 }
-    return kb / 1024
-  }
-
   static let usage = """
     Usage: sinfo [OPTIONS]
       -h, --noheader             no headers on output
-      -N, --Node                 node-centric format
-      -o, --format=format        format specification (%P %R %a %l %D %t %T %N %n %c %m %C %s %G)
+      -l, --long                 long output - displays more information
+      -n, --nodes=NODES          report on specific node(s)
+      -N, --Node                 Node-centric format
+      -o, --format=format        format specification
+      -O, --Format=format        long format specification
       -p, --partition=PARTITION  report on specific partition
+      -R, --list-reasons         list reason nodes are down or drained
       -s, --summarize            report state summary only
+      -t, --states=node_state    specify the what states of nodes to view
+          --json                 the node as SLURM's JSON (openapi v0.0.38)
     orch has one node (this machine) in one partition (local, or ORCH_PARTITION).
 
     """
