@@ -31,6 +31,10 @@ final class SinfoDifferentialTests: XCTestCase {
     ],
     ["-t", "down", "-o", "%P %a %A %c %C %d %D %E %F %n %N %t %T %u %U %v %X %Y %Z %z"],
     ["-O", "partition:.12,nodes:3"], ["-O", "Partition:20,Nodes:.5"], ["-O", "partition,bogus,nodes"],
+    ["SINFO_FORMAT=%P %D"], ["SINFO_FORMAT=%P %D", "-l"],
+    ["SINFO_FORMAT=%P %D", "-N"], ["SINFO_FORMAT=%P %D", "-o", "%a"], ["SINFO_PARTITION=nope"],
+    ["SINFO_PARTITION=nope", "-a"], ["SINFO_PARTITION=nope", "-p", "local"], ["SINFO_ALL=1", "SINFO_PARTITION=local"],
+    ["SINFO_ALL=1", "-p", "local"],
     ["-O", "NodeList,StateLong,StateCompact,CPUsState,NodeAIOT,Available,Time,Size,Gres,PartitionName"],
     ["-O", "NodeHost,Reason,Root,OverSubscribe,Groups,Disk,Weight,Features,SocketCoreThread,Port,StateComplete"],
     ["-N", "-o", "%N %P %m"], ["-X"], ["--bogus"], ["-p"], ["--json=x"], ["--usage"], ["extra"],
@@ -42,7 +46,13 @@ final class SinfoDifferentialTests: XCTestCase {
       args: ["extra"], orch: "exit 1\n--- stdout\n--- stderr\nsinfo: error: Unrecognized option: extra\n",
       slurm: "exit 0\n--- stdout\nPARTITION AVAIL  TIMELIMIT  NODES  STATE NODELIST\n"
         + "local*       up   infinite      1   idle NODE\n--- stderr\n",
-      why: "22.05 ignores operands; orch refuses them, so `sinfo local` (meaning -p) does not list everything")
+      why: "22.05 ignores operands; orch refuses them, so `sinfo local` (meaning -p) does not list everything"),
+    Known(
+      args: ["-O", "partition,bogus,nodes"],
+      orch: "exit 1\n--- stdout\n--- stderr\nsinfo: error: Invalid job format specification: bogus\n",
+      slurm: "exit 0\n--- stdout\n" + "PARTITION           NODES               \n"
+        + "local*              1                   \n--- stderr\nsinfo: error: Invalid job format specification: bogus\n",
+      why: "an unknown -O name is an error, as in orch's squeue -O; SLURM drops the field and exits 0"),
   ]
 
   func testSinfoMatchesRealSlurm() throws {
@@ -55,12 +65,19 @@ final class SinfoDifferentialTests: XCTestCase {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
     let orchEnv = ["PATH": c.shimsDir + ":" + path, "ORCH_HOME": c.home]
     for raw in Self.cases {
-      let args = raw.map { $0 == "NODE" ? slurm.node : $0 }
+      // Leading `SINFO_…=value` words are the environment of both sides.
+      let settings = raw.prefix { $0.hasPrefix("SINFO_") && $0.contains("=") }
+      var env: [String: String] = [:]
+      for word in settings {
+        let parts = word.split(separator: "=", maxSplits: 1)
+        env[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+      }
+      let args = raw.dropFirst(settings.count).map { $0 == "NODE" ? slurm.node : $0 }
       try waitUntilIdle(slurm)
-      let real = try runProgram("/usr/bin/sinfo", args, cwd: "/", env: slurm.env)
+      let real = try runProgram("/usr/bin/sinfo", args, cwd: "/", env: slurm.env.merging(env) { $1 })
       let orch = try runProgram(
         "/usr/bin/unshare", ["-u", "/bin/sh", "-c", "hostname \"$0\" && exec sinfo \"$@\"", slurm.node] + args,
-        cwd: "/", env: orchEnv)
+        cwd: "/", env: orchEnv.merging(env) { $1 })
       // MEMORY: orch's is the machine's MemTotal, SLURM's the RealMemory its node was configured
       // with (deploy/slurm-local keeps it under what slurmd finds); both masked as <mem>.
       let o = mask(orch, memory: Self.memTotal)

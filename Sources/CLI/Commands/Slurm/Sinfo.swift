@@ -39,8 +39,12 @@ struct Sinfo: ParsableCommand {
         throw OrchError.badInput("sinfo: error: Unrecognized option: \(extra)")
       }
       var states = try args.last("states").map { list throws(OrchError) in try SinfoFilter.states(list) }
-      if args.has("all"), args.has("partition") {
-        throw OrchError.badInput("Conflicting options, -a and -p, specified. Please choose one or the other.")
+      let env = ProcessInfo.processInfo.environment
+      let conflict =
+        env["SINFO_ALL"] != nil && env["SINFO_PARTITION"] != nil
+        ? "SINFO_ALL and SINFO_PARTITION" : args.has("all") && args.has("partition") ? "-a and -p" : nil
+      if let conflict {
+        throw OrchError.badInput("Conflicting options, \(conflict), specified. Please choose one or the other.")
       }
       let long = args.has("long")
       let given = args.options.last { $0.name == "format" || $0.name == "Format" }?.value
@@ -70,10 +74,14 @@ struct Sinfo: ParsableCommand {
       let nodeMode = args.has("Node") && !summarize
       var (format, widths) = SinfoFormat.layout(
         summarize: summarize, node: nodeMode, reasons: args.has("list-reasons"), long: long, of: node)
-      if let given { (format, widths) = (given, .init()) }
+      let plain = !summarize && !nodeMode && !args.has("list-reasons")
+      if let given = given ?? (plain ? env["SINFO_FORMAT"] : nil) { (format, widths) = (given, .init()) }
       let (pieces, warnings) = args.has("Format") ? SinfoFormat.parseLong(format) : SinfoFormat.parse(format)
+      // An unknown -O name is an error, as orch's squeue makes it (SLURM drops the field, exits 0).
+      if args.has("Format"), let first = warnings.first { throw OrchError.badInput(first) }
       for warning in warnings { Output.stderr(warning) }
-      let partitionShown = args.last("partition").map { $0.split(separator: ",").contains { $0 == node.partition } }
+      let partitions = args.has("all") ? nil : args.last("partition") ?? env["SINFO_PARTITION"]
+      let partitionShown = partitions.map { $0.split(separator: ",").contains { $0 == node.partition } }
       let nodeShown =
         (partitionShown ?? true) && !args.has("dead") && (states?.contains(node.state) ?? true)
         && (args.last("nodes").map { SinfoFilter.nodeListContains($0, node.name) } ?? true)
