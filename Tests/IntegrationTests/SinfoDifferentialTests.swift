@@ -34,7 +34,7 @@ final class SinfoDifferentialTests: XCTestCase {
     ["SINFO_FORMAT=%P %D"], ["SINFO_FORMAT=%P %D", "-l"],
     ["SINFO_FORMAT=%P %D", "-N"], ["SINFO_FORMAT=%P %D", "-o", "%a"], ["SINFO_PARTITION=nope"],
     ["SINFO_PARTITION=nope", "-a"], ["SINFO_PARTITION=nope", "-p", "local"], ["SINFO_ALL=1", "SINFO_PARTITION=local"],
-    ["SINFO_ALL=1", "-p", "local"],
+    ["SINFO_ALL=1", "-p", "local"], ["-T"], ["-T", "-h"], ["-i", "0"], ["-i", "abc"], ["--iterate=-1"],
     ["-O", "NodeList,StateLong,StateCompact,CPUsState,NodeAIOT,Available,Time,Size,Gres,PartitionName"],
     ["-O", "NodeHost,Reason,Root,OverSubscribe,Groups,Disk,Weight,Features,SocketCoreThread,Port,StateComplete"],
     ["-N", "-o", "%N %P %m"], ["-X"], ["--bogus"], ["-p"], ["--json=x"], ["--usage"], ["extra"],
@@ -90,6 +90,35 @@ final class SinfoDifferentialTests: XCTestCase {
         XCTAssertEqual(
           o.replacingOccurrences(of: slurm.node, with: "NODE"), s, "sinfo \(raw): differs (first: orch, second: SLURM)")
       }
+    }
+  }
+
+  /// `-i N`: the report every N seconds, each under its date line and followed by a blank line
+  /// (the first two reports compared; SLURM's output unbuffered by stdbuf).
+  func testSinfoIterate() throws {
+    let slurm = try RealSlurm.find()
+    guard try runProgram("/usr/bin/unshare", ["-u", "/bin/true"], cwd: "/", env: [:]).code == 0 else {
+      throw XCTSkip("no UTS namespace (unshare -u) for orch's side")
+    }
+    let c = try Cluster()
+    try c.installShims()
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for args in [["-i", "1"], ["-i", "1", "-h"], ["--iterate=1", "-N", "-l"]] {
+      try waitUntilIdle(slurm)
+      let real = try runProgram(
+        "/usr/bin/timeout", ["3.5", "/usr/bin/stdbuf", "-o0", "/usr/bin/sinfo"] + args, cwd: "/", env: slurm.env)
+      let orch = try runProgram(
+        "/usr/bin/timeout",
+        ["3.5", "/usr/bin/unshare", "-u", "/bin/sh", "-c", "hostname \"$0\" && exec sinfo \"$@\"", slurm.node] + args,
+        cwd: "/", env: ["PATH": c.shimsDir + ":" + path, "ORCH_HOME": c.home])
+      func firstTwo(_ r: Cluster.Result, memory: Int) -> String {
+        let blocks = mask(Cluster.Result(code: 0, out: r.out, err: r.err), memory: memory)
+          .components(separatedBy: "\n\n")
+        return blocks.prefix(2).joined(separator: "\n\n")
+      }
+      XCTAssertEqual(
+        firstTwo(orch, memory: Self.memTotal), firstTwo(real, memory: try realMemory(slurm)),
+        "sinfo \(args) (first: orch, second: SLURM)")
     }
   }
 

@@ -171,6 +171,48 @@ final class SinfoFormatTests: XCTestCase {
     XCTAssertEqual(((object["nodes"] as? [[String: Any]])?.first?["state"]) as? String, "allocated")
   }
 
+  func report(_ argv: [String], env: [String: String] = [:]) throws -> SinfoReport {
+    let flags: [SlurmFlag] = [
+      .init("noheader", "h"), .init("format", "o", .required), .init("Format", "O", .required), .init("Node", "N"),
+      .init("partition", "p", .required), .init("nodes", "n", .required), .init("states", "t", .required),
+      .init("list-reasons", "R"), .init("summarize", "s"), .init("long", "l"), .init("all", "a"), .init("dead", "d"),
+      .init("iterate", "i", .required),
+    ]
+    return try SinfoReport(SlurmGetopt.parse(argv, tool: "sinfo", flags: flags), environment: env)
+  }
+
+  /// Filters on a busy node: `-t alloc` takes a mixed node, `-t idle` leaves its partition's line.
+  func testFiltersOnABusyNode() throws {
+    let mixed = node(2)
+    XCTAssertEqual(
+      try report(["-h", "-t", "alloc"]).text(mixed, now: 0).text, "local*       up   infinite      1    mix vm\n")
+    XCTAssertEqual(
+      try report(["-h", "-t", "idle"]).text(mixed, now: 0).text, "local*       up   infinite      0    n/a \n")
+    XCTAssertEqual(try report(["-h", "-N", "-t", "idle"]).text(mixed, now: 0).text, "")
+    XCTAssertEqual(try report(["-h", "-s", "-n", "other"]).text(mixed, now: 0).text.suffix(9), "0/0/0/0 \n")
+    XCTAssertEqual(try report(["-h", "-p", "other"]).text(mixed, now: 0).text, "")
+    XCTAssertEqual(try report(["-h", "-R"]).text(mixed, now: 0).text, "")
+    XCTAssertEqual(
+      try report(["-h", "-R", "-t", "mix"]).text(mixed, now: 0).text,
+      "none                 Unknown   Unknown             vm\n")
+    XCTAssertEqual(try report(["-h", "-o", "%D"]).text(mixed, now: 0).text, "1\n")
+    XCTAssertEqual(try report(["-h", "-d", "-o", "%D"]).text(mixed, now: 0).text, "")
+  }
+
+  func testOptionChecks() throws {
+    XCTAssertThrowsError(try report(["-a", "-p", "local"]))
+    XCTAssertThrowsError(try report([], env: ["SINFO_ALL": "", "SINFO_PARTITION": "local"]))
+    XCTAssertThrowsError(try report(["-l", "-o", "%P"]))
+    XCTAssertThrowsError(try report(["-O", "partition,bogus"]))
+    for bad in ["0", "-1", "abc"] { XCTAssertThrowsError(try report(["-i", bad])) }
+    XCTAssertEqual(try report(["-i", "5x"]).every, 5)
+    XCTAssertEqual(try report(["-h"], env: ["SINFO_FORMAT": "%D|%R"]).text(node(0), now: 0).text, "1|local\n")
+    XCTAssertEqual(try report(["-h", "-N"], env: ["SINFO_FORMAT": "%D|%R"]).text(node(0), now: 0).text.prefix(2), "vm")
+    XCTAssertEqual(try report(["-h"], env: ["SINFO_PARTITION": "other"]).text(node(0), now: 0).text, "")
+    XCTAssertEqual(
+      try report(["-h", "-a"], env: ["SINFO_PARTITION": "other"]).text(node(0), now: 0).text.isEmpty, false)
+  }
+
   func testDateLine() {
     XCTAssertNotNil(
       SinfoFormat.dateLine(1_796_585_000).range(

@@ -26,7 +26,8 @@ struct Sinfo: ParsableCommand {
     .init("noheader", "h"), .init("format", "o", .required), .init("Format", "O", .required), .init("Node", "N"),
     .init("partition", "p", .required), .init("nodes", "n", .required), .init("states", "t", .required),
     .init("list-reasons", "R"), .init("summarize", "s"), .init("long", "l"), .init("all", "a"), .init("exact", "e"),
-    .init("responding", "r"), .init("dead", "d"), .init("sort", "S", .required), .init("json"), .init("hide"),
+    .init("responding", "r"), .init("dead", "d"), .init("sort", "S", .required), .init("json"),
+    .init("iterate", "i", .required), .init("reservation", "T"), .init("hide"),
     .init("noconvert"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
     .init("local"), .init("federation"),
   ]
@@ -38,65 +39,41 @@ struct Sinfo: ParsableCommand {
       if let extra = args.operands.first {
         throw OrchError.badInput("sinfo: error: Unrecognized option: \(extra)")
       }
-      var states = try args.last("states").map { list throws(OrchError) in try SinfoFilter.states(list) }
-      let env = ProcessInfo.processInfo.environment
-      let conflict =
-        env["SINFO_ALL"] != nil && env["SINFO_PARTITION"] != nil
-        ? "SINFO_ALL and SINFO_PARTITION" : args.has("all") && args.has("partition") ? "-a and -p" : nil
-      if let conflict {
-        throw OrchError.badInput("Conflicting options, \(conflict), specified. Please choose one or the other.")
+      let report = try SinfoReport(args, environment: ProcessInfo.processInfo.environment)
+      // orch has no reservations.
+      if args.has("reservation") { return Output.print("No reservations in the system\n") }
+      var first = true
+      // -i N: the report again every N seconds, each under its date, until interrupted.
+      while true {
+        let node = try Self.node()
+        // sinfo --json lists every node whatever the filters.
+        if args.has("json") {
+          return Output.print(SinfoJSON.document([node], machine: SinfoMachine.current, meta: SlurmJSON.meta))
+        }
+        let (text, warnings) = report.text(node, now: time(nil))
+        for warning in warnings where first { Output.stderr(warning) }
+        first = false
+        guard let every = report.every else { return Output.print(text) }
+        Output.print(text + "\n")
+        sleep(UInt32(every))
       }
-      let long = args.has("long")
-      let given = args.options.last { $0.name == "format" || $0.name == "Format" }?.value
-      if long, given != nil {
-        throw OrchError.badInput(
-          "sinfo: fatal: Options -o(--format) and -l(--long) are mutually exclusive. Please remove one and retry.")
-      }
-      let cpus = max(1, Posix.allowedCPUs().count)
-      var allocated = 0
-      // A store that does not exist yet means nothing runs: sinfo must not create one.
-      if let home = try? OrchHome(), FileManager.default.fileExists(atPath: home.path + "/orch.db") {
-        let store = try home.openStore()
-        let running = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(states: [.running])) }
-        allocated = running.reduce(0) { $0 + $1.cpus }
-      }
-      let node = SinfoNode(
-        name: SlurmTool.host, partition: Partition.name, cpus: cpus, allocatedCPUs: allocated,
-        memoryMB: SinfoMachine.memoryMB("MemTotal") ?? 1, freeMemoryMB: SinfoMachine.memoryMB("MemFree") ?? 0,
-        load: SinfoMachine.load, version: (SlurmJSON.meta["Slurm"] as? [String: Any])?["release"] as? String ?? "")
-      // sinfo --json lists every node whatever the filters.
-      if args.has("json") {
-        return Output.print(SinfoJSON.document([node], machine: SinfoMachine.current, meta: SlurmJSON.meta))
-      }
-      // -R lists nodes that are down, failed or drained unless -t says otherwise: never orch's.
-      if args.has("list-reasons"), states == nil { states = [] }
-      let summarize = args.has("summarize")
-      let nodeMode = args.has("Node") && !summarize
-      var (format, widths) = SinfoFormat.layout(
-        summarize: summarize, node: nodeMode, reasons: args.has("list-reasons"), long: long, of: node)
-      let plain = !summarize && !nodeMode && !args.has("list-reasons")
-      if let given = given ?? (plain ? env["SINFO_FORMAT"] : nil) { (format, widths) = (given, .init()) }
-      let (pieces, warnings) = args.has("Format") ? SinfoFormat.parseLong(format) : SinfoFormat.parse(format)
-      // An unknown -O name is an error, as orch's squeue makes it (SLURM drops the field, exits 0).
-      if args.has("Format"), let first = warnings.first { throw OrchError.badInput(first) }
-      for warning in warnings { Output.stderr(warning) }
-      let partitions = args.has("all") ? nil : args.last("partition") ?? env["SINFO_PARTITION"]
-      let partitionShown = partitions.map { $0.split(separator: ",").contains { $0 == node.partition } }
-      let nodeShown =
-        (partitionShown ?? true) && !args.has("dead") && (states?.contains(node.state) ?? true)
-        && (args.last("nodes").map { SinfoFilter.nodeListContains($0, node.name) } ?? true)
-      var text = ""
-      if !args.has("noheader") {
-        if long { text += SinfoFormat.dateLine(time(nil)) + "\n" }
-        text += SinfoFormat.header(pieces, widths: widths) + "\n"
-      }
-      if nodeShown {
-        text += SinfoFormat.line(pieces, node: node, widths: widths) + "\n"
-      } else if partitionShown ?? true, !nodeMode, SinfoFormat.showsPartition(pieces) {
-        text += SinfoFormat.line(pieces, node: node, empty: true, widths: widths) + "\n"
-      }
-      Output.print(text)
     }
+  }
+
+  /// This machine now: the CPUs orch may use, those its running jobs hold, its memory and load.
+  static func node() throws -> SinfoNode {
+    var allocated = 0
+    // A store that does not exist yet means nothing runs: sinfo must not create one.
+    if let home = try? OrchHome(), FileManager.default.fileExists(atPath: home.path + "/orch.db") {
+      let store = try home.openStore()
+      let running = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(states: [.running])) }
+      allocated = running.reduce(0) { $0 + $1.cpus }
+    }
+    return SinfoNode(
+      name: SlurmTool.host, partition: Partition.name, cpus: max(1, Posix.allowedCPUs().count),
+      allocatedCPUs: allocated, memoryMB: SinfoMachine.memoryMB("MemTotal") ?? 1,
+      freeMemoryMB: SinfoMachine.memoryMB("MemFree") ?? 0, load: SinfoMachine.load,
+      version: (SlurmJSON.meta["Slurm"] as? [String: Any])?["release"] as? String ?? "")
   }
 
   static let usage = """
