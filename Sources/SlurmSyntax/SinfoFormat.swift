@@ -145,7 +145,7 @@ public enum SinfoFormat {
           rest = rest.dropFirst()
         }
         let digits = rest.prefix { $0.isASCII && $0.isNumber }
-        width = min(Int(digits.prefix(6)) ?? 0, 100_000)
+        width = PercentFormat.width(digits)
         suffix = String(rest.dropFirst(digits.count))
       }
       guard headers[name] != nil else {

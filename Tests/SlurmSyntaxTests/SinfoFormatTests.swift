@@ -108,6 +108,16 @@ final class SinfoFormatTests: XCTestCase {
     XCTAssertTrue(SinfoFormat.header(all.pieces, widths: .init()).hasSuffix("|SOCKETS |CORES |THREADS "))
   }
 
+  /// `%99999999999P` (and squeue's `%99999999999i`) padded to the cap, not to 10^11 spaces.
+  func testHugeWidthsAreCapped() {
+    XCTAssertEqual(PercentFormat.parse("%99999999999i"), [.field("i", width: 1_000_000, right: false)])
+    XCTAssertEqual(PercentFormat.parse("%.999999999999999999999i"), [.field("i", width: 1_000_000, right: true)])
+    XCTAssertEqual(PercentFormat.parse("%00000000012i"), [.field("i", width: 12, right: false)])
+    XCTAssertEqual(SinfoFormat.line(SinfoFormat.parse("%99999999999P").pieces, node: node(0)).count, 1_000_000)
+    XCTAssertEqual(
+      SinfoFormat.parseLong("partition:99999999999").pieces, [.field("partition", width: 1_000_000, right: false)])
+  }
+
   func testLongNames() {
     let (pieces, warnings) = SinfoFormat.parseLong("partition:.12,bogus,Nodes:3,StateLong")
     XCTAssertEqual(warnings, ["sinfo: error: Invalid job format specification: bogus"])
