@@ -34,7 +34,9 @@ final class SinfoDifferentialTests: XCTestCase {
     ["SINFO_FORMAT=%P %D"], ["SINFO_FORMAT=%P %D", "-l"],
     ["SINFO_FORMAT=%P %D", "-N"], ["SINFO_FORMAT=%P %D", "-o", "%a"], ["SINFO_PARTITION=nope"],
     ["SINFO_PARTITION=nope", "-a"], ["SINFO_PARTITION=nope", "-p", "local"], ["SINFO_ALL=1", "SINFO_PARTITION=local"],
-    ["SINFO_ALL=1", "-p", "local"], ["-T"], ["-T", "-h"], ["-i", "0"], ["-i", "abc"], ["--iterate=-1"],
+    ["SINFO_ALL=1", "-p", "local"], ["-T"], ["-T", "-h"], ["-i", "0"], ["-i", "abc"], ["--iterate=-1"], ["-S", "P"],
+    ["-S", "bogus"], ["--noconvert"], ["--hide"],
+    ["--local"], ["--federation"],
     ["-O", "NodeList,StateLong,StateCompact,CPUsState,NodeAIOT,Available,Time,Size,Gres,PartitionName"],
     ["-O", "NodeHost,Reason,Root,OverSubscribe,Groups,Disk,Weight,Features,SocketCoreThread,Port,StateComplete"],
     ["-N", "-o", "%N %P %m"], ["-X"], ["--bogus"], ["-p"], ["--json=x"], ["--usage"], ["extra"],
@@ -126,6 +128,32 @@ final class SinfoDifferentialTests: XCTestCase {
         firstTwo(orch, memory: Self.memTotal), firstTwo(real, memory: try realMemory(slurm)),
         "sinfo \(args) (first: orch, second: SLURM)")
     }
+  }
+
+  /// orch's node while one of its CPUs runs a job (the shared SLURM cannot be held in that state):
+  /// mixed (or allocated on a one-CPU machine) in every layout, `-t alloc` selects it, `-t idle`
+  /// leaves its partition's line, and --json counts the CPU.
+  func testOrchBusyNode() throws {
+    let c = try Cluster()
+    try c.startDaemon(cpus: "0")
+    let id = try c.submit(["--parsable", "-o", "/dev/null", "--wrap", "sleep 30"])
+    try c.waitUntil("it runs") { try c.states()["\(id)"] == "RUNNING" }
+    let cpus = SlurmDifferentialTests.allowedCPUs().count
+    let (short, long) = cpus > 1 ? ("mix", "mixed") : ("alloc", "allocated")
+    XCTAssertEqual(
+      try c.run(["sinfo", "-h", "-o", "%t|%T|%C|%A|%F"]).out, "\(short)|\(long)|1/\(cpus - 1)/0/\(cpus)|1/0|1/0/0/1\n")
+    XCTAssertEqual(try c.run(["sinfo", "-h", "-t", "alloc", "-o", "%D %t"]).out, "1 \(short)\n")
+    XCTAssertEqual(try c.run(["sinfo", "-h", "-t", "idle", "-o", "%P %D %t"]).out, "local* 0 n/a\n")
+    XCTAssertEqual(try c.run(["sinfo", "-h", "-N", "-t", "idle"]).out, "")
+    let json = try c.run(["sinfo", "--json"])
+    let node = try XCTUnwrap(
+      ((JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])?["nodes"] as? [[String: Any]])?.first
+    )
+    XCTAssertEqual(node["state"] as? String, long)
+    XCTAssertEqual(node["alloc_cpus"] as? Int, 1)
+    XCTAssertEqual(node["idle_cpus"] as? Int, cpus - 1)
+    XCTAssertEqual(node["tres_used"] as? String, "cpu=1")
+    XCTAssertEqual(try c.run(["scancel", "\(id)"]).code, 0)
   }
 
   /// `sinfo --json`: the same keys in the node record and `meta`; the same values where the node is
