@@ -47,6 +47,15 @@ public enum PercentFormat {
     case field(Character, width: Int, right: Bool)
   }
 
+  public static let maxWidth = 1_000_000
+
+  /// A field's width from its digits; past the cap it is the cap, as padding to
+  /// `%99999999999i` would exhaust memory.
+  public static func width(_ digits: Substring) -> Int {
+    let significant = digits.drop { $0 == "0" }
+    return significant.count > 7 ? maxWidth : min(Int(significant) ?? 0, maxWidth)
+  }
+
   public static func parse(_ format: String) -> [Piece] {
     var pieces: [Piece] = []
     var text = ""
@@ -77,7 +86,7 @@ public enum PercentFormat {
       }
       if !text.isEmpty { pieces.append(.text(text)) }
       text = ""
-      pieces.append(.field(letter, width: Int(digits) ?? 0, right: right))
+      pieces.append(.field(letter, width: width(digits[...]), right: right))
     }
     if !text.isEmpty { pieces.append(.text(text)) }
     return pieces

@@ -32,6 +32,9 @@ final class SlurmClustersTests: XCTestCase {
       "squeue: error: 'elsewhere' can't be reached now, or it is an invalid entry for --cluster.  Use 'sacctmgr list clusters' to see available clusters.\n"
     )
 
+    let sinfo = try c.run(["sinfo", "-M", "all", "-h", "-o", "%P"])
+    XCTAssertEqual(sinfo.out, "CLUSTER: orch\nlocal*\n", sinfo.err)
+
     let sacct = try c.run([
       "sacct", "-X", "--parsable2", "--clusters", "all", "--noheader", "--format=JobIdRaw,State", "--name", "mc",
     ])

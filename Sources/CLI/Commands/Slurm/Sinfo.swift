@@ -8,14 +8,14 @@ import Store
 import System
 import Worker
 
-/// A minimal `sinfo`: orch's one node (this machine) in its one partition, in sinfo's layouts, for
-/// scripts that read the partition name, the CPU count or the node's state from it.
+/// `sinfo`: orch's one node (this machine) in its one partition, in sinfo's layouts (SLURM 22.05;
+/// the letters, names, layouts and filters are in `SlurmSyntax/Sinfo*.swift`).
 struct Sinfo: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "sinfo",
     abstract: "Show orch's one partition and node in sinfo's format.",
     discussion: """
-      Takes sinfo's -h, -o/--format (%P %R %a %l %D %t %T %N %n %c %m %C %s %G), -N, -p, -s and -l.
+      Takes sinfo's -h, -l, -N, -R, -s, -o/--format, -O/--Format, -p, -n, -t/--states, -d, -r and --json.
       Examples:
         orch sinfo
         orch sinfo -h -o '%P %c %m'
@@ -24,20 +24,13 @@ struct Sinfo: ParsableCommand {
   @Argument(parsing: .captureForPassthrough, help: "sinfo options.") var arguments: [String] = []
 
   static let flags: [SlurmFlag] = [
-    .init("noheader", "h"), .init("format", "o", .required), .init("Node", "N"), .init("partition", "p", .required),
-    .init("summarize", "s"), .init("long", "l"), .init("all", "a"), .init("exact", "e"), .init("responding", "r"),
-    .init("dead", "d"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
-    .init("local"), .init("federation"),
-  ]
-
-  static let defaultFormat = "%9P %.5a %.10l %.6D %.6t %N"
-  static let nodeFormat = "%#N %.6D %#P %6t"
-  static let summaryFormat = "%9P %.5a %.10l %.16F  %N"
-
-  static let header: [Character: String] = [
-    "P": "PARTITION", "R": "PARTITION", "a": "AVAIL", "l": "TIMELIMIT", "D": "NODES", "t": "STATE", "T": "STATE",
-    "N": "NODELIST", "n": "HOSTNAMES", "c": "CPUS", "m": "MEMORY", "C": "CPUS(A/I/O/T)", "s": "JOB_SIZE",
-    "G": "GRES", "F": "NODES(A/I/O/T)",
+    .init("noheader", "h"), .init("format", "o", .required), .init("Format", "O", .required), .init("Node", "N"),
+    .init("partition", "p", .required), .init("nodes", "n", .required), .init("states", "t", .required),
+    .init("list-reasons", "R"), .init("summarize", "s"), .init("long", "l"), .init("all", "a"), .init("exact", "e"),
+    .init("responding", "r"), .init("dead", "d"), .init("sort", "S", .required), .init("json"),
+    .init("iterate", "i", .required), .init("reservation", "T"), .init("hide"),
+    .init("noconvert"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
+    .init("local"), .init("federation"), .init("clusters", "M", .required),
   ]
 
   func run() throws {
@@ -47,71 +40,61 @@ struct Sinfo: ParsableCommand {
       if let extra = args.operands.first {
         throw OrchError.badInput("sinfo: error: Unrecognized option: \(extra)")
       }
-      let partition = Partition.name
-      var format = Self.defaultFormat
-      if args.has("Node") { format = Self.nodeFormat }
-      if args.has("summarize") { format = Self.summaryFormat }
-      if let given = args.last("format") { format = given }
-      let host = SlurmMachine.host
-      let cpus = max(1, Posix.allowedCPUs().count)
-      var allocated = 0
-      // A store that does not exist yet means nothing runs: sinfo must not create one.
-      if let home = try? OrchHome(), FileManager.default.fileExists(atPath: home.path + "/orch.db") {
-        let store = try home.openStore()
-        let running = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(states: [.running])) }
-        allocated = min(cpus, running.reduce(0) { $0 + $1.cpus })
+      if let message = args.last("clusters").flatMap(SlurmClusters.unreachable) {
+        throw OrchError.badInput("sinfo: error: \(message)")
       }
-      let (short, long) =
-        allocated == 0 ? ("idle", "idle") : allocated < cpus ? ("mix", "mixed") : ("alloc", "allocated")
-      // `#` widths are the longest value's, as sinfo sizes them.
-      format = format.replacingOccurrences(of: "%#P", with: "%\(max(9, partition.count + 1))P")
-        .replacingOccurrences(of: "%#N", with: "%\(max(10, host.count))N")
-      let pieces = PercentFormat.parse(format)
-      var text = ""
-      if !args.has("noheader") { text += PercentFormat.render(pieces) { Self.header[$0] ?? "" } + "\n" }
-      let shown = args.last("partition").map { $0.split(separator: ",").contains(Substring(partition)) } ?? true
-      if shown {
-        text +=
-          PercentFormat.render(pieces) { letter in
-            switch letter {
-            case "P": return partition + "*"
-            case "R": return partition
-            case "a": return "up"
-            case "l": return "infinite"
-            case "D": return "1"
-            case "t": return short
-            case "T": return long
-            case "N", "n": return host
-            case "c": return String(cpus)
-            case "m": return String(Self.memoryMB())
-            case "C": return "\(allocated)/\(cpus - allocated)/0/\(cpus)"
-            case "F": return allocated > 0 ? "1/0/0/1" : "0/1/0/1"
-            case "s": return "1-infinite"
-            case "G": return "(null)"
-            default: return ""
-            }
-          } + "\n"
+      // As squeue, sinfo names the cluster before its report whenever -M is given.
+      let cluster = args.has("clusters") ? "CLUSTER: \(SlurmClusters.name)\n" : ""
+      let report = try SinfoReport(args, environment: ProcessInfo.processInfo.environment)
+      // orch has no reservations.
+      if args.has("reservation") { return Output.print("No reservations in the system\n") }
+      var first = true
+      // -i N: the report again every N seconds, each under its date, until interrupted.
+      while true {
+        let node = try Self.node()
+        // sinfo --json lists every node whatever the filters.
+        if args.has("json") {
+          return Output.print(SinfoJSON.document([node], machine: SinfoMachine.current, meta: SlurmJSON.meta))
+        }
+        let (text, warnings) = report.text(node, now: time(nil))
+        for warning in warnings where first { Output.stderr(warning) }
+        first = false
+        guard let every = report.every else { return Output.print(cluster + text) }
+        Output.print(cluster + text + "\n")
+        sleep(UInt32(every))
       }
-      Output.print(text)
     }
   }
 
-  /// The node's memory in MB, from /proc/meminfo (sinfo's RealMemory).
-  static func memoryMB() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
-      let line = text.split(separator: "\n").first(where: { $0.hasPrefix("MemTotal:") }),
-      let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
-    else { return 1 }
-    return kb / 1024
+  /// This machine now: the CPUs orch may use, those its running jobs hold, its memory and load.
+  static func node() throws -> SinfoNode {
+    var allocated = 0
+    // A store that does not exist yet means nothing runs: sinfo must not create one.
+    if let home = try? OrchHome(), FileManager.default.fileExists(atPath: home.path + "/orch.db") {
+      let store = try home.openStore()
+      let running = try storeCall { () throws(StoreError) in try store.jobs(JobFilter(states: [.running])) }
+      allocated = running.reduce(0) { $0 + $1.cpus }
+    }
+    return SinfoNode(
+      name: SlurmMachine.host, partition: Partition.name, cpus: max(1, Posix.allowedCPUs().count),
+      allocatedCPUs: allocated, memoryMB: SinfoMachine.memoryMB("MemTotal") ?? 1,
+      freeMemoryMB: SinfoMachine.memoryMB("MemFree") ?? 0, load: SinfoMachine.load,
+      version: (SlurmJSON.meta["Slurm"] as? [String: Any])?["release"] as? String ?? "")
   }
 
   static let usage = """
     Usage: sinfo [OPTIONS]
       -h, --noheader             no headers on output
-      -N, --Node                 node-centric format
-      -o, --format=format        format specification (%P %R %a %l %D %t %T %N %n %c %m %C %s %G)
+      -l, --long                 long output - displays more information
+      -n, --nodes=NODES          report on specific node(s)
+      -N, --Node                 Node-centric format
+      -o, --format=format        format specification
+      -O, --Format=format        long format specification
       -p, --partition=PARTITION  report on specific partition
+      -R, --list-reasons         list reason nodes are down or drained
       -s, --summarize            report state summary only
+      -t, --states=node_state    specify the what states of nodes to view
+          --json                 the node as SLURM's JSON (openapi v0.0.38)
     orch has one node (this machine) in one partition (local, or ORCH_PARTITION).
 
     """
