@@ -54,12 +54,13 @@ public struct SqueueRecord {
 
   /// `%m`: `--mem`, else `--mem-per-cpu` (per CPU, as SLURM prints it), else the store's limit;
   /// in MB with SLURM's unit steps (1024M is 1G).
-  public static func memoryText(launch: LaunchSpec?, limit: Int64?) -> String {
+  public static func memoryText(launch: LaunchSpec?, limit: Int64?, convert: Bool = true) -> String {
     let mb =
       launch?.env["SLURM_MEM_PER_NODE"].flatMap { Int64($0) } ?? launch?.env["SLURM_MEM_PER_CPU"].flatMap {
         Int64($0)
       } ?? (limit ?? 0) >> 20
-    return TRESText.megabytes(mb)
+    // --noconvert: megabytes as they are (`2048M`, not `2G`).
+    return convert ? TRESText.megabytes(mb) : "\(mb)M"
   }
 
   public var launch: LaunchSpec? { array.flatMap { try? LaunchSpec.decode($0.launch) } }

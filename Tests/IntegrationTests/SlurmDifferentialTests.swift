@@ -446,6 +446,42 @@ final class SlurmDifferentialTests: XCTestCase {
       ) { r in
         try r.sbatch(["--parsable", "--exclude=gpu13,orch-no-such-node", "--wrap", "true"])
       },
+      Case(name: "squeue_sort_and_filters") { r in
+        // -S/--sort, the filters orch's jobs never match (-A, -L, -R), the options one partition
+        // and one cluster make no-ops, --array-unique, --noconvert, -l's date line and %all's
+        // header.
+        let b = try XCTUnwrap(r.sbatch(["-H", "-J", "b", "--mem=2048", "--wrap", "true"]))
+        let a = try XCTUnwrap(r.sbatch(["-H", "-J", "a", "--array=1-3", "--wrap", "true"]))
+        let c = try XCTUnwrap(r.sbatch(["-H", "-J", "b", "--wrap", "true"]))
+        let ids = "\(b),\(a),\(c)"
+        // (Specs that leave jobs tied are left out: squeue's order for ties is slurmctld's.)
+        for spec in ["i", "-i", "j,i", "-j,i", "j-i", "+-i", "-+i", "t,-i", "i,", "x", " ", "iK"] {
+          let t = try r.tool("squeue", ["-h", "-j", ids, "-S", spec, "-o", "%i %j"])
+          r.record["sort '\(spec)'"] = "exit \(t.code): \(r.mask(t.out))|\(t.err)"
+        }
+        for (label, options) in [
+          ("account", ["-A", "acct"]), ("licenses", ["-L", "a"]), ("reservation", ["-R", "r1"]),
+          ("array-unique", ["--array-unique"]), ("sibling", ["--sibling"]), ("federation", ["--federation"]),
+          ("local", ["--local"]), ("hide", ["--hide"]), ("priority", ["-P"]),
+        ] {
+          let t = try r.tool("squeue", ["-h", "-j", ids, "-S", "i"] + options + ["-o", "%i %j %t"])
+          r.record[label] = "exit \(t.code): \(r.mask(t.out))|\(t.err)"
+        }
+        r.record["noconvert"] = try r.tool("squeue", ["-h", "-j", "\(b)", "--noconvert", "-o", "%m"]).out
+        r.record["convert"] = try r.tool("squeue", ["-h", "-j", "\(b)", "-o", "%m"]).out
+        let long = try r.tool("squeue", ["-l", "-j", "\(b)"]).out.split(
+          separator: "\n", omittingEmptySubsequences: false)
+        r.record["-l date line"] =
+          "\(long.first.map { $0.range(of: #"^[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} \d{4}$"#, options: .regularExpression) != nil } ?? false)"
+        r.record["-l"] = r.mask(long.dropFirst().joined(separator: "\n"))
+        r.record["-l -h"] = r.mask(try r.tool("squeue", ["-l", "-h", "-j", "\(b)"]).out)
+        r.record["%all header"] = String(
+          try r.tool("squeue", ["-o", "%all", "-j", "\(b)"]).out.split(separator: "\n").first ?? "")
+        for id in [b, a, c] {
+          r.record["release \(id == b ? "b" : id == a ? "a" : "c")"] =
+            "\(try r.tool("scontrol", ["release", "\(id)"]).code)"
+        }
+      },
       Case(name: "one_element_array") { r in
         // Still the array's record while pending: 12_[7]; -r (and each element once split) 12_7.
         let id = try XCTUnwrap(r.sbatch(["-H", "--array=7", "--wrap", "true"]))

@@ -27,6 +27,10 @@ struct Squeue: ParsableCommand {
     .init("noheader", "h"), .init("format", "o", .required), .init("long", "l"), .init("all", "a"),
     .init("me"), .init("verbose", "v"), .init("help"), .init("usage"), .init("version", "V"),
     .init("json"), .init("Format", "O", .required), .init("start"), .init("clusters", "M", .required),
+    .init("sort", "S", .required), .init("array-unique"), .init("iterate", "i", .required),
+    .init("account", "A", .required), .init("qos", "q", .required), .init("licenses", "L", .required),
+    .init("reservation", "R", .required), .init("nodelist", "w", .required), .init("noconvert"),
+    .init("priority", "P"), .init("sibling"), .init("federation"), .init("local"), .init("hide"),
   ]
 
   static let defaultFormat = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
@@ -46,86 +50,140 @@ struct Squeue: ParsableCommand {
       if let message = args.last("clusters").flatMap(SlurmClusters.unreachable) {
         throw OrchError.badInput("squeue: error: \(message)")
       }
-      let environment = ProcessInfo.processInfo.environment
-      var format =
-        args.has("start")
-        ? Self.startFormat : args.has("long") ? Self.longFormat : environment["SQUEUE_FORMAT"] ?? Self.defaultFormat
-      if let given = args.last("format") { format = given }
+      let sort: [SqueueSort.Key]
+      do { sort = try SqueueSort.parse(args.last("sort") ?? "") } catch let e as SqueueSort.SortError {
+        throw OrchError.badInput(e.message)
+      }
+      var every: Int?
+      if let text = args.last("iterate") {
+        guard let n = Int(text), n > 0 else {
+          throw OrchError.badInput("squeue: error: --iterate=\(text) is not a positive number of seconds")
+        }
+        every = n
+      }
+      let nodes = try args.last("nodelist").map { list throws(OrchError) in
+        guard let names = try? HostList.expand(list),
+          let wrong = names.first(where: { $0 != SlurmMachine.host }) ?? (names.isEmpty ? list : nil)
+        else {
+          return list
+        }
+        throw OrchError.badInput("squeue: error: Invalid node name \(wrong)")
+      }
       let home = try OrchHome()
       let store = try home.openStore()
-      var filter = JobFilter()
-      let idLists = args.all("jobs")
-      if !idLists.isEmpty {
-        let (ids, unknown) = try SlurmTool.resolve(idLists, store: store)
-        if ids.isEmpty && !unknown.isEmpty {
-          throw OrchError.badInput("slurm_load_jobs error: Invalid job id specified")
-        }
-        filter.jobs = ids
+      // -i N: the report again every N seconds, each under its date, until interrupted.
+      while true {
+        let text = try report(args, store: store, sort: sort, nodes: nodes, dated: every != nil)
+        guard let every else { return Output.print(text) }
+        Output.print(text + "\n")
+        sleep(UInt32(clamping: every))
       }
-      let states: [JobState]
-      if let list = args.last("states") {
-        states = try SlurmTool.states(list, tool: "squeue")
-      } else {
-        states = idLists.isEmpty ? [.pending, .running] : JobState.allCases
-      }
-      // --start lists pending jobs only, whatever --states asks.
-      filter.states = args.has("start") ? states.filter { $0 == .pending } : states
-      var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
-      let now = Posix.now()
-      rows = rows.filter { !$0.state.isTerminal || now - ($0.endTime ?? now) <= Self.minJobAge }
-      if let users = args.last("user") {
-        // Each unknown user is said (with the blank line squeue's error text ends in), the rest
-        // still select.
-        for name in users.split(separator: ",").map(String.init) where !SlurmTool.userExists(name) {
-          Output.stderr("squeue: error: Invalid user: \(name)\n\n")
-        }
-        if !SlurmTool.matchesUser(users) { rows = [] }
-      }
-      if let names = args.last("name") {
-        let wanted = Set(names.split(separator: ",").map(String.init))
-        rows = rows.filter { wanted.contains($0.name) }
-      }
-      if let partitions = args.last("partition"),
-        !partitions.split(separator: ",").contains(Substring(SbatchSubmit.partition))
-      {
-        rows = []
-      }
-      let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
-      let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
-      var records = Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now)
-      // GPUs and the memory limit are per job in the store: read when printed.
-      func readResources() throws {
-        let allocations = try storeCall { () throws(StoreError) in
-          try store.gpuAllocations(records.map(\.first.id))
-        }
-        for i in records.indices { records[i].resources = allocations[records[i].first.id] }
-      }
-      if args.has("json") {
-        try readResources()
-        Output.print(SlurmJSON.jobs(records, now: now))
-        return
-      }
-      if let long = args.last("Format") { format = try SqueueFormat.percent(long) }
-      let pieces = PercentFormat.parse(format)
-      let printed = Set(
-        pieces.compactMap { piece -> Character? in
-          if case .field(let letter, _, _) = piece { return letter }
-          return nil
-        })
-      if !printed.isDisjoint(with: ["b", "m"]) { try readResources() }
-      // squeue names the cluster before its jobs whenever -M is given, even with -h.
-      var text = args.has("clusters") ? "CLUSTER: \(SlurmClusters.name)\n" : ""
-      if !args.has("noheader") {
-        text += PercentFormat.render(pieces) { SqueueFormat.header[$0] ?? "" } + "\n"
-      }
-      let host = SlurmMachine.host
-      let user = SlurmMachine.user
-      for record in records {
-        text += PercentFormat.render(pieces) { record.field($0, now: now, host: host, user: user) } + "\n"
-      }
-      Output.print(text)
     }
   }
+
+  /// One report: the jobs the options select, in the order `sort` asks.
+  func report(_ args: SlurmArguments, store: JobStore, sort: [SqueueSort.Key], nodes: String?, dated: Bool) throws
+    -> String
+  {
+    let environment = ProcessInfo.processInfo.environment
+    var format =
+      args.has("start")
+      ? Self.startFormat : args.has("long") ? Self.longFormat : environment["SQUEUE_FORMAT"] ?? Self.defaultFormat
+    if let given = args.last("format") { format = given }
+    // `%all`: every letter, a to Z, separated by `|`.
+    if format == "%all" { format = Self.allLetters.map { "%\($0)" }.joined(separator: "|") }
+    var filter = JobFilter()
+    let idLists = args.all("jobs")
+    if !idLists.isEmpty {
+      let (ids, unknown) = try SlurmTool.resolve(idLists, store: store)
+      if ids.isEmpty && !unknown.isEmpty {
+        throw OrchError.badInput("slurm_load_jobs error: Invalid job id specified")
+      }
+      filter.jobs = ids
+    }
+    let states: [JobState]
+    if let list = args.last("states") {
+      states = try SlurmTool.states(list, tool: "squeue")
+    } else {
+      states = idLists.isEmpty ? [.pending, .running] : JobState.allCases
+    }
+    // --start lists pending jobs only, whatever --states asks.
+    filter.states = args.has("start") ? states.filter { $0 == .pending } : states
+    var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
+    let now = Posix.now()
+    rows = rows.filter { !$0.state.isTerminal || now - ($0.endTime ?? now) <= Self.minJobAge }
+    if let users = args.last("user") {
+      // Each unknown user is said (with the blank line squeue's error text ends in), the rest
+      // still select.
+      for name in users.split(separator: ",").map(String.init) where !SlurmTool.userExists(name) {
+        Output.stderr("squeue: error: Invalid user: \(name)\n\n")
+      }
+      if !SlurmTool.matchesUser(users) { rows = [] }
+    }
+    if let names = args.last("name") {
+      let wanted = Set(names.split(separator: ",").map(String.init))
+      rows = rows.filter { wanted.contains($0.name) }
+    }
+    if let partitions = args.last("partition"),
+      !partitions.split(separator: ",").contains(Substring(SbatchSubmit.partition))
+    {
+      rows = []
+    }
+    // orch's jobs have no account, license or reservation, all run under QOS normal, and those
+    // running are on this machine.
+    if args.has("account") || args.has("licenses") || args.has("reservation") { rows = [] }
+    if let qos = args.last("qos"), !qos.split(separator: ",").contains(where: { $0.lowercased() == "normal" }) {
+      rows = []
+    }
+    if nodes != nil { rows = rows.filter { $0.state != .pending && $0.startTime != nil } }
+    let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
+    let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
+    // --array-unique is accepted and, as in squeue 22.05, leaves pending elements grouped.
+    var records = Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now)
+    // GPUs and the memory limit are per job in the store: read when printed.
+    func readResources() throws {
+      let allocations = try storeCall { () throws(StoreError) in
+        try store.gpuAllocations(records.map(\.first.id))
+      }
+      for i in records.indices { records[i].resources = allocations[records[i].first.id] }
+    }
+    if args.has("json") {
+      try readResources()
+      return SlurmJSON.jobs(records, now: now)
+    }
+    if let long = args.last("Format") { format = try SqueueFormat.percent(long) }
+    let pieces = PercentFormat.parse(format)
+    let printed = Set(
+      pieces.compactMap { piece -> Character? in
+        if case .field(let letter, _, _) = piece { return letter }
+        return nil
+      })
+    let host = SlurmMachine.host
+    let user = SlurmMachine.user
+    if !printed.isDisjoint(with: ["b", "m"]) || sort.contains(where: { $0.letter == "m" || $0.letter == "b" }) {
+      try readResources()
+    }
+    records = SqueueSort.sorted(records, by: sort, now: now, host: host, user: user)
+    // squeue names the cluster before its jobs whenever -M is given, even with -h.
+    var text = args.has("clusters") ? "CLUSTER: \(SlurmClusters.name)\n" : ""
+    if !args.has("noheader") {
+      if args.has("long") || dated { text += SinfoFormat.dateLine(time(nil)) + "\n" }
+      text += PercentFormat.render(pieces) { SqueueFormat.header[$0] ?? "" } + "\n"
+    }
+    let convert = !args.has("noconvert")
+    for record in records {
+      text +=
+        PercentFormat.render(pieces) { letter in
+          letter == "m" && !convert
+            ? Record.memoryText(launch: record.launch, limit: record.resources?.memLimit, convert: false)
+            : record.field(letter, now: now, host: host, user: user)
+        } + "\n"
+    }
+    return text
+  }
+
+  /// `%all`'s letters, in squeue's order.
+  static let allLetters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
   /// SLURM's default sort: job state (pending first), then id. Pending elements of one array that
   /// never started and wait for the same reason print as one line (`12_[3-9]`) unless `-r`, as
@@ -134,7 +192,9 @@ struct Squeue: ParsableCommand {
     _ rows: [JobRow], arrays: [Int64: ArrayRecord], expand: Bool, schedules: [Int64: JobSchedule] = [:],
     now: Double = Posix.now()
   ) -> [Record] {
-    let sorted = rows.sorted { (rank($0.state), $0.id) < (rank($1.state), $1.id) }
+    let sorted = rows.sorted {
+      (SqueueSort.rank($0.state), $0.id) < (SqueueSort.rank($1.state), $1.id)
+    }
     var out: [Record] = []
     for row in sorted {
       var reason = Record.reason(row, array: arrays[row.arrayID])
@@ -165,19 +225,6 @@ struct Squeue: ParsableCommand {
     return out
   }
 
-  /// SLURM's job state order (`enum job_states`).
-  static func rank(_ state: JobState) -> Int {
-    switch state {
-    case .pending: 0
-    case .running: 1
-    case .completed: 3
-    case .cancelled: 4
-    case .failed: 5
-    case .timeout: 6
-    case .outOfMemory: 11
-    }
-  }
-
   typealias Record = SqueueRecord
 
   static let usageLine =
@@ -194,6 +241,11 @@ struct Squeue: ParsableCommand {
       -o, --format=format       format specification (%i %j %u %t %T %M %l %D %R %C %P %a %A %F %K ...)
       -p, --partition=partition(s) comma separated list of partitions to view
       -r, --array               display one job array element per line
+      -S, --sort=fields         sort by format letters, - for descending (-S -t,i)
+      -i, --iterate=seconds     print the report again every so many seconds
+      -A, -q, -L, -R, -w        account, QOS, license, reservation and node filters
+      -M, --clusters=names      orch is the cluster orch (all selects it too)
+          --noconvert           memory in megabytes, unconverted
           --start               print expected start times of pending jobs
       -t, --states=state(s)     comma separated list of states to view (PD,R,CD,... or all)
       -u, --user=user_name(s)   comma separated list of users to view
