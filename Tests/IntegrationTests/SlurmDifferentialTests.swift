@@ -428,7 +428,9 @@ final class SlurmDifferentialTests: XCTestCase {
           try r.sbatch(["--parsable", option, "--wrap", "true"])
         }
         // --mincpus: the job gets at least that many CPUs.
-        try r.sbatch(["--parsable", "--mincpus=2", "--wrap", "echo cpus=$SLURM_CPUS_ON_NODE"])
+        try r.sbatch([
+          "--parsable", "--mincpus=2", "--wrap", "echo cpus=$SLURM_CPUS_ON_NODE per_task=${SLURM_CPUS_PER_TASK-unset}",
+        ])
       },
       Case(
         name: "exclude_unknown_node",

@@ -450,7 +450,7 @@ struct SbatchState {
     if let openMode { request.openMode = openMode }
     // `--mincpus` raises the CPUs a job gets, as SLURM allocates at least that many.
     request.cpusPerTask = max(cpus ?? 1, minimumCPUs ?? 1)
-    request.cpusPerTaskGiven = cpus != nil || minimumCPUs != nil
+    request.cpusPerTaskGiven = cpus != nil
     request.excludedNodes = nodes["exclude"] ?? []
     request.nodeList = nodes["nodelist"]
     request.cluster = cluster
