@@ -484,6 +484,31 @@ final class SlurmDifferentialTests: XCTestCase {
             "\(try r.tool("scontrol", ["release", "\(id)"]).code)"
         }
       },
+      Case(
+        name: "scancel_options",
+        known: [
+          Known(key: "state <A3>", orch: "CANCELLED None 0:0", slurm: "CANCELLED JobHeldUser 0:0", why: heldCancel),
+          Known(key: "state <A4>", orch: "CANCELLED None 0:0", slurm: "CANCELLED JobHeldUser 0:0", why: heldCancel),
+        ]
+      ) { r in
+        // -Q says nothing of an id that is unknown or already ended; -R (no reservations here)
+        // cancels nothing; -H and --ctld are accepted.
+        let ended = try XCTUnwrap(r.sbatch(["--parsable", "--wrap", "true"]))
+        let kept = try XCTUnwrap(r.sbatch(["--parsable", "-H", "--wrap", "true"]))
+        let hurried = try XCTUnwrap(r.sbatch(["--parsable", "-H", "--wrap", "true"]))
+        let direct = try XCTUnwrap(r.sbatch(["--parsable", "-H", "--wrap", "true"]))
+        try r.waitUntil("the first job ends") {
+          try r.tool("squeue", ["-h", "-j", "\(ended)", "-t", "all", "-o", "%T"]).out == "COMPLETED\n"
+        }
+        r.record["quiet, unknown id"] = try r.tool("scancel", ["-Q", "99999999"]).err
+        r.record["quiet, ended job"] = try r.tool("scancel", ["-Q", "\(ended)"]).err
+        r.record["reservation"] = "\(try r.tool("scancel", ["-R", "r1", "\(kept)"]).err)"
+        r.record["hurry"] = "\(try r.tool("scancel", ["-H", "\(hurried)"]).code)"
+        r.record["ctld"] = "\(try r.tool("scancel", ["--ctld", "\(direct)"]).code)"
+        r.record["after"] = r.mask(
+          try r.tool("squeue", ["-h", "-t", "all", "-j", "\(kept),\(hurried),\(direct)", "-S", "i", "-o", "%i %T"]).out)
+        r.record["release"] = "\(try r.tool("scontrol", ["release", "\(kept)"]).code)"
+      },
       Case(name: "one_element_array") { r in
         // Still the array's record while pending: 12_[7]; -r (and each element once split) 12_7.
         let id = try XCTUnwrap(r.sbatch(["-H", "--array=7", "--wrap", "true"]))

@@ -27,6 +27,7 @@ struct Scancel: ParsableCommand {
     .init("full", "f"), .init("quiet", "Q"), .init("verbose", "v"), .init("interactive", "i"),
     .init("help", "h"), .init("usage"), .init("version", "V"), .init("account", "A", .required),
     .init("qos", "q", .required), .init("wckey", nil, .required), .init("clusters", "M", .required),
+    .init("reservation", "R", .required), .init("nodelist", "w", .required), .init("hurry", "H"), .init("ctld"),
   ]
 
   func run() throws {
@@ -44,7 +45,7 @@ struct Scancel: ParsableCommand {
   /// ended (scancel still acts on the others, then exits 1, as SLURM 23.02 does; 22.05 exits 0 and
   /// says so only with -v — SlurmDifferentialTests pins both).
   static func act(_ args: SlurmArguments) throws -> Bool {
-    let filters = ["state", "name", "user", "me", "partition", "account", "qos", "wckey"]
+    let filters = ["state", "name", "user", "me", "partition", "account", "qos", "wckey", "reservation", "nodelist"]
     let filtered = filters.contains(where: args.has)
     if args.operands.isEmpty && !filtered {
       throw OrchError.badInput("scancel: error: No job identification provided")
@@ -89,6 +90,8 @@ struct Scancel: ParsableCommand {
   /// (said on stderr). Exactly these are cancelled or signalled.
   static func select(_ args: SlurmArguments, store: JobStore) throws -> (rows: [JobRow], ok: Bool) {
     var ok = true
+    // -Q: an id that is invalid or already ended is not reported (the exit code still says so).
+    let quiet = args.has("quiet")
     var filter = JobFilter(states: [.pending, .running])
     if !args.operands.isEmpty {
       var selected: [Int64] = []
@@ -99,7 +102,7 @@ struct Scancel: ParsableCommand {
         }
         let resolved = try SlurmTool.resolve([operand], store: store)
         for id in resolved.unknown {
-          Output.stderr("scancel: error: Kill job error on job id \(id): Invalid job id specified")
+          if !quiet { Output.stderr("scancel: error: Kill job error on job id \(id): Invalid job id specified") }
           ok = false
         }
         guard !resolved.ids.isEmpty else { continue }
@@ -107,8 +110,10 @@ struct Scancel: ParsableCommand {
           try store.jobs(JobFilter(states: [.pending, .running], jobs: resolved.ids))
         }
         if active.isEmpty {
-          Output.stderr(
-            "scancel: error: Kill job error on job id \(operand): Job/step already completing or completed")
+          if !quiet {
+            Output.stderr(
+              "scancel: error: Kill job error on job id \(operand): Job/step already completing or completed")
+          }
           ok = false
         }
         selected += resolved.ids
@@ -132,7 +137,12 @@ struct Scancel: ParsableCommand {
     }
     // orch records no account, QOS or WCKey, so no job has the one asked for (SLURM matches
     // nothing for a value no job carries).
-    if ["account", "qos", "wckey"].contains(where: args.has) { rows = [] }
+    if ["account", "qos", "wckey", "reservation"].contains(where: args.has) { rows = [] }
+    // -w: the jobs running on the nodes named; this machine is orch's one node.
+    if let list = args.last("nodelist") {
+      let names = (try? HostList.expand(list)) ?? []
+      rows = names.contains(SlurmMachine.host) ? rows.filter { $0.state == .running } : []
+    }
     return (rows, ok)
   }
 
@@ -155,8 +165,10 @@ struct Scancel: ParsableCommand {
           --me                    act only on your jobs
       -i, --interactive           ask before cancelling each job
       -v, --verbose               say what is done to each job
-      -A, --account, -q, --qos, --wckey
+      -w, --nodelist=hosts        act only on jobs running on these hosts (this machine)
+      -A, --account, -q, --qos, --wckey, -R, --reservation
                                   orch records none of them: they match no job
+      -H, --hurry, --ctld         accepted
     Job ids: 12 (the job or the whole array), 12_3, 12_[1-3,5].
 
     Example:
