@@ -141,6 +141,39 @@ extension SlurmDifferentialTests {
         r.record["config two"] = "exit \(two.code): \(two.out)|\(two.err)"
         r.record["release"] = "\(try r.tool("scontrol", ["release", "\(r.ids[0])"]).code)"
       },
+      Case(
+        name: "held_dependency",
+        // SLURM moves a held job whose dependency failed to JobHeldAdmin; orch keeps JobHeldUser.
+        only: [
+          "sbatch#1", "sbatch#2", "sbatch#3", "sbatch#4", "held before", "held after", "scontrol before",
+          "scontrol after",
+        ]
+      ) { r in
+        // A held job's dependency as slurmctld still evaluates it: unfulfilled, met (none), failed.
+        let ok = try XCTUnwrap(r.sbatch(["-H", "--wrap", "true"]))
+        let waiting = try XCTUnwrap(r.sbatch(["-H", "-d", "afterok:\(ok)", "--wrap", "true"]))
+        let bad = try XCTUnwrap(r.sbatch(["-H", "--wrap", "false"]))
+        let doomed = try XCTUnwrap(r.sbatch(["-H", "-d", "afterok:\(bad)", "--wrap", "true"]))
+        func observe(_ label: String) throws {
+          for id in [waiting, doomed] {
+            let squeue = try r.tool("squeue", ["-h", "-j", "\(id)", "-o", "%i %E"]).out
+            let show = try r.tool("scontrol", ["-o", "show", "job", "\(id)"]).out
+            let dependency = show.split(separator: " ").first { $0.hasPrefix("Dependency=") }.map(String.init)
+            r.record["held \(label)"] = (r.record["held \(label)"] ?? "") + r.mask(squeue)
+            r.record["scontrol \(label)"] = (r.record["scontrol \(label)"] ?? "") + r.mask(dependency ?? "none") + ";"
+          }
+        }
+        try observe("before")
+        _ = try r.tool("scontrol", ["release", "\(ok)", "\(bad)"])
+        try r.waitEnded(1)
+        try r.waitEnded(3)
+        // slurmctld re-evaluates dependencies on its own schedule: wait until it has.
+        try r.waitUntil("the held dependencies are evaluated", timeout: 90) {
+          let out = try r.tool("squeue", ["-h", "-j", "\(waiting),\(doomed)", "-o", "%E"]).out
+          return !out.contains("unfulfilled")
+        }
+        try observe("after")
+      },
     ]
     try compare(cases, slurm: slurm)
   }

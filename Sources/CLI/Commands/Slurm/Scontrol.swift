@@ -169,9 +169,9 @@ struct Scontrol: ParsableCommand {
     let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
     let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
     let now = Posix.now()
-    let records = Squeue.records(rows, arrays: arrays, expand: false, schedules: schedules, now: now).sorted {
-      $0.first.id < $1.first.id
-    }
+    let records = try Squeue.heldDependencies(
+      Squeue.records(rows, arrays: arrays, expand: false, schedules: schedules, now: now), store: store
+    ).sorted { $0.first.id < $1.first.id }
     if json {
       Output.print(SlurmJSON.jobs(records, now: now))
       return

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Operations
 import OrchCore
+import Orchestrator
 import SlurmSyntax
 import SlurmViews
 import Store
@@ -92,7 +93,8 @@ struct Squeue: ParsableCommand {
       }
       let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
       let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
-      var records = Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now)
+      var records = try Self.heldDependencies(
+        Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now), store: store)
       // GPUs and the memory limit are per job in the store: read when printed.
       func readResources() throws {
         let allocations = try storeCall { () throws(StoreError) in
@@ -124,6 +126,20 @@ struct Squeue: ParsableCommand {
         text += PercentFormat.render(pieces) { record.field($0, now: now, host: host, user: user) } + "\n"
       }
       Output.print(text)
+    }
+  }
+
+  /// Held jobs' dependencies as slurmctld still evaluates them (orch's daemon leaves held jobs alone).
+  static func heldDependencies(_ records: [Record], store: JobStore) throws -> [Record] {
+    guard records.contains(where: { $0.schedule?.held == true && $0.array?.dependency != nil }) else { return records }
+    let now = Posix.now()
+    let statuses = try storeCall { () throws(StoreError) in
+      try store.read("while reading held jobs' dependencies") { db in try DependencyCheck.held(db, now: now) }
+    }
+    return records.map { record in
+      var record = record
+      record.heldDependency = statuses[record.first.id]
+      return record
     }
   }
 
