@@ -60,6 +60,9 @@ extension SlurmDifferentialTests {
               "deploy/slurm-local gives its node NodeAddr=127.0.0.1; orch's node is addressed by its name, SLURM's default"
           ),
           Known(
+            key: "--json node", orch: "exit 0: nodes <node>", slurm: "exit 1: no document",
+            why: "orch's --json (as for show job) gives sinfo's node document; 22.05's scontrol has no --json"),
+          Known(
             key: "node line 11", orch: "   BootTime=<time> SlurmdStartTime=None",
             slurm: "   BootTime=<time> SlurmdStartTime=<time>", why: "orch has no slurmd: its start time is unset"),
         ]
@@ -87,6 +90,13 @@ extension SlurmDifferentialTests {
           let first = t.out.split(separator: "\n").first.map(String.init) ?? ""
           r.record[label] = Self.maskNode("exit \(t.code): \(first)|\(t.err)", node: r.node)
         }
+        // --json (22.05's scontrol has none): orch prints sinfo's node document, refuses it for partitions.
+        let json = try r.tool("scontrol", ["--json", "show", "node"])
+        let document = (try? JSONSerialization.jsonObject(with: Data(json.out.utf8))) as? [String: Any]
+        let names = (document?["nodes"] as? [[String: Any]])?.map { "\($0["name"] ?? "")" }
+        r.record["--json node"] = Self.maskNode(
+          "exit \(json.code): " + (names.map { "nodes " + $0.joined(separator: ",") } ?? "no document"), node: r.node)
+        r.record["--json partition"] = "exit \(try r.tool("scontrol", ["--json", "show", "partition"]).code)"
         let partition = try r.tool("scontrol", ["show", "partition"])
         r.record["partition"] = "exit \(partition.code): \(Self.maskNode(partition.out, node: r.node))|\(partition.err)"
         let named2 = try r.tool("scontrol", ["show", "partition", "local"])
