@@ -32,7 +32,7 @@ public enum ScontrolRecord {
       switch r.reason {
       case "Dependency": dependency = DependencyDisplay.withState(text, "unfulfilled")
       case "DependencyNeverSatisfied": dependency = DependencyDisplay.withState(text, "failed")
-      default: break
+      default: dependency = record.heldDependencyText
       }
     }
     let runTime = r.startTime.map { TimeFormat.seconds((r.endTime ?? now) - $0) } ?? 0

@@ -16,6 +16,8 @@ public struct SqueueRecord {
   public var wholeArray = false
   /// GPUs and memory limit, read when the format prints them.
   public var resources: GPUAllocation? = nil
+  /// Where a held job's dependency stands (nil: not held, or no dependency).
+  public var heldDependency: DependencyStatus? = nil
 
   public init(
     first: JobRow, indices: [Int], reason: String, array: ArrayRecord?, schedule: JobSchedule? = nil,
@@ -63,6 +65,16 @@ public struct SqueueRecord {
     return convert ? TRESText.megabytes(mb) : "\(mb)M"
   }
 
+  /// A held job's dependency as slurmctld shows it: with its state until met, then none.
+  public var heldDependencyText: String {
+    guard let text = array?.dependency, let status = heldDependency else { return "(null)" }
+    switch status {
+    case .waiting: return DependencyDisplay.withState(text, "unfulfilled")
+    case .never: return DependencyDisplay.withState(text, "failed")
+    case .satisfied: return "(null)"
+    }
+  }
+
   public var launch: LaunchSpec? { array.flatMap { try? LaunchSpec.decode($0.launch) } }
 
   public func field(_ letter: Character, now: Double, host: String, user: String) -> String {
@@ -99,7 +111,7 @@ public struct SqueueRecord {
       switch reason {
       case "Dependency": return DependencyDisplay.withState(text, "unfulfilled")
       case "DependencyNeverSatisfied": return DependencyDisplay.withState(text, "failed")
-      default: return text
+      default: return heldDependency == nil ? text : heldDependencyText
       }
     case "m": return Self.memoryText(launch: launch, limit: resources?.memLimit)
     case "c": return String(r.cpus)

@@ -60,7 +60,8 @@ final class ScontrolUpdateTests: XCTestCase {
     XCTAssertEqual(try update("\(b)", "Dependency=afterok:abc"), "1 Job dependency problem for job \(b)\n")
     XCTAssertEqual(try update("\(b)", "Dependency=afterok:\(b)"), "1 Job dependency problem for job \(b)\n")
     XCTAssertEqual(try update("\(a)", "Dependency=afterok:\(b)"), "1 Circular job dependency for job \(a)\n")
-    XCTAssertEqual(try dependency(b), "afterok:\(a)\n")
+    // Held, the jobs' dependencies still show where they stand, as slurmctld shows them.
+    XCTAssertEqual(try dependency(b), "afterok:\(a)(unfulfilled)\n")
     XCTAssertEqual(try dependency(a), "(null)\n")
     XCTAssertEqual(try update("\(array)", "Dependency=afterok:\(array)_1"), "1 \(array)_0-3: Job dependency problem\n")
     // SLURM splits the element off with its own dependency; orch keeps one per array and refuses.
@@ -72,9 +73,9 @@ final class ScontrolUpdateTests: XCTestCase {
     XCTAssertEqual(try update("\(array)", "Dependency=afterany:\(a)"), "0 ")
     XCTAssertEqual(
       try c.run(["squeue", "-h", "-r", "-j", "\(array)", "-o", "%i %E"]).out,
-      (0...3).map { "\(array)_\($0) afterany:\(a)\n" }.joined())
+      (0...3).map { "\(array)_\($0) afterany:\(a)(unfulfilled)\n" }.joined())
     XCTAssertEqual(try update("\(b)", "Dependency=afterok:\(a)?afterok:\(array)"), "0 ")
-    XCTAssertEqual(try dependency(b), "afterok:\(a)?afterok:\(array)_*\n")
+    XCTAssertEqual(try dependency(b), "afterok:\(a)(unfulfilled)?afterok:\(array)_*(unfulfilled)\n")
     XCTAssertEqual(try c.run(["scancel", "\(a)", "\(b)", "\(array)"]).code, 0)
     XCTAssertEqual(try update("\(b)", "Dependency="), "1 Job has already finished for job \(b)\n")
   }

@@ -5,10 +5,11 @@ import Store
 /// Re-evaluates the jobs waiting on dependencies: satisfied → ready to claim; never satisfiable →
 /// reason `DependencyNeverSatisfied` (or cancelled when the array asked for `--kill-on-invalid-dep`).
 /// Reads stored rows as they are: no value in them, however odd, may stop the daemon.
-enum DependencyCheck {
+public enum DependencyCheck {
   /// Returns whether a job still waits on an `after:id+minutes` delay, which only time can end.
+  /// With `held`, only reports where each held job stands, changing nothing.
   @discardableResult
-  static func run(_ db: Database, now: Double) throws -> Bool {
+  static func run(_ db: Database, now: Double, held report: ((Int64, DependencyStatus) -> Void)? = nil) throws -> Bool {
     var timed = false
     // Held jobs wait for `scontrol release`, whatever their dependencies say.
     let held = try JobStore.heldJobIDs(db)
@@ -30,7 +31,7 @@ enum DependencyCheck {
       var shared: [Int: DependencyStatus] = [:]
       var ready: [Int64] = []
       var never: [Int64] = []
-      for job in array.jobs where !held.contains(job.id) {
+      for job in array.jobs where held.contains(job.id) == (report != nil) {
         var statuses: [DependencyStatus] = []
         for (i, term) in array.terms.enumerated() where term.onlyJob == nil || term.onlyJob == job.id {
           guard let kind = DependencySpec.Kind(rawValue: term.kind) else { continue }
@@ -50,16 +51,29 @@ enum DependencyCheck {
           if kind != .aftercorr { shared[i] = status }
           statuses.append(status)
         }
+        if let report {
+          report(job.id, DependencyRule.combine(statuses, isOr: array.isOr))
+          continue
+        }
         switch DependencyRule.combine(statuses, isOr: array.isOr) {
         case .satisfied: ready.append(job.id)
         case .never: never.append(job.id)
         case .waiting: timed = timed || array.terms.contains { $0.delayMinutes != nil }
         }
       }
+      guard report == nil else { continue }
       try JobStore.markReady(db, jobIDs: ready)
       try JobStore.markNeverSatisfied(db, jobIDs: never, cancel: array.killOnInvalid, now: now)
     }
     return timed
+  }
+
+  /// Where each held job that has dependencies stands, which the daemon leaves alone until
+  /// `scontrol release` yet slurmctld shows (`afterok:12(unfulfilled)`, `(failed)`, none once met).
+  public static func held(_ db: Database, now: Double) throws -> [Int64: DependencyStatus] {
+    var out: [Int64: DependencyStatus] = [:]
+    try run(db, now: now) { out[$0] = $1 }
+    return out
   }
 
   /// Whole seconds of a stored time difference; `Int(_:)` would trap on one out of range.

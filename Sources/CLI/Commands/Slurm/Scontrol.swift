@@ -11,7 +11,7 @@ import Worker
 struct Scontrol: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "scontrol",
-    abstract: "scontrol's job commands: show job in SLURM's key=value layout, hold, release, requeue.",
+    abstract: "scontrol: show job/node/partition/config in SLURM's layouts, hold, release, requeue, update.",
     discussion: """
       Examples:
         orch scontrol show job 12_3
@@ -26,10 +26,6 @@ struct Scontrol: ParsableCommand {
     .init("oneliner", "o"), .init("details", "d"), .init("quiet", "Q"), .init("verbose", "v"),
     .init("help", "h"), .init("usage"), .init("version", "V"), .init("all", "a"), .init("json"),
     .init("cluster", "M", .required), .init("clusters", nil, .required),
-  ]
-
-  static let commands = [
-    "show", "hold", "uhold", "release", "requeue", "requeuehold", "update", "version", "help",
   ]
 
   func run() throws {
@@ -49,13 +45,23 @@ struct Scontrol: ParsableCommand {
       guard let word = args.operands.first else {
         throw OrchError.badInput("scontrol: error: no command given; orch supports show job, hold, release, requeue")
       }
-      guard let command = Self.command(word) else {
-        throw OrchError.badInput("scontrol: error: Invalid keyword: \(word)")
+      let command: String
+      switch ScontrolKeywords.command(word) {
+      case .known(let known): command = known
+      case .unsupported(let other):
+        throw OrchError.badInput(
+          "scontrol: error: orch's scontrol has no \(other); it has show, hold, release, requeue, update")
+      case .invalid:
+        Output.stderr("invalid keyword: \(UserText.escaped(word))")
+        throw ExitCode(1)
       }
       let rest = Array(args.operands.dropFirst())
       // Host lists need no store: job scripts read their node list with them.
       if command == "show", let entity = rest.first, let kind = HostListCommand(entity) {
         try Self.showHosts(kind, Array(rest.dropFirst()))
+        return
+      }
+      if command == "show", try ScontrolShowOther.run(rest, oneLine: args.has("oneliner"), json: args.has("json")) {
         return
       }
       let home = try OrchHome()
@@ -71,12 +77,10 @@ struct Scontrol: ParsableCommand {
     }
   }
 
-  /// Keywords may be abbreviated, as in scontrol (`sh`, `rel`).
+  /// Keywords may be abbreviated as far as scontrol allows (`sho`, `rel`; not `sh`).
   static func command(_ word: String) -> String? {
-    let lower = word.lowercased()
-    if commands.contains(lower) { return lower }
-    let matches = commands.filter { $0.hasPrefix(lower) }
-    return matches.count == 1 ? matches[0] : nil
+    if case .known(let command) = ScontrolKeywords.command(word) { return command }
+    return nil
   }
 
   enum HostListCommand {
@@ -165,9 +169,9 @@ struct Scontrol: ParsableCommand {
     let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
     let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
     let now = Posix.now()
-    let records = Squeue.records(rows, arrays: arrays, expand: false, schedules: schedules, now: now).sorted {
-      $0.first.id < $1.first.id
-    }
+    let records = try Squeue.heldDependencies(
+      Squeue.records(rows, arrays: arrays, expand: false, schedules: schedules, now: now), store: store
+    ).sorted { $0.first.id < $1.first.id }
     if json {
       Output.print(SlurmJSON.jobs(records, now: now))
       return
@@ -249,6 +253,9 @@ struct Scontrol: ParsableCommand {
       -o, --oneliner     print one record per line
     Commands orch supports:
       show job [ID]      a job (or every job: show jobs) in key=value form
+      show node|partition [NAME]  orch's one node (this machine) and partition
+      show config        the configuration keys orch can answer (ClusterName, MinJobAge, MaxArraySize...)
+      show hostnames|hostlist|hostlistsorted LIST
       update JobId=ID KEY=VALUE...  StartTime, TimeLimit, Priority, Nice, ArrayTaskThrottle, Dependency, JobName,
                                     NumCPUs, MinMemoryNode, MinMemoryCPU, Partition
       hold ID...         keep pending jobs from starting (Reason=JobHeldUser)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Operations
 import OrchCore
+import Orchestrator
 import SlurmSyntax
 import SlurmViews
 import Store
@@ -139,7 +140,8 @@ struct Squeue: ParsableCommand {
     let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
     let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
     // --array-unique is accepted and, as in squeue 22.05, leaves pending elements grouped.
-    var records = Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now)
+    var records = try Self.heldDependencies(
+      Self.records(rows, arrays: arrays, expand: args.has("array"), schedules: schedules, now: now), store: store)
     // GPUs and the memory limit are per job in the store: read when printed.
     func readResources() throws {
       let allocations = try storeCall { () throws(StoreError) in
@@ -180,6 +182,20 @@ struct Squeue: ParsableCommand {
         } + "\n"
     }
     return text
+  }
+
+  /// Held jobs' dependencies as slurmctld still evaluates them (orch's daemon leaves held jobs alone).
+  static func heldDependencies(_ records: [Record], store: JobStore) throws -> [Record] {
+    guard records.contains(where: { $0.schedule?.held == true && $0.array?.dependency != nil }) else { return records }
+    let now = Posix.now()
+    let statuses = try storeCall { () throws(StoreError) in
+      try store.read("while reading held jobs' dependencies") { db in try DependencyCheck.held(db, now: now) }
+    }
+    return records.map { record in
+      var record = record
+      record.heldDependency = statuses[record.first.id]
+      return record
+    }
   }
 
   /// `%all`'s letters, in squeue's order.
