@@ -87,6 +87,14 @@ extension SlurmDifferentialTests {
               ok
               err
               rc=0
+              == --mpi=pmix
+              ok
+              err
+              rc=0
+              == --gres=gpu:1
+              ok
+              err
+              rc=0
 
               """,
             slurm: """
@@ -104,10 +112,20 @@ extension SlurmDifferentialTests {
               srun: error: Problem talking to database
               srun: error: 'orch' can't be reached now, or it is an invalid entry for --cluster.  Use 'sacctmgr list clusters' to see available clusters.
               rc=1
+              == --mpi=pmix
+              srun: error:  mpi/pmix_v4: init: (null) [0]: mpi_pmix.c:195: pmi/pmix: can not load PMIx library
+              srun: error: Couldn't load specified plugin name for mpi/pmix: Plugin init() callback failed
+              srun: error: MPI: Cannot create context for mpi/pmix
+              srun: error: MPI: Unable to load any plugin
+              srun: error: Invalid MPI type 'pmix', --mpi=list for acceptable types
+              rc=1
+              == --gres=gpu:1
+              srun: error: Invalid generic resource (gres) specification
+              rc=1
 
               """,
             why:
-              "an unknown --mpi gets SLURM's last line only (orch loads no plugins); excluding a node orch does not have is accepted as sbatch accepts it; orch is the cluster orch"
+              "an unknown --mpi gets SLURM's last line only (orch loads no plugins, and one task needs no PMIx); excluding a node orch does not have is accepted as sbatch accepts it; orch is the cluster orch; the step sees the job's GPUs (this SLURM has no GRES)"
           )
         ]
       ) { r in
@@ -126,7 +144,9 @@ extension SlurmDifferentialTests {
         try r.sbatch(["--parsable", "-o", "accepted.out", "accepted.sbatch"])
         try r.sbatch(["--parsable", "-o", "refused.out", "refused.sbatch"])
         try r.sbatch(["--parsable", "-o", "label.out", "label.sbatch"])
-        try r.write("differs.sbatch", loop(["--mpi=bogus", "--exclude=orch-no-such-node", "-M orch"]))
+        try r.write(
+          "differs.sbatch",
+          loop(["--mpi=bogus", "--exclude=orch-no-such-node", "-M orch", "--mpi=pmix", "--gres=gpu:1"]))
         try r.sbatch(["--parsable", "-o", "differs.out", "differs.sbatch"])
       },
     ]
