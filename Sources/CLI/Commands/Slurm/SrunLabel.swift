@@ -12,6 +12,16 @@ final class LabelRelay: @unchecked Sendable {
   private var streams: [Stream] = []
   private let done = DispatchSemaphore(value: 0)
   private var started = false
+  /// Set once the task has exited: what it wrote is in the pipes by then, and a process it left
+  /// behind holding them must not keep srun waiting (SLURM ends the step's processes with it).
+  private let taskEnded = Flag()
+
+  final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+  }
 
   struct Stream {
     var source: Int32
@@ -28,8 +38,9 @@ final class LabelRelay: @unchecked Sendable {
     started = true
     let streams = self.streams
     let done = self.done
+    let taskEnded = self.taskEnded
     Thread.detachNewThread {
-      Self.relay(streams)
+      Self.relay(streams, taskEnded: taskEnded)
       done.signal()
     }
   }
@@ -54,6 +65,7 @@ final class LabelRelay: @unchecked Sendable {
   /// Waits until every line the task wrote has been relayed.
   func finish() {
     spawned()
+    taskEnded.set()
     if started { done.wait() }
     started = false
   }
@@ -61,17 +73,18 @@ final class LabelRelay: @unchecked Sendable {
   /// One thread for both streams, reading whatever is ready in a round before acting on a
   /// stream's end, so a line written to stderr before the task exits precedes stdout's last,
   /// unterminated line as in SLURM's output.
-  static func relay(_ initial: [Stream], prefix: String = "0: ") {
+  static func relay(_ initial: [Stream], taskEnded: Flag, prefix: String = "0: ") {
     let label = Array(prefix.utf8)
     var streams = initial
     var buffer = [UInt8](repeating: 0, count: 65536)
     while streams.contains(where: \.open) {
       var polls = streams.map { pollfd(fd: $0.open ? $0.source : -1, events: Int16(POLLIN), revents: 0) }
-      if poll(&polls, nfds_t(polls.count), -1) < 0 {
-        if errno == EINTR { continue }
-        break
-      }
+      let ending = taskEnded.isSet
+      let ready = poll(&polls, nfds_t(polls.count), ending ? 0 : 100)
+      if ready < 0 && errno == EINTR { continue }
       var ended: [Int] = []
+      // Nothing left to read once the task is gone: end every stream, flushing its last line.
+      if ready < 0 || (ready == 0 && ending) { ended = streams.indices.filter { streams[$0].open } }
       for k in streams.indices where streams[k].open && polls[k].revents != 0 {
         let n = read(streams[k].source, &buffer, buffer.count)
         if n < 0 && errno == EINTR { continue }
