@@ -139,6 +139,12 @@ extension SlurmDifferentialTests {
           srun --label --output=labelled-%j.out bash -c 'echo a; echo b >&2; printf "no newline"'; echo "rc=$?"
           srun -l --output=out-%j.out --error=err-%j.out bash -c 'echo a; echo b >&2'; echo "rc=$?"
           srun -l bash -c 'exit 3'; echo "rc=$?"
+          srun -K bash -c 'kill -TERM $$'; echo "rc=$?"
+          srun -K0 bash -c 'exit 3'; echo "rc=$?"
+          srun --kill-on-bad-exit=1 bash -c 'exit 3'; echo "rc=$?"
+          srun -K bash -c 'exit 0'; echo "rc=$?"
+          SLURM_KILL_BAD_EXIT=1 srun bash -c 'exit 3'; echo "rc=$?"
+          srun bash -c 'kill -TERM $$'; echo "rc=$?"
 
           """)
         try r.sbatch(["--parsable", "-o", "accepted.out", "accepted.sbatch"])

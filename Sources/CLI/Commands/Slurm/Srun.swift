@@ -105,14 +105,23 @@ struct Srun: ParsableCommand {
         args.operands, env: env, cwd: args.last("chdir"), stdout: outPath, stderr: errPath ?? outPath, stdin: inPath,
         append: append, label: args.has("label"))
       StepLog.end(path: log, step: step, now: Posix.now(), exitCode: status.exitCode, signal: status.signal)
-      // srun's own report of a task that failed, on srun's stderr (the batch job's output).
+      // srun's own report of a task that failed, on srun's stderr (the batch job's output); with
+      // -K it ends the step as well, which for one task is already over.
+      let killOnBadExit =
+        args.has("kill-on-bad-exit")
+        ? args.last("kill-on-bad-exit").map { Int($0) != 0 } ?? true
+        : Int(environment["SLURM_KILL_BAD_EXIT"] ?? "").map { $0 != 0 } ?? false
+      let terminating = killOnBadExit ? "srun: launch/slurm: _step_signal: Terminating StepId=\(jobID).\(step)\n" : ""
       if let signal = status.signal {
         FileHandle.standardError.write(
-          Data("srun: error: \(host): task 0: \(String(cString: strsignal(signal)))\n".utf8))
+          Data(
+            ("srun: error: \(host): task 0: \(String(cString: strsignal(signal)))\n" + terminating
+              + "srun: Force Terminated StepId=\(jobID).\(step)\n").utf8))
         throw ExitCode(128 + signal)
       }
       if let code = status.exitCode, code != 0 {
-        FileHandle.standardError.write(Data("srun: error: \(host): task 0: Exited with exit code \(code)\n".utf8))
+        FileHandle.standardError.write(
+          Data(("srun: error: \(host): task 0: Exited with exit code \(code)\n" + terminating).utf8))
         throw ExitCode(code)
       }
     }
