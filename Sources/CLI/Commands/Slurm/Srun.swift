@@ -26,27 +26,24 @@ struct Srun: ParsableCommand {
   @Argument(parsing: .captureForPassthrough, help: "srun options, then the command and its arguments.")
   var arguments: [String] = []
 
-  static let flags: [SlurmFlag] = [
-    .init("ntasks", "n", .required), .init("nodes", "N", .required), .init("cpus-per-task", "c", .required),
-    .init("output", "o", .required), .init("error", "e", .required), .init("input", "i", .required),
-    .init("unbuffered", "u"), .init("label", "l"), .init("job-name", "J", .required), .init("export", nil, .required),
-    .init("mem", nil, .required), .init("mem-per-cpu", nil, .required), .init("time", "t", .required),
-    .init("cpu-bind", nil, .required), .init("mpi", nil, .required), .init("exclusive", nil, .optional),
-    .init("overlap"), .init("kill-on-bad-exit", "K", .optional), .init("gres", nil, .required),
-    .init("gpus", "G", .required), .init("partition", "p", .required), .init("account", "A", .required),
-    .init("jobid", nil, .required), .init("verbose", "v"), .init("quiet", "Q"), .init("open-mode", nil, .required),
-    .init("wait", "W", .required), .init("chdir", "D", .required), .init("ntasks-per-node", nil, .required),
-    .init("mem-bind", nil, .required), .init("distribution", "m", .required), .init("hint", nil, .required),
-    .init("qos", "q", .required), .init("help", "h"), .init("usage"), .init("version", "V"),
-    .init("dependency", "d", .required), .init("begin", "b", .required), .init("nice", nil, .optional),
-  ]
+  static let flags = SrunOptions.flags
 
   func run() throws {
     try SlurmTool.run("srun") {
       let args = try SlurmGetopt.parse(arguments, tool: "srun", flags: Self.flags, stopAtOperand: true)
       if SlurmTool.answeredInfo(args, usage: Self.usage, tool: "srun") { return }
       let environment = ProcessInfo.processInfo.environment
-      guard let jobText = environment["SLURM_JOB_ID"], let jobID = Int64(jobText) else {
+      let jobText = environment["SLURM_JOB_ID"].flatMap { Int64($0) != nil ? $0 : nil }
+      let node = environment["SLURMD_NODENAME"] ?? SlurmMachine.host
+      let jobCPUs = Int(environment["SLURM_CPUS_ON_NODE"] ?? "") ?? 1
+      do {
+        let check = try SrunOptions.check(args, step: jobText.map { ($0, node, jobCPUs) })
+        for line in check.warnings { Output.stderr(line) }
+      } catch let error as SrunOptions.Refusal {
+        for line in error.lines { Output.stderr(line) }
+        throw ExitCode(error.status)
+      }
+      guard let jobText, let jobID = Int64(jobText) else {
         return try SrunJob.run(args, environment: environment)
       }
       if let other = args.last("jobid"), other != jobText {
@@ -106,16 +103,25 @@ struct Srun: ParsableCommand {
       let inPath = args.last("input").map { $0.lowercased() == "none" ? "/dev/null" : path($0) }
       let status = Self.runStep(
         args.operands, env: env, cwd: args.last("chdir"), stdout: outPath, stderr: errPath ?? outPath, stdin: inPath,
-        append: append)
+        append: append, label: args.has("label"))
       StepLog.end(path: log, step: step, now: Posix.now(), exitCode: status.exitCode, signal: status.signal)
-      // srun's own report of a task that failed, on srun's stderr (the batch job's output).
+      // srun's own report of a task that failed, on srun's stderr (the batch job's output); with
+      // -K it ends the step as well, which for one task is already over.
+      let killOnBadExit =
+        args.has("kill-on-bad-exit")
+        ? args.last("kill-on-bad-exit").map { Int($0) != 0 } ?? true
+        : Int(environment["SLURM_KILL_BAD_EXIT"] ?? "").map { $0 != 0 } ?? false
+      let terminating = killOnBadExit ? "srun: launch/slurm: _step_signal: Terminating StepId=\(jobID).\(step)\n" : ""
       if let signal = status.signal {
         FileHandle.standardError.write(
-          Data("srun: error: \(host): task 0: \(String(cString: strsignal(signal)))\n".utf8))
+          Data(
+            ("srun: error: \(host): task 0: \(String(cString: strsignal(signal)))\n" + terminating
+              + "srun: Force Terminated StepId=\(jobID).\(step)\n").utf8))
         throw ExitCode(128 + signal)
       }
       if let code = status.exitCode, code != 0 {
-        FileHandle.standardError.write(Data("srun: error: \(host): task 0: Exited with exit code \(code)\n".utf8))
+        FileHandle.standardError.write(
+          Data(("srun: error: \(host): task 0: Exited with exit code \(code)\n" + terminating).utf8))
         throw ExitCode(code)
       }
     }
@@ -159,7 +165,7 @@ struct Srun: ParsableCommand {
   /// from outside (the worker, scancel) already reached the step and is not sent twice.
   static func runStep(
     _ argv: [String], env: [String: String], cwd: String?, stdout: String?, stderr: String?, stdin: String?,
-    append: Bool
+    append: Bool, label: Bool = false
   ) -> (exitCode: Int32?, signal: Int32?) {
     func fail(_ text: String) -> (exitCode: Int32?, signal: Int32?) {
       FileHandle.standardError.write(Data("srun: error: \(text)\n".utf8))
@@ -192,11 +198,17 @@ struct Srun: ParsableCommand {
       return fail("execve(): \(argv[0]): \(Posix.errorText(ENOENT))")
     }
     _ = orch_step_signals_block()
+    // -l: the task's lines reach their destination through srun, each prefixed with its task
+    // number. The relays start after the signals are blocked, so they never take the step's.
+    let relays = label ? LabelRelay(output: output, error: error, sameFile: stderr == stdout && stdout != nil) : nil
+    defer { relays?.finish() }
     var pid: pid_t = 0
     let cargv = argv.map { strdup($0) } + [nil]
     let cenv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer { for p in cargv + cenv { free(p) } }
-    let rc = orch_spawn_step(&pid, program, cargv, cenv, cwd, input, output, error)
+    let rc = orch_spawn_step(
+      &pid, program, cargv, cenv, cwd, input, relays?.taskOutput ?? output, relays?.taskError ?? error)
+    relays?.spawned()
     if rc != 0 { return fail("execve(): \(argv[0]): \(Posix.errorText(rc))") }
     let group = getpgrp()
     while true {
@@ -242,8 +254,13 @@ struct Srun: ParsableCommand {
       -n, --ntasks=1              number of tasks (orch runs one)
       -o, --output=out            stdout (and stderr without -e) file pattern
           --open-mode=append|truncate
+      -l, --label                 prefix each line of the task's output with its number (0: )
       -u, --unbuffered            accepted: output is never buffered by orch
-    Accepted and ignored: -N 1, --cpu-bind, --mpi, --exclusive, --overlap, -K, --mem, -t, -J, -p, -A, -l.
+    Checked as SLURM checks them, then honoured by one task on one node: -n 1, -N 1, --cpu-bind,
+    --mpi=none|pmi2|pmix, --hint, -m/--distribution, -w/--nodelist, -x/--exclude (this node: refused),
+    --exclusive, --overlap, -K, --mem, -t, -J, -p, -A, --propagate, --wait, --threads-per-core and
+    the other layout, sharing and accounting options. Refused: --multi-prog, --pty, --bcast,
+    --prolog/--epilog, --het-group, --container, --test-only.
 
     Example:
       srun --output=step_%s.out python train.py

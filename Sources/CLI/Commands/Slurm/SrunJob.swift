@@ -15,10 +15,7 @@ import Worker
 /// exits with the command's status.
 enum SrunJob {
   /// srun options that describe the job, passed on to sbatch as they are.
-  static let jobOptions = [
-    "job-name", "cpus-per-task", "mem", "mem-per-cpu", "time", "partition", "dependency", "begin", "nice",
-    "export", "chdir", "account", "qos",
-  ]
+  static let jobOptions = SrunOptions.jobOptions
 
   static func run(_ args: SlurmArguments, environment: [String: String]) throws {
     guard !args.operands.isEmpty else { throw OrchError.badInput("srun: fatal: No command given to execute.") }
@@ -54,7 +51,10 @@ enum SrunJob {
         arguments: sbatch, environment: environment, readFile: { _ in "" },
         cwd: FileManager.default.currentDirectoryPath)
     } catch {
-      throw OrchError.badInput(error.message.replacingOccurrences(of: "sbatch: ", with: "srun: "))
+      throw OrchError.badInput(
+        error.message.replacingOccurrences(
+          of: "sbatch: error: Batch job submission failed: ", with: "srun: error: Unable to allocate resources: "
+        ).replacingOccurrences(of: "sbatch: ", with: "srun: "))
     }
     let store = try home.openStore()
     let submit = SbatchSubmit(home: home, store: store, environment: environment, host: SlurmMachine.host)
