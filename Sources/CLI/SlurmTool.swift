@@ -50,6 +50,19 @@ public enum SlurmTool {
     return getpwuid(uid) != nil
   }
 
+  /// `-n/--name` and `-p/--partition`, as squeue, sacct and scancel apply them: the jobs with one
+  /// of the names; none unless orch's one partition is among those named.
+  static func named(_ rows: [JobRow], _ args: SlurmArguments) -> [JobRow] {
+    if let partitions = args.last("partition"),
+      !partitions.split(separator: ",").contains(Substring(SbatchSubmit.partition))
+    {
+      return []
+    }
+    guard let names = args.last("name") else { return rows }
+    let wanted = Set(names.split(separator: ",").map(String.init))
+    return rows.filter { wanted.contains($0.name) }
+  }
+
   /// `-u alice,1000`: orch's jobs are all the current user's.
   static func matchesUser(_ list: String) -> Bool {
     list.split(separator: ",").contains { $0 == SlurmMachine.user || $0 == String(getuid()) }

@@ -77,15 +77,7 @@ struct Sacct: ParsableCommand {
       if !args.has("allusers"), let users = args.last("user") ?? args.last("uid"), !SlurmTool.matchesUser(users) {
         rows = []
       }
-      if let names = args.last("name") {
-        let wanted = Set(names.split(separator: ",").map(String.init))
-        rows = rows.filter { wanted.contains($0.name) }
-      }
-      if let partitions = args.last("partition"),
-        !partitions.split(separator: ",").contains(Substring(SbatchSubmit.partition))
-      {
-        rows = []
-      }
+      rows = SlurmTool.named(rows, args)
 
       var context = Context(now: now, host: SlurmMachine.host, user: SlurmMachine.user, uid: String(getuid()))
       if columns.contains(where: { $0.field.name.hasSuffix("TRES") }) {

@@ -125,16 +125,8 @@ struct Scancel: ParsableCommand {
       filter.states = states.filter { $0 == .pending || $0 == .running }
     }
     var rows = try storeCall { () throws(StoreError) in try store.jobs(filter) }
-    if let names = args.last("name") {
-      let wanted = Set(names.split(separator: ",").map(String.init))
-      rows = rows.filter { wanted.contains($0.name) }
-    }
+    rows = SlurmTool.named(rows, args)
     if let users = args.last("user"), !SlurmTool.matchesUser(users) { rows = [] }
-    if let partitions = args.last("partition"),
-      !partitions.split(separator: ",").contains(Substring(SbatchSubmit.partition))
-    {
-      rows = []
-    }
     // orch records no account, QOS or WCKey, so no job has the one asked for (SLURM matches
     // nothing for a value no job carries).
     if ["account", "qos", "wckey", "reservation"].contains(where: args.has) { rows = [] }

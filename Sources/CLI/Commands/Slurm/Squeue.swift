@@ -121,15 +121,7 @@ struct Squeue: ParsableCommand {
       }
       if !SlurmTool.matchesUser(users) { rows = [] }
     }
-    if let names = args.last("name") {
-      let wanted = Set(names.split(separator: ",").map(String.init))
-      rows = rows.filter { wanted.contains($0.name) }
-    }
-    if let partitions = args.last("partition"),
-      !partitions.split(separator: ",").contains(Substring(SbatchSubmit.partition))
-    {
-      rows = []
-    }
+    rows = SlurmTool.named(rows, args)
     // orch's jobs have no account, license or reservation, all run under QOS normal, and those
     // running are on this machine.
     if args.has("account") || args.has("licenses") || args.has("reservation") { rows = [] }
