@@ -509,6 +509,19 @@ final class SlurmDifferentialTests: XCTestCase {
           try r.tool("squeue", ["-h", "-t", "all", "-j", "\(kept),\(hurried),\(direct)", "-S", "i", "-o", "%i %T"]).out)
         r.record["release"] = "\(try r.tool("scontrol", ["release", "\(kept)"]).code)"
       },
+      Case(name: "default_order_held_last") { r in
+        // squeue's default order is by state, then priority, highest first: a held job (priority
+        // 0) comes after pending jobs submitted later. (One held job: ties are slurmctld's.)
+        let held = try XCTUnwrap(r.sbatch(["--parsable", "-H", "--wrap", "true"]))
+        let later = try XCTUnwrap(r.sbatch(["--parsable", "--begin=now+1hour", "--wrap", "true"]))
+        let last = try XCTUnwrap(r.sbatch(["--parsable", "--begin=now+1hour", "--wrap", "true"]))
+        r.record["squeue"] = r.mask(try r.tool("squeue", ["-h", "-j", "\(held),\(later),\(last)", "-o", "%i %r"]).out)
+        r.record["release"] = "\(try r.tool("scontrol", ["release", "\(held)"]).code)"
+        for id in [later, last] {
+          r.record["start \(id == later ? "later" : "last")"] =
+            "\(try r.tool("scontrol", ["update", "JobId=\(id)", "StartTime=now"]).code)"
+        }
+      },
       Case(name: "one_element_array") { r in
         // Still the array's record while pending: 12_[7]; -r (and each element once split) 12_7.
         let id = try XCTUnwrap(r.sbatch(["-H", "--array=7", "--wrap", "true"]))

@@ -193,15 +193,20 @@ struct Squeue: ParsableCommand {
   /// `%all`'s letters, in squeue's order.
   static let allLetters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
-  /// SLURM's default sort: job state (pending first), then id. Pending elements of one array that
+  /// SLURM's default sort: job state (pending first), then priority, then id. Pending elements of one array that
   /// never started and wait for the same reason print as one line (`12_[3-9]`) unless `-r`, as
   /// slurmctld keeps them in one record until each starts.
   static func records(
     _ rows: [JobRow], arrays: [Int64: ArrayRecord], expand: Bool, schedules: [Int64: JobSchedule] = [:],
     now: Double = Posix.now()
   ) -> [Record] {
+    // squeue's default order, `-S P,t,-p`: by state, then priority, highest first, so held jobs
+    // (priority 0) come after the others in their state; orch breaks ties by id.
+    let priority = Dictionary(
+      rows.map { ($0.id, SlurmSchedule.priority($0, schedules[$0.id])) }, uniquingKeysWith: { first, _ in first })
     let sorted = rows.sorted {
-      (SqueueSort.rank($0.state), $0.id) < (SqueueSort.rank($1.state), $1.id)
+      (SqueueSort.rank($0.state), -(priority[$0.id] ?? 0), $0.id)
+        < (SqueueSort.rank($1.state), -(priority[$1.id] ?? 0), $1.id)
     }
     var out: [Record] = []
     for row in sorted {
