@@ -469,6 +469,8 @@ final class SlurmDifferentialTests: XCTestCase {
           let t = try r.tool("squeue", ["-h", "-j", ids, "-S", "i"] + options + ["-o", "%i %j %t"])
           r.record[label] = "exit \(t.code): \(r.mask(t.out))|\(t.err)"
         }
+        let badNodes = try r.tool("squeue", ["-h", "-w", "n[3-1]"])
+        r.record["nodelist that does not parse"] = "exit \(badNodes.code): \(badNodes.out)|\(badNodes.err)"
         r.record["noconvert"] = try r.tool("squeue", ["-h", "-j", "\(b)", "--noconvert", "-o", "%m"]).out
         r.record["convert"] = try r.tool("squeue", ["-h", "-j", "\(b)", "-o", "%m"]).out
         let long = try r.tool("squeue", ["-l", "-j", "\(b)"]).out.split(

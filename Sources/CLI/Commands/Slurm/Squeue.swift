@@ -62,19 +62,27 @@ struct Squeue: ParsableCommand {
         }
         every = n
       }
-      let nodes = try args.last("nodelist").map { list throws(OrchError) in
-        guard let names = try? HostList.expand(list),
-          let wrong = names.first(where: { $0 != SlurmMachine.host }) ?? (names.isEmpty ? list : nil)
-        else {
-          return list
+      // -w: this machine is orch's one node; a list naming another is refused, one that does not
+      // parse too, with SLURM's messages.
+      if let list = args.last("nodelist") {
+        let names: [String]
+        do { names = try HostList.expand(list) } catch let failure as HostList.Failure {
+          if case .range(let range, let tooMany) = failure {
+            Output.stderr(
+              "squeue: error: _parse_single_range: \(tooMany ? "Too many hosts in range" : "Invalid range:") `\(range)'"
+            )
+          }
+          throw OrchError.badInput("squeue: error: '\(list)' invalid entry for --nodelist")
         }
-        throw OrchError.badInput("squeue: error: Invalid node name \(wrong)")
+        if let wrong = names.first(where: { $0 != SlurmMachine.host }) ?? (names.isEmpty ? list : nil) {
+          throw OrchError.badInput("squeue: error: Invalid node name \(wrong)")
+        }
       }
       let home = try OrchHome()
       let store = try home.openStore()
       // -i N: the report again every N seconds, each under its date, until interrupted.
       while true {
-        let text = try report(args, store: store, sort: sort, nodes: nodes, dated: every != nil)
+        let text = try report(args, store: store, sort: sort, dated: every != nil)
         guard let every else { return Output.print(text) }
         Output.print(text + "\n")
         sleep(UInt32(clamping: every))
@@ -83,7 +91,7 @@ struct Squeue: ParsableCommand {
   }
 
   /// One report: the jobs the options select, in the order `sort` asks.
-  func report(_ args: SlurmArguments, store: JobStore, sort: [SqueueSort.Key], nodes: String?, dated: Bool) throws
+  func report(_ args: SlurmArguments, store: JobStore, sort: [SqueueSort.Key], dated: Bool) throws
     -> String
   {
     let environment = ProcessInfo.processInfo.environment
@@ -128,7 +136,7 @@ struct Squeue: ParsableCommand {
     if let qos = args.last("qos"), !qos.split(separator: ",").contains(where: { $0.lowercased() == "normal" }) {
       rows = []
     }
-    if nodes != nil { rows = rows.filter { $0.state != .pending && $0.startTime != nil } }
+    if args.has("nodelist") { rows = rows.filter { $0.state != .pending && $0.startTime != nil } }
     let arrays = try storeCall { () throws(StoreError) in try store.arrayRecords(ids: rows.map(\.arrayID)) }
     let schedules = try storeCall { () throws(StoreError) in try store.schedules(jobIDs: rows.map(\.id)) }
     // --array-unique is accepted and, as in squeue 22.05, leaves pending elements grouped.
