@@ -1,3 +1,5 @@
+import OrchCore
+
 /// SLURM's hostlist expressions (`node[01-03,05]`, `gpu-[1-2]-[3-4]`), expanded as
 /// `scontrol show hostnames` does and compressed as `scontrol show hostlist` does. Batch scripts
 /// rely on the first: `MASTER_ADDR=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)`.
@@ -12,6 +14,14 @@ public enum HostList {
     case range(String, tooMany: Bool)
     /// Anything else SLURM would not read.
     case invalid
+
+    /// `_parse_single_range`'s line for `tool`, which SLURM prints before its own refusal of the
+    /// list; nil for other failures.
+    public func rangeLine(_ tool: String) -> String? {
+      guard case .range(let range, let tooMany) = self else { return nil }
+      let what = tooMany ? "Too many hosts in range" : "Invalid range:"
+      return "\(tool): error: _parse_single_range: \(what) `\(UserText.escaped(range))'"
+    }
   }
 
   /// One host, or a run of numbered hosts under one prefix: hostlist.c's hostrange.

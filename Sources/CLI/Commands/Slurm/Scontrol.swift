@@ -134,10 +134,7 @@ struct Scontrol: ParsableCommand {
         ? try HostList.expand(text).map { $0 + "\n" }.joined()
         : try HostList.compress(text, sorted: kind == .sorted) + "\n"
     } catch {
-      if case .range(let range, let tooMany) = error {
-        let what = tooMany ? "Too many hosts in range" : "Invalid range:"
-        Output.stderr("scontrol: error: _parse_single_range: \(what) `\(UserText.escaped(range))'")
-      }
+      if let line = error.rangeLine("scontrol") { Output.stderr(line) }
       Output.stderr("Invalid hostlist: \(UserText.escaped(text))")
       if kind == .names { return }
       throw ExitCode(1)

@@ -70,10 +70,7 @@ enum ScontrolShowOther {
       do {
         names = try HostList.expand(list)
       } catch {
-        if case .range(let range, let tooMany) = error {
-          let what = tooMany ? "Too many hosts in range" : "Invalid range:"
-          Output.stderr("scontrol: error: _parse_single_range: \(what) `\(UserText.escaped(range))'")
-        }
+        if let line = error.rangeLine("scontrol") { Output.stderr(line) }
         Output.stderr("unable to parse node list \(UserText.escaped(list))")
         throw ExitCode(1)
       }

@@ -67,11 +67,7 @@ struct Squeue: ParsableCommand {
       if let list = args.last("nodelist") {
         let names: [String]
         do { names = try HostList.expand(list) } catch let failure as HostList.Failure {
-          if case .range(let range, let tooMany) = failure {
-            Output.stderr(
-              "squeue: error: _parse_single_range: \(tooMany ? "Too many hosts in range" : "Invalid range:") `\(range)'"
-            )
-          }
+          if let line = failure.rangeLine("squeue") { Output.stderr(line) }
           throw OrchError.badInput("squeue: error: '\(list)' invalid entry for --nodelist")
         }
         if let wrong = names.first(where: { $0 != SlurmMachine.host }) ?? (names.isEmpty ? list : nil) {
